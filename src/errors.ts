@@ -1,0 +1,84 @@
+/**
+ * The error catalogue. Every failure the gateway reports has a stable `code`, and
+ * the HTTP status (handshake) or close code (open session) it causes. Retry and
+ * metric decisions key on `code`, never on message text. `docs/protocol.md` lists
+ * the handshake errors; a test keeps the two in step.
+ */
+import { CloseCode, type CloseCodeInfo } from './protocol/close-codes.js';
+
+export class StratixError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/** A setting in the config is bad. `issues` holds one line per bad setting, each starting with its path. */
+export class ConfigError extends StratixError {
+  readonly issues: readonly string[];
+  constructor(source: string, issues: readonly string[], options?: { cause?: unknown }) {
+    super('STRATIX_ERR_CONFIG', `invalid config ${source}:\n  ${issues.join('\n  ')}`, options);
+    this.issues = issues;
+  }
+}
+
+/** A rejected WebSocket upgrade: answered with `status` and a JSON body carrying `code`. */
+export class HandshakeError extends StratixError {
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string>>;
+  constructor(code: string, status: number, message: string, headers: Record<string, string> = {}) {
+    super(code, message);
+    this.status = status;
+    this.headers = headers;
+  }
+}
+
+/** Handshake rejections, by code. */
+export const HandshakeErrors = Object.freeze({
+  BAD_REQUEST: { code: 'STRATIX_ERR_BAD_REQUEST', status: 400, meaning: 'The request line or headers could not be parsed.' },
+  CLIENT_ID_MISSING: { code: 'STRATIX_ERR_CLIENT_ID_MISSING', status: 400, meaning: 'No clientId query parameter, an empty one, or more than one.' },
+  CLIENT_ID_INVALID: { code: 'STRATIX_ERR_CLIENT_ID_INVALID', status: 400, meaning: 'The clientId has a character outside [A-Za-z0-9._:@-] or is longer than 128.' },
+  NOT_FOUND: { code: 'STRATIX_ERR_NOT_FOUND', status: 404, meaning: 'The path is not /ws (nor an operations endpoint).' },
+  NO_ROUTE: { code: 'STRATIX_ERR_NO_ROUTE', status: 404, meaning: 'No route matches the clientId and there is no defaultRoute.' },
+  METHOD_NOT_ALLOWED: { code: 'STRATIX_ERR_METHOD_NOT_ALLOWED', status: 405, meaning: 'The upgrade request was not a GET.' },
+  HANDSHAKE_TIMEOUT: { code: 'STRATIX_ERR_HANDSHAKE_TIMEOUT', status: 408, meaning: 'The request head did not arrive within gateway.handshakeTimeoutMs.' },
+  UPGRADE_REQUIRED: { code: 'STRATIX_ERR_UPGRADE_REQUIRED', status: 426, meaning: 'GET /ws without a valid WebSocket upgrade (Upgrade, Connection, Sec-WebSocket-Key/Version 13).' },
+  HEADERS_TOO_LARGE: { code: 'STRATIX_ERR_HEADERS_TOO_LARGE', status: 431, meaning: 'The request head exceeded gateway.maxHeaderBytes.' },
+  OVER_CAPACITY: { code: 'STRATIX_ERR_OVER_CAPACITY', status: 503, meaning: 'gateway.maxConnections sessions are open. Retry-After is set.' },
+  DRAINING: { code: 'STRATIX_ERR_DRAINING', status: 503, meaning: 'The instance is draining for shutdown. Retry-After is set; connect to another instance.' },
+  WORKER_UNAVAILABLE: { code: 'STRATIX_ERR_WORKER_UNAVAILABLE', status: 503, meaning: 'The worker that owns this clientId is restarting. Retry-After is set.' },
+} as const);
+
+export type HandshakeErrorName = keyof typeof HandshakeErrors;
+
+export function handshakeError(name: HandshakeErrorName, message?: string, headers?: Record<string, string>): HandshakeError {
+  const e = HandshakeErrors[name];
+  return new HandshakeError(e.code, e.status, message ?? e.meaning, headers);
+}
+
+/** Why an upstream connection could not be opened or was lost; carries the close code the client gets. */
+export class UpstreamError extends StratixError {
+  readonly close: CloseCodeInfo;
+  constructor(code: string, close: CloseCodeInfo, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+    this.close = close;
+  }
+}
+
+export const UpstreamErrors = Object.freeze({
+  REFUSED: { code: 'STRATIX_ERR_UPSTREAM_REFUSED', close: CloseCode.UPSTREAM_REFUSED },
+  TIMEOUT: { code: 'STRATIX_ERR_UPSTREAM_TIMEOUT', close: CloseCode.UPSTREAM_TIMEOUT },
+  UNREACHABLE: { code: 'STRATIX_ERR_UPSTREAM_UNREACHABLE', close: CloseCode.UPSTREAM_UNREACHABLE },
+  REJECTED: { code: 'STRATIX_ERR_UPSTREAM_REJECTED', close: CloseCode.UPSTREAM_REJECTED },
+  LOST: { code: 'STRATIX_ERR_UPSTREAM_LOST', close: CloseCode.UPSTREAM_LOST },
+  PROTOCOL: { code: 'STRATIX_ERR_UPSTREAM_PROTOCOL', close: CloseCode.BAD_GATEWAY },
+} as const);
+
+export type UpstreamErrorName = keyof typeof UpstreamErrors;
+
+export function upstreamError(name: UpstreamErrorName, message: string, cause?: unknown): UpstreamError {
+  const e = UpstreamErrors[name];
+  return new UpstreamError(e.code, e.close, message, cause === undefined ? undefined : { cause });
+}
