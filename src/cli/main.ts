@@ -1,0 +1,72 @@
+#!/usr/bin/env node
+/**
+ * `stratix-gateway` command line. Parses arguments and calls the library;
+ * nothing else lives here.
+ *
+ *   stratix-gateway [--config FILE]            run the gateway
+ *   stratix-gateway check-config [FILE]        validate a config file
+ *   stratix-gateway --help | --version
+ */
+import { readFileSync } from 'node:fs';
+import { runGateway } from './run.js';
+import { checkConfig } from './check-config.js';
+import { resolveConfigPath } from './config-path.js';
+
+const USAGE = `Usage:
+  stratix-gateway [--config FILE]          run the gateway (default config: $STRATIX_CONFIG or config/route.json)
+  stratix-gateway check-config [FILE]      validate a config file; exit 1 listing every bad setting
+  stratix-gateway --help | --version
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === '--help' || command === '-h' || command === 'help') {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  if (command === '--version' || command === '-v') {
+    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+    process.stdout.write(`${pkg.version}\n`);
+    return 0;
+  }
+  if (command === 'check-config') {
+    const file = rest[0] === '--config' ? rest[1] : rest[0];
+    return checkConfig(resolveConfigPath(file), process.stdout, process.stderr);
+  }
+  if (command === undefined || command.startsWith('-')) {
+    const path = parseRunArgs(argv);
+    if (path instanceof Error) {
+      process.stderr.write(`${path.message}\n${USAGE}`);
+      return 2;
+    }
+    return runGateway(resolveConfigPath(path));
+  }
+  process.stderr.write(`unknown command: ${command}\n${USAGE}`);
+  return 2;
+}
+
+function parseRunArgs(argv: string[]): string | undefined | Error {
+  let file: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--config' || a === '-c') {
+      file = argv[++i];
+      if (file === undefined) return new Error('--config needs a file');
+    } else if (a.startsWith('--config=')) {
+      file = a.slice('--config='.length);
+    } else {
+      return new Error(`unknown option: ${a}`);
+    }
+  }
+  return file;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code !== -1) process.exitCode = code;
+  },
+  (err: Error) => {
+    process.stderr.write(`${err.stack ?? err.message}\n`);
+    process.exitCode = 1;
+  },
+);

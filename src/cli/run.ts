@@ -1,0 +1,50 @@
+/**
+ * `stratix-gateway [--config FILE]`: loads the config once, starts the primary
+ * and its workers, and turns signals into the drain. Returns -1 while running
+ * (the process exits from the signal handlers).
+ */
+import { loadConfigFile } from '../config/load.js';
+import { ConfigError } from '../errors.js';
+import { createLogger } from '../log.js';
+import { Primary } from '../cluster/primary.js';
+
+export async function runGateway(configPath: string): Promise<number> {
+  let config;
+  try {
+    config = loadConfigFile(configPath);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
+  const logger = createLogger({ level: config.log.level, bindings: { role: 'primary' } });
+  const primary = new Primary(config, { logger });
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    signals++;
+    if (signals > 1) {
+      logger.warn({ signal }, 'second signal: exiting now');
+      primary.kill();
+      logger.flush();
+      process.exit(1);
+    }
+    logger.info({ signal }, 'shutting down');
+    void primary.drain().then(() => {
+      logger.flush();
+      process.exit(0);
+    });
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  try {
+    await primary.start();
+  } catch (err) {
+    logger.fatal({ err }, 'failed to start');
+    primary.kill();
+    logger.flush();
+    return 1;
+  }
+  return -1;
+}

@@ -1,0 +1,176 @@
+/**
+ * The primary process: owns the listening socket, reads each request head, and
+ * hands `/ws` sockets to the worker that owns the clientId's shard. It serves
+ * the operations endpoints itself (metrics summed over workers), restarts dead
+ * workers, and runs the drain on SIGTERM/SIGINT.
+ */
+import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
+import { createServer as createHttpServer, type Server as HttpServer, type IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { once } from 'node:events';
+import type { Logger } from 'pino';
+import { Counter, Gauge } from 'prom-client';
+import type { Config } from '../config/schema.js';
+import { parseListen } from '../config/load.js';
+import { HandshakeError, handshakeError } from '../errors.js';
+import { parseHandshakeTarget, rejectHandshake } from '../protocol/handshake.js';
+import { GatewayMetrics } from '../metrics/gateway-metrics.js';
+import type { MetricsSnapshot } from '../metrics/metrics-format.js';
+import { handleOpsRequest } from '../server/ops-endpoints.js';
+import { startEchoUpstream, type EchoUpstream } from '../demo/echo-upstream.js';
+import { readRequestHead, type RequestHead } from './request-head.js';
+import { shardOf } from './shard.js';
+import { WorkerHandle } from './worker-handle.js';
+import { availableParallelism } from 'node:os';
+
+export interface PrimaryOptions {
+  logger: Logger;
+}
+
+export class Primary {
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly metrics = new GatewayMetrics({ defaultMetrics: true });
+  readonly workers: WorkerHandle[] = [];
+  readonly #listener: NetServer;
+  readonly #ops: HttpServer;
+  readonly #startedAt = performance.now();
+  readonly #restarts: Counter<'worker'>;
+  #demo: EchoUpstream | undefined;
+  #draining: Promise<void> | undefined;
+
+  constructor(config: Config, opts: PrimaryOptions) {
+    this.config = config;
+    this.logger = opts.logger;
+    const count = config.gateway.workers === 'auto' ? availableParallelism() : config.gateway.workers;
+    for (let i = 0; i < count; i++) {
+      this.workers.push(new WorkerHandle(i, count, config, this.logger, { onRestart: (w) => this.#restarts.inc({ worker: String(w) }) }));
+    }
+    const registers = [this.metrics.registry];
+    this.#restarts = new Counter({ name: 'stratix_worker_restarts_total', help: 'Worker processes restarted after dying.', labelNames: ['worker'], registers });
+    const workers = this.workers;
+    new Gauge({
+      name: 'stratix_workers_ready',
+      help: 'Worker processes up and accepting clients.',
+      registers,
+      collect() {
+        this.set(workers.filter((w) => w.ready).length);
+      },
+    });
+    this.#listener = createNetServer({ noDelay: true }, (socket) => this.#onConnection(socket));
+    const timeout = config.gateway.handshakeTimeoutMs;
+    this.#ops = createHttpServer({ headersTimeout: timeout, requestTimeout: timeout + 1_000, maxHeaderSize: config.gateway.maxHeaderBytes });
+    this.#ops.on('request', (req, res) =>
+      handleOpsRequest(req, res, {
+        snapshots: () => this.#snapshots(),
+        uptimeSeconds: () => (performance.now() - this.#startedAt) / 1000,
+        readiness: () => this.readiness(),
+      }, (err) => this.#countRefusal(err)),
+    );
+    this.#ops.on('upgrade', (req: IncomingMessage, socket: Duplex) => {
+      const parsed = parseHandshakeTarget(req.method ?? '', req.url ?? '');
+      this.#refuse(socket, parsed instanceof HandshakeError ? parsed : handshakeError('BAD_REQUEST'));
+    });
+    this.#ops.on('clientError', (_err, socket: Duplex) => socket.destroy());
+  }
+
+  async start(): Promise<{ host: string; port: number }> {
+    if (this.config.demo.enabled) {
+      const { host, port } = parseListen(this.config.demo.listen);
+      this.#demo = await startEchoUpstream(host, port);
+      this.logger.info({ port: this.#demo.port }, 'demo echo upstream listening');
+    }
+    await Promise.all(this.workers.map((w) => w.start()));
+    const { host, port } = parseListen(this.config.gateway.listen);
+    this.#listener.listen({ host, port, backlog: 4096 });
+    await once(this.#listener, 'listening');
+    const addr = this.#listener.address();
+    const bound = typeof addr === 'object' && addr !== null ? { host: addr.address, port: addr.port } : { host: '', port };
+    this.logger.info({ ...bound, workers: this.workers.length, pids: this.workers.map((w) => w.pid) }, 'listening');
+    return bound;
+  }
+
+  #onConnection(socket: Socket): void {
+    socket.on('error', noop);
+    readRequestHead(socket, this.config.gateway.maxHeaderBytes, this.config.gateway.handshakeTimeoutMs, (s, head) => this.#onHead(s, head));
+  }
+
+  #onHead(socket: Socket, head: RequestHead | HandshakeError): void {
+    if (head instanceof HandshakeError) {
+      this.#refuse(socket, head);
+      return;
+    }
+    const target = parseHandshakeTarget(head.method, head.url);
+    if (target instanceof HandshakeError) {
+      if (target.status === 404) {
+        // Not /ws: the operations endpoints (or a JSON 404).
+        socket.removeListener('error', noop);
+        this.#ops.emit('connection', socket);
+        socket.emit('data', head.bytes);
+        socket.resume();
+      } else {
+        this.#refuse(socket, target);
+      }
+      return;
+    }
+    if (this.#draining !== undefined) {
+      this.#refuse(socket, handshakeError('DRAINING', undefined, { 'Retry-After': '1' }));
+      return;
+    }
+    const worker = this.workers[shardOf(target.clientId, this.workers.length)]!;
+    if (!worker.handOver(socket, head.bytes)) {
+      this.#refuse(socket, handshakeError('WORKER_UNAVAILABLE', undefined, { 'Retry-After': '1' }));
+    }
+  }
+
+  #refuse(socket: Duplex, err: HandshakeError): void {
+    this.#countRefusal(err);
+    rejectHandshake(socket, err);
+  }
+
+  #countRefusal(err: HandshakeError): void {
+    this.metrics.handshakeRejections.inc({ code: err.code });
+  }
+
+  async #snapshots(): Promise<MetricsSnapshot[]> {
+    const all = await Promise.all(this.workers.map((w) => w.metrics()));
+    const out = all.filter((s): s is MetricsSnapshot => s !== undefined);
+    out.push(await this.metrics.registry.getMetricsAsJSON());
+    return out;
+  }
+
+  readiness(): { ready: boolean; details: Record<string, unknown> } {
+    const ready = this.workers.filter((w) => w.ready).length;
+    return {
+      ready: this.#draining === undefined && ready === this.workers.length,
+      details: { draining: this.#draining !== undefined, workers: this.workers.length, workersReady: ready },
+    };
+  }
+
+  /** Readiness turns false, new clients get 503, workers close theirs with 1012 over the drain period. */
+  drain(): Promise<void> {
+    if (this.#draining !== undefined) return this.#draining;
+    this.metrics.draining.set(1);
+    this.logger.info({ periodMs: this.config.gateway.drainPeriodMs }, 'draining');
+    const g = this.config.gateway;
+    this.#draining = (async () => {
+      const deadline = setTimeout(() => {
+        this.logger.warn('workers did not exit in time; killing them');
+        for (const w of this.workers) w.kill();
+      }, g.drainPeriodMs + g.drainGraceMs + 5_000);
+      await Promise.all(this.workers.map((w) => w.drain()));
+      clearTimeout(deadline);
+      this.#listener.close();
+      await this.#demo?.close();
+      this.logger.info('drained');
+    })();
+    return this.#draining;
+  }
+
+  /** Immediate stop: kills the workers. */
+  kill(): void {
+    for (const w of this.workers) w.kill();
+  }
+}
+
+function noop(): void {}

@@ -1,0 +1,193 @@
+/**
+ * The gateway's metrics, one instance per process, passed in (no global registry).
+ *
+ * Hot-path counters are plain numbers in typed arrays indexed by direction; the
+ * prom-client metrics read them at scrape time (`collect`), so relaying a message
+ * costs two additions, not a label lookup. Rare events (handshake refusals,
+ * closes, connect failures) use prom-client counters directly.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export const enum Direction {
+  ClientToUpstream = 0,
+  UpstreamToClient = 1,
+}
+const DIRECTION_LABELS = ['client_to_upstream', 'upstream_to_client'] as const;
+
+/** Why an accepted message was not delivered. */
+export type FailureReason =
+  /** Queued while the upstream was connecting, and the upstream never opened. */
+  | 'upstream_unavailable'
+  /** The other leg was already closing or closed when the message arrived. */
+  | 'peer_closed'
+  /** Still buffered for a leg that was closed or dropped before it could be written. */
+  | 'unflushed';
+
+export interface GatewayMetricsOptions {
+  /** Add prom-client's process_* and nodejs_* metrics. */
+  defaultMetrics?: boolean;
+  /** Extra labels on every series (e.g. {worker: "0"} is NOT used: workers are summed). */
+  prefix?: string;
+}
+
+export class GatewayMetrics {
+  readonly registry = new Registry();
+
+  readonly messagesReceived = new Float64Array(2);
+  readonly messagesSent = new Float64Array(2);
+  readonly bytesReceived = new Float64Array(2);
+  readonly bytesSent = new Float64Array(2);
+  readonly #failed = new Map<string, Float64Array>();
+  connectionsTotal = 0;
+  /** Set by the owner (e.g. a function returning the session count). */
+  activeSessions: () => number = () => 0;
+  pausedSessions: () => number = () => 0;
+
+  readonly handshakeRejections: Counter<'code'>;
+  readonly clientCloses: Counter<'code'>;
+  readonly upstreamConnectFailures: Counter<'code'>;
+  readonly upstreamConnectSeconds: Histogram<'result'>;
+  readonly relayLatencySeconds: Histogram<'direction'>;
+  readonly backpressurePauses: Counter<'direction'>;
+  readonly pingTimeouts: Counter<'leg'>;
+  readonly draining: Gauge;
+  readonly routeTableVersion: Gauge<'version'>;
+  readonly routeTableRules: Gauge;
+
+  constructor(opts: GatewayMetricsOptions = {}) {
+    const registers = [this.registry];
+    const self = this;
+    if (opts.defaultMetrics) collectDefaultMetrics({ register: this.registry });
+
+    new Counter({
+      name: 'stratix_connections_total',
+      help: 'Client WebSocket sessions accepted (upgrade completed).',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(self.connectionsTotal);
+      },
+    });
+    new Gauge({
+      name: 'stratix_connections_active',
+      help: 'Client sessions open now.',
+      registers,
+      collect() {
+        this.set(self.activeSessions());
+      },
+    });
+    directional('stratix_messages_received_total', 'Messages accepted from a leg.', this.messagesReceived);
+    directional('stratix_messages_sent_total', 'Messages written to the other leg.', this.messagesSent);
+    directional('stratix_bytes_received_total', 'Payload bytes accepted from a leg.', this.bytesReceived);
+    directional('stratix_bytes_sent_total', 'Payload bytes written to the other leg.', this.bytesSent);
+    new Counter({
+      name: 'stratix_messages_failed_total',
+      help: 'Accepted messages that were not delivered, by direction and reason.',
+      labelNames: ['direction', 'reason'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [reason, counts] of self.#failed) {
+          for (let d = 0; d < 2; d++) if (counts[d]! > 0) this.inc({ direction: DIRECTION_LABELS[d], reason }, counts[d]);
+        }
+      },
+    });
+    new Gauge({
+      name: 'stratix_sessions_paused',
+      help: 'Sessions whose reads are paused by backpressure now.',
+      registers,
+      collect() {
+        this.set(self.pausedSessions());
+      },
+    });
+    this.handshakeRejections = new Counter({
+      name: 'stratix_handshake_rejections_total',
+      help: 'Upgrade requests refused, by error code.',
+      labelNames: ['code'],
+      registers,
+    });
+    this.clientCloses = new Counter({
+      name: 'stratix_client_closes_total',
+      help: 'Client sessions closed, by the close code sent or received.',
+      labelNames: ['code'],
+      registers,
+    });
+    this.upstreamConnectFailures = new Counter({
+      name: 'stratix_upstream_connect_failures_total',
+      help: 'Upstream connections that could not be opened, by error code.',
+      labelNames: ['code'],
+      registers,
+    });
+    this.upstreamConnectSeconds = new Histogram({
+      name: 'stratix_upstream_connect_seconds',
+      help: 'Time from starting an upstream connection to its open (or failure).',
+      labelNames: ['result'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    });
+    this.relayLatencySeconds = new Histogram({
+      name: 'stratix_relay_latency_seconds',
+      help: 'Sampled (1 in 64 messages): time from a message arriving on one leg to it being flushed to the other.',
+      labelNames: ['direction'],
+      buckets: [0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      registers,
+    });
+    this.backpressurePauses = new Counter({
+      name: 'stratix_backpressure_pauses_total',
+      help: 'Times a leg was paused because the other leg was over its high-water mark, by the paused direction.',
+      labelNames: ['direction'],
+      registers,
+    });
+    this.pingTimeouts = new Counter({
+      name: 'stratix_ping_timeouts_total',
+      help: 'Legs dropped because they did not answer a ping.',
+      labelNames: ['leg'],
+      registers,
+    });
+    this.draining = new Gauge({ name: 'stratix_draining', help: '1 while the instance drains for shutdown.', registers });
+    this.routeTableVersion = new Gauge({
+      name: 'stratix_route_table_info',
+      help: 'The route table version in use (value 1).',
+      labelNames: ['version'],
+      registers,
+    });
+    this.routeTableRules = new Gauge({ name: 'stratix_route_table_rules', help: 'Rules in the route table.', registers });
+
+    function directional(name: string, help: string, values: Float64Array): void {
+      new Counter({
+        name,
+        help,
+        labelNames: ['direction'],
+        registers,
+        collect() {
+          this.reset();
+          this.inc({ direction: DIRECTION_LABELS[0] }, values[0]);
+          this.inc({ direction: DIRECTION_LABELS[1] }, values[1]);
+        },
+      });
+    }
+  }
+
+  /** Records `count` accepted messages that will not be delivered. */
+  failed(direction: Direction, reason: FailureReason, count = 1): void {
+    let counts = this.#failed.get(reason);
+    if (counts === undefined) this.#failed.set(reason, (counts = new Float64Array(2)));
+    counts[direction] += count;
+  }
+
+  setRouteTable(version: string, rules: number): void {
+    this.routeTableVersion.reset();
+    this.routeTableVersion.set({ version }, 1);
+    this.routeTableRules.set(rules);
+  }
+
+  get messagesFailedTotal(): number {
+    let n = 0;
+    for (const c of this.#failed.values()) n += c[0]! + c[1]!;
+    return n;
+  }
+}
+
+export function directionLabel(d: Direction): string {
+  return DIRECTION_LABELS[d];
+}
