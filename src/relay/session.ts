@@ -149,6 +149,7 @@ export class Session {
    * low-water mark; returns true when the client has been slow for longer than `slowMs`.
    */
   checkBackpressure(now: number, slowMs: number): boolean {
+    if (this.state !== SessionState.Open) return false;
     const low = this.owner.settings.lowWaterMarkBytes;
     if (this.flags & PAUSED_C2U && (this.upstream === null || this.upstream.bufferedAmount <= low)) resumeLeg(this, Direction.ClientToUpstream);
     if (this.flags & PAUSED_U2C) {
@@ -439,13 +440,18 @@ function closeBoth(s: Session, clientCode: number, clientReason: string, upstrea
   closeLeg(s.client, clientCode, clientReason);
 }
 
-/** Closes a leg with a relayed code, mapping what cannot go on the wire. */
+/**
+ * Closes a leg with a relayed code, mapping what cannot go on the wire. A leg
+ * paused by backpressure is resumed first: the close handshake needs its reply
+ * read (whatever data comes before it is counted as failed, peer_closed).
+ */
 function closeLeg(ws: WebSocket, code: number, reason: string): void {
   if (ws.readyState === WebSocket.CLOSED || ws.readyState === WebSocket.CLOSING) return;
   if (ws.readyState === WebSocket.CONNECTING) {
     ws.terminate();
     return;
   }
+  if (ws.isPaused) ws.resume();
   if (code === 1005) ws.close();
   else ws.close(isSendableCloseCode(code) ? code : CloseCode.GOING_AWAY.code, truncateReason(reason));
 }

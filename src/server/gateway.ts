@@ -56,6 +56,8 @@ export class Gateway implements SessionOwner {
   readonly #startedAt = performance.now();
   #tick: NodeJS.Timeout | undefined;
   #sweep: IterableIterator<Session> | undefined;
+  #roundStartedAt = 0;
+  #perTick = 1;
   #drain: DrainSchedule<Session> | undefined;
   #drained: Promise<void> | undefined;
   #closed = false;
@@ -210,15 +212,19 @@ export class Gateway implements SessionOwner {
         }
       }
     }
-    // Heartbeat: visit every session once per ping interval, a slice per tick.
-    const perTick = Math.ceil((this.sessions.size * TICK_MS) / this.config.gateway.pingIntervalMs);
-    let it = this.#sweep ?? (this.#sweep = this.sessions.values());
-    for (let i = 0; i < perTick; i++) {
-      let next = it.next();
+    // Heartbeat: one round per ping interval visits every session once, a slice per tick.
+    const interval = this.config.gateway.pingIntervalMs;
+    if (this.#sweep === undefined) {
+      if (now - this.#roundStartedAt < interval) return;
+      this.#roundStartedAt = now;
+      this.#sweep = this.sessions.values();
+      this.#perTick = Math.max(1, Math.ceil((this.sessions.size * TICK_MS) / interval));
+    }
+    for (let i = 0; i < this.#perTick; i++) {
+      const next = this.#sweep.next();
       if (next.done) {
-        it = this.#sweep = this.sessions.values();
-        next = it.next();
-        if (next.done) break;
+        this.#sweep = undefined;
+        break;
       }
       next.value.heartbeat();
     }

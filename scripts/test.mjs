@@ -1,0 +1,64 @@
+#!/usr/bin/env node
+/**
+ * `npm test`: builds, then runs every suite with node's test runner.
+ *
+ *   1. unit and integration suites (dist/test/**\/*.test.js), in parallel files;
+ *   2. the OpenClaw interop suite (dist/test/interop/*.interop.test.js), after
+ *      installing Node 24 and openclaw into .cache/ (scripts/install-*.sh);
+ *   3. suites that need etcd install it first (scripts/install-etcd.sh).
+ *
+ * Usage: npm test [-- <file filter substring>...]
+ * Runs under whatever `node` is first on PATH (CI runs it under Node 20, then 24).
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const filters = process.argv.slice(2);
+
+function run(cmd, args, opts = {}) {
+  const r = spawnSync(cmd, args, { stdio: 'inherit', cwd: root, ...opts });
+  if (r.error) throw r.error;
+  return r.status ?? 1;
+}
+
+function find(dir, out = []) {
+  if (!existsSync(dir)) return out;
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) find(p, out);
+    else if (name.endsWith('.test.js')) out.push(relative(root, p));
+  }
+  return out.sort();
+}
+
+console.log(`# node ${process.version} (${process.execPath})`);
+if (run(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json']) !== 0) {
+  console.error('# build failed');
+  process.exit(1);
+}
+
+const all = find(join(root, 'dist/test')).filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)));
+const interop = all.filter((f) => f.endsWith('.interop.test.js'));
+const needsEtcd = all.filter((f) => f.includes('/sources/'));
+const main = all.filter((f) => !interop.includes(f));
+
+if (needsEtcd.length > 0 && run('bash', ['scripts/install-etcd.sh']) !== 0) {
+  console.error('# could not install etcd');
+  process.exit(1);
+}
+
+let status = 0;
+if (main.length > 0) {
+  status |= run(process.execPath, ['--test', '--test-concurrency=2', '--test-timeout=300000', ...main]);
+}
+if (interop.length > 0) {
+  if (run('bash', ['scripts/install-node24.sh']) !== 0 || run('bash', ['scripts/install-openclaw.sh']) !== 0) {
+    console.error('# could not install the OpenClaw interop prerequisites');
+    process.exit(1);
+  }
+  status |= run(process.execPath, ['--test', '--test-concurrency=1', '--test-timeout=600000', ...interop]);
+}
+process.exit(status === 0 ? 0 : 1);
