@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=2
 /**
  * `stratix-gateway` command line. Parses arguments and calls the library;
  * nothing else lives here.

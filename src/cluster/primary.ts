@@ -13,7 +13,7 @@ import { Counter, Gauge } from 'prom-client';
 import type { Config } from '../config/schema.js';
 import { parseListen } from '../config/load.js';
 import { HandshakeError, handshakeError } from '../errors.js';
-import { parseHandshakeTarget, rejectHandshake } from '../protocol/handshake.js';
+import { onHttpClientError, parseHandshakeTarget, rejectHandshake } from '../protocol/handshake.js';
 import { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import type { MetricsSnapshot } from '../metrics/metrics-format.js';
 import { handleOpsRequest } from '../server/ops-endpoints.js';
@@ -44,7 +44,7 @@ export class Primary {
     this.logger = opts.logger;
     const count = config.gateway.workers === 'auto' ? availableParallelism() : config.gateway.workers;
     for (let i = 0; i < count; i++) {
-      this.workers.push(new WorkerHandle(i, count, config, this.logger, { onRestart: (w) => this.#restarts.inc({ worker: String(w) }) }));
+      this.workers.push(new WorkerHandle(i, count, config, config.gateway.workerNodeOptions, this.logger, { onRestart: (w) => this.#restarts.inc({ worker: String(w) }) }));
     }
     const registers = [this.metrics.registry];
     this.#restarts = new Counter({ name: 'stratix_worker_restarts_total', help: 'Worker processes restarted after dying.', labelNames: ['worker'], registers });
@@ -71,7 +71,7 @@ export class Primary {
       const parsed = parseHandshakeTarget(req.method ?? '', req.url ?? '');
       this.#refuse(socket, parsed instanceof HandshakeError ? parsed : handshakeError('BAD_REQUEST'));
     });
-    this.#ops.on('clientError', (_err, socket: Duplex) => socket.destroy());
+    this.#ops.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => onHttpClientError(err, socket, (r) => this.#countRefusal(r)));
   }
 
   async start(): Promise<{ host: string; port: number }> {

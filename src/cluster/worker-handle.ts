@@ -24,6 +24,7 @@ export class WorkerHandle {
   readonly index: number;
   readonly #workers: number;
   readonly #config: unknown;
+  readonly #execArgv: readonly string[];
   readonly #logger: Logger;
   readonly #events: WorkerHandleEvents;
   #child: ChildProcess | undefined;
@@ -36,8 +37,9 @@ export class WorkerHandle {
   #exited: Promise<void> = Promise.resolve();
   #onReady: (() => void) | undefined;
 
-  constructor(index: number, workers: number, config: unknown, logger: Logger, events: WorkerHandleEvents) {
+  constructor(index: number, workers: number, config: unknown, execArgv: readonly string[], logger: Logger, events: WorkerHandleEvents) {
     this.index = index;
+    this.#execArgv = execArgv;
     this.#workers = workers;
     this.#config = config;
     this.#logger = logger;
@@ -54,7 +56,7 @@ export class WorkerHandle {
 
   /** Forks the worker; resolves when it reports ready. */
   start(): Promise<void> {
-    const child = fork(WORKER_MAIN, [], { serialization: 'advanced', stdio: 'inherit' });
+    const child = fork(WORKER_MAIN, [], { serialization: 'advanced', stdio: 'inherit', execArgv: [...process.execArgv, ...this.#execArgv] });
     this.#child = child;
     this.#startedAt = performance.now();
     const ready = new Promise<void>((resolve) => (this.#onReady = resolve));

@@ -46,6 +46,11 @@ export const gatewaySchema = z.strictObject({
   drainPeriodMs: ms(0, 3_600_000).default(30_000),
   /** After the drain period, sessions still closing get this long before the process exits anyway. */
   drainGraceMs: ms(0, 600_000).default(5_000),
+  /**
+   * Node/V8 flags for worker processes. The default caps V8's young generation at
+   * 2 MiB semi-spaces: idle sessions then cost about half the RSS (docs/benchmarks.md).
+   */
+  workerNodeOptions: z.array(z.string().regex(/^--[a-z0-9-]+(=\S+)?$/, 'expected a flag like "--max-semi-space-size=2"')).max(32).default(['--max-semi-space-size=2']),
 });
 
 export const upstreamSchema = z.strictObject({

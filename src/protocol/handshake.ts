@@ -39,6 +39,24 @@ export function parseHandshakeTarget(method: string, url: string): HandshakeTarg
   return { clientId };
 }
 
+/** The refusal for an HTTP parser error on an upgrade or operations request (Node's 'clientError'). */
+export function clientErrorRefusal(err: NodeJS.ErrnoException): HandshakeError {
+  const name =
+    err.code === 'HPE_HEADER_OVERFLOW' ? 'HEADERS_TOO_LARGE' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'HANDSHAKE_TIMEOUT' : 'BAD_REQUEST';
+  return handshakeError(name);
+}
+
+/** Handles Node's 'clientError': answers with a JSON refusal unless the peer is gone. */
+export function onHttpClientError(err: NodeJS.ErrnoException, socket: Duplex, count: (e: HandshakeError) => void): void {
+  if (err.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const refusal = clientErrorRefusal(err);
+  count(refusal);
+  rejectHandshake(socket, refusal);
+}
+
 /** The JSON body of every refusal: `{"error":{"code":"STRATIX_ERR_…","message":"…"}}`. */
 export function errorBody(err: HandshakeError): string {
   return JSON.stringify({ error: { code: err.code, message: err.message } });

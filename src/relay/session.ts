@@ -19,7 +19,7 @@ import type { Socket } from 'node:net';
 import WebSocket from 'ws';
 import type { Logger } from 'pino';
 import { CloseCode, isSendableCloseCode, type CloseCodeInfo } from '../protocol/close-codes.js';
-import type { UpstreamError } from '../errors.js';
+import { upstreamError, type UpstreamError } from '../errors.js';
 import { Direction, type GatewayMetrics, type FailureReason } from '../metrics/gateway-metrics.js';
 import { PendingQueue } from './pending-queue.js';
 import { classifyConnectError, classifyOpenError } from './upstream-failure.js';
@@ -53,6 +53,8 @@ export interface SessionOwner {
   readonly logger: Logger;
   /** Sessions with a paused leg; the owner's tick resumes them or closes slow clients. */
   readonly paused: Set<Session>;
+  /** Sessions whose upstream is connecting; the owner's tick enforces the connect timeout. */
+  readonly connecting: Set<Session>;
   sessionClosed(session: Session): void;
   /** Increments per relayed message; every 64th is timed for the latency histogram. */
   sampleCounter: number;
@@ -124,12 +126,12 @@ export class Session {
     const upstream = new WebSocket(request.url, {
       perMessageDeflate: false,
       maxPayload: s.maxMessageBytes,
-      handshakeTimeout: s.connectTimeoutMs,
       followRedirects: false,
       headers: request.headers,
       ...(request.origin === undefined ? {} : { origin: request.origin }),
     });
     this.upstream = upstream;
+    this.owner.connecting.add(this);
     (upstream as Tagged<WebSocket>)[kSession] = this;
     upstream.on('upgrade', onUpstreamUpgrade);
     upstream.on('unexpected-response', onUpstreamUnexpectedResponse);
@@ -138,6 +140,17 @@ export class Session {
     upstream.on('close', onUpstreamClose);
     upstream.on('error', onUpstreamError);
     upstream.on('pong', onUpstreamPong);
+  }
+
+  /**
+   * Called by the owner's tick: gives up on an upstream still connecting after
+   * `connectTimeoutMs` (the owner's coarse clock replaces a timer per connection).
+   */
+  checkConnectTimeout(now: number): void {
+    if (this.state !== SessionState.Connecting || this.upstream === null) return;
+    if (now - this.connectStartedAt < this.owner.settings.connectTimeoutMs) return;
+    this.upstreamFailure = upstreamError('TIMEOUT', `upstream did not open within ${this.owner.settings.connectTimeoutMs} ms`);
+    this.upstream.terminate();
   }
 
   get paused(): boolean {
@@ -274,6 +287,7 @@ function onUpstreamUnexpectedResponse(this: Tagged<WebSocket>, _req: unknown, re
 function onUpstreamOpen(this: Tagged<WebSocket>): void {
   const s = this[kSession]!;
   const m = s.owner.metrics;
+  s.owner.connecting.delete(s);
   m.upstreamConnectSeconds.observe({ result: 'open' }, (performance.now() - s.connectStartedAt) / 1000);
   if (s.state !== SessionState.Connecting) {
     this.close(CloseCode.GOING_AWAY.code, 'client went away');
@@ -315,6 +329,7 @@ function onUpstreamError(this: Tagged<WebSocket>, err: Error): void {
 function onUpstreamClose(this: Tagged<WebSocket>, code: number, reason: Buffer): void {
   const s = this[kSession]!;
   const m = s.owner.metrics;
+  s.owner.connecting.delete(s);
   if (s.backlog0 > 0 && this.bufferedAmount > 0) unflushed(s, Direction.ClientToUpstream);
   if (s.state === SessionState.Connecting) {
     // Never opened: classify and tell the client why.

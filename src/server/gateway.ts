@@ -18,7 +18,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { parseListen } from '../config/load.js';
 import { HandshakeError, handshakeError } from '../errors.js';
-import { parseHandshakeTarget, rejectHandshake } from '../protocol/handshake.js';
+import { onHttpClientError, parseHandshakeTarget, rejectHandshake } from '../protocol/handshake.js';
 import { CloseCode } from '../protocol/close-codes.js';
 import { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import { RouteTableHolder, type RouteTable } from '../routing/route-table.js';
@@ -48,6 +48,7 @@ export class Gateway implements SessionOwner {
   readonly settings: RelaySettings;
   readonly sessions = new Set<Session>();
   readonly paused = new Set<Session>();
+  readonly connecting = new Set<Session>();
   sampleCounter = 0;
   readonly #server: Server;
   readonly #wss: WebSocketServer;
@@ -92,7 +93,7 @@ export class Gateway implements SessionOwner {
     });
     this.#server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.handleUpgrade(req, socket, head));
     this.#server.on('request', (req: IncomingMessage, res: ServerResponse) => this.#onRequest(req, res));
-    this.#server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => this.#onClientError(err, socket));
+    this.#server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => onHttpClientError(err, socket, (r) => this.#countRefusal(r)));
 
     this.#wss = new WebSocketServer({
       noServer: true,
@@ -202,6 +203,7 @@ export class Gateway implements SessionOwner {
 
   #onTick(): void {
     const now = performance.now();
+    for (const s of this.connecting) s.checkConnectTimeout(now);
     // Backpressure: resume legs at the low-water mark, close clients slow for too long.
     if (this.paused.size > 0) {
       const slowMs = this.config.backpressure.slowClientTimeoutMs;
@@ -293,15 +295,5 @@ export class Gateway implements SessionOwner {
 
   #countRefusal(err: HandshakeError): void {
     this.metrics.handshakeRejections.inc({ code: err.code });
-  }
-
-  #onClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
-    if (err.code === 'ECONNRESET' || !socket.writable) {
-      socket.destroy();
-      return;
-    }
-    const name =
-      err.code === 'HPE_HEADER_OVERFLOW' ? 'HEADERS_TOO_LARGE' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'HANDSHAKE_TIMEOUT' : 'BAD_REQUEST';
-    this.#refuse(socket, handshakeError(name));
   }
 }
