@@ -40,6 +40,7 @@ export const CloseCode = Object.freeze({
   SERVICE_RESTART: def(1012, 'SERVICE_RESTART', 'immediately', 'The gateway is draining for a restart or redeploy, or the upstream restarted (OpenClaw sends 1012). Reconnect after a random 0–5 s delay.'),
   TRY_AGAIN_LATER: def(1013, 'TRY_AGAIN_LATER', 'backoff', 'The gateway is overloaded; relayed from the upstream too.'),
   BAD_GATEWAY: def(1014, 'BAD_GATEWAY', 'backoff', 'The upstream broke the WebSocket protocol (bad frame, invalid UTF-8, a message over the limit).'),
+  ROUTE_CHANGED: def(4307, 'ROUTE_CHANGED', 'immediately', 'The route for this clientId changed (routing.onRouteChange "migrate"); reconnect now to reach the new upstream.'),
   SLOW_CLIENT: def(4408, 'SLOW_CLIENT', 'backoff', 'The client read too slowly: its outgoing buffer stayed above backpressure.highWaterMarkBytes for backpressure.slowClientTimeoutMs.'),
   UPSTREAM_REJECTED: def(4502, 'UPSTREAM_REJECTED', 'backoff', 'The upstream answered the WebSocket upgrade with an HTTP error (the reason names the status, e.g. 403).'),
   UPSTREAM_LOST: def(4520, 'UPSTREAM_LOST', 'backoff', 'The upstream connection dropped without a close frame.'),

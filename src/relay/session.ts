@@ -56,6 +56,8 @@ export interface SessionOwner {
   /** Sessions whose upstream is connecting; the owner's tick enforces the connect timeout. */
   readonly connecting: Set<Session>;
   sessionClosed(session: Session): void;
+  /** Told once per connect attempt whether the upstream opened (feeds pool health). */
+  upstreamOutcome(session: Session, opened: boolean): void;
   /** Increments per relayed message; every 64th is timed for the latency histogram. */
   sampleCounter: number;
 }
@@ -288,6 +290,7 @@ function onUpstreamOpen(this: Tagged<WebSocket>): void {
   const s = this[kSession]!;
   const m = s.owner.metrics;
   s.owner.connecting.delete(s);
+  s.owner.upstreamOutcome(s, true);
   m.upstreamConnectSeconds.observe({ result: 'open' }, (performance.now() - s.connectStartedAt) / 1000);
   if (s.state !== SessionState.Connecting) {
     this.close(CloseCode.GOING_AWAY.code, 'client went away');
@@ -336,6 +339,7 @@ function onUpstreamClose(this: Tagged<WebSocket>, code: number, reason: Buffer):
     const failure = s.upstreamFailure ?? classifyConnectError(new Error('upstream closed during handshake'), s.upstreamStatus);
     m.upstreamConnectSeconds.observe({ result: 'error' }, (performance.now() - s.connectStartedAt) / 1000);
     m.upstreamConnectFailures.inc({ code: failure.code });
+    if (failure.code !== 'STRATIX_ERR_UPSTREAM_REJECTED' || (s.upstreamStatus ?? 0) >= 500) s.owner.upstreamOutcome(s, false);
     dropPending(s, 'upstream_unavailable');
     s.state = SessionState.Closing;
     s.owner.logger.debug({ clientId: s.clientId, target: s.target, err: failure.message }, 'upstream connect failed');

@@ -201,6 +201,10 @@ export class Gateway implements SessionOwner {
     this.sessions.delete(session);
   }
 
+  upstreamOutcome(_session: Session, _opened: boolean): void {
+    // Pool health (repeated connect failures mark a member down) is wired here.
+  }
+
   #onTick(): void {
     const now = performance.now();
     for (const s of this.connecting) s.checkConnectTimeout(now);
