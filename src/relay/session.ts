@@ -1,32 +1,38 @@
 /**
  * A Session is one client leg and its one upstream leg, relayed verbatim.
  *
- * Life: CONNECTING (client open, upstream connecting; client messages wait in a
- * bounded PendingQueue) → OPEN (relaying) → CLOSING (one leg gone, the other
- * being closed) → CLOSED (both gone; the owner forgets the session).
+ * Life: CONNECTING (client open, upstream handshake in flight; client frames wait
+ * in a bounded queue) → OPEN (relaying) → CLOSING (one leg closing or gone, the
+ * other being closed) → CLOSED (both sockets gone; the owner forgets the session).
  *
- * Hot path: event handlers are module-level functions that find their session
- * through a symbol on the WebSocket (as ws does), so there is no closure per
- * connection or per message. Counters are typed-array additions.
+ * The legs (leg.ts) parse frames and hand the bytes over; the session decides
+ * where they go and maps closes between the legs:
+ * - a close frame is relayed with its code (a close without a code stays so);
+ * - a client that vanishes gives the upstream 1001; an upstream that vanishes
+ *   gives the client 4520; an upstream that breaks the protocol gives 1014;
+ * - an upstream that cannot be opened gives 4502/4521/4522/4523 (errors.ts).
  *
- * Backpressure: after each write, if the receiving leg buffers more than the
- * high-water mark, reads on the sending leg pause. They resume when the buffer
- * drains (socket 'drain') or falls to the low-water mark (checked by the owner's
- * tick). A client whose buffer stays high for `slowClientTimeoutMs` is closed
- * with 4408, so one slow reader holds at most highWaterMark + one message.
+ * Backpressure: when a leg buffers more than the high-water mark, reads on the
+ * other leg pause; they resume on 'drain' or at the low-water mark (owner's
+ * tick). A client above the mark for `slowClientTimeoutMs` is closed with 4408.
+ *
+ * Accounting: every data message received is counted once it is complete, and
+ * then as sent (written to the other leg), queued (upstream not open yet) or
+ * failed (with a reason). Queued ones become sent or failed when the upstream
+ * opens or fails.
  */
+import type { ClientRequest, IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
-import WebSocket from 'ws';
 import type { Logger } from 'pino';
-import { CloseCode, isSendableCloseCode, type CloseCodeInfo } from '../protocol/close-codes.js';
+import { CloseCode, type CloseCodeInfo } from '../protocol/close-codes.js';
 import { upstreamError, type UpstreamError } from '../errors.js';
 import { Direction, type GatewayMetrics, type FailureReason } from '../metrics/gateway-metrics.js';
-import { PendingQueue } from './pending-queue.js';
-import { classifyConnectError, classifyOpenError } from './upstream-failure.js';
+import { Leg, LegKind, type LegOwner } from './leg.js';
+import { checkUpgradeResponse, requestUpgrade } from './websocket-handshake.js';
+import { classifyConnectError } from './upstream-failure.js';
 
 const kSession = Symbol('stratix.session');
-
-type Tagged<T> = T & { [kSession]?: Session };
+type TaggedRequest = ClientRequest & { [kSession]?: Session };
 
 export const enum SessionState {
   Connecting = 0,
@@ -55,6 +61,8 @@ export interface SessionOwner {
   readonly paused: Set<Session>;
   /** Sessions whose upstream is connecting; the owner's tick enforces the connect timeout. */
   readonly connecting: Set<Session>;
+  /** Sessions with a close handshake in flight; the owner's tick cuts the ones that hang. */
+  readonly closing: Set<Session>;
   sessionClosed(session: Session): void;
   /** Told once per connect attempt whether the upstream opened (feeds pool health). */
   upstreamOutcome(session: Session, opened: boolean): void;
@@ -68,105 +76,86 @@ export interface UpstreamRequest {
   readonly origin: string | undefined;
 }
 
-const BINARY = Object.freeze({ binary: true, compress: false });
-const TEXT = Object.freeze({ binary: false, compress: false });
+/** A leg whose close handshake is not answered within this time is cut. */
+export const CLOSE_TIMEOUT_MS = 10_000;
 const SAMPLE_MASK = 63;
 
 // Flag bits.
-const CLIENT_ALIVE = 1;
-const UPSTREAM_ALIVE = 2;
-/** Client reads paused (upstream buffer high). */
-const PAUSED_C2U = 4;
+/** Client reads paused (upstream buffer high, or the pre-open queue full). */
+const PAUSED_C2U = 1;
 /** Upstream reads paused (client buffer high). */
-const PAUSED_U2C = 8;
-/** The client broke the protocol; ws already closed it with the right code. */
-const CLIENT_FAULT = 16;
+const PAUSED_U2C = 2;
 
-export class Session {
+export class Session implements LegOwner {
   readonly owner: SessionOwner;
   readonly clientId: string;
   readonly target: string;
-  readonly client: WebSocket;
-  readonly clientSocket: Socket;
-  upstream: WebSocket | null = null;
-  upstreamSocket: Socket | null = null;
+  readonly client: Leg;
+  upstream: Leg | null = null;
   state: SessionState = SessionState.Connecting;
-  flags = CLIENT_ALIVE | UPSTREAM_ALIVE;
-  /** Client messages waiting for the upstream to open; null once open. */
-  pending: PendingQueue | null;
-  /** Messages handed to a leg's socket since its buffer was last empty, per direction. */
+  flags = 0;
+  /** Client bytes waiting for the upstream to open (already re-masked); null once open. */
+  pending: Buffer[] | null = [];
+  pendingBytes = 0;
+  pendingMessages = 0;
+  pendingPayloadBytes = 0;
+  /** Messages written since the receiving leg's buffer was last seen empty, per direction. */
   backlog0 = 0;
   backlog1 = 0;
   /** When the client leg went over the high-water mark (ms, for the slow-client check). */
   slowSince = 0;
-  /** Set when the upstream's HTTP answer to the upgrade was not 101. */
-  upstreamStatus: number | undefined;
-  /** Why the upstream failed, when it did. */
-  upstreamFailure: UpstreamError | undefined;
   connectStartedAt = 0;
+  /** Why the upstream failed, once it did. */
+  upstreamFailure: UpstreamError | undefined;
+  #req: ClientRequest | null = null;
+  #accept = '';
 
-  constructor(owner: SessionOwner, clientId: string, client: WebSocket, clientSocket: Socket, target: string) {
+  constructor(owner: SessionOwner, clientId: string, clientSocket: Socket, target: string) {
     this.owner = owner;
     this.clientId = clientId;
-    this.client = client;
-    this.clientSocket = clientSocket;
     this.target = target;
-    this.pending = new PendingQueue(owner.settings.preOpenQueueMessages, owner.settings.preOpenQueueBytes);
-    (client as Tagged<WebSocket>)[kSession] = this;
-    (clientSocket as Tagged<Socket>)[kSession] = this;
-    client.on('message', onClientMessage);
-    client.on('close', onClientClose);
-    client.on('error', onClientError);
-    client.on('pong', onClientPong);
-    clientSocket.on('drain', onClientDrain);
+    this.client = new Leg(this, clientSocket, LegKind.Client);
   }
 
   /** Opens the upstream leg. */
   connect(request: UpstreamRequest): void {
-    const s = this.owner.settings;
     this.connectStartedAt = performance.now();
-    const upstream = new WebSocket(request.url, {
-      perMessageDeflate: false,
-      maxPayload: s.maxMessageBytes,
-      followRedirects: false,
-      headers: request.headers,
-      ...(request.origin === undefined ? {} : { origin: request.origin }),
-    });
-    this.upstream = upstream;
+    const { req, accept } = requestUpgrade(new URL(request.url), request.headers, request.origin);
+    this.#req = req;
+    this.#accept = accept;
+    (req as TaggedRequest)[kSession] = this;
+    req.on('upgrade', onUpgrade);
+    req.on('response', onResponse);
+    req.on('error', onRequestError);
+    req.end();
     this.owner.connecting.add(this);
-    (upstream as Tagged<WebSocket>)[kSession] = this;
-    upstream.on('upgrade', onUpstreamUpgrade);
-    upstream.on('unexpected-response', onUpstreamUnexpectedResponse);
-    upstream.on('open', onUpstreamOpen);
-    upstream.on('message', onUpstreamMessage);
-    upstream.on('close', onUpstreamClose);
-    upstream.on('error', onUpstreamError);
-    upstream.on('pong', onUpstreamPong);
-  }
-
-  /**
-   * Called by the owner's tick: gives up on an upstream still connecting after
-   * `connectTimeoutMs` (the owner's coarse clock replaces a timer per connection).
-   */
-  checkConnectTimeout(now: number): void {
-    if (this.state !== SessionState.Connecting || this.upstream === null) return;
-    if (now - this.connectStartedAt < this.owner.settings.connectTimeoutMs) return;
-    this.upstreamFailure = upstreamError('TIMEOUT', `upstream did not open within ${this.owner.settings.connectTimeoutMs} ms`);
-    this.upstream.terminate();
   }
 
   get paused(): boolean {
     return (this.flags & (PAUSED_C2U | PAUSED_U2C)) !== 0;
   }
 
+  /** Owner's tick: gives up on an upstream still connecting after `connectTimeoutMs`. */
+  checkConnectTimeout(now: number): void {
+    if (this.#req === null || now - this.connectStartedAt < this.owner.settings.connectTimeoutMs) return;
+    this.#connectFailed(upstreamError('TIMEOUT', `upstream did not open within ${this.owner.settings.connectTimeoutMs} ms`));
+  }
+
+  /** Owner's tick: cuts legs whose close handshake hangs. */
+  checkClosing(now: number): void {
+    for (const leg of [this.client, this.upstream]) {
+      if (leg !== null && leg.closeSent && !leg.gone && now - leg.closeSentAt >= CLOSE_TIMEOUT_MS) leg.terminate();
+    }
+  }
+
   /**
-   * Called by the owner's tick. Resumes a paused leg whose peer buffer fell to the
-   * low-water mark; returns true when the client has been slow for longer than `slowMs`.
+   * Owner's tick: resumes a paused leg whose peer buffer fell to the low-water
+   * mark; returns true when the client has been slow for longer than `slowMs`.
    */
   checkBackpressure(now: number, slowMs: number): boolean {
     if (this.state !== SessionState.Open) return false;
     const low = this.owner.settings.lowWaterMarkBytes;
-    if (this.flags & PAUSED_C2U && (this.upstream === null || this.upstream.bufferedAmount <= low)) resumeLeg(this, Direction.ClientToUpstream);
+    if (this.flags & PAUSED_C2U && this.upstream !== null && this.upstream.bufferedAmount <= low) resumeLeg(this, Direction.ClientToUpstream);
     if (this.flags & PAUSED_U2C) {
       if (this.client.bufferedAmount <= low) resumeLeg(this, Direction.UpstreamToClient);
       else if (now - this.slowSince >= slowMs) return true;
@@ -175,242 +164,295 @@ export class Session {
   }
 
   /**
-   * One liveness round (called once per ping interval): a leg that did not answer
-   * the previous ping is dropped; the others are pinged. A leg whose reads are
-   * paused by backpressure cannot read its pong, so it is not judged.
+   * One liveness round (once per ping interval): a leg that did not answer the
+   * previous ping (nor sent anything) is dropped; the others are pinged. A leg
+   * whose reads are paused by backpressure cannot be heard, so it is not judged.
    */
   heartbeat(): void {
     if (this.state !== SessionState.Open && this.state !== SessionState.Connecting) return;
     const m = this.owner.metrics;
     if (!(this.flags & PAUSED_C2U)) {
-      if (!(this.flags & CLIENT_ALIVE)) {
+      if (!this.client.alive) {
         m.pingTimeouts.inc({ leg: 'client' });
         this.client.terminate();
         return;
       }
-      this.flags &= ~CLIENT_ALIVE;
       this.client.ping();
     }
     const up = this.upstream;
     if (this.state === SessionState.Open && up !== null && !(this.flags & PAUSED_U2C)) {
-      if (!(this.flags & UPSTREAM_ALIVE)) {
+      if (!up.alive) {
         m.pingTimeouts.inc({ leg: 'upstream' });
-        this.upstreamFailure = classifyOpenError(Object.assign(new Error('upstream did not answer ping'), { code: 'ETIMEDOUT' }));
+        this.upstreamFailure = upstreamError('LOST', 'upstream did not answer ping');
         up.terminate();
         return;
       }
-      this.flags &= ~UPSTREAM_ALIVE;
       up.ping();
     }
   }
 
-  /** Closes the client with `info` (or a relayed code) and the upstream with 1001. */
+  /** Closes the client with `info` and the upstream with 1001. */
   close(info: CloseCodeInfo, reason: string = info.name.toLowerCase().replace(/_/g, ' ')): void {
-    closeBoth(this, info.code, reason, CloseCode.GOING_AWAY.code, 'client session closed by gateway');
+    if (this.state === SessionState.Closed) return;
+    if (this.state === SessionState.Connecting) this.#abortConnect('peer_closed');
+    else this.upstream?.close(CloseCode.GOING_AWAY.code, 'client session closed by gateway');
+    this.state = SessionState.Closing;
+    this.client.close(info.code, reason);
+    this.owner.closing.add(this);
   }
 
   /** Drops both legs at once (no close handshake). */
   terminate(): void {
+    this.#req?.destroy();
     this.client.terminate();
     this.upstream?.terminate();
   }
-}
 
-// ---------------------------------------------------------------------------
-// Client leg handlers (this = the client WebSocket).
+  // -------------------------------------------------------------------------
+  // LegOwner
 
-function onClientMessage(this: Tagged<WebSocket>, data: Buffer, isBinary: boolean): void {
-  const s = this[kSession]!;
-  const m = s.owner.metrics;
-  m.messagesReceived[Direction.ClientToUpstream]++;
-  m.bytesReceived[Direction.ClientToUpstream] += data.length;
-  s.flags |= CLIENT_ALIVE;
-  if (s.state === SessionState.Open) {
-    forward(s, s.upstream!, data, isBinary, Direction.ClientToUpstream);
-  } else if (s.state === SessionState.Connecting) {
-    enqueue(s, data, isBinary);
-  } else {
-    m.failed(Direction.ClientToUpstream, 'peer_closed');
+  messageLimit(leg: Leg): number {
+    const s = this.owner.settings;
+    return leg === this.client && this.state === SessionState.Connecting ? s.preOpenMaxMessageBytes : s.maxMessageBytes;
   }
-}
 
-function onClientPong(this: Tagged<WebSocket>): void {
-  this[kSession]!.flags |= CLIENT_ALIVE;
-}
-
-function onClientError(this: Tagged<WebSocket>, err: Error): void {
-  // ws has already started closing the client with the matching code (1002, 1007, 1009…).
-  const s = this[kSession]!;
-  s.flags |= CLIENT_FAULT;
-  s.owner.logger.debug({ clientId: s.clientId, err: err.message, code: (err as NodeJS.ErrnoException).code }, 'client error');
-}
-
-function onClientDrain(this: Tagged<Socket>): void {
-  const s = this[kSession]!;
-  s.backlog1 = 0;
-  if (s.flags & PAUSED_U2C) resumeLeg(s, Direction.UpstreamToClient);
-}
-
-function onClientClose(this: Tagged<WebSocket>, code: number, reason: Buffer): void {
-  const s = this[kSession]!;
-  s.owner.metrics.clientCloses.inc({ code: closeLabel(code) });
-  if (s.backlog1 > 0 && this.bufferedAmount > 0) unflushed(s, Direction.UpstreamToClient);
-  const up = s.upstream;
-  if (s.state === SessionState.Connecting) {
-    dropPending(s, 'peer_closed');
-    s.state = SessionState.Closing;
-    up?.terminate();
-  } else if (s.state === SessionState.Open) {
-    s.state = SessionState.Closing;
-    if (s.flags & CLIENT_FAULT || code === 1006) closeLeg(up!, CloseCode.GOING_AWAY.code, 'client went away');
-    else closeLeg(up!, code, reason.toString());
-  }
-  finish(s);
-}
-
-// ---------------------------------------------------------------------------
-// Upstream leg handlers (this = the upstream WebSocket).
-
-function onUpstreamUpgrade(this: Tagged<WebSocket>, res: { socket: Socket }): void {
-  const s = this[kSession]!;
-  const socket = res.socket as Tagged<Socket>;
-  s.upstreamSocket = socket;
-  socket[kSession] = s;
-  socket.on('drain', onUpstreamDrain);
-}
-
-function onUpstreamUnexpectedResponse(this: Tagged<WebSocket>, _req: unknown, res: { statusCode?: number; resume(): void }): void {
-  const s = this[kSession]!;
-  s.upstreamStatus = res.statusCode ?? 0;
-  res.resume();
-  this.terminate(); // → 'error' then 'close', classified as REJECTED
-}
-
-function onUpstreamOpen(this: Tagged<WebSocket>): void {
-  const s = this[kSession]!;
-  const m = s.owner.metrics;
-  s.owner.connecting.delete(s);
-  s.owner.upstreamOutcome(s, true);
-  m.upstreamConnectSeconds.observe({ result: 'open' }, (performance.now() - s.connectStartedAt) / 1000);
-  if (s.state !== SessionState.Connecting) {
-    this.close(CloseCode.GOING_AWAY.code, 'client went away');
-    return;
-  }
-  s.state = SessionState.Open;
-  const queue = s.pending!;
-  s.pending = null;
-  for (let i = 0; i < queue.length; i++) forward(s, this, queue.dataAt(i), queue.binaryAt(i), Direction.ClientToUpstream);
-  if (s.flags & PAUSED_C2U && this.bufferedAmount <= s.owner.settings.highWaterMarkBytes) resumeLeg(s, Direction.ClientToUpstream);
-}
-
-function onUpstreamMessage(this: Tagged<WebSocket>, data: Buffer, isBinary: boolean): void {
-  const s = this[kSession]!;
-  const m = s.owner.metrics;
-  m.messagesReceived[Direction.UpstreamToClient]++;
-  m.bytesReceived[Direction.UpstreamToClient] += data.length;
-  s.flags |= UPSTREAM_ALIVE;
-  if (s.state === SessionState.Open) forward(s, s.client, data, isBinary, Direction.UpstreamToClient);
-  else m.failed(Direction.UpstreamToClient, 'peer_closed');
-}
-
-function onUpstreamPong(this: Tagged<WebSocket>): void {
-  this[kSession]!.flags |= UPSTREAM_ALIVE;
-}
-
-function onUpstreamDrain(this: Tagged<Socket>): void {
-  const s = this[kSession]!;
-  s.backlog0 = 0;
-  if (s.flags & PAUSED_C2U) resumeLeg(s, Direction.ClientToUpstream);
-}
-
-function onUpstreamError(this: Tagged<WebSocket>, err: Error): void {
-  const s = this[kSession]!;
-  if (s.upstreamFailure !== undefined) return;
-  s.upstreamFailure = s.state === SessionState.Connecting ? classifyConnectError(err, s.upstreamStatus) : classifyOpenError(err);
-}
-
-function onUpstreamClose(this: Tagged<WebSocket>, code: number, reason: Buffer): void {
-  const s = this[kSession]!;
-  const m = s.owner.metrics;
-  s.owner.connecting.delete(s);
-  if (s.backlog0 > 0 && this.bufferedAmount > 0) unflushed(s, Direction.ClientToUpstream);
-  if (s.state === SessionState.Connecting) {
-    // Never opened: classify and tell the client why.
-    const failure = s.upstreamFailure ?? classifyConnectError(new Error('upstream closed during handshake'), s.upstreamStatus);
-    m.upstreamConnectSeconds.observe({ result: 'error' }, (performance.now() - s.connectStartedAt) / 1000);
-    m.upstreamConnectFailures.inc({ code: failure.code });
-    if (failure.code !== 'STRATIX_ERR_UPSTREAM_REJECTED' || (s.upstreamStatus ?? 0) >= 500) s.owner.upstreamOutcome(s, false);
-    dropPending(s, 'upstream_unavailable');
-    s.state = SessionState.Closing;
-    s.owner.logger.debug({ clientId: s.clientId, target: s.target, err: failure.message }, 'upstream connect failed');
-    closeLeg(s.client, failure.close.code, failure.message);
-  } else if (s.state === SessionState.Open) {
-    s.state = SessionState.Closing;
-    const failure = s.upstreamFailure;
-    if (failure !== undefined && (failure.close === CloseCode.BAD_GATEWAY || code === 1006)) {
-      closeLeg(s.client, failure.close.code, failure.message);
-    } else if (code === 1006) {
-      closeLeg(s.client, CloseCode.UPSTREAM_LOST.code, 'upstream connection lost');
+  legData(leg: Leg, buf: Buffer, start: number, end: number): void {
+    const bytes = start === 0 && end === buf.length ? buf : buf.subarray(start, end);
+    const open = this.state === SessionState.Open;
+    if (leg === this.client) {
+      if (this.state === SessionState.Connecting) {
+        this.pending!.push(bytes);
+        this.pendingBytes += bytes.length;
+        if (this.pendingBytes >= this.owner.settings.preOpenQueueBytes && !(this.flags & PAUSED_C2U)) pauseLeg(this, Direction.ClientToUpstream);
+        return;
+      }
+      const to = this.upstream;
+      // Closing: only the rest of a frame already half written goes on (its close waits for it).
+      if (to === null || to.gone || (!open && !to.holding)) return;
+      to.socket.write(bytes);
+      if (open && to.bufferedAmount > this.owner.settings.highWaterMarkBytes && !(this.flags & PAUSED_C2U)) pauseLeg(this, Direction.ClientToUpstream);
     } else {
-      closeLeg(s.client, code, reason.toString());
+      const to = this.client;
+      if (to.gone || (!open && !to.holding)) return;
+      to.socket.write(bytes);
+      if (open && to.bufferedAmount > this.owner.settings.highWaterMarkBytes && !(this.flags & PAUSED_U2C)) pauseLeg(this, Direction.UpstreamToClient);
     }
   }
-  s.upstream = null;
-  finish(s);
+
+  legMessage(leg: Leg, bytes: number): void {
+    const m = this.owner.metrics;
+    const dir = leg === this.client ? Direction.ClientToUpstream : Direction.UpstreamToClient;
+    m.messagesReceived[dir]++;
+    m.bytesReceived[dir] += bytes;
+    const to = dir === Direction.ClientToUpstream ? this.upstream : this.client;
+    if (to !== null && !to.gone && (this.state === SessionState.Open || to.holding)) {
+      m.messagesSent[dir]++;
+      m.bytesSent[dir] += bytes;
+      const buffered = to.bufferedAmount;
+      if (dir === Direction.ClientToUpstream) this.backlog0 = buffered === 0 ? 0 : this.backlog0 + 1;
+      else this.backlog1 = buffered === 0 ? 0 : this.backlog1 + 1;
+      if ((++this.owner.sampleCounter & SAMPLE_MASK) === 0) sampleLatency(m, to, dir, leg.chunkAt);
+    } else if (this.state === SessionState.Connecting && dir === Direction.ClientToUpstream) {
+      this.pendingMessages++;
+      this.pendingPayloadBytes += bytes;
+      if (this.pendingMessages >= this.owner.settings.preOpenQueueMessages && !(this.flags & PAUSED_C2U)) pauseLeg(this, dir);
+    } else {
+      m.failed(dir, 'peer_closed');
+    }
+  }
+
+  legCloseReceived(leg: Leg, code: number | undefined, reason: string): void {
+    if (leg === this.client) {
+      this.owner.metrics.clientCloses.inc({ code: closeLabel(code ?? 1005) });
+      if (this.state === SessionState.Connecting) this.#abortConnect('peer_closed');
+      else if (this.state === SessionState.Open) this.upstream!.close(code, reason);
+    } else if (this.state === SessionState.Open) {
+      this.client.close(code, reason);
+    }
+    if (this.state !== SessionState.Closed) this.state = SessionState.Closing;
+    this.owner.closing.add(this);
+  }
+
+  legFault(leg: Leg, code: number, reason: string): void {
+    this.owner.logger.debug({ clientId: this.clientId, leg: leg === this.client ? 'client' : 'upstream', code, reason }, 'protocol violation');
+    if (leg === this.client) {
+      this.owner.metrics.clientCloses.inc({ code: closeLabel(code) });
+      if (this.state === SessionState.Connecting) this.#abortConnect('peer_closed');
+      else if (this.state === SessionState.Open) this.upstream!.close(CloseCode.GOING_AWAY.code, 'client went away');
+    } else {
+      this.upstreamFailure = upstreamError('PROTOCOL', `upstream protocol error: ${reason}`);
+      if (this.state === SessionState.Open) this.client.close(CloseCode.BAD_GATEWAY.code, this.upstreamFailure.message);
+    }
+    if (this.state !== SessionState.Closed) this.state = SessionState.Closing;
+    this.owner.closing.add(this);
+  }
+
+  legGone(leg: Leg): void {
+    if (leg === this.client) {
+      if (this.backlog1 > 0 && !leg.closeReceived) unflushed(this, Direction.UpstreamToClient);
+      if (!leg.closeReceived && !leg.closeSent) this.owner.metrics.clientCloses.inc({ code: '1006' });
+      if (this.state === SessionState.Connecting) this.#abortConnect('peer_closed');
+      else if (this.state === SessionState.Open && this.upstream !== null) this.upstream.close(CloseCode.GOING_AWAY.code, 'client went away');
+    } else {
+      if (this.backlog0 > 0 && !leg.closeReceived) unflushed(this, Direction.ClientToUpstream);
+      if (this.state === SessionState.Open && !leg.closeReceived) {
+        const failure = this.upstreamFailure ?? upstreamError('LOST', 'upstream connection lost');
+        this.client.close(failure.close.code, failure.message);
+      }
+    }
+    if (this.state !== SessionState.Closed) this.state = SessionState.Closing;
+    this.owner.closing.add(this);
+    this.#finish();
+  }
+
+  legDrained(leg: Leg): void {
+    if (leg === this.client) {
+      this.backlog1 = 0;
+      if (this.flags & PAUSED_U2C) resumeLeg(this, Direction.UpstreamToClient);
+    } else {
+      this.backlog0 = 0;
+      if (this.flags & PAUSED_C2U) resumeLeg(this, Direction.ClientToUpstream);
+    }
+  }
+
+  // -------------------------------------------------------------------------
+  // Upstream handshake
+
+  /** The upstream answered 101: check it and start relaying. */
+  upgraded(res: IncomingMessage, socket: Socket, head: Buffer): void {
+    this.#req = null;
+    this.owner.connecting.delete(this);
+    const problem = checkUpgradeResponse(res, this.#accept);
+    if (problem !== undefined) {
+      socket.destroy();
+      this.#connectFailed(upstreamError('REJECTED', problem));
+      return;
+    }
+    const m = this.owner.metrics;
+    m.upstreamConnectSeconds.observe({ result: 'open' }, (performance.now() - this.connectStartedAt) / 1000);
+    this.owner.upstreamOutcome(this, true);
+    const up = new Leg(this, socket, LegKind.Upstream);
+    this.upstream = up;
+    up.peer = this.client;
+    this.client.peer = up;
+    if (this.state !== SessionState.Connecting) {
+      // The client left while we were connecting.
+      up.close(CloseCode.GOING_AWAY.code, 'client went away');
+      this.owner.closing.add(this);
+      return;
+    }
+    this.state = SessionState.Open;
+    const queue = this.pending!;
+    this.pending = null;
+    if (queue.length > 0) {
+      socket.cork();
+      for (const b of queue) socket.write(b);
+      socket.uncork();
+    }
+    m.messagesSent[Direction.ClientToUpstream] += this.pendingMessages;
+    m.bytesSent[Direction.ClientToUpstream] += this.pendingPayloadBytes;
+    this.pendingMessages = 0;
+    this.pendingPayloadBytes = 0;
+    this.pendingBytes = 0;
+    if (this.flags & PAUSED_C2U) resumeLeg(this, Direction.ClientToUpstream);
+    if (head.length > 0) up.onData(head);
+  }
+
+  /** Connecting failed: tell the client why. */
+  #connectFailed(failure: UpstreamError): void {
+    if (this.#req === null && this.upstreamFailure !== undefined) return;
+    const req = this.#req;
+    this.#req = null;
+    this.owner.connecting.delete(this);
+    req?.destroy();
+    this.upstreamFailure = failure;
+    const m = this.owner.metrics;
+    if (this.state === SessionState.Connecting) {
+      m.upstreamConnectSeconds.observe({ result: 'error' }, (performance.now() - this.connectStartedAt) / 1000);
+      m.upstreamConnectFailures.inc({ code: failure.code });
+      if (failure.code !== 'STRATIX_ERR_UPSTREAM_REJECTED' || failure.message.includes('HTTP 5')) this.owner.upstreamOutcome(this, false);
+      this.owner.logger.debug({ clientId: this.clientId, target: this.target, err: failure.message }, 'upstream connect failed');
+      this.#dropPending('upstream_unavailable');
+      this.state = SessionState.Closing;
+      this.client.close(failure.close.code, failure.message);
+      this.owner.closing.add(this);
+    }
+    this.#finish();
+  }
+
+  /** The client is gone or closing before the upstream opened. */
+  #abortConnect(reason: FailureReason): void {
+    this.#dropPending(reason);
+    const req = this.#req;
+    if (req !== null) {
+      this.#req = null;
+      this.owner.connecting.delete(this);
+      req.destroy();
+    }
+  }
+
+  #dropPending(reason: FailureReason): void {
+    if (this.pendingMessages > 0) this.owner.metrics.failed(Direction.ClientToUpstream, reason, this.pendingMessages);
+    this.pending = null;
+    this.pendingMessages = 0;
+    this.pendingPayloadBytes = 0;
+    this.pendingBytes = 0;
+  }
+
+  #finish(): void {
+    if (this.state === SessionState.Closed || !this.client.gone) return;
+    if (this.#req !== null || (this.upstream !== null && !this.upstream.gone)) return;
+    this.state = SessionState.Closed;
+    this.pending = null;
+    this.owner.paused.delete(this);
+    this.owner.closing.delete(this);
+    this.owner.connecting.delete(this);
+    this.owner.sessionClosed(this);
+  }
+
+  /** Called when the upstream request ended without a 101 (error or HTTP answer). */
+  requestEnded(err: Error | undefined, status: number | undefined): void {
+    if (this.#req === null) {
+      this.#finish();
+      return;
+    }
+    this.#connectFailed(classifyConnectError(err ?? new Error('upstream closed during handshake'), status));
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Upstream request handlers (this = the ClientRequest).
+
+function onUpgrade(this: TaggedRequest, res: IncomingMessage, socket: Socket, head: Buffer): void {
+  this[kSession]!.upgraded(res, socket, head);
+}
+
+function onResponse(this: TaggedRequest, res: IncomingMessage): void {
+  res.resume();
+  this[kSession]!.requestEnded(undefined, res.statusCode ?? 0);
+}
+
+function onRequestError(this: TaggedRequest, err: Error): void {
+  this[kSession]!.requestEnded(err, undefined);
 }
 
 // ---------------------------------------------------------------------------
 
-function forward(s: Session, to: WebSocket, data: Buffer, isBinary: boolean, dir: Direction): void {
-  const m = s.owner.metrics;
-  if (to.readyState !== WebSocket.OPEN) {
-    m.failed(dir, 'peer_closed');
-    return;
-  }
-  if ((++s.owner.sampleCounter & SAMPLE_MASK) === 0) {
-    to.send(data, isBinary ? BINARY : TEXT, latencyProbe(m, dir));
-  } else {
-    to.send(data, isBinary ? BINARY : TEXT);
-  }
-  m.messagesSent[dir]++;
-  m.bytesSent[dir] += data.length;
-  const buffered = to.bufferedAmount;
-  if (dir === Direction.ClientToUpstream) {
-    s.backlog0 = buffered === 0 ? 0 : s.backlog0 + 1;
-    if (buffered > s.owner.settings.highWaterMarkBytes && !(s.flags & PAUSED_C2U)) pauseLeg(s, dir);
-  } else {
-    s.backlog1 = buffered === 0 ? 0 : s.backlog1 + 1;
-    if (buffered > s.owner.settings.highWaterMarkBytes && !(s.flags & PAUSED_U2C)) pauseLeg(s, dir);
-  }
-}
-
-function latencyProbe(m: GatewayMetrics, dir: Direction): (err?: Error) => void {
-  const start = performance.now();
+function sampleLatency(m: GatewayMetrics, to: Leg, dir: Direction, since: number): void {
   const label = dir === Direction.ClientToUpstream ? 'client_to_upstream' : 'upstream_to_client';
-  return (err) => {
-    if (err === undefined || err === null) m.relayLatencySeconds.observe({ direction: label }, (performance.now() - start) / 1000);
-  };
-}
-
-function enqueue(s: Session, data: Buffer, isBinary: boolean): void {
-  const settings = s.owner.settings;
-  if (data.length > settings.preOpenMaxMessageBytes) {
-    s.owner.metrics.failed(Direction.ClientToUpstream, 'upstream_unavailable');
-    closeBoth(s, CloseCode.MESSAGE_TOO_BIG.code, `message over ${settings.preOpenMaxMessageBytes} bytes before the upstream opened`, CloseCode.GOING_AWAY.code, 'client went away');
-    return;
+  if (to.bufferedAmount === 0) {
+    m.relayLatencySeconds.observe({ direction: label }, (performance.now() - since) / 1000);
+  } else {
+    // Still buffered: time it to the flush.
+    to.socket.write(EMPTY, (err?: Error | null) => {
+      if (!err) m.relayLatencySeconds.observe({ direction: label }, (performance.now() - since) / 1000);
+    });
   }
-  const queue = s.pending!;
-  queue.push(data, isBinary);
-  if (queue.full && !(s.flags & PAUSED_C2U)) pauseLeg(s, Direction.ClientToUpstream);
 }
 
-function dropPending(s: Session, reason: FailureReason): void {
-  const q = s.pending;
-  if (q !== null && q.length > 0) s.owner.metrics.failed(Direction.ClientToUpstream, reason, q.length);
-  s.pending = null;
-}
+const EMPTY = Buffer.alloc(0);
 
-/** Messages still in a leg's user-space buffer when it closed: they move from sent to failed. */
+/** Messages still in a leg's buffer when it was cut: they move from sent to failed. */
 function unflushed(s: Session, dir: Direction): void {
   const n = dir === Direction.ClientToUpstream ? s.backlog0 : s.backlog1;
   const m = s.owner.metrics;
@@ -421,8 +463,7 @@ function unflushed(s: Session, dir: Direction): void {
 }
 
 function pauseLeg(s: Session, dir: Direction): void {
-  const m = s.owner.metrics;
-  m.backpressurePauses.inc({ direction: dir === Direction.ClientToUpstream ? 'client_to_upstream' : 'upstream_to_client' });
+  s.owner.metrics.backpressurePauses.inc({ direction: dir === Direction.ClientToUpstream ? 'client_to_upstream' : 'upstream_to_client' });
   if (dir === Direction.ClientToUpstream) {
     s.flags |= PAUSED_C2U;
     s.client.pause();
@@ -436,7 +477,7 @@ function pauseLeg(s: Session, dir: Direction): void {
 
 function resumeLeg(s: Session, dir: Direction): void {
   if (dir === Direction.ClientToUpstream) {
-    if (s.pending !== null && s.pending.full) return; // still waiting for the upstream
+    if (s.state === SessionState.Connecting) return; // the queue empties when the upstream opens
     s.flags &= ~PAUSED_C2U;
     s.client.resume();
   } else {
@@ -446,54 +487,7 @@ function resumeLeg(s: Session, dir: Direction): void {
   if (!s.paused) s.owner.paused.delete(s);
 }
 
-function closeBoth(s: Session, clientCode: number, clientReason: string, upstreamCode: number, upstreamReason: string): void {
-  if (s.state === SessionState.Closed) return;
-  const up = s.upstream;
-  if (s.state === SessionState.Connecting) {
-    dropPending(s, 'peer_closed');
-    up?.terminate();
-  } else if (up !== null) {
-    closeLeg(up, upstreamCode, upstreamReason);
-  }
-  s.state = SessionState.Closing;
-  closeLeg(s.client, clientCode, clientReason);
-}
-
-/**
- * Closes a leg with a relayed code, mapping what cannot go on the wire. A leg
- * paused by backpressure is resumed first: the close handshake needs its reply
- * read (whatever data comes before it is counted as failed, peer_closed).
- */
-function closeLeg(ws: WebSocket, code: number, reason: string): void {
-  if (ws.readyState === WebSocket.CLOSED || ws.readyState === WebSocket.CLOSING) return;
-  if (ws.readyState === WebSocket.CONNECTING) {
-    ws.terminate();
-    return;
-  }
-  if (ws.isPaused) ws.resume();
-  if (code === 1005) ws.close();
-  else ws.close(isSendableCloseCode(code) ? code : CloseCode.GOING_AWAY.code, truncateReason(reason));
-}
-
-function finish(s: Session): void {
-  const clientDone = s.client.readyState === WebSocket.CLOSED;
-  const upstreamDone = s.upstream === null || s.upstream.readyState === WebSocket.CLOSED;
-  if (!clientDone || !upstreamDone || s.state === SessionState.Closed) return;
-  s.state = SessionState.Closed;
-  s.pending = null;
-  s.owner.paused.delete(s);
-  s.owner.sessionClosed(s);
-}
-
-/** A close reason is at most 123 bytes of UTF-8. */
-function truncateReason(reason: string): string {
-  if (Buffer.byteLength(reason) <= 123) return reason;
-  let r = reason.slice(0, 120);
-  while (Buffer.byteLength(r) > 120) r = r.slice(0, -1);
-  return `${r}…`;
-}
-
-const KNOWN_CODES = new Set([1000, 1001, 1002, 1003, 1005, 1006, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 1015, 4408, 4502, 4520, 4521, 4522, 4523]);
+const KNOWN_CODES = new Set([1000, 1001, 1002, 1003, 1005, 1006, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 1015, 4307, 4408, 4502, 4520, 4521, 4522, 4523]);
 function closeLabel(code: number): string {
   return KNOWN_CODES.has(code) ? String(code) : code >= 4000 ? '4xxx' : code >= 3000 ? '3xxx' : 'other';
 }

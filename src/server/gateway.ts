@@ -5,15 +5,20 @@
  *
  * Two ways in:
  * - standalone (`Gateway.start`): listens itself and also serves the operations
- *   endpoints; used by tests and embedders;
+ *   endpoints and the admin endpoints; it runs its own RouteController (reloads,
+ *   the file watcher, etcd); used by tests and embedders;
  * - worker (`new Gateway` + `adopt`): the primary process accepted the socket,
- *   read the request head and handed both over (see src/cluster/).
+ *   read the request head and handed both over (see src/cluster/); the primary's
+ *   RouteController sends it the routes.
+ * Either way the routes, pool health and route-change policy live in `live`
+ * (src/server/live-routes.ts).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { once } from 'node:events';
-import { WebSocketServer, type WebSocket } from 'ws';
+import { checkUpgradeRequest, writeSwitchingProtocols } from '../relay/websocket-handshake.js';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { parseListen } from '../config/load.js';
@@ -21,11 +26,14 @@ import { HandshakeError, handshakeError } from '../errors.js';
 import { onHttpClientError, parseHandshakeTarget, rejectHandshake } from '../protocol/handshake.js';
 import { CloseCode } from '../protocol/close-codes.js';
 import { GatewayMetrics } from '../metrics/gateway-metrics.js';
-import { RouteTableHolder, type RouteTable } from '../routing/route-table.js';
-import { PrefixRouteTable } from '../routing/prefix-route-table.js';
+import type { RouteMatch, RouteTable, RouteTableHolder } from '../routing/route-table.js';
+import type { UpstreamHealth } from '../routing/upstream-health.js';
 import { Session, SessionState, type RelaySettings, type SessionOwner, type UpstreamRequest } from '../relay/session.js';
+import { RouteController } from '../control/route-controller.js';
 import { silentLogger } from '../log.js';
+import { createAdminHandler, listenAdmin, type AdminHandler } from './admin-endpoints.js';
 import { DrainSchedule } from './drain-schedule.js';
+import { LiveRoutes } from './live-routes.js';
 import { handleOpsRequest, type OpsSource } from './ops-endpoints.js';
 
 const TICK_MS = 250;
@@ -33,7 +41,14 @@ const TICK_MS = 250;
 export interface GatewayOptions {
   logger?: Logger;
   metrics?: GatewayMetrics;
+  /** A fixed route table (no RouteController: no reloads, no etcd). Default: from the config. */
   routes?: RouteTable;
+  /** Standalone: the config file the config came from, for reloads (POST /admin/reload, the file watcher). */
+  configPath?: string;
+  /** Start with an empty table: the routes arrive through `live.loadRoutes` (a RouteController). */
+  deferRoutes?: boolean;
+  /** Worker processes of the instance (the migrate rate is split between them). Default 1. */
+  workers?: number;
   /** This process's share of gateway.maxConnections (workers split it). */
   maxConnections?: number;
   /** Worker index, sent in the X-Stratix-Worker header of the 101. */
@@ -45,15 +60,18 @@ export class Gateway implements SessionOwner {
   readonly logger: Logger;
   readonly metrics: GatewayMetrics;
   readonly routes: RouteTableHolder;
+  readonly live: LiveRoutes;
+  readonly health: UpstreamHealth;
   readonly settings: RelaySettings;
   readonly sessions = new Set<Session>();
   readonly paused = new Set<Session>();
   readonly connecting = new Set<Session>();
+  readonly closing = new Set<Session>();
   sampleCounter = 0;
   readonly #server: Server;
-  readonly #wss: WebSocketServer;
   readonly #maxConnections: number;
-  readonly #workerHeader: string | undefined;
+  /** Extra header lines of the 101 (`X-Stratix-Worker: N\r\n` in worker mode). */
+  readonly #workerHeader: string;
   readonly #startedAt = performance.now();
   #tick: NodeJS.Timeout | undefined;
   #sweep: IterableIterator<Session> | undefined;
@@ -62,17 +80,22 @@ export class Gateway implements SessionOwner {
   #drain: DrainSchedule<Session> | undefined;
   #drained: Promise<void> | undefined;
   #closed = false;
+  /** Standalone only: the controller of the routes, and the admin endpoints. */
+  #control: RouteController | undefined;
+  #admin: AdminHandler | undefined;
+  #adminServer: Server | undefined;
 
   constructor(config: Config, opts: GatewayOptions = {}) {
     this.config = config;
     this.logger = opts.logger ?? silentLogger();
     this.metrics = opts.metrics ?? new GatewayMetrics();
-    this.routes = new RouteTableHolder(opts.routes ?? new PrefixRouteTable(config.routes, config.defaultRoute?.openclawGateway));
-    this.metrics.setRouteTable(this.routes.current.version, this.routes.current.size);
+    this.live = new LiveRoutes(this, config, { initial: opts.routes, deferred: opts.deferRoutes, workers: opts.workers });
+    this.routes = this.live.holder;
+    this.health = this.live.health;
     this.metrics.activeSessions = () => this.sessions.size;
     this.metrics.pausedSessions = () => this.paused.size;
     this.#maxConnections = opts.maxConnections ?? config.gateway.maxConnections;
-    this.#workerHeader = opts.workerIndex === undefined ? undefined : `X-Stratix-Worker: ${opts.workerIndex}`;
+    this.#workerHeader = opts.workerIndex === undefined ? '' : `X-Stratix-Worker: ${opts.workerIndex}\r\n`;
     this.settings = Object.freeze({
       maxMessageBytes: config.limits.maxMessageBytes,
       preOpenMaxMessageBytes: config.limits.preOpenMaxMessageBytes,
@@ -95,26 +118,38 @@ export class Gateway implements SessionOwner {
     this.#server.on('request', (req: IncomingMessage, res: ServerResponse) => this.#onRequest(req, res));
     this.#server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => onHttpClientError(err, socket, (r) => this.#countRefusal(r)));
 
-    this.#wss = new WebSocketServer({
-      noServer: true,
-      maxPayload: config.limits.maxMessageBytes,
-      perMessageDeflate: false,
-      clientTracking: false,
-      // No subprotocol is negotiated: the relay cannot know the upstream's choice before it opens.
-      handleProtocols: () => false,
-    });
-    if (this.#workerHeader !== undefined) {
-      const header = this.#workerHeader;
-      this.#wss.on('headers', (headers: string[]) => headers.push(header));
-    }
     this.#tick = setInterval(() => this.#onTick(), TICK_MS);
     this.#tick.unref();
   }
 
-  /** Starts a standalone gateway listening on `config.gateway.listen`. */
+  /**
+   * Starts a standalone gateway listening on `config.gateway.listen`, with its route
+   * controller (unless `opts.routes` fixes the table) and the admin endpoints.
+   */
   static async start(config: Config, opts: GatewayOptions = {}): Promise<Gateway> {
-    const gw = new Gateway(config, opts);
-    await gw.listen();
+    const controlled = opts.routes === undefined;
+    const gw = new Gateway(config, { ...opts, deferRoutes: controlled });
+    try {
+      if (controlled) {
+        const control = new RouteController({
+          config,
+          configPath: opts.configPath,
+          replicas: [gw.live],
+          pick: () => 0,
+          logger: gw.logger,
+          registry: gw.metrics.registry,
+        });
+        gw.#control = control;
+        await control.start();
+        const handler = createAdminHandler(control, config.admin.token, gw.logger);
+        if (config.admin.listen === undefined) gw.#admin = handler;
+        else gw.#adminServer = await listenAdmin(config.admin.listen, handler, config.gateway);
+      }
+      await gw.listen();
+    } catch (err) {
+      await gw.close();
+      throw err;
+    }
     return gw;
   }
 
@@ -127,6 +162,16 @@ export class Gateway implements SessionOwner {
   get port(): number {
     const a = this.#server.address();
     return typeof a === 'object' && a !== null ? a.port : 0;
+  }
+
+  /** The admin listener's port (admin.listen), or undefined when admin is served on `port`. */
+  get adminPort(): number | undefined {
+    return (this.#adminServer?.address() as AddressInfo | null | undefined)?.port;
+  }
+
+  /** Standalone: the route controller (reloads, etcd); undefined in worker mode. */
+  get control(): RouteController | undefined {
+    return this.#control;
   }
 
   get draining(): boolean {
@@ -153,18 +198,25 @@ export class Gateway implements SessionOwner {
       this.#refuse(socket, admitted);
       return;
     }
-    const { clientId, target } = admitted;
-    this.#wss.handleUpgrade(req, socket, head, (ws: WebSocket) => this.#open(ws, socket as Socket, req, clientId, target));
+    // The WebSocket handshake is answered here; from then on the socket is a relay leg.
+    // No subprotocol is negotiated: the relay cannot know the upstream's choice before it opens.
+    const accept = checkUpgradeRequest(req);
+    if (accept instanceof HandshakeError) {
+      this.#refuse(socket, accept);
+      return;
+    }
+    writeSwitchingProtocols(socket, accept, this.#workerHeader);
+    this.#open(socket as Socket, head, req, admitted.clientId, admitted.match);
   }
 
-  #admit(req: IncomingMessage): HandshakeError | { clientId: string; target: string } {
+  #admit(req: IncomingMessage): HandshakeError | { clientId: string; match: RouteMatch } {
     if (this.#drain !== undefined || this.#closed) return handshakeError('DRAINING', undefined, { 'Retry-After': '1' });
     const parsed = parseHandshakeTarget(req.method ?? '', req.url ?? '');
     if (parsed instanceof HandshakeError) return parsed;
     const match = this.routes.current.resolve(parsed.clientId);
     if (match === undefined) return handshakeError('NO_ROUTE', `no route for clientId ${parsed.clientId}`);
     if (this.sessions.size >= this.#maxConnections) return handshakeError('OVER_CAPACITY', undefined, { 'Retry-After': '5' });
-    return { clientId: parsed.clientId, target: match.target };
+    return { clientId: parsed.clientId, match };
   }
 
   #refuse(socket: Duplex, err: HandshakeError): void {
@@ -172,11 +224,13 @@ export class Gateway implements SessionOwner {
     rejectHandshake(socket, err);
   }
 
-  #open(ws: WebSocket, socket: Socket, req: IncomingMessage, clientId: string, target: string): void {
-    const session = new Session(this, clientId, ws, socket, target);
+  #open(socket: Socket, head: Buffer, req: IncomingMessage, clientId: string, match: RouteMatch): void {
+    const session = new Session(this, clientId, socket, match.target);
     this.sessions.add(session);
+    this.live.opened(session, match);
     this.metrics.connectionsTotal++;
-    session.connect(this.#upstreamRequest(req, target));
+    session.connect(this.#upstreamRequest(req, match.target));
+    if (head.length > 0) session.client.onData(head);
   }
 
   #upstreamRequest(req: IncomingMessage, url: string): UpstreamRequest {
@@ -199,15 +253,18 @@ export class Gateway implements SessionOwner {
 
   sessionClosed(session: Session): void {
     this.sessions.delete(session);
+    this.live.closed(session);
   }
 
-  upstreamOutcome(_session: Session, _opened: boolean): void {
-    // Pool health (repeated connect failures mark a member down) is wired here.
+  /** Feeds pool health: repeated connect failures take a pool member down. */
+  upstreamOutcome(session: Session, opened: boolean): void {
+    this.live.outcome(session, opened);
   }
 
   #onTick(): void {
     const now = performance.now();
     for (const s of this.connecting) s.checkConnectTimeout(now);
+    for (const s of this.closing) s.checkClosing(now);
     // Backpressure: resume legs at the low-water mark, close clients slow for too long.
     if (this.paused.size > 0) {
       const slowMs = this.config.backpressure.slowClientTimeoutMs;
@@ -244,6 +301,8 @@ export class Gateway implements SessionOwner {
   drain(periodMs = this.config.gateway.drainPeriodMs, graceMs = this.config.gateway.drainGraceMs): Promise<void> {
     if (this.#drained !== undefined) return this.#drained;
     this.metrics.draining.set(1);
+    this.live.stopMigrations();
+    void this.#control?.close();
     this.logger.info({ sessions: this.sessions.size, periodMs }, 'draining');
     const schedule = new DrainSchedule([...this.sessions], periodMs, performance.now(), (s: Session) => {
       if (s.state === SessionState.Connecting || s.state === SessionState.Open) s.close(CloseCode.SERVICE_RESTART, 'service restart');
@@ -271,6 +330,12 @@ export class Gateway implements SessionOwner {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#tick);
+    this.live.stopMigrations();
+    await this.#control?.close();
+    if (this.#adminServer !== undefined) {
+      this.#adminServer.closeAllConnections();
+      this.#adminServer.close();
+    }
     for (const s of this.sessions) s.terminate();
     this.#server.closeAllConnections?.();
     if (this.#server.listening) {
@@ -279,12 +344,16 @@ export class Gateway implements SessionOwner {
     }
   }
 
-  /** Readiness for /readyz: false while draining. */
+  /**
+   * Readiness for /readyz: false while draining. A degraded route source (etcd away)
+   * does not make it false: the last table keeps serving; the details say so.
+   */
   readiness(): { ready: boolean; details: Record<string, unknown> } {
     const t = this.routes.current;
+    const routing = this.#control?.status() ?? { routeTable: { version: t.version, rules: t.size } };
     return {
       ready: !this.draining && !this.#closed,
-      details: { draining: this.draining, sessions: this.sessions.size, routeTable: { version: t.version, rules: t.size } },
+      details: { draining: this.draining, sessions: this.sessions.size, ...routing },
     };
   }
 
@@ -293,6 +362,7 @@ export class Gateway implements SessionOwner {
       snapshots: async () => [await this.metrics.registry.getMetricsAsJSON()],
       uptimeSeconds: () => this.uptimeSeconds,
       readiness: () => this.readiness(),
+      admin: this.#admin,
     };
     handleOpsRequest(req, res, source, (r) => this.#countRefusal(r));
   }

@@ -97,6 +97,11 @@ describe('relay', () => {
 
   test('25 MiB messages pass in both directions', async () => {
     const c = await openClient(gw.port, 'big-1');
+    // Messages over 64 KiB are refused until the upstream is open (limits.preOpenMaxMessageBytes,
+    // as OpenClaw refuses them before its handshake): one round trip first.
+    c.ws.send('hello');
+    await c.waitFor(1);
+    c.messages.length = 0;
     const big = Buffer.alloc(25 * MiB);
     for (let i = 0; i < big.length; i += 4096) big[i] = i & 0xff;
     c.ws.send(big);

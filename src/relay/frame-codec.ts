@@ -1,0 +1,66 @@
+/**
+ * WebSocket frame constants and the small frames the gateway writes itself
+ * (close, ping, pong). Data frames are never built here: they are relayed as
+ * they arrive (see frame-relay.ts).
+ */
+import { randomFillSync } from 'node:crypto';
+
+export const OP_CONTINUATION = 0x0;
+export const OP_TEXT = 0x1;
+export const OP_BINARY = 0x2;
+export const OP_CLOSE = 0x8;
+export const OP_PING = 0x9;
+export const OP_PONG = 0xa;
+
+/** Masking keys come from a pool of strong random bytes, refilled 8 KiB at a time (as ws does). */
+const POOL_SIZE = 8192;
+const pool = Buffer.alloc(POOL_SIZE);
+let poolOffset = POOL_SIZE;
+
+/** A fresh random 32-bit masking key. */
+export function randomMaskKey(): number {
+  if (poolOffset === POOL_SIZE) {
+    randomFillSync(pool);
+    poolOffset = 0;
+  }
+  const key = pool.readUInt32BE(poolOffset);
+  poolOffset += 4;
+  return key;
+}
+
+/**
+ * Builds a control frame (close, ping, pong): `masked` when the gateway is the
+ * client on that leg (the upstream leg).
+ */
+export function controlFrame(opcode: number, payload: Buffer, masked: boolean): Buffer {
+  const len = payload.length; // <= 125 for control frames
+  const frame = Buffer.allocUnsafe(2 + (masked ? 4 : 0) + len);
+  frame[0] = 0x80 | opcode;
+  if (!masked) {
+    frame[1] = len;
+    payload.copy(frame, 2);
+    return frame;
+  }
+  frame[1] = 0x80 | len;
+  const key = randomMaskKey();
+  frame.writeUInt32BE(key >>> 0, 2);
+  for (let i = 0; i < len; i++) frame[6 + i] = payload[i]! ^ ((key >>> (24 - 8 * (i & 3))) & 0xff);
+  return frame;
+}
+
+/** The payload of a close frame: a 2-byte code and a UTF-8 reason of at most 123 bytes; no code → empty. */
+export function closePayload(code: number | undefined, reason: string): Buffer {
+  if (code === undefined) return Buffer.alloc(0);
+  let r = Buffer.from(reason, 'utf8');
+  if (r.length > 123) {
+    let cut = 120;
+    while (cut > 0 && (r[cut]! & 0xc0) === 0x80) cut--; // do not split a code point
+    r = Buffer.concat([r.subarray(0, cut), Buffer.from('…')]);
+  }
+  const p = Buffer.allocUnsafe(2 + r.length);
+  p.writeUInt16BE(code, 0);
+  r.copy(p, 2);
+  return p;
+}
+
+export const EMPTY = Buffer.alloc(0);
