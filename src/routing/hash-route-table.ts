@@ -1,0 +1,475 @@
+/**
+ * The route table for up to millions of rules (the contract is in `route-table.ts`).
+ *
+ * Layout: two `KeyIndex`es (exact clientIds; prefixes of every length), whose values
+ * are the rule's target: the URL string itself for a static rule, or an interned
+ * template/pool object shared by every rule with the same spec. There is no object
+ * per rule.
+ *
+ * Lookup: one FNV-1a pass over the clientId gives the hash of every prefix of it;
+ * then one probe in the exact index, then one probe per distinct prefix length
+ * (longest first, only lengths <= the clientId's), then the default. Probes compare
+ * stored 32-bit hashes before strings, so a probe for an absent length costs a few
+ * array reads.
+ *
+ * Version: the sum, per lane, of a 2 x 32-bit digest of every rule (kind, key,
+ * target) and of the default route. It is updated in O(1) by put/delete, does not
+ * depend on the order rules were added in, and so is the same on every worker and
+ * every instance that holds the same rules.
+ */
+import type {
+  DefaultRoute,
+  ExplainedMember,
+  ExplainedRule,
+  MatchKind,
+  RouteExplanation,
+  RouteKey,
+  RouteMatch,
+  RouteRule,
+  RouteTable,
+} from './route-table.js';
+import { CLIENT_ID_PATTERN, MAX_CLIENT_ID_LENGTH } from './client-id.js';
+import { KeyIndex } from './key-index.js';
+import {
+  PoolTarget,
+  renderMember,
+  Resolution,
+  resolveTarget,
+  TemplateTarget,
+  type RouteTarget,
+} from './route-target.js';
+import { fmix32, fnv1a, FNV_OFFSET, FNV_PRIME, hashBoth, hex32 } from './string-hash.js';
+import { compileTarget, CompiledTemplate, TemplateError } from './target-template.js';
+import type { UpstreamHealthView } from './upstream-health.js';
+
+export interface RouteTableOptions {
+  /** Marks pool members down; without it no member is ever skipped. */
+  readonly health?: UpstreamHealthView | undefined;
+  /** An external revision to report (e.g. the etcd revision the rules were read at). */
+  readonly revision?: string | number | undefined;
+  /** Size hints: exact and prefix rules expected, so that loading them never grows the indexes. */
+  readonly expectedExact?: number | undefined;
+  readonly expectedPrefix?: number | undefined;
+}
+
+export interface ChangeOptions {
+  /** The external revision this change brings the table to (e.g. the etcd revision). */
+  readonly revision?: string | number | undefined;
+}
+
+const SALT_EXACT = 0x3c6ef372;
+const SALT_PREFIX = 0x1b873593;
+const SALT_DEFAULT = 0x7f4a7c15;
+
+type Index = KeyIndex<RouteTarget>;
+
+export class HashRouteTable implements RouteTable {
+  readonly #exact: Index;
+  readonly #prefix: Index;
+  /** Prefix rules per prefix length. */
+  readonly #lengthCount = new Int32Array(MAX_CLIENT_ID_LENGTH + 1);
+  /** Distinct prefix lengths in use, longest first. */
+  #lengths = new Int32Array(0);
+  #default: RouteTarget | undefined = undefined;
+  readonly #shared = new Map<string, TemplateTarget | PoolTarget>();
+  readonly #health: UpstreamHealthView | undefined;
+  #revision: string | undefined;
+  #digestA = 0;
+  #digestB = 0;
+  #version: string | undefined = undefined;
+  #duplicates = 0;
+  /** Scratch: FNV state after each prefix length of the clientId being resolved. */
+  readonly #prefixHashes = new Int32Array(MAX_CLIENT_ID_LENGTH + 1);
+  readonly #resolution = new Resolution();
+  /** Scratch for the two hash lanes of a key / of a target URL. */
+  readonly #lanes = new Int32Array(2);
+  readonly #targetLanes = new Int32Array(2);
+
+  constructor(opts: RouteTableOptions = {}) {
+    this.#exact = new KeyIndex(opts.expectedExact ?? 0);
+    this.#prefix = new KeyIndex(opts.expectedPrefix ?? 0);
+    this.#health = opts.health;
+    this.#revision = opts.revision === undefined ? undefined : String(opts.revision);
+  }
+
+  get version(): string {
+    return (this.#version ??= hex32(this.#digestA) + hex32(this.#digestB));
+  }
+
+  get size(): number {
+    return this.#exact.size + this.#prefix.size;
+  }
+
+  get revision(): string | undefined {
+    return this.#revision;
+  }
+
+  /**
+   * Allocates one block of index memory ahead of the inserts that would allocate it
+   * on the fly; false when there is nothing left to allocate. Time-sliced builders
+   * call it between yields, so a million-rule build never allocates in one burst.
+   */
+  prepareStep(): boolean {
+    return this.#exact.prepareStep() || this.#prefix.prepareStep();
+  }
+
+  /** True while an index is moving into a bigger generation (256 old slots per change, so for slots/256 changes). */
+  get growing(): boolean {
+    return this.#exact.growing || this.#prefix.growing;
+  }
+
+  /** Rules skipped while building because an earlier rule had the same key. */
+  get duplicates(): number {
+    return this.#duplicates;
+  }
+
+  /** Distinct templates and pools in use (shared by all their rules). */
+  get sharedTargets(): number {
+    return this.#shared.size;
+  }
+
+  /** Distinct prefix lengths in use: one probe each on a lookup that reaches them. */
+  get prefixLengths(): number {
+    return this.#lengths.length;
+  }
+
+  get hasDefault(): boolean {
+    return this.#default !== undefined;
+  }
+
+  resolve(clientId: string): RouteMatch | undefined {
+    const n = clientId.length;
+    const hashes = this.#prefixHashes;
+    const upto = n <= MAX_CLIENT_ID_LENGTH ? n : MAX_CLIENT_ID_LENGTH;
+    let h = FNV_OFFSET;
+    hashes[0] = h;
+    for (let i = 0; i < upto; i++) {
+      h = Math.imul(h ^ clientId.charCodeAt(i), FNV_PRIME);
+      hashes[i + 1] = h;
+    }
+    for (let i = upto; i < n; i++) h = Math.imul(h ^ clientId.charCodeAt(i), FNV_PRIME);
+
+    if (n <= MAX_CLIENT_ID_LENGTH) {
+      const t = this.#exact.get(h, clientId);
+      if (t !== undefined) return this.#match(t, 'exact', clientId, clientId, '', h);
+    }
+    const lengths = this.#lengths;
+    const prefix = this.#prefix;
+    for (let k = 0; k < lengths.length; k++) {
+      const len = lengths[k]!;
+      if (len > n) continue;
+      const t = prefix.getPrefix(hashes[len]!, clientId, len);
+      if (t !== undefined) return this.#match(t, 'prefix', prefix.foundKey, clientId, usesSuffix(t) ? clientId.slice(len) : '', h);
+    }
+    const d = this.#default;
+    return d === undefined ? undefined : this.#match(d, 'default', '', clientId, clientId, h);
+  }
+
+  #match(t: RouteTarget, kind: MatchKind, key: string, clientId: string, suffix: string, clientHash: number): RouteMatch | undefined {
+    if (typeof t === 'string') return { target: t, kind, key, member: -1, allDown: false };
+    const r = this.#resolution;
+    if (!resolveTarget(t, clientId, suffix, clientHash, this.#health, r)) return undefined;
+    return { target: r.target, kind, key, member: r.member, allDown: r.allDown };
+  }
+
+  explain(clientId: string): RouteExplanation {
+    const version = this.version;
+    const revision = this.#revision;
+    const base = { clientId, version, revision };
+    const none = { template: undefined, target: undefined, pool: undefined, rejected: undefined };
+    if (!CLIENT_ID_PATTERN.test(clientId)) {
+      return {
+        ...base,
+        ...none,
+        matched: false,
+        rule: undefined,
+        candidates: [],
+        reason: 'the clientId is not 1-128 chars of [A-Za-z0-9._:@-]; the handshake rejects it before routing (STRATIX_ERR_CLIENT_ID_INVALID)',
+      };
+    }
+    const h = fnv1a(clientId);
+    const found: { kind: MatchKind; key: string; target: RouteTarget; suffix: string }[] = [];
+    const exact = this.#exact.get(h, clientId);
+    if (exact !== undefined) found.push({ kind: 'exact', key: clientId, target: exact, suffix: '' });
+    for (const len of this.#lengths) {
+      if (len > clientId.length) continue;
+      const key = clientId.slice(0, len);
+      const t = this.#prefix.get(fnv1a(key), key);
+      if (t !== undefined) found.push({ kind: 'prefix', key, target: t, suffix: clientId.slice(len) });
+    }
+    if (this.#default !== undefined) found.push({ kind: 'default', key: '', target: this.#default, suffix: clientId });
+    const candidates = found.map(({ kind, key }) => ({ kind, key }));
+    const decider = found[0];
+    if (decider === undefined) {
+      return { ...base, ...none, matched: false, rule: undefined, candidates, reason: 'no rule matches and there is no default route: the handshake answers STRATIX_ERR_NO_ROUTE (404)' };
+    }
+    const { kind, key, target, suffix } = decider;
+    const rule = explainedRule(kind, key, target);
+    const why =
+      kind === 'exact'
+        ? 'an exact rule matches (exact rules win over prefixes)'
+        : kind === 'prefix'
+          ? `"${key}" is the longest matching prefix (no exact rule for this clientId)`
+          : 'no exact or prefix rule matches: the default route';
+    const r = new Resolution();
+    const ok = resolveTarget(target, clientId, suffix, h, this.#health, r);
+    const rejected = r.reject === undefined ? undefined : { code: r.reject.code, message: r.reject.message };
+    const rejectSentence = rejected === undefined ? '' : `; the template rejects the clientId (${rejected.code}: ${rejected.message}), so it is a miss (no fall-through to less specific rules)`;
+
+    if (typeof target === 'string' || target.kind === 'template') {
+      return {
+        ...base,
+        matched: ok,
+        rule,
+        candidates,
+        template: typeof target === 'string' ? undefined : target.template.source,
+        target: ok ? r.target : undefined,
+        pool: undefined,
+        rejected,
+        reason: why + rejectSentence,
+      };
+    }
+    const members: ExplainedMember[] = target.rank(h).map((i) => {
+      const url = renderMember(target.members[i]!, clientId, suffix);
+      const status = typeof url === 'string' ? this.#health?.status(url) : undefined;
+      return {
+        index: i,
+        spec: target.specs[i]!,
+        target: typeof url === 'string' ? url : undefined,
+        score: target.score(i, h),
+        down: status?.down ?? false,
+        downReason: status?.down ? status.reason : undefined,
+      };
+    });
+    const skipped = members.findIndex((m) => m.index === r.member);
+    const chosenMember = target.members[r.member];
+    const poolWhy = !ok
+      ? ''
+      : r.allDown
+        ? `; every pool member is down, so member ${r.member} (the highest rendezvous score) is tried anyway`
+        : `; member ${r.member} has the highest rendezvous score${skipped > 0 ? ` among members that are up (${skipped} better scored member(s) down, skipped)` : ''}`;
+    return {
+      ...base,
+      matched: ok,
+      rule,
+      candidates,
+      template: chosenMember instanceof CompiledTemplate ? chosenMember.source : undefined,
+      target: ok ? r.target : undefined,
+      pool: { members, chosen: r.member, allDown: r.allDown },
+      rejected,
+      reason: why + poolWhy + rejectSentence,
+    };
+  }
+
+  /**
+   * Adds or replaces one rule (last write wins) in O(1). Checks the rule's target
+   * (URL, template or pool) and throws `TemplateError` or `TypeError` before changing
+   * anything. Returns whether the rule was added or replaced another.
+   */
+  put(rule: RouteRule, opts: ChangeOptions = {}): 'added' | 'replaced' {
+    const { kind, key } = ruleIdentity(rule);
+    const target = this.#acquire(rule, kind, true, undefined);
+    const lanes = this.#lanes;
+    hashBoth(key, lanes);
+    const h = lanes[0]!;
+    const kb = lanes[1]!;
+    const previous = this.#index(kind).set(h, key, target);
+    if (previous === undefined) {
+      if (kind === 'prefix') this.#countLength(key.length, 1);
+    } else {
+      this.#digest(kind, h, kb, previous, -1);
+      this.#release(previous);
+    }
+    this.#digest(kind, h, kb, target, 1);
+    this.#changed(opts);
+    return previous === undefined ? 'added' : 'replaced';
+  }
+
+  /**
+   * Adds a rule unless one with its key exists (first wins, as in a config file);
+   * returns false for such a duplicate. For builders: static URLs are assumed checked
+   * by `routeRuleSchema` (only their scheme is checked again); `intern` dedupes equal
+   * URL strings across rules.
+   */
+  add(rule: RouteRule, intern?: UrlInterner): boolean {
+    const exact = rule.clientId !== undefined;
+    const kind = exact ? 'exact' : 'prefix';
+    const key = exact ? rule.clientId : rule.clientIdPrefix;
+    if (key === undefined || (exact && rule.clientIdPrefix !== undefined) || key.length > MAX_CLIENT_ID_LENGTH) {
+      return ruleIdentity(rule) === undefined; // throws the precise error
+    }
+    const lanes = this.#lanes;
+    hashBoth(key, lanes);
+    const h = lanes[0]!;
+    const kb = lanes[1]!;
+    const target = this.#acquire(rule, kind, false, intern);
+    const present = this.#index(kind).setIfAbsent(h, key, target);
+    if (present !== undefined) {
+      this.#release(target);
+      this.#duplicates++;
+      return false;
+    }
+    if (!exact) this.#countLength(key.length, 1);
+    this.#digest(kind, h, kb, target, 1);
+    return true;
+  }
+
+  /** Removes one rule in O(1); returns false when there was none. */
+  delete(routeKey: RouteKey, opts: ChangeOptions = {}): boolean {
+    const { kind, key } = ruleIdentity(routeKey);
+    const lanes = this.#lanes;
+    hashBoth(key, lanes);
+    const previous = this.#index(kind).delete(lanes[0]!, key);
+    if (previous !== undefined) {
+      if (kind === 'prefix') this.#countLength(key.length, -1);
+      this.#digest(kind, lanes[0]!, lanes[1]!, previous, -1);
+      this.#release(previous);
+    }
+    this.#changed(opts);
+    return previous !== undefined;
+  }
+
+  /** Sets (or, with undefined, removes) the default route. */
+  setDefault(route: DefaultRoute | undefined, opts: ChangeOptions = {}): void {
+    const next = route === undefined ? undefined : this.#acquire(route, 'default', true, undefined);
+    const previous = this.#default;
+    if (previous !== undefined) {
+      this.#digest('default', 0, 0, previous, -1);
+      this.#release(previous);
+    }
+    this.#default = next;
+    if (next !== undefined) this.#digest('default', 0, 0, next, 1);
+    this.#changed(opts);
+  }
+
+  /** The rule stored under a key, as it would be written in the config. */
+  get(routeKey: RouteKey): RouteRule | undefined {
+    const { kind, key } = ruleIdentity(routeKey);
+    const t = this.#index(kind).get(fnv1a(key), key);
+    return t === undefined ? undefined : toRule(kind, key, t);
+  }
+
+  /** The default route, as it would be written in the config. */
+  get defaultRoute(): DefaultRoute | undefined {
+    return this.#default === undefined ? undefined : targetSpec(this.#default);
+  }
+
+  /** Every rule, exact rules first, in no particular order within a kind. */
+  *rules(): IterableIterator<RouteRule> {
+    for (const [key, t] of this.#exact.entries()) yield toRule('exact', key, t);
+    for (const [key, t] of this.#prefix.entries()) yield toRule('prefix', key, t);
+  }
+
+  #index(kind: 'exact' | 'prefix'): Index {
+    return kind === 'exact' ? this.#exact : this.#prefix;
+  }
+
+  #changed(opts: ChangeOptions): void {
+    this.#version = undefined;
+    if (opts.revision !== undefined) this.#revision = String(opts.revision);
+  }
+
+  #acquire(spec: DefaultRoute, kind: MatchKind, checkUrl: boolean, intern: UrlInterner | undefined): RouteTarget {
+    const single = spec.openclawGateway;
+    const pool = spec.openclawGateways;
+    if ((single === undefined) === (pool === undefined)) {
+      throw new TypeError('a route needs exactly one of "openclawGateway" or "openclawGateways"');
+    }
+    if (single !== undefined && !single.includes('{') && !single.includes('}')) {
+      if (checkUrl || !(single.startsWith('ws://') || single.startsWith('wss://'))) compileTarget(single);
+      return intern === undefined ? single : intern.intern(single);
+    }
+    const sharedKey = single ?? JSON.stringify(pool);
+    let shared = this.#shared.get(sharedKey);
+    if (shared === undefined) {
+      shared = single !== undefined ? new TemplateTarget(compileTarget(single) as CompiledTemplate) : new PoolTarget(pool!);
+      if (kind === 'exact' && usesSuffix(shared)) throw new TemplateError('{suffix} is not allowed on an exact rule (it would be empty); use {clientId}');
+      this.#shared.set(sharedKey, shared);
+    } else if (kind === 'exact' && usesSuffix(shared)) {
+      throw new TemplateError('{suffix} is not allowed on an exact rule (it would be empty); use {clientId}');
+    }
+    shared.refs++;
+    return shared;
+  }
+
+  #release(t: RouteTarget): void {
+    if (typeof t !== 'string' && --t.refs === 0) this.#shared.delete(t.key);
+  }
+
+  #countLength(len: number, delta: 1 | -1): void {
+    const before = this.#lengthCount[len]!;
+    this.#lengthCount[len] = before + delta;
+    if ((before === 0) === (delta === 1)) {
+      const lengths: number[] = [];
+      for (let l = MAX_CLIENT_ID_LENGTH; l >= 0; l--) if (this.#lengthCount[l]! > 0) lengths.push(l);
+      this.#lengths = Int32Array.from(lengths);
+    }
+  }
+
+  /** Adds (sign 1) or removes (sign -1) one rule's digest (key lanes ka, kb) from the version. */
+  #digest(kind: MatchKind, ka: number, kb: number, t: RouteTarget, sign: 1 | -1): void {
+    const salt = kind === 'exact' ? SALT_EXACT : kind === 'prefix' ? SALT_PREFIX : SALT_DEFAULT;
+    let ta: number;
+    let tb: number;
+    if (typeof t === 'string') {
+      const lanes = this.#targetLanes;
+      hashBoth(t, lanes);
+      ta = lanes[0]!;
+      tb = lanes[1]!;
+    } else {
+      ta = t.digestA;
+      tb = t.digestB;
+    }
+    const a = fmix32(Math.imul(fmix32(ka ^ salt), 0x9e3779b1) ^ ta);
+    const b = fmix32(Math.imul(kb ^ salt, 0x85ebca77) ^ tb);
+    this.#digestA = (this.#digestA + sign * a) | 0;
+    this.#digestB = (this.#digestB + sign * b) | 0;
+    this.#version = undefined;
+  }
+}
+
+/**
+ * Stores equal upstream URL strings once while a table is built from a list: a
+ * direct-mapped cache (bounded, never rehashed), so URLs shared by many rules are
+ * kept once and a million distinct URLs cost nothing extra.
+ */
+export class UrlInterner {
+  readonly #cache: Array<string | undefined> = new Array<string | undefined>(1 << 16).fill(undefined);
+  intern(url: string): string {
+    const i = fnv1a(url) & 0xffff;
+    const seen = this.#cache[i];
+    if (seen === url) return seen;
+    this.#cache[i] = url;
+    return url;
+  }
+}
+
+function usesSuffix(t: RouteTarget): boolean {
+  return typeof t !== 'string' && (t.kind === 'template' ? t.template.usesSuffix : t.usesSuffix);
+}
+
+/** The kind and key of a rule or a `RouteKey`; throws `TypeError` unless it has exactly one. */
+export function ruleIdentity(r: RouteKey): { kind: 'exact' | 'prefix'; key: string } {
+  if ((r.clientId === undefined) === (r.clientIdPrefix === undefined)) {
+    throw new TypeError('a route needs exactly one of "clientId" or "clientIdPrefix"');
+  }
+  const kind = r.clientId !== undefined ? 'exact' : 'prefix';
+  const key = (r.clientId ?? r.clientIdPrefix)!;
+  if (key.length > MAX_CLIENT_ID_LENGTH || (kind === 'exact' && key.length === 0)) {
+    throw new TypeError(`a route key must be ${kind === 'exact' ? 1 : 0}-${MAX_CLIENT_ID_LENGTH} chars`);
+  }
+  return { kind, key };
+}
+
+function targetSpec(t: RouteTarget): { openclawGateway: string } | { openclawGateways: readonly string[] } {
+  if (typeof t === 'string') return { openclawGateway: t };
+  return t.kind === 'template' ? { openclawGateway: t.template.source } : { openclawGateways: t.specs };
+}
+
+function toRule(kind: 'exact' | 'prefix', key: string, t: RouteTarget): RouteRule {
+  return kind === 'exact' ? { clientId: key, ...targetSpec(t) } : { clientIdPrefix: key, ...targetSpec(t) };
+}
+
+function explainedRule(kind: MatchKind, key: string, t: RouteTarget): ExplainedRule {
+  return { kind, key, ...targetSpec(t) };
+}

@@ -1,0 +1,56 @@
+/**
+ * Fast non-cryptographic 32-bit hashes for the route table and rendezvous hashing.
+ * Nothing here is a security boundary: every hash hit is verified by comparing strings.
+ *
+ * FNV-1a is used because its state after the first L characters IS the hash of the
+ * L-character prefix, so one pass over a clientId yields the hash of every prefix.
+ */
+
+export const FNV_OFFSET = 0x811c9dc5 | 0;
+export const FNV_PRIME = 0x01000193;
+
+/** A second, independent lane (different offset and multiplier), for 64-bit digests. */
+const ALT_OFFSET = 0x9747b28c | 0;
+const ALT_PRIME = 0x5bd1e995;
+
+/** FNV-1a over UTF-16 code units (clientIds are ASCII). */
+export function fnv1a(s: string): number {
+  let h = FNV_OFFSET;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), FNV_PRIME);
+  return h;
+}
+
+/** The second lane; only used for table version digests, never on the lookup path. */
+export function altHash(s: string): number {
+  let h = ALT_OFFSET;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), ALT_PRIME) ^ (h >>> 15);
+  return h;
+}
+
+/** Both lanes in one pass: out[0] = fnv1a(s), out[1] = altHash(s). */
+export function hashBoth(s: string, out: Int32Array): void {
+  let a = FNV_OFFSET;
+  let b = ALT_OFFSET;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    a = Math.imul(a ^ c, FNV_PRIME);
+    b = Math.imul(b ^ c, ALT_PRIME) ^ (b >>> 15);
+  }
+  out[0] = a;
+  out[1] = b;
+}
+
+/** MurmurHash3's finaliser: a bijection on 32 bits with full avalanche. */
+export function fmix32(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h;
+}
+
+/** 8 lowercase hex digits of a 32-bit value. */
+export function hex32(h: number): string {
+  return (h >>> 0).toString(16).padStart(8, '0');
+}
