@@ -82,3 +82,37 @@ export function upstreamError(name: UpstreamErrorName, message: string, cause?: 
   const e = UpstreamErrors[name];
   return new UpstreamError(e.code, e.close, message, cause === undefined ? undefined : { cause });
 }
+
+/** A refused or failed admin request (/admin/*): answered with `status` and a JSON body carrying `code`. */
+export class AdminError extends StratixError {
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string>>;
+  /** More fields for the JSON body (e.g. the bad settings of a reload). */
+  readonly details: Readonly<Record<string, unknown>>;
+  constructor(code: string, status: number, message: string, details: Record<string, unknown> = {}, headers: Record<string, string> = {}) {
+    super(code, message);
+    this.status = status;
+    this.details = details;
+    this.headers = headers;
+  }
+}
+
+/** Admin endpoint errors, by code. docs/routing.md lists them; a test keeps the two in step. */
+export const AdminErrors = Object.freeze({
+  BAD_REQUEST: { code: 'STRATIX_ERR_ADMIN_BAD_REQUEST', status: 400, meaning: 'A required query parameter (clientId, url) is missing or malformed.' },
+  UNAUTHORIZED: { code: 'STRATIX_ERR_ADMIN_UNAUTHORIZED', status: 401, meaning: 'No `Authorization: Bearer <admin.token>` header, or a wrong token.' },
+  DISABLED: { code: 'STRATIX_ERR_ADMIN_DISABLED', status: 403, meaning: 'admin.token is not configured, so the admin endpoints are off.' },
+  NOT_FOUND: { code: 'STRATIX_ERR_ADMIN_NOT_FOUND', status: 404, meaning: 'No such admin endpoint.' },
+  METHOD_NOT_ALLOWED: { code: 'STRATIX_ERR_ADMIN_METHOD_NOT_ALLOWED', status: 405, meaning: 'The endpoint exists but not for this method (reload and upstream marks are POST; Allow is set).' },
+  RELOAD_INVALID: { code: 'STRATIX_ERR_RELOAD_INVALID', status: 422, meaning: 'The config file is invalid; `issues` names each bad setting by path. The old table stays.' },
+  INTERNAL: { code: 'STRATIX_ERR_ADMIN_INTERNAL', status: 500, meaning: 'An unexpected error while serving the request (logged).' },
+  RELOAD_NOT_APPLIED: { code: 'STRATIX_ERR_RELOAD_NOT_APPLIED', status: 503, meaning: 'The new table was built but not every worker reported it within routing.convergeTimeoutMs; they keep converging.' },
+  UNAVAILABLE: { code: 'STRATIX_ERR_ADMIN_UNAVAILABLE', status: 503, meaning: 'The worker that must answer (explain) is restarting; retry.' },
+} as const);
+
+export type AdminErrorName = keyof typeof AdminErrors;
+
+export function adminError(name: AdminErrorName, message?: string, details?: Record<string, unknown>, headers?: Record<string, string>): AdminError {
+  const e = AdminErrors[name];
+  return new AdminError(e.code, e.status, message ?? e.meaning, details, headers);
+}

@@ -5,16 +5,22 @@
  *
  *   stratix-gateway [--config FILE]            run the gateway
  *   stratix-gateway check-config [FILE]        validate a config file
+ *   stratix-gateway routes import|export|explain …   the route rules, in etcd or a file
  *   stratix-gateway --help | --version
  */
 import { readFileSync } from 'node:fs';
 import { runGateway } from './run.js';
 import { checkConfig } from './check-config.js';
 import { resolveConfigPath } from './config-path.js';
+import { runRoutesCommand } from './routes-command.js';
+import { routesCommandDefaults } from './routes-target.js';
 
 const USAGE = `Usage:
   stratix-gateway [--config FILE]          run the gateway (default config: $STRATIX_CONFIG or config/route.json)
   stratix-gateway check-config [FILE]      validate a config file; exit 1 listing every bad setting
+  stratix-gateway routes import FILE | export | explain ID  [--etcd URL… [--prefix P] | --file FILE | --config FILE]
+                                           the route rules, in etcd or a file (default: the config's routeSource);
+                                           see \`stratix-gateway routes --help\`
   stratix-gateway --help | --version
 `;
 
@@ -28,6 +34,9 @@ async function main(argv: string[]): Promise<number> {
     const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
     process.stdout.write(`${pkg.version}\n`);
     return 0;
+  }
+  if (command === 'routes') {
+    return runRoutesCommand(rest, process, routesCommandDefaults(rest, process.env));
   }
   if (command === 'check-config') {
     const file = rest[0] === '--config' ? rest[1] : rest[0];

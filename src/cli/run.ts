@@ -1,10 +1,11 @@
 /**
  * `stratix-gateway [--config FILE]`: loads the config once, starts the primary
- * and its workers, and turns signals into the drain. Returns -1 while running
- * (the process exits from the signal handlers).
+ * and its workers, and turns signals into the drain (SIGTERM, SIGINT) or a reload
+ * of the config file (SIGHUP). Returns -1 while running (the process exits from
+ * the signal handlers).
  */
 import { loadConfigFile } from '../config/load.js';
-import { ConfigError } from '../errors.js';
+import { ConfigError, StratixError } from '../errors.js';
 import { createLogger } from '../log.js';
 import { Primary } from '../cluster/primary.js';
 
@@ -20,7 +21,7 @@ export async function runGateway(configPath: string): Promise<number> {
     throw err;
   }
   const logger = createLogger({ level: config.log.level, bindings: { role: 'primary' } });
-  const primary = new Primary(config, { logger });
+  const primary = new Primary(config, { logger, configPath });
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals): void => {
     signals++;
@@ -38,12 +39,18 @@ export async function runGateway(configPath: string): Promise<number> {
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  process.on('SIGHUP', () => {
+    logger.info({ path: configPath }, 'SIGHUP: reloading the config');
+    void primary.reload('sighup');
+  });
   try {
     await primary.start();
   } catch (err) {
     logger.fatal({ err }, 'failed to start');
     primary.kill();
     logger.flush();
+    const code = err instanceof StratixError ? ` (${err.code})` : '';
+    process.stderr.write(`stratix-gateway: cannot start: ${(err as Error).message}${code}\n`);
     return 1;
   }
   return -1;

@@ -3,6 +3,10 @@
  * hands `/ws` sockets to the worker that owns the clientId's shard. It serves
  * the operations endpoints itself (metrics summed over workers), restarts dead
  * workers, and runs the drain on SIGTERM/SIGINT.
+ *
+ * It owns the routes' control plane: the RouteController (the config file and its
+ * watcher, or etcd) and the admin endpoints; the workers only hold route tables,
+ * which the controller keeps on one version.
  */
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import { createServer as createHttpServer, type Server as HttpServer, type IncomingMessage } from 'node:http';
@@ -17,6 +21,8 @@ import { onHttpClientError, parseHandshakeTarget, rejectHandshake } from '../pro
 import { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import type { MetricsSnapshot } from '../metrics/metrics-format.js';
 import { handleOpsRequest } from '../server/ops-endpoints.js';
+import { createAdminHandler, listenAdmin, type AdminHandler } from '../server/admin-endpoints.js';
+import { RouteController, type ReloadResult, type ReloadTrigger } from '../control/route-controller.js';
 import { startEchoUpstream, type EchoUpstream } from '../demo/echo-upstream.js';
 import { readRequestHead, type RequestHead } from './request-head.js';
 import { shardOf } from './shard.js';
@@ -25,6 +31,8 @@ import { availableParallelism } from 'node:os';
 
 export interface PrimaryOptions {
   logger: Logger;
+  /** The config file, for reloads (SIGHUP, POST /admin/reload, the file watcher). */
+  configPath?: string;
 }
 
 export class Primary {
@@ -32,20 +40,38 @@ export class Primary {
   readonly logger: Logger;
   readonly metrics = new GatewayMetrics({ defaultMetrics: true });
   readonly workers: WorkerHandle[] = [];
+  readonly control: RouteController;
   readonly #listener: NetServer;
   readonly #ops: HttpServer;
   readonly #startedAt = performance.now();
   readonly #restarts: Counter<'worker'>;
   #demo: EchoUpstream | undefined;
+  readonly #admin: AdminHandler;
+  #adminServer: HttpServer | undefined;
   #draining: Promise<void> | undefined;
 
   constructor(config: Config, opts: PrimaryOptions) {
     this.config = config;
     this.logger = opts.logger;
     const count = config.gateway.workers === 'auto' ? availableParallelism() : config.gateway.workers;
+    // The rules go to the workers from the route controller, in chunks, not in the init message.
+    const { routes: _routes, defaultRoute: _default, ...workerConfig } = config;
+    const events = {
+      onRestart: (w: number) => this.#restarts.inc({ worker: String(w) }),
+      onStarted: (w: WorkerHandle) => this.control.syncReplica(w),
+    };
     for (let i = 0; i < count; i++) {
-      this.workers.push(new WorkerHandle(i, count, config, config.gateway.workerNodeOptions, this.logger, { onRestart: (w) => this.#restarts.inc({ worker: String(w) }) }));
+      this.workers.push(new WorkerHandle(i, count, workerConfig, config.gateway.workerNodeOptions, this.logger, events));
     }
+    this.control = new RouteController({
+      config,
+      configPath: opts.configPath,
+      replicas: this.workers,
+      pick: (clientId) => shardOf(clientId, count),
+      logger: this.logger,
+      registry: this.metrics.registry,
+    });
+    this.#admin = createAdminHandler(this.control, config.admin.token, this.logger);
     const registers = [this.metrics.registry];
     this.#restarts = new Counter({ name: 'stratix_worker_restarts_total', help: 'Worker processes restarted after dying.', labelNames: ['worker'], registers });
     const workers = this.workers;
@@ -65,6 +91,7 @@ export class Primary {
         snapshots: () => this.#snapshots(),
         uptimeSeconds: () => (performance.now() - this.#startedAt) / 1000,
         readiness: () => this.readiness(),
+        admin: config.admin.listen === undefined ? this.#admin : undefined,
       }, (err) => this.#countRefusal(err)),
     );
     this.#ops.on('upgrade', (req: IncomingMessage, socket: Duplex) => {
@@ -80,7 +107,13 @@ export class Primary {
       this.#demo = await startEchoUpstream(host, port);
       this.logger.info({ port: this.#demo.port }, 'demo echo upstream listening');
     }
+    await this.control.start();
     await Promise.all(this.workers.map((w) => w.start()));
+    if (this.config.admin.listen !== undefined) {
+      this.#adminServer = await listenAdmin(this.config.admin.listen, this.#admin, this.config.gateway);
+      const a = this.#adminServer.address();
+      if (typeof a === 'object' && a !== null) this.logger.info({ host: a.address, port: a.port }, 'admin listening');
+    }
     const { host, port } = parseListen(this.config.gateway.listen);
     this.#listener.listen({ host, port, backlog: 4096 });
     await once(this.#listener, 'listening');
@@ -139,12 +172,22 @@ export class Primary {
     return out;
   }
 
+  /**
+   * /readyz: ready when every worker is up and the instance is not draining. A degraded
+   * route source (etcd away) keeps it ready — the last table serves — and shows in
+   * `routeSource`; `routeTable.converged` tells whether every worker holds the latest version.
+   */
   readiness(): { ready: boolean; details: Record<string, unknown> } {
     const ready = this.workers.filter((w) => w.ready).length;
     return {
       ready: this.#draining === undefined && ready === this.workers.length,
-      details: { draining: this.#draining !== undefined, workers: this.workers.length, workersReady: ready },
+      details: { draining: this.#draining !== undefined, workers: this.workers.length, workersReady: ready, ...this.control.status() },
     };
+  }
+
+  /** Re-reads the config file (SIGHUP). Failures are logged and counted by the controller. */
+  reload(trigger: ReloadTrigger): Promise<ReloadResult | undefined> {
+    return this.control.reload(trigger).catch(() => undefined);
   }
 
   /** Readiness turns false, new clients get 503, workers close theirs with 1012 over the drain period. */
@@ -158,9 +201,11 @@ export class Primary {
         this.logger.warn('workers did not exit in time; killing them');
         for (const w of this.workers) w.kill();
       }, g.drainPeriodMs + g.drainGraceMs + 5_000);
+      await this.control.close();
       await Promise.all(this.workers.map((w) => w.drain()));
       clearTimeout(deadline);
       this.#listener.close();
+      this.#adminServer?.close();
       await this.#demo?.close();
       this.logger.info('drained');
     })();

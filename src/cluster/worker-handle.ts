@@ -1,13 +1,22 @@
 /**
  * The primary's view of one worker process: forks it, tracks readiness, restarts
  * it with capped backoff when it dies (unless the instance is draining), and
- * answers metrics requests with a deadline.
+ * answers requests (metrics, route operations) with a deadline.
+ *
+ * It is the worker's RouteReplica for the primary's RouteController: a worker that
+ * (re)starts says 'ready', gets the current routes (`onStarted`), and only then
+ * takes clients.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
+import type { RouteChangePolicy } from '../config/schema.js';
+import type { RouteReplica, RouteSetData } from '../control/route-replica.js';
 import type { MetricsSnapshot } from '../metrics/metrics-format.js';
-import type { ToPrimary, ToWorker } from './messages.js';
+import type { RouteExplanation } from '../routing/route-table.js';
+import type { UpstreamStatus } from '../routing/upstream-health.js';
+import type { RouteChange } from '../sources/route-source.js';
+import { ROUTE_CHUNK_RULES, type ToPrimary, type ToWorker } from './messages.js';
 
 const WORKER_MAIN = new URL('./worker-main.js', import.meta.url);
 const RESTART_MIN_MS = 100;
@@ -15,13 +24,21 @@ const RESTART_MAX_MS = 5_000;
 /** A worker that lived this long resets the restart backoff. */
 const STABLE_MS = 10_000;
 const METRICS_TIMEOUT_MS = 2_000;
+const REQUEST_TIMEOUT_MS = 10_000;
+/** A full route set: the worker builds it in time slices; a million rules take seconds. */
+const LOAD_TIMEOUT_MS = 600_000;
 
 export interface WorkerHandleEvents {
   onRestart(index: number, code: number | null, signal: string | null): void;
+  /** The worker process is up: bring it to the current state before it takes clients. */
+  onStarted?(handle: WorkerHandle): Promise<void>;
 }
 
-export class WorkerHandle {
+type Pending = { resolve(value: unknown): void; reject(err: Error): void; timer: NodeJS.Timeout };
+
+export class WorkerHandle implements RouteReplica {
   readonly index: number;
+  readonly label: string;
   readonly #workers: number;
   readonly #config: unknown;
   readonly #execArgv: readonly string[];
@@ -33,12 +50,13 @@ export class WorkerHandle {
   #restartDelay = RESTART_MIN_MS;
   #startedAt = 0;
   #nextId = 1;
-  readonly #pendingMetrics = new Map<number, (s: MetricsSnapshot | undefined) => void>();
+  readonly #pending = new Map<number, Pending>();
   #exited: Promise<void> = Promise.resolve();
   #onReady: (() => void) | undefined;
 
   constructor(index: number, workers: number, config: unknown, execArgv: readonly string[], logger: Logger, events: WorkerHandleEvents) {
     this.index = index;
+    this.label = `worker ${index}`;
     this.#execArgv = execArgv;
     this.#workers = workers;
     this.#config = config;
@@ -54,6 +72,11 @@ export class WorkerHandle {
     return this.#child?.pid;
   }
 
+  /** The process is up and can take route operations (it may not take clients yet). */
+  get available(): boolean {
+    return this.#child?.connected === true && !this.#stopping;
+  }
+
   /** Forks the worker; resolves when it reports ready. */
   start(): Promise<void> {
     const child = fork(WORKER_MAIN, [], { serialization: 'advanced', stdio: 'inherit', execArgv: [...process.execArgv, ...this.#execArgv] });
@@ -64,8 +87,11 @@ export class WorkerHandle {
       child.once('exit', (code, signal) => {
         this.#ready = false;
         this.#child = undefined;
-        for (const cb of this.#pendingMetrics.values()) cb(undefined);
-        this.#pendingMetrics.clear();
+        for (const p of this.#pending.values()) {
+          clearTimeout(p.timer);
+          p.reject(new Error(`${this.label} exited`));
+        }
+        this.#pending.clear();
         resolve();
         this.#onExit(code, signal);
       });
@@ -78,12 +104,26 @@ export class WorkerHandle {
 
   #onMessage(msg: ToPrimary): void {
     if (msg.t === 'ready') {
-      this.#ready = true;
-      this.#onReady?.();
-    } else if (msg.t === 'metrics') {
-      const cb = this.#pendingMetrics.get(msg.id);
-      this.#pendingMetrics.delete(msg.id);
-      cb?.(msg.snapshot);
+      const child = this.#child;
+      Promise.resolve(this.#events.onStarted?.(this)).then(
+        () => {
+          if (this.#child !== child || child === undefined) return;
+          this.#ready = true;
+          this.#onReady?.();
+        },
+        (err: Error) => {
+          if (this.#child !== child || child === undefined) return;
+          this.#logger.error({ worker: this.index, err: err.message }, 'worker could not be brought up to date; restarting it');
+          child.kill('SIGKILL');
+        },
+      );
+    } else if (msg.t === 'reply') {
+      const p = this.#pending.get(msg.id);
+      if (p === undefined) return;
+      this.#pending.delete(msg.id);
+      clearTimeout(p.timer);
+      if (msg.ok) p.resolve(msg.value);
+      else p.reject(new Error(`${this.label}: ${msg.error}`));
     }
   }
 
@@ -118,22 +158,71 @@ export class WorkerHandle {
 
   metrics(): Promise<MetricsSnapshot | undefined> {
     if (!this.#ready) return Promise.resolve(undefined);
+    return this.#request<MetricsSnapshot>((id) => ({ t: 'metrics', id }), METRICS_TIMEOUT_MS).catch(() => undefined);
+  }
+
+  /** Sends a request built for a fresh id; resolves with the worker's reply value. */
+  #request<T>(build: (id: number) => ToWorker, timeoutMs = REQUEST_TIMEOUT_MS, before?: (id: number) => Promise<void>): Promise<T> {
     const id = this.#nextId++;
-    return new Promise((resolve) => {
+    return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {
-        this.#pendingMetrics.delete(id);
-        resolve(undefined);
-      }, METRICS_TIMEOUT_MS);
-      this.#pendingMetrics.set(id, (s) => {
+        this.#pending.delete(id);
+        reject(new Error(`${this.label} did not answer within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.#pending.set(id, { resolve: resolve as (v: unknown) => void, reject, timer });
+      const fail = (err: Error): void => {
+        if (!this.#pending.delete(id)) return;
         clearTimeout(timer);
-        resolve(s);
-      });
-      if (!this.#send({ t: 'metrics', id })) {
-        this.#pendingMetrics.delete(id);
-        clearTimeout(timer);
-        resolve(undefined);
+        reject(err);
+      };
+      (before === undefined ? Promise.resolve() : before(id)).then(() => {
+        if (!this.#send(build(id))) fail(new Error(`${this.label} is not running`));
+      }, fail);
+    });
+  }
+
+  /** Sends one message and resolves once it is written to the IPC channel (flow control for big transfers). */
+  #post(msg: ToWorker): Promise<void> {
+    const child = this.#child;
+    if (child === undefined || !child.connected) return Promise.reject(new Error(`${this.label} is not running`));
+    return new Promise<void>((resolve, reject) => {
+      try {
+        child.send(msg, (err: Error | null) => (err ? reject(err) : resolve()));
+      } catch (err) {
+        reject(err as Error);
       }
     });
+  }
+
+  // --- RouteReplica ---------------------------------------------------------------
+
+  loadRoutes(set: RouteSetData, policy: RouteChangePolicy): Promise<string> {
+    return this.#request<string>(
+      (id) => ({ t: 'routes-end', id, policy }),
+      LOAD_TIMEOUT_MS,
+      async (id) => {
+        await this.#post({ t: 'routes-begin', id, count: set.rules.length, defaultRoute: set.defaultRoute, revision: set.revision });
+        for (let i = 0; i < set.rules.length; i += ROUTE_CHUNK_RULES) {
+          await this.#post({ t: 'routes-chunk', id, rules: set.rules.slice(i, i + ROUTE_CHUNK_RULES) });
+        }
+      },
+    );
+  }
+
+  applyRouteChanges(changes: readonly RouteChange[], revision: number, policy: RouteChangePolicy): Promise<string> {
+    return this.#request<string>((id) => ({ t: 'routes-delta', id, changes, revision, policy }));
+  }
+
+  async markUpstream(url: string, down: boolean): Promise<void> {
+    await this.#request((id) => ({ t: 'upstream-mark', id, url, down }));
+  }
+
+  explainRoute(clientId: string): Promise<RouteExplanation> {
+    return this.#request<RouteExplanation>((id) => ({ t: 'explain', id, clientId }));
+  }
+
+  upstreams(): Promise<UpstreamStatus[]> {
+    return this.#request<UpstreamStatus[]>((id) => ({ t: 'upstreams', id }));
   }
 
   /** Asks the worker to drain; resolves when it has exited. */

@@ -1,10 +1,13 @@
 /**
  * Entry point of a worker process (forked by the primary). It runs one Gateway
- * in worker mode: sockets arrive over IPC with the request head already read.
+ * in worker mode: sockets arrive over IPC with the request head already read, and
+ * the routes arrive from the primary's RouteController (a full set in chunks, then
+ * deltas), each answered with the table version the worker now holds.
  * Signals: the first SIGTERM/SIGINT (or the primary's "drain") drains, a second
  * one exits at once. If the primary goes away, the worker exits too.
  */
 import type { Socket } from 'node:net';
+import type { DefaultRouteConfig, RouteRuleConfig } from '../config/route-schema.js';
 import { parseConfig } from '../config/load.js';
 import { createLogger, type Logger } from '../log.js';
 import { GatewayMetrics } from '../metrics/gateway-metrics.js';
@@ -14,9 +17,24 @@ import type { ToPrimary, ToWorker } from './messages.js';
 let gateway: Gateway | undefined;
 let logger: Logger | undefined;
 let draining = false;
+/** A full route set being received in chunks. */
+let incoming: { id: number; rules: RouteRuleConfig[]; defaultRoute: DefaultRouteConfig | undefined; revision: number } | undefined;
 
 function send(msg: ToPrimary): void {
   if (process.connected) process.send!(msg);
+}
+
+/** Answers request `id` with what `work` resolves (or its error). */
+function reply(id: number, work: () => unknown): void {
+  Promise.resolve()
+    .then(work)
+    .then(
+      (value) => send({ t: 'reply', id, ok: true, value }),
+      (err: Error) => {
+        logger?.error({ err }, 'request from the primary failed');
+        send({ t: 'reply', id, ok: false, error: err.message });
+      },
+    );
 }
 
 function init(msg: Extract<ToWorker, { t: 'init' }>): void {
@@ -28,6 +46,8 @@ function init(msg: Extract<ToWorker, { t: 'init' }>): void {
     metrics,
     maxConnections: Math.ceil(config.gateway.maxConnections / msg.workers),
     workerIndex: msg.index,
+    workers: msg.workers,
+    deferRoutes: true,
   });
   send({ t: 'ready' });
 }
@@ -46,6 +66,43 @@ function drain(): void {
   });
 }
 
+/** Route operations and queries from the primary (after init). */
+function onRouteMessage(gw: Gateway, msg: Exclude<ToWorker, { t: 'init' | 'conn' | 'drain' }>): void {
+  const live = gw.live;
+  switch (msg.t) {
+    case 'metrics':
+      reply(msg.id, () => gw.metrics.registry.getMetricsAsJSON());
+      break;
+    case 'routes-begin':
+      incoming = { id: msg.id, rules: [], defaultRoute: msg.defaultRoute, revision: msg.revision };
+      break;
+    case 'routes-chunk':
+      if (incoming?.id === msg.id) for (const rule of msg.rules) incoming.rules.push(rule);
+      break;
+    case 'routes-end': {
+      const set = incoming;
+      incoming = undefined;
+      reply(msg.id, () => {
+        if (set?.id !== msg.id) throw new Error('routes-end without its routes-begin');
+        return live.loadRoutes(set, msg.policy);
+      });
+      break;
+    }
+    case 'routes-delta':
+      reply(msg.id, () => live.applyRouteChanges(msg.changes, msg.revision, msg.policy));
+      break;
+    case 'upstream-mark':
+      reply(msg.id, () => live.markUpstream(msg.url, msg.down));
+      break;
+    case 'explain':
+      reply(msg.id, () => live.explainRoute(msg.clientId));
+      break;
+    case 'upstreams':
+      reply(msg.id, () => live.upstreams());
+      break;
+  }
+}
+
 process.on('message', (msg: ToWorker, handle?: Socket) => {
   switch (msg.t) {
     case 'init':
@@ -56,14 +113,11 @@ process.on('message', (msg: ToWorker, handle?: Socket) => {
       if (gateway === undefined) handle.destroy();
       else gateway.adopt(handle, Buffer.from(msg.head));
       break;
-    case 'metrics':
-      if (gateway !== undefined) {
-        void gateway.metrics.registry.getMetricsAsJSON().then((snapshot) => send({ t: 'metrics', id: msg.id, snapshot }));
-      }
-      break;
     case 'drain':
       if (!draining) drain();
       break;
+    default:
+      if (gateway !== undefined) onRouteMessage(gateway, msg);
   }
 });
 

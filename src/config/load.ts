@@ -4,9 +4,12 @@
  * the dotted path of the bad setting (`gateway.maxConnections: …`).
  */
 import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { z } from 'zod';
 import { ConfigError } from '../errors.js';
-import { configSchema, type Config } from './schema.js';
+import { routeRuleSchema, type RouteRuleConfig } from './route-schema.js';
+import { configSchema, ETCD_SOURCE_ROUTES_MESSAGE, type Config } from './schema.js';
 
 export type { Config } from './schema.js';
 
@@ -27,17 +30,67 @@ export function loadConfigFile(path: string): Config {
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    throw new ConfigError(path, [`(file): cannot read: ${e.code ?? e.message}`], { cause: err });
+    throw unreadable(path, err);
   }
-  let json: unknown;
+  return parseConfig(parseJson(path, text), path);
+}
+
+function unreadable(path: string, err: unknown): ConfigError {
+  const e = err as NodeJS.ErrnoException;
+  return new ConfigError(path, [`(file): cannot read: ${e.code ?? e.message}`], { cause: err });
+}
+
+function parseJson(path: string, text: string): unknown {
   try {
-    json = JSON.parse(text);
+    return JSON.parse(text);
   } catch (err) {
     throw new ConfigError(path, [`(file): not valid JSON: ${(err as Error).message}`], { cause: err });
   }
-  return parseConfig(json, path);
 }
+
+/**
+ * Reads, parses and validates a JSON config file without holding the event loop for
+ * long: for hot reloads in a process that serves while it reloads. The result and the
+ * messages are the same as `loadConfigFile`'s; only the rules are validated (and
+ * frozen) in slices of about `sliceMs`. JSON.parse itself is one step (~1 s per 100 MB).
+ */
+export async function loadConfigFileAsync(path: string, sliceMs = 8): Promise<Config> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw unreadable(path, err);
+  }
+  return parseConfigAsync(parseJson(path, text), path, sliceMs);
+}
+
+/** As `parseConfig`, validating `routes` in time slices (see loadConfigFileAsync). */
+export async function parseConfigAsync(input: unknown, source = '<inline>', sliceMs = 8): Promise<Config> {
+  const routes = (input as { routes?: unknown } | null)?.routes;
+  if (input === null || typeof input !== 'object' || Array.isArray(input) || !Array.isArray(routes)) return parseConfig(input, source);
+  const rest = configSchema.safeParse({ ...input, routes: [] });
+  const lines = rest.success ? [] : formatIssues(rest.error.issues);
+  const checked: RouteRuleConfig[] = new Array<RouteRuleConfig>(routes.length);
+  let deadline = performance.now() + sliceMs;
+  for (let i = 0; i < routes.length; i++) {
+    if ((i & 255) === 0 && performance.now() >= deadline) {
+      await nextTurn();
+      deadline = performance.now() + sliceMs;
+    }
+    const r = routeRuleSchema.safeParse(routes[i]);
+    if (r.success) checked[i] = deepFreeze(r.data);
+    else lines.push(...formatIssues(r.error.issues.map((issue) => ({ ...issue, path: ['routes', i, ...issue.path] }))));
+  }
+  if (routes.length > MAX_ROUTES) lines.push(`routes: Too big: expected array to have <=${MAX_ROUTES} items`);
+  if (rest.success && rest.data.routeSource.type === 'etcd' && routes.length > 0) lines.push(`routes: ${ETCD_SOURCE_ROUTES_MESSAGE}`);
+  if (lines.length > 0) throw new ConfigError(source, lines);
+  const config = { ...rest.data!, routes: Object.freeze(checked) as RouteRuleConfig[] };
+  for (const key of Object.keys(config) as Array<keyof Config>) if (key !== 'routes') deepFreeze(config[key]);
+  return Object.freeze(config);
+}
+
+/** configSchema's bound on `routes` (kept in step by a test). */
+export const MAX_ROUTES = 10_000_000;
 
 export function formatIssues(issues: readonly z.core.$ZodIssue[]): string[] {
   const lines: string[] = [];

@@ -97,10 +97,90 @@ export const demoSchema = z.strictObject({
   listen: listenAddress.default('127.0.0.1:8081'),
 });
 
+/** An etcd client URL: `http://host:port` or `https://host:port`. */
+const etcdEndpoint = z.string().regex(/^https?:\/\/[A-Za-z0-9.\-[\]:]+:\d{1,5}\/?$/, 'expected an etcd client URL like "http://127.0.0.1:2379"');
+
+export const etcdSourceSchema = z.strictObject({
+  /** etcd client URLs; the client balances over them. */
+  endpoints: z.array(etcdEndpoint).min(1).max(32),
+  /** Key prefix of the rules: one key per rule under it (docs/routing.md). */
+  prefix: z.string().min(1).max(256).regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces').default('/stratix/routes/'),
+  /**
+   * The local snapshot of the rules (JSON lines), written after changes; lets the gateway
+   * start while etcd is down. Relative to the working directory. `null`: no snapshot.
+   */
+  snapshotPath: z.string().min(1).nullable().default('data/routes.snapshot'),
+  /** At start, how long etcd is tried before falling back to the snapshot. */
+  dialTimeoutMs: ms(100, 600_000).default(5_000),
+  /** Deadline of each etcd request (one page of the initial load). */
+  requestTimeoutMs: ms(100, 600_000).default(10_000),
+  /** Keys per page of a full load (large pages are much cheaper for etcd; see docs/routing.md). */
+  pageSize: z.int().min(100).max(1_000_000).default(50_000),
+  /** A progress log line every this many keys during a full load. */
+  progressEveryKeys: z.int().min(1_000).max(100_000_000).default(100_000),
+  /** At most one snapshot write per this period after changes. */
+  snapshotDebounceMs: ms(0, 3_600_000).default(2_000),
+  /** Reconnect backoff after etcd is lost: first ceiling and cap (full jitter). */
+  reconnectInitialMs: ms(10, 60_000).default(100),
+  reconnectMaxMs: ms(100, 600_000).default(5_000),
+  /** gRPC keepalive: a silently dead etcd connection is noticed within about 1.5x this. */
+  keepaliveMs: ms(1_000, 600_000).default(10_000),
+});
+
+/** Where the route rules come from: this config file (`routes`, `defaultRoute`), or etcd. */
+export const routeSourceSchema = z
+  .discriminatedUnion('type', [
+    z.strictObject({ type: z.literal('file') }),
+    z.strictObject({ type: z.literal('etcd'), etcd: etcdSourceSchema }),
+  ])
+  .default({ type: 'file' });
+
+export const upstreamHealthSchema = z.strictObject({
+  /** Consecutive failed connects to a pool member that take it out of its pools. */
+  failuresToMarkDown: z.int().min(1).max(1_000).default(3),
+  /** How long a member taken down by failures is skipped before it is tried again. */
+  downCooldownMs: ms(0, 3_600_000).default(30_000),
+  /** Most upstreams tracked per worker (failing members and operator marks); the oldest is dropped past it. */
+  maxTracked: z.int().min(1).max(10_000_000).default(100_000),
+});
+
+export const routingSchema = z.strictObject({
+  /**
+   * What happens to live sessions whose route changed on a reload or an etcd change:
+   * `keep` (stay on their upstream until they reconnect) or `migrate` (closed with
+   * 4307 ROUTE_CHANGED, paced at migrateRatePerSecond, so they reconnect to the new one).
+   */
+  onRouteChange: z.enum(['keep', 'migrate']).default('keep'),
+  /** With `migrate`: sessions closed per second per instance (split between workers), with jitter. */
+  migrateRatePerSecond: z.int().min(1).max(1_000_000).default(100),
+  /** Reload when the config file changes on disk. */
+  watchConfigFile: z.boolean().default(true),
+  /** File changes closer together than this are one reload. */
+  watchDebounceMs: ms(0, 60_000).default(250),
+  /** How long a reload waits for every worker to report the new table before answering. */
+  convergeTimeoutMs: ms(1_000, 3_600_000).default(60_000),
+  /** Pool member health (see docs/routing.md). */
+  health: upstreamHealthSchema.prefault({}),
+});
+
+export const adminSchema = z.strictObject({
+  /**
+   * Bearer token for /admin/* (`Authorization: Bearer <token>`). Without it the admin
+   * endpoints answer 403 STRATIX_ERR_ADMIN_DISABLED.
+   */
+  token: z.string().min(16, 'must be at least 16 characters').max(4_096).regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces').optional(),
+  /** Serve /admin/* on this address instead of the main port (which then answers 404 for them). */
+  listen: listenAddress.optional(),
+});
+
+/** Why a config with routeSource etcd must not carry rules (shared with the streaming loader). */
+export const ETCD_SOURCE_ROUTES_MESSAGE = 'must be empty when routeSource.type is "etcd" (the rules live in etcd; import them with `stratix-gateway routes import`)';
+export const ETCD_SOURCE_DEFAULT_MESSAGE = 'must be absent when routeSource.type is "etcd" (the default route is the etcd key <prefix>default)';
+
 export const configSchema = z
   .strictObject({
     gateway: gatewaySchema.prefault({}),
-    routes: z.array(routeRuleSchema).max(10_000_000).default([]),
+    routes: z.array(routeRuleSchema).max(10_000_000).default([]), // = MAX_ROUTES in load.ts
     /** Where clientIds that match no rule go. Without it a miss is HTTP 404 at the handshake. */
     defaultRoute: defaultRouteSchema.optional(),
     upstream: upstreamSchema.prefault({}),
@@ -108,8 +188,21 @@ export const configSchema = z
     backpressure: backpressureSchema.prefault({}),
     log: logSchema.prefault({}),
     demo: demoSchema.prefault({}),
+    routeSource: routeSourceSchema,
+    routing: routingSchema.prefault({}),
+    admin: adminSchema.prefault({}),
   })
   .superRefine((c, ctx) => {
+    if (c.routeSource.type === 'etcd') {
+      if (c.routes.length > 0) ctx.addIssue({ code: 'custom', path: ['routes'], message: ETCD_SOURCE_ROUTES_MESSAGE });
+      if (c.defaultRoute !== undefined) ctx.addIssue({ code: 'custom', path: ['defaultRoute'], message: ETCD_SOURCE_DEFAULT_MESSAGE });
+      if (c.routeSource.etcd.reconnectInitialMs > c.routeSource.etcd.reconnectMaxMs) {
+        ctx.addIssue({ code: 'custom', path: ['routeSource', 'etcd', 'reconnectInitialMs'], message: 'must not exceed routeSource.etcd.reconnectMaxMs' });
+      }
+    }
+    if (c.admin.listen !== undefined && c.admin.token === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['admin', 'listen'], message: 'needs admin.token (the admin endpoints are disabled without it)' });
+    }
     if (c.limits.preOpenMaxMessageBytes > c.limits.maxMessageBytes) {
       ctx.addIssue({
         code: 'custom',
@@ -127,3 +220,6 @@ export const configSchema = z
   });
 
 export type Config = z.infer<typeof configSchema>;
+
+/** What a route change does to live sessions (routing.onRouteChange and its rate). */
+export type RouteChangePolicy = Pick<Config['routing'], 'onRouteChange' | 'migrateRatePerSecond'>;

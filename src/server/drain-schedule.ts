@@ -11,14 +11,7 @@ export class DrainSchedule<T> {
   #next = 0;
 
   constructor(items: T[], periodMs: number, now: number, close: (item: T) => void, random: () => number = Math.random) {
-    // Fisher–Yates: a uniformly random order.
-    for (let i = items.length - 1; i > 0; i--) {
-      const j = Math.floor(random() * (i + 1));
-      const t = items[i]!;
-      items[i] = items[j]!;
-      items[j] = t;
-    }
-    this.#items = items;
+    this.#items = shuffleInPlace(items, random);
     this.#periodMs = periodMs;
     this.#startedAt = now;
     this.#close = close;
@@ -40,4 +33,15 @@ export class DrainSchedule<T> {
       : Math.floor((this.#items.length * elapsed) / this.#periodMs);
     while (this.#next < due) this.#close(this.#items[this.#next++]!);
   }
+}
+
+/** Fisher–Yates: puts `items` in a uniformly random order, in place; returns it. */
+export function shuffleInPlace<T>(items: T[], random: () => number = Math.random): T[] {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    const t = items[i]!;
+    items[i] = items[j]!;
+    items[j] = t;
+  }
+  return items;
 }

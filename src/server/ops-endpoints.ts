@@ -1,18 +1,22 @@
 /**
  * The operations endpoints, shared by the primary (cluster mode) and a
- * standalone Gateway: `GET /metrics`, `GET /healthz`, `GET /readyz`. Anything
- * else gets a JSON 404 (or 426 for a plain GET /ws).
+ * standalone Gateway: `GET /metrics`, `GET /healthz`, `GET /readyz`, and `/admin/*`
+ * when the admin endpoints are served on this port. Anything else gets a JSON 404
+ * (or 426 for a plain GET /ws).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { handshakeError, type HandshakeError } from '../errors.js';
 import { errorBody, WS_PATH } from '../protocol/handshake.js';
 import { negotiateMetricsFormat, renderMetrics, type MetricsSnapshot } from '../metrics/metrics-format.js';
+import { isAdminPath, type AdminHandler } from './admin-endpoints.js';
 
 export interface OpsSource {
   /** One metrics snapshot per process to sum. */
   snapshots(): Promise<MetricsSnapshot[]>;
   uptimeSeconds(): number;
   readiness(): { ready: boolean; details: Record<string, unknown> };
+  /** Serves /admin/* here (absent when admin.listen moves them to their own port). */
+  admin?: AdminHandler | undefined;
 }
 
 export function handleOpsRequest(
@@ -42,6 +46,8 @@ export function handleOpsRequest(
         },
         (err: Error) => sendJson(res, 500, { error: { code: 'STRATIX_ERR_METRICS', message: err.message } }),
       );
+  } else if (source.admin !== undefined && isAdminPath(path)) {
+    source.admin(req, res);
   } else {
     const err = path === WS_PATH ? handshakeError('UPGRADE_REQUIRED', undefined, { Upgrade: 'websocket' }) : handshakeError('NOT_FOUND', `no such path: ${path.slice(0, 64)}`);
     onRefusal(err);

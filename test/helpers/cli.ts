@@ -13,6 +13,8 @@ export const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.ur
 export interface RunningCli {
   readonly proc: ChildProcess;
   readonly port: number;
+  /** The temp config file it runs with (removed when it exits); rewrite it to test reloads. */
+  readonly configPath: string;
   /** Worker pids as logged at start. */
   readonly workerPids: number[];
   /** Every JSON log line so far. */
@@ -75,6 +77,7 @@ export function startCli(config: Record<string, unknown>): Promise<RunningCli> {
           resolve({
             proc,
             port: entry.port as number,
+            configPath: tmp.path,
             workerPids: entry.pids as number[],
             logs,
             stderr,

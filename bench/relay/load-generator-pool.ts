@@ -1,0 +1,210 @@
+/**
+ * The runner's side of the load generators: a fixed set of child processes, each
+ * holding an even share of the client sessions (so that none comes near the
+ * 20,000 descriptors a process may hold), driven phase by phase over node IPC.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type {
+  ClosedLoopResult,
+  CloseResult,
+  ConnectResult,
+  Envelope,
+  GeneratorReply,
+  GeneratorRequest,
+  OpenLoopResult,
+  ResultOf,
+} from './generator-protocol.js';
+
+const GENERATOR_PATH = fileURLToPath(new URL('./load-generator.js', import.meta.url));
+
+export interface ConnectOptions {
+  url: string;
+  sessions: number;
+  clientIdPrefix: string;
+  sourceAddresses: string[];
+  /** Connection attempts in flight at once, per generator. */
+  concurrency: number;
+  sessionTimeoutMs: number;
+  deadlineMs: number;
+}
+
+interface Pending {
+  resolve: (value: unknown) => void;
+  reject: (error: Error) => void;
+}
+
+class GeneratorProcess {
+  readonly #child: ChildProcess;
+  readonly #pending = new Map<number, Pending>();
+  #nextId = 0;
+  /** Sessions this generator holds after the last connect. */
+  sessions = 0;
+
+  constructor() {
+    this.#child = fork(GENERATOR_PATH, [], { serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    this.#child.on('message', (reply: GeneratorReply) => {
+      const pending = this.#pending.get(reply.id);
+      if (!pending) return;
+      this.#pending.delete(reply.id);
+      if (reply.ok) pending.resolve(reply.result);
+      else pending.reject(new Error(`load generator ${this.pid}: ${reply.error}`));
+    });
+    this.#child.on('exit', (code, signal) => {
+      for (const pending of this.#pending.values()) {
+        pending.reject(new Error(`load generator ${this.pid} exited (${code ?? signal})`));
+      }
+      this.#pending.clear();
+    });
+  }
+
+  get pid(): number {
+    return this.#child.pid!;
+  }
+
+  request<K extends GeneratorRequest['kind']>(request: Extract<GeneratorRequest, { kind: K }>): Promise<ResultOf[K]> {
+    const id = this.#nextId++;
+    return new Promise((resolve, reject) => {
+      this.#pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
+      this.#child.send({ id, request } satisfies Envelope);
+    });
+  }
+
+  stop(): Promise<void> {
+    if (this.#child.exitCode !== null || this.#child.signalCode !== null) return Promise.resolve();
+    const exited = new Promise<void>((resolve) => this.#child.once('exit', () => resolve()));
+    this.#child.disconnect();
+    const killer = setTimeout(() => this.#child.kill('SIGKILL'), 5_000);
+    return exited.finally(() => clearTimeout(killer));
+  }
+}
+
+/** Splits `total` into `parts` integers that differ by at most one. */
+function split(total: number, parts: number): number[] {
+  return Array.from({ length: parts }, (_, i) => Math.floor(total / parts) + (i < total % parts ? 1 : 0));
+}
+
+export class LoadGeneratorPool {
+  readonly #generators: GeneratorProcess[];
+
+  private constructor(generators: GeneratorProcess[]) {
+    this.#generators = generators;
+  }
+
+  static start(processes: number): LoadGeneratorPool {
+    return new LoadGeneratorPool(Array.from({ length: Math.max(1, processes) }, () => new GeneratorProcess()));
+  }
+
+  get pids(): number[] {
+    return this.#generators.map((g) => g.pid);
+  }
+
+  get size(): number {
+    return this.#generators.length;
+  }
+
+  async connect(options: ConnectOptions): Promise<ConnectResult> {
+    const shares = split(options.sessions, this.#generators.length);
+    let firstIndex = 0;
+    const results = await Promise.all(
+      this.#generators.map((generator, i) => {
+        const count = shares[i]!;
+        const request = {
+          kind: 'connect' as const,
+          url: options.url,
+          count,
+          clientIdPrefix: options.clientIdPrefix,
+          firstIndex,
+          sourceAddresses: options.sourceAddresses,
+          concurrency: options.concurrency,
+          sessionTimeoutMs: options.sessionTimeoutMs,
+          deadlineMs: options.deadlineMs,
+        };
+        firstIndex += count;
+        return generator.request(request).then((result) => {
+          generator.sessions = result.opened;
+          return result;
+        });
+      }),
+    );
+    const failures: Record<string, number> = {};
+    for (const result of results) {
+      for (const [reason, n] of Object.entries(result.failures)) failures[reason] = (failures[reason] ?? 0) + n;
+    }
+    return {
+      opened: sum(results.map((r) => r.opened)),
+      failed: sum(results.map((r) => r.failed)),
+      reprobed: sum(results.map((r) => r.reprobed)),
+      failures,
+      elapsedMs: Math.max(...results.map((r) => r.elapsedMs)),
+    };
+  }
+
+  /** Starts the closed loop on every generator; `onWindowStart` runs when the measurement window opens. */
+  async closedLoop(
+    payloadBytes: number,
+    warmupMs: number,
+    durationMs: number,
+    window: { onStart: () => void; onEnd: () => void },
+  ): Promise<ClosedLoopResult> {
+    const running = Promise.all(
+      this.#generators.map((g) => g.request({ kind: 'closed-loop', payloadBytes, warmupMs, durationMs })),
+    );
+    const startTimer = setTimeout(window.onStart, warmupMs);
+    const endTimer = setTimeout(window.onEnd, warmupMs + durationMs);
+    try {
+      const results = await running;
+      return {
+        roundTrips: sum(results.map((r) => r.roundTrips)),
+        windowMs: Math.max(...results.map((r) => r.windowMs)),
+        lost: sum(results.map((r) => r.lost)),
+        closedDuringPhase: sum(results.map((r) => r.closedDuringPhase)),
+      };
+    } finally {
+      clearTimeout(startTimer);
+      clearTimeout(endTimer);
+    }
+  }
+
+  /** Sends `ratePerSecond` messages per second in total, shared in proportion to each generator's sessions. */
+  async openLoop(payloadBytes: number, ratePerSecond: number, warmupMs: number, durationMs: number): Promise<OpenLoopResult> {
+    const total = sum(this.#generators.map((g) => g.sessions)) || 1;
+    const results = await Promise.all(
+      this.#generators.map((g) =>
+        g.request({
+          kind: 'open-loop',
+          payloadBytes,
+          ratePerSecond: (ratePerSecond * g.sessions) / total,
+          warmupMs,
+          durationMs,
+        }),
+      ),
+    );
+    const latenciesMs = new Float64Array(sum(results.map((r) => r.latenciesMs.length)));
+    let offset = 0;
+    for (const result of results) {
+      latenciesMs.set(result.latenciesMs, offset);
+      offset += result.latenciesMs.length;
+    }
+    return {
+      latenciesMs,
+      sent: sum(results.map((r) => r.sent)),
+      lost: sum(results.map((r) => r.lost)),
+      closedDuringPhase: sum(results.map((r) => r.closedDuringPhase)),
+    };
+  }
+
+  async close(timeoutMs: number): Promise<CloseResult> {
+    const results = await Promise.all(this.#generators.map((g) => g.request({ kind: 'close', timeoutMs })));
+    for (const generator of this.#generators) generator.sessions = 0;
+    return { closed: sum(results.map((r) => r.closed)), terminated: sum(results.map((r) => r.terminated)) };
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.#generators.map((g) => g.stop()));
+  }
+}
+
+function sum(values: readonly number[]): number {
+  return values.reduce((a, b) => a + b, 0);
+}

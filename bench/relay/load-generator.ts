@@ -1,0 +1,249 @@
+/**
+ * A load-generator process of the relay benchmark (started by load-generator-pool.ts
+ * with node IPC; not meant to be run by hand). It holds a share of the client
+ * sessions, each bound to one of several loopback source addresses, and runs the
+ * phases the runner asks for: connect, closed loop (throughput), open loop at a
+ * fixed rate (latency), close. Every phase is bounded in time.
+ */
+import { performance } from 'node:perf_hooks';
+import { WebSocket } from 'ws';
+import type {
+  ClosedLoopRequest,
+  ClosedLoopResult,
+  CloseRequest,
+  CloseResult,
+  ConnectRequest,
+  ConnectResult,
+  Envelope,
+  GeneratorReply,
+  GeneratorRequest,
+  OpenLoopRequest,
+  OpenLoopResult,
+} from './generator-protocol.js';
+import { openProbedSession, PROBE } from './probed-session.js';
+
+const TEXT = { binary: false } as const;
+/** Open-loop messages start with this many ASCII digits: the message's sequence number. */
+const SEQ_DIGITS = 12;
+const DRAIN_WAIT_MS = 5_000;
+
+const sessions: WebSocket[] = [];
+let closedDuringPhase = 0;
+
+function ignore(): void {}
+
+function onSessionClose(): void {
+  closedDuringPhase++;
+}
+
+/** A text payload of `bytes` ASCII bytes that looks like a small JSON frame. */
+function textPayload(bytes: number): Buffer {
+  const head = '{"type":"req","method":"bench","pad":"';
+  const tail = '"}';
+  const padding = Math.max(0, bytes - head.length - tail.length);
+  return Buffer.from(head + 'x'.repeat(padding) + tail);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+async function waitUntil(done: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!done() && performance.now() < deadline) await sleep(20);
+}
+
+// ---- connect ---------------------------------------------------------------
+
+async function connect(request: ConnectRequest): Promise<ConnectResult> {
+  const started = performance.now();
+  const deadline = started + request.deadlineMs;
+  const failures: Record<string, number> = {};
+  let next = 0;
+  let opened = 0;
+  let failed = 0;
+  let reprobed = 0;
+  const separator = request.url.includes('?') ? '&' : '?';
+  const worker = async (): Promise<void> => {
+    while (next < request.count && performance.now() < deadline) {
+      const index = request.firstIndex + next++;
+      const url = `${request.url}${separator}clientId=${request.clientIdPrefix}${index}`;
+      const source = request.sourceAddresses[index % request.sourceAddresses.length]!;
+      const { socket, failure, reprobed: late } = await openProbedSession(url, request.sessionTimeoutMs, source);
+      if (socket !== undefined) {
+        socket.on('close', onSessionClose);
+        sessions.push(socket);
+        opened++;
+        if (late) reprobed++;
+      } else {
+        failed++;
+        failures[failure!] = (failures[failure!] ?? 0) + 1;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, request.concurrency) }, worker));
+  failed += request.count - next; // never attempted: deadline passed
+  if (request.count > next) failures['deadline'] = request.count - next;
+  return { opened, failed, reprobed, failures, elapsedMs: performance.now() - started };
+}
+
+// ---- closed loop (throughput) ---------------------------------------------
+
+let loopPayload: Buffer = PROBE;
+let loopRunning = false;
+let inWindow = false;
+let windowRoundTrips = 0;
+let outstanding = 0;
+
+function onClosedLoopEcho(this: WebSocket): void {
+  outstanding--;
+  if (inWindow) windowRoundTrips++;
+  if (loopRunning && this.readyState === WebSocket.OPEN) {
+    outstanding++;
+    this.send(loopPayload, TEXT);
+  }
+}
+
+function setMessageHandler(handler: (this: WebSocket, data: Buffer) => void): void {
+  for (const socket of sessions) socket.removeAllListeners('message').on('message', handler);
+}
+
+async function closedLoop(request: ClosedLoopRequest): Promise<ClosedLoopResult> {
+  loopPayload = textPayload(request.payloadBytes);
+  closedDuringPhase = 0;
+  windowRoundTrips = 0;
+  outstanding = 0;
+  loopRunning = true;
+  setMessageHandler(onClosedLoopEcho);
+  for (const socket of sessions) {
+    if (socket.readyState !== WebSocket.OPEN) continue;
+    outstanding++;
+    socket.send(loopPayload, TEXT);
+  }
+  await sleep(request.warmupMs);
+  inWindow = true;
+  const windowStart = performance.now();
+  await sleep(request.durationMs);
+  inWindow = false;
+  const windowMs = performance.now() - windowStart;
+  loopRunning = false;
+  await waitUntil(() => outstanding <= 0, DRAIN_WAIT_MS);
+  setMessageHandler(ignore);
+  return { roundTrips: windowRoundTrips, windowMs, lost: Math.max(0, outstanding), closedDuringPhase };
+}
+
+// ---- open loop (latency at a fixed offered rate) ---------------------------
+
+let sentAt = new Float64Array(0);
+let latencies = new Float64Array(0);
+let latencyCount = 0;
+let windowFrom = 0;
+let windowTo = 0;
+let inWindowSent = 0;
+
+function onTimedEcho(this: WebSocket, data: Buffer): void {
+  let seq = 0;
+  for (let i = 0; i < SEQ_DIGITS; i++) seq = seq * 10 + (data[i]! - 48);
+  const at = sentAt[seq]!;
+  if (at >= windowFrom && at < windowTo) latencies[latencyCount++] = performance.now() - at;
+}
+
+function timedMessage(seq: number, template: Buffer): Buffer {
+  const message = Buffer.from(template);
+  message.write(String(seq).padStart(SEQ_DIGITS, '0'), 0, 'latin1');
+  return message;
+}
+
+async function openLoop(request: OpenLoopRequest): Promise<OpenLoopResult> {
+  const totalMs = request.warmupMs + request.durationMs;
+  const capacity = Math.ceil((request.ratePerSecond * totalMs) / 1000) + 1;
+  const template = textPayload(Math.max(request.payloadBytes, SEQ_DIGITS + 8));
+  sentAt = new Float64Array(capacity);
+  latencies = new Float64Array(capacity);
+  latencyCount = 0;
+  inWindowSent = 0;
+  closedDuringPhase = 0;
+  setMessageHandler(onTimedEcho);
+  const start = performance.now();
+  windowFrom = start + request.warmupMs;
+  windowTo = windowFrom + request.durationMs;
+  let sent = 0;
+  let cursor = 0;
+  await new Promise<void>((resolve) => {
+    const tick = setInterval(() => {
+      const now = performance.now();
+      const due = Math.min(capacity, Math.floor(((Math.min(now, start + totalMs) - start) * request.ratePerSecond) / 1000));
+      let skipped = 0;
+      while (sent < due && skipped < sessions.length) {
+        const socket = sessions[cursor++ % sessions.length]!;
+        if (socket.readyState !== WebSocket.OPEN) {
+          skipped++;
+          continue;
+        }
+        const message = timedMessage(sent, template);
+        const at = performance.now();
+        sentAt[sent++] = at;
+        if (at >= windowFrom && at < windowTo) inWindowSent++;
+        socket.send(message, TEXT);
+        skipped = 0;
+      }
+      if (now >= start + totalMs || sessions.length === 0) {
+        clearInterval(tick);
+        resolve();
+      }
+    }, 1);
+  });
+  await waitUntil(() => latencyCount >= inWindowSent, DRAIN_WAIT_MS);
+  setMessageHandler(ignore);
+  return {
+    latenciesMs: latencies.slice(0, latencyCount),
+    sent,
+    lost: inWindowSent - latencyCount,
+    closedDuringPhase,
+  };
+}
+
+// ---- close -------------------------------------------------------------------
+
+async function closeAll(request: CloseRequest): Promise<CloseResult> {
+  let open = 0;
+  for (const socket of sessions) {
+    if (socket.readyState === WebSocket.OPEN || socket.readyState === WebSocket.CONNECTING) {
+      open++;
+      socket.close(1000);
+    }
+  }
+  await waitUntil(() => sessions.every((s) => s.readyState === WebSocket.CLOSED), request.timeoutMs);
+  let terminated = 0;
+  for (const socket of sessions) {
+    if (socket.readyState !== WebSocket.CLOSED) {
+      terminated++;
+      socket.terminate();
+    }
+  }
+  sessions.length = 0;
+  return { closed: open - terminated, terminated };
+}
+
+// ---- IPC -----------------------------------------------------------------------
+
+function handle(request: GeneratorRequest): Promise<unknown> {
+  switch (request.kind) {
+    case 'connect':
+      return connect(request);
+    case 'closed-loop':
+      return closedLoop(request);
+    case 'open-loop':
+      return openLoop(request);
+    case 'close':
+      return closeAll(request);
+  }
+}
+
+process.on('message', (envelope: Envelope) => {
+  handle(envelope.request).then(
+    (result) => process.send!({ id: envelope.id, ok: true, result } as GeneratorReply),
+    (error: unknown) => process.send!({ id: envelope.id, ok: false, error: String(error) } as GeneratorReply),
+  );
+});
+process.on('disconnect', () => process.exit(0));

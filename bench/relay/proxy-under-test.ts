@@ -1,0 +1,192 @@
+/**
+ * The thing the relay benchmark measures, started fresh when asked:
+ * - `stratix`: the gateway CLI (dist/src/cli/main.js) with a temporary config
+ *   whose default route is the echo upstream; measured over primary + workers;
+ * - `ws-relay`: reference-ws-relay.ts, the naive one-process `ws` relay;
+ * - `raw-relay`: reference-raw-relay.ts, handshakes then raw byte pipes (the floor);
+ * - `direct`: no proxy, the clients talk to the echo upstream (whose own process
+ *   tree is then the one measured).
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ListeningProcess } from './listening-process.js';
+import { openProbedSession } from './probed-session.js';
+
+export const PROXY_KINDS = ['stratix', 'ws-relay', 'raw-relay', 'direct'] as const;
+export type ProxyKind = (typeof PROXY_KINDS)[number];
+
+/** Descriptors a process may hold here, less headroom for listeners, pipes and logs. */
+const USABLE_DESCRIPTORS = 19_000;
+const START_TIMEOUT_MS = 30_000;
+
+const STRATIX_CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+const REFERENCE_RELAYS = {
+  'ws-relay': fileURLToPath(new URL('./reference-ws-relay.js', import.meta.url)),
+  'raw-relay': fileURLToPath(new URL('./reference-raw-relay.js', import.meta.url)),
+} as const;
+const ECHO_UPSTREAM = fileURLToPath(new URL('./echo-upstream.js', import.meta.url));
+
+export interface ProxyUnderTest {
+  kind: ProxyKind;
+  /** Base WebSocket URL clients connect to; the generator appends `?clientId=`. */
+  url: string;
+  /** Roots of the process trees whose CPU and memory are attributed to the proxy. */
+  pids: number[];
+  /** Most idle sessions it can hold without a process passing the descriptor limit. */
+  maxSessions: number;
+  stop(): Promise<void>;
+}
+
+export interface ProxySettings {
+  /** Stratix `gateway.workers`. */
+  workers: 'auto' | number;
+  /** Processes of the echo upstream. */
+  echoWorkers: number;
+  /** Extra node options for the proxy's processes. */
+  nodeArgs: string[];
+}
+
+export async function startEchoUpstream(echoWorkers: number): Promise<ListeningProcess> {
+  return ListeningProcess.start({
+    name: 'echo upstream',
+    args: [ECHO_UPSTREAM, String(echoWorkers)],
+    timeoutMs: START_TIMEOUT_MS,
+  });
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Opens one session per clientId and checks each relays a probe; closes them.
+ * Resolves with the failures (empty when all relayed) and the sessions that
+ * relayed only a re-sent probe.
+ */
+export async function relayFailures(url: string, clientIds: readonly string[], timeoutMs = 6_000): Promise<string[]> {
+  const results = await Promise.all(clientIds.map((id) => openProbedSession(`${url}?clientId=${id}`, timeoutMs)));
+  const failures: string[] = [];
+  results.forEach(({ socket, failure, reprobed }, i) => {
+    socket?.terminate();
+    if (failure !== undefined) failures.push(`${clientIds[i]}: ${failure}`);
+    else if (reprobed) process.stderr.write(`warning: ${url}?clientId=${clientIds[i]} relayed only a re-sent probe (first message lost or late)\n`);
+  });
+  return failures;
+}
+
+const PROBE_CLIENT_IDS = Array.from({ length: 8 }, (_, i) => `bench-probe-${i}`);
+let startProbes = 0;
+
+async function startStratix(echoPort: number, settings: ProxySettings): Promise<ProxyUnderTest> {
+  const port = await freePort();
+  const echoUrl = `ws://127.0.0.1:${echoPort}/`;
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'stratix-bench-'));
+  const configFile = path.join(dir, 'config.json');
+  writeFileSync(
+    configFile,
+    JSON.stringify({
+      gateway: {
+        listen: `127.0.0.1:${port}`,
+        workers: settings.workers,
+        maxConnections: 100_000,
+        drainPeriodMs: 0,
+        drainGraceMs: 1_000,
+      },
+      routes: [],
+      defaultRoute: { openclawGateway: echoUrl },
+      log: { level: 'warn' },
+    }),
+  );
+  const url = `ws://127.0.0.1:${port}/ws`;
+  let gateway: ListeningProcess;
+  try {
+    gateway = await ListeningProcess.start({
+      name: 'stratix',
+      args: [...settings.nodeArgs, STRATIX_CLI, '--config', configFile],
+      timeoutMs: START_TIMEOUT_MS,
+      expectedPort: port, // at log level warn the "listening" line may be filtered out
+      probe: async () => (await relayFailures(url, [`bench-start-${startProbes++}`], 2_000)).length === 0,
+    });
+  } catch (error) {
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
+  const workers = settings.workers === 'auto' ? os.availableParallelism() : settings.workers;
+  const proxy: ProxyUnderTest = {
+    kind: 'stratix',
+    url: `ws://127.0.0.1:${gateway.port}/ws`,
+    pids: [gateway.pid],
+    maxSessions: Math.floor((USABLE_DESCRIPTORS / 2) * workers * 0.95), // two sockets per session, uneven hashing
+    stop: async () => {
+      await gateway.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  await ensureRelays(proxy, gateway);
+  return proxy;
+}
+
+/** One of the single-process reference relays. */
+async function startReferenceRelay(
+  kind: keyof typeof REFERENCE_RELAYS,
+  echoPort: number,
+  settings: ProxySettings,
+): Promise<ProxyUnderTest> {
+  const relay = await ListeningProcess.start({
+    name: kind,
+    args: [...settings.nodeArgs, REFERENCE_RELAYS[kind], `ws://127.0.0.1:${echoPort}/`],
+    timeoutMs: START_TIMEOUT_MS,
+  });
+  const proxy: ProxyUnderTest = {
+    kind,
+    url: `ws://127.0.0.1:${relay.port}/ws`,
+    pids: [relay.pid],
+    maxSessions: Math.floor(USABLE_DESCRIPTORS / 2),
+    stop: () => relay.stop(),
+  };
+  await ensureRelays(proxy, relay);
+  return proxy;
+}
+
+async function ensureRelays(proxy: ProxyUnderTest, server: ListeningProcess): Promise<void> {
+  const failures = await relayFailures(proxy.url, PROBE_CLIENT_IDS);
+  if (failures.length === 0) return;
+  await proxy.stop();
+  throw new Error(`${proxy.kind} started but did not relay probe messages: ${failures.join('; ')}\n${server.outputTail}`);
+}
+
+/**
+ * Starts `kind` in front of the echo upstream listening on `echo.port`. For `direct`
+ * nothing is started: the proxy is the echo upstream itself (`stop` leaves it running).
+ */
+export async function startProxy(
+  kind: ProxyKind,
+  echo: ListeningProcess,
+  settings: ProxySettings,
+): Promise<ProxyUnderTest> {
+  switch (kind) {
+    case 'stratix':
+      return startStratix(echo.port, settings);
+    case 'ws-relay':
+    case 'raw-relay':
+      return startReferenceRelay(kind, echo.port, settings);
+    case 'direct':
+      return {
+        kind,
+        url: `ws://127.0.0.1:${echo.port}/ws`,
+        pids: [echo.pid],
+        maxSessions: USABLE_DESCRIPTORS * settings.echoWorkers,
+        stop: async () => {},
+      };
+  }
+}

@@ -1,0 +1,47 @@
+/**
+ * Entry point of the relay macro benchmark.
+ *
+ *   npx tsc -p . && node dist/bench/relay/run.js --proxy stratix,ws-relay --runs 3
+ *
+ * Prints the command that reproduces the run, the machine, the date, progress per
+ * phase and a Markdown summary table; `--json FILE` also writes every sample.
+ */
+import { writeFileSync } from 'node:fs';
+import { describeMachine } from './machine.js';
+import { descendantsOf } from './process-tree.js';
+import { runRelayBenchmark } from './relay-benchmark.js';
+import { parseRelayOptions, reproduceCommand } from './relay-options.js';
+import { disturbanceNote, summaryTable } from './report.js';
+
+/** On Ctrl-C or a failure, nothing this benchmark started may outlive it. */
+function killChildrenAndExit(code: number): never {
+  for (const pid of descendantsOf(process.pid).slice(1)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  process.exit(code);
+}
+
+async function main(): Promise<void> {
+  const options = parseRelayOptions(process.argv.slice(2));
+  process.once('SIGINT', () => killChildrenAndExit(130));
+  process.once('SIGTERM', () => killChildrenAndExit(143));
+  const command = reproduceCommand(options);
+  const machine = describeMachine();
+  const date = new Date().toISOString();
+  console.log(`# relay benchmark\ncommand: ${command}\nmachine: ${machine}\ndate:    ${date}`);
+  const results = await runRelayBenchmark(options, (line) => console.log(line));
+  console.log(`\n${summaryTable(results, options)}\n\n${disturbanceNote(results)}`);
+  console.log(`took ${(results.elapsedMs / 60_000).toFixed(1)} min; reproduce with: ${command}`);
+  if (options.json !== undefined) {
+    writeFileSync(options.json, JSON.stringify({ command, machine, date, options, ...results }, null, 2));
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.stack ?? error.message : error);
+  killChildrenAndExit(1);
+});

@@ -1,0 +1,228 @@
+/**
+ * The routes one gateway process serves with: the live table (swapped whole on a
+ * full load, changed in place by deltas), the pool health of this process, and the
+ * route-change policy for the sessions it holds. It is the process's RouteReplica:
+ * a RouteController drives it directly (standalone) or through IPC (a worker).
+ *
+ * Health: a session whose upstream is a pool member reports each connect attempt
+ * (`outcome`); `routing.health.failuresToMarkDown` failures in a row take the member
+ * out of its pools for `downCooldownMs` (per process: each worker judges what it
+ * sees). Operator marks come from the controller and reach every process.
+ *
+ * Route changes and live sessions (`routing.onRouteChange`):
+ * - `keep`: nothing happens to them; new handshakes use the new table.
+ * - `migrate`: the sessions whose route changed are closed with 4307 ROUTE_CHANGED,
+ *   paced at migrateRatePerSecond (this process's share) with jitter. "Changed" after
+ *   a full load: the old and the new table resolve the clientId to different targets
+ *   and the session is not already on the new one. After a delta: a changed rule
+ *   covers the clientId and the new target differs from the session's. Pool health
+ *   alone never moves a session. Finding them costs one pass over the sessions, in
+ *   time slices; `keep` costs nothing.
+ */
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import type { Logger } from 'pino';
+import { Counter, Gauge } from 'prom-client';
+import type { Config, RouteChangePolicy } from '../config/schema.js';
+import type { RouteSetData, RouteReplica } from '../control/route-replica.js';
+import { CloseCode } from '../protocol/close-codes.js';
+import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
+import { buildRouteTable, buildRouteTableAsync } from '../routing/build-route-table.js';
+import { HashRouteTable } from '../routing/hash-route-table.js';
+import { RouteTableHolder, type RouteExplanation, type RouteMatch, type RouteTable } from '../routing/route-table.js';
+import { UpstreamHealth, type UpstreamStatus } from '../routing/upstream-health.js';
+import { SessionState, type Session } from '../relay/session.js';
+import type { RouteChange } from '../sources/route-source.js';
+import { PacedCloses } from './paced-closes.js';
+
+export interface LiveRoutesHost {
+  readonly sessions: ReadonlySet<Session>;
+  readonly logger: Logger;
+  readonly metrics: GatewayMetrics;
+}
+
+export interface LiveRoutesOptions {
+  /** A table to start with; default: built from config.routes (or empty with `deferred`). */
+  readonly initial?: RouteTable | undefined;
+  /** Start empty: the rules arrive with the first loadRoutes() (from a RouteController). */
+  readonly deferred?: boolean | undefined;
+  /** Worker processes of the instance: the migrate rate is split between them. */
+  readonly workers?: number | undefined;
+}
+
+/** Sessions checked between two looks at the clock while searching for affected ones. */
+const SCAN_BATCH = 256;
+const SCAN_SLICE_MS = 8;
+export const ROUTE_CHANGED_REASON = 'route changed, reconnect now';
+
+export class LiveRoutes implements RouteReplica {
+  readonly label = 'local';
+  readonly available = true;
+  readonly holder: RouteTableHolder;
+  readonly health: UpstreamHealth;
+  readonly #host: LiveRoutesHost;
+  readonly #workers: number;
+  /** The live table when it can take deltas (a HashRouteTable). */
+  #table: HashRouteTable | undefined;
+  /** Sessions whose target is a pool member: their connect outcomes feed `health`. */
+  readonly #pooled = new WeakSet<Session>();
+  readonly #migrations: PacedCloses<Session>;
+  #chain: Promise<unknown> = Promise.resolve();
+
+  constructor(host: LiveRoutesHost, config: Config, opts: LiveRoutesOptions = {}) {
+    this.#host = host;
+    this.#workers = Math.max(1, opts.workers ?? 1);
+    const h = config.routing.health;
+    this.health = new UpstreamHealth({ failureThreshold: h.failuresToMarkDown, cooldownMs: h.downCooldownMs, maxTracked: h.maxTracked });
+    let initial = opts.initial;
+    if (initial === undefined) {
+      initial = opts.deferred ? buildRouteTable([], undefined, { health: this.health }) : buildRouteTable(config.routes, config.defaultRoute, { health: this.health });
+    }
+    this.#table = initial instanceof HashRouteTable ? initial : undefined;
+    this.holder = new RouteTableHolder(initial);
+    host.metrics.setRouteTable(initial.version, initial.size);
+
+    const registers = [host.metrics.registry];
+    const migrated = new Counter({ name: 'stratix_route_migrations_total', help: 'Sessions closed with 4307 ROUTE_CHANGED because their route changed (routing.onRouteChange "migrate").', registers });
+    this.#migrations = new PacedCloses<Session>({
+      ratePerSecond: config.routing.migrateRatePerSecond / this.#workers,
+      close: (s) => {
+        if (s.state !== SessionState.Connecting && s.state !== SessionState.Open) return;
+        migrated.inc();
+        s.close(CloseCode.ROUTE_CHANGED, ROUTE_CHANGED_REASON);
+      },
+    });
+    const migrations = this.#migrations;
+    const health = this.health;
+    new Gauge({ name: 'stratix_route_migrations_pending', help: 'Sessions waiting to be closed with 4307 ROUTE_CHANGED.', registers, collect() { this.set(migrations.pending); } });
+    new Gauge({
+      name: 'stratix_upstreams_down',
+      help: 'Pool members skipped now, by why (operator mark, or repeated connect failures).',
+      labelNames: ['reason'],
+      registers,
+      collect() {
+        let operator = 0;
+        let failures = 0;
+        for (const s of health.list()) if (s.down) s.reason === 'operator' ? operator++ : failures++;
+        this.set({ reason: 'operator' }, operator);
+        this.set({ reason: 'failures' }, failures);
+      },
+    });
+  }
+
+  get current(): RouteTable {
+    return this.holder.current;
+  }
+
+  /** A session was opened on `match`'s target. */
+  opened(session: Session, match: RouteMatch): void {
+    if (match.member >= 0) this.#pooled.add(session);
+  }
+
+  /** One connect attempt of a session ended: `opened` or failed. */
+  outcome(session: Session, opened: boolean): void {
+    if (!this.#pooled.has(session)) return;
+    if (opened) {
+      this.health.recordSuccess(session.target);
+    } else if (this.health.recordFailure(session.target)) {
+      this.#host.logger.warn(
+        { target: session.target, failures: this.health.failureThreshold, cooldownMs: this.health.cooldownMs },
+        'pool member marked down after repeated connect failures',
+      );
+    }
+  }
+
+  /** A session is gone: it no longer waits for a migration. */
+  closed(session: Session): void {
+    this.#migrations.delete(session);
+  }
+
+  /** The drain closes everyone anyway. */
+  stopMigrations(): void {
+    this.#migrations.clear();
+  }
+
+  loadRoutes(set: RouteSetData, policy: RouteChangePolicy): Promise<string> {
+    return this.#serial(async () => {
+      const next = await buildRouteTableAsync(set.rules, set.defaultRoute, {
+        health: this.health,
+        revision: set.revision > 0 ? set.revision : undefined,
+      });
+      const previous = this.holder.swap(next);
+      this.#table = next;
+      this.#host.metrics.setRouteTable(next.version, next.size);
+      if (policy.onRouteChange === 'migrate' && previous.version !== next.version) {
+        await this.#migrate(policy, (s) => {
+          const now = next.resolve(s.clientId)?.target;
+          return now !== s.target && previous.resolve(s.clientId)?.target !== now;
+        });
+      }
+      return next.version;
+    });
+  }
+
+  applyRouteChanges(changes: readonly RouteChange[], revision: number, policy: RouteChangePolicy): Promise<string> {
+    return this.#serial(async () => {
+      const table = this.#table;
+      if (table === undefined) throw new Error('the live route table does not take changes (not a HashRouteTable)');
+      const opts = { revision };
+      for (const c of changes) {
+        if (c.type === 'put') table.put(c.rule, opts);
+        else if (c.type === 'delete') table.delete(c.rule, opts);
+        else table.setDefault(c.defaultRoute, opts);
+      }
+      this.#host.metrics.setRouteTable(table.version, table.size);
+      if (policy.onRouteChange === 'migrate') {
+        await this.#migrate(policy, (s) => covers(changes, s.clientId) && table.resolve(s.clientId)?.target !== s.target);
+      }
+      return table.version;
+    });
+  }
+
+  async markUpstream(url: string, down: boolean): Promise<void> {
+    if (down) this.health.markDown(url);
+    else this.health.markUp(url);
+  }
+
+  async explainRoute(clientId: string): Promise<RouteExplanation> {
+    return this.holder.current.explain(clientId);
+  }
+
+  async upstreams(): Promise<UpstreamStatus[]> {
+    return this.health.list();
+  }
+
+  #serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#chain.then(fn);
+    this.#chain = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Queues the sessions `affected` picks for a paced 4307 close; the search yields every few ms. */
+  async #migrate(policy: RouteChangePolicy, affected: (s: Session) => boolean): Promise<void> {
+    const picked: Session[] = [];
+    let deadline = performance.now() + SCAN_SLICE_MS;
+    let n = 0;
+    for (const s of [...this.#host.sessions]) {
+      if (++n % SCAN_BATCH === 0 && performance.now() >= deadline) {
+        await nextTurn();
+        deadline = performance.now() + SCAN_SLICE_MS;
+      }
+      if ((s.state === SessionState.Connecting || s.state === SessionState.Open) && affected(s)) picked.push(s);
+    }
+    if (picked.length === 0) return;
+    const rate = policy.migrateRatePerSecond / this.#workers;
+    this.#migrations.ratePerSecond = rate;
+    const added = this.#migrations.add(picked);
+    this.#host.logger.info({ sessions: added, waiting: this.#migrations.pending, ratePerSecond: rate }, 'migrating sessions whose route changed');
+  }
+}
+
+/** Whether one of `changes` is a rule that can match `clientId` (the default covers everyone). */
+function covers(changes: readonly RouteChange[], clientId: string): boolean {
+  for (const c of changes) {
+    if (c.type === 'default') return true;
+    const r = c.rule;
+    if (r.clientId !== undefined ? r.clientId === clientId : clientId.startsWith(r.clientIdPrefix ?? '')) return true;
+  }
+  return false;
+}
