@@ -18,7 +18,7 @@ let gateway: Gateway | undefined;
 let logger: Logger | undefined;
 let draining = false;
 /** A full route set being received in chunks. */
-let incoming: { id: number; rules: RouteRuleConfig[]; defaultRoute: DefaultRouteConfig | undefined; revision: number } | undefined;
+let incoming: { load: number; rules: RouteRuleConfig[]; defaultRoute: DefaultRouteConfig | undefined; revision: number } | undefined;
 
 function send(msg: ToPrimary): void {
   if (process.connected) process.send!(msg);
@@ -52,11 +52,25 @@ function init(msg: Extract<ToWorker, { t: 'init' }>): void {
   send({ t: 'ready' });
 }
 
-function drain(): void {
-  if (draining) {
+let signals = 0;
+
+/**
+ * SIGTERM/SIGINT: the first drains, a second exits at once. A service manager
+ * (systemd's control group) or a terminal's Ctrl-C signals the workers as well as
+ * the primary, and the primary then asks for the drain too: that request does
+ * not count as a second signal.
+ */
+function onSignal(): void {
+  if (++signals > 1) {
     logger?.warn('second signal: exiting now');
+    logger?.flush();
     process.exit(1);
   }
+  drain();
+}
+
+function drain(): void {
+  if (draining) return;
   draining = true;
   if (gateway === undefined) process.exit(0);
   void gateway.drain().then(() => {
@@ -74,16 +88,21 @@ function onRouteMessage(gw: Gateway, msg: Exclude<ToWorker, { t: 'init' | 'conn'
       reply(msg.id, () => gw.metrics.registry.getMetricsAsJSON());
       break;
     case 'routes-begin':
-      incoming = { id: msg.id, rules: [], defaultRoute: msg.defaultRoute, revision: msg.revision };
+      incoming = { load: msg.load, rules: [], defaultRoute: msg.defaultRoute, revision: msg.revision };
+      reply(msg.id, () => true);
       break;
     case 'routes-chunk':
-      if (incoming?.id === msg.id) for (const rule of msg.rules) incoming.rules.push(rule);
+      reply(msg.id, () => {
+        if (incoming?.load !== msg.load) throw new Error('routes-chunk without its routes-begin');
+        for (const rule of msg.rules) incoming.rules.push(rule);
+        return true;
+      });
       break;
     case 'routes-end': {
       const set = incoming;
       incoming = undefined;
       reply(msg.id, () => {
-        if (set?.id !== msg.id) throw new Error('routes-end without its routes-begin');
+        if (set?.load !== msg.load) throw new Error('routes-end without its routes-begin');
         return live.loadRoutes(set, msg.policy);
       });
       break;
@@ -114,15 +133,15 @@ process.on('message', (msg: ToWorker, handle?: Socket) => {
       else gateway.adopt(handle, Buffer.from(msg.head));
       break;
     case 'drain':
-      if (!draining) drain();
+      drain();
       break;
     default:
       if (gateway !== undefined) onRouteMessage(gateway, msg);
   }
 });
 
-process.on('SIGTERM', drain);
-process.on('SIGINT', drain);
+process.on('SIGTERM', onSignal);
+process.on('SIGINT', onSignal);
 process.on('disconnect', () => {
   // The primary is gone: nobody can hand us sockets or restart us.
   void gateway?.close().finally(() => process.exit(draining ? 0 : 1));

@@ -478,6 +478,20 @@ describe('cluster: SIGTERM', { timeout: 60_000 }, () => {
     await until(() => !pids.some(alive), 'the workers to exit');
   });
 
+  it('SIGTERM to every process of the group (systemd, Ctrl-C) still drains with 1012', async () => {
+    const cli = await start({ drainPeriodMs: 1_500, drainGraceMs: 1_000 });
+    const port = cli.port;
+    const opened = await Promise.all(idsPerShard('group-', 2).flat().map((id) => openOnWorker(port, id)));
+    const clients = opened.map((o) => o.client);
+    await roundTrip(clients, 'before');
+    // What systemd's KillMode=control-group does: the same signal to the primary and its workers.
+    cli.proc.kill('SIGTERM');
+    for (const pid of cli.workerPids) process.kill(pid, 'SIGTERM');
+    const closes = await Promise.all(clients.map((c) => c.closed));
+    assert.deepEqual(closes.map((c) => c.code), new Array<number>(clients.length).fill(1012));
+    assert.deepEqual(await cli.exited, { code: 0, signal: null });
+  });
+
   it('a second SIGTERM during a long drain exits at once, dropping the clients still open', async () => {
     const cli = await start({ drainPeriodMs: 3_600_000, drainGraceMs: 0 });
     const port = cli.port;
