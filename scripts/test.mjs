@@ -42,7 +42,7 @@ if (run(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 
 
 const all = find(join(root, 'dist/test')).filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)));
 const interop = all.filter((f) => f.endsWith('.interop.test.js'));
-const needsEtcd = all.filter((f) => f.includes('/sources/'));
+const needsEtcd = all.filter((f) => f.includes('/sources/') || f.includes('/routing-runtime/'));
 const main = all.filter((f) => !interop.includes(f));
 
 if (needsEtcd.length > 0 && run('bash', ['scripts/install-etcd.sh']) !== 0) {

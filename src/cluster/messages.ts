@@ -4,16 +4,18 @@
  *
  * Requests carry an `id`; the worker answers each with one `reply` of that id.
  * A full route set travels as `routes-begin`, `routes-chunk`s of at most
- * ROUTE_CHUNK_RULES rules (each one cheap to deserialize, so a million rules never
- * hold a worker's event loop in one piece) and `routes-end`, which is the request
- * that gets the reply (the new table's version).
+ * ROUTE_CHUNK_RULES rules and `routes-end` (answered with the new table's version),
+ * all tied by `load`. Each chunk is acknowledged before the next is sent: a worker
+ * then never has more than one chunk to deserialize in one turn of its event loop
+ * (with 10k-rule chunks sent back to back, a worker took several per turn and
+ * stalled its sessions for 40-80 ms while a million rules arrived).
  */
 import type { DefaultRouteConfig, RouteRuleConfig } from '../config/route-schema.js';
 import type { RouteChangePolicy } from '../config/schema.js';
 import type { RouteChange } from '../sources/route-source.js';
 
-/** Rules per `routes-chunk` (~1 MB; a few ms to deserialize). */
-export const ROUTE_CHUNK_RULES = 10_000;
+/** Rules per `routes-chunk` (~250 KB; a couple of ms to deserialize). */
+export const ROUTE_CHUNK_RULES = 2_500;
 
 export type ToWorker =
   /** First message: the validated config without its rules (re-validated by the worker) and its place. */
@@ -22,9 +24,9 @@ export type ToWorker =
   | { t: 'conn'; head: Buffer }
   | { t: 'metrics'; id: number }
   | { t: 'drain' }
-  | { t: 'routes-begin'; id: number; count: number; defaultRoute: DefaultRouteConfig | undefined; revision: number }
-  | { t: 'routes-chunk'; id: number; rules: readonly RouteRuleConfig[] }
-  | { t: 'routes-end'; id: number; policy: RouteChangePolicy }
+  | { t: 'routes-begin'; id: number; load: number; count: number; defaultRoute: DefaultRouteConfig | undefined; revision: number }
+  | { t: 'routes-chunk'; id: number; load: number; rules: readonly RouteRuleConfig[] }
+  | { t: 'routes-end'; id: number; load: number; policy: RouteChangePolicy }
   | { t: 'routes-delta'; id: number; changes: readonly RouteChange[]; revision: number; policy: RouteChangePolicy }
   | { t: 'upstream-mark'; id: number; url: string; down: boolean }
   | { t: 'explain'; id: number; clientId: string }

@@ -162,7 +162,7 @@ export class WorkerHandle implements RouteReplica {
   }
 
   /** Sends a request built for a fresh id; resolves with the worker's reply value. */
-  #request<T>(build: (id: number) => ToWorker, timeoutMs = REQUEST_TIMEOUT_MS, before?: (id: number) => Promise<void>): Promise<T> {
+  #request<T>(build: (id: number) => ToWorker, timeoutMs = REQUEST_TIMEOUT_MS): Promise<T> {
     const id = this.#nextId++;
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -170,43 +170,23 @@ export class WorkerHandle implements RouteReplica {
         reject(new Error(`${this.label} did not answer within ${timeoutMs} ms`));
       }, timeoutMs);
       this.#pending.set(id, { resolve: resolve as (v: unknown) => void, reject, timer });
-      const fail = (err: Error): void => {
-        if (!this.#pending.delete(id)) return;
+      if (!this.#send(build(id))) {
+        this.#pending.delete(id);
         clearTimeout(timer);
-        reject(err);
-      };
-      (before === undefined ? Promise.resolve() : before(id)).then(() => {
-        if (!this.#send(build(id))) fail(new Error(`${this.label} is not running`));
-      }, fail);
-    });
-  }
-
-  /** Sends one message and resolves once it is written to the IPC channel (flow control for big transfers). */
-  #post(msg: ToWorker): Promise<void> {
-    const child = this.#child;
-    if (child === undefined || !child.connected) return Promise.reject(new Error(`${this.label} is not running`));
-    return new Promise<void>((resolve, reject) => {
-      try {
-        child.send(msg, (err: Error | null) => (err ? reject(err) : resolve()));
-      } catch (err) {
-        reject(err as Error);
+        reject(new Error(`${this.label} is not running`));
       }
     });
   }
 
   // --- RouteReplica ---------------------------------------------------------------
 
-  loadRoutes(set: RouteSetData, policy: RouteChangePolicy): Promise<string> {
-    return this.#request<string>(
-      (id) => ({ t: 'routes-end', id, policy }),
-      LOAD_TIMEOUT_MS,
-      async (id) => {
-        await this.#post({ t: 'routes-begin', id, count: set.rules.length, defaultRoute: set.defaultRoute, revision: set.revision });
-        for (let i = 0; i < set.rules.length; i += ROUTE_CHUNK_RULES) {
-          await this.#post({ t: 'routes-chunk', id, rules: set.rules.slice(i, i + ROUTE_CHUNK_RULES) });
-        }
-      },
-    );
+  async loadRoutes(set: RouteSetData, policy: RouteChangePolicy): Promise<string> {
+    const load = this.#nextId++;
+    await this.#request((id) => ({ t: 'routes-begin', id, load, count: set.rules.length, defaultRoute: set.defaultRoute, revision: set.revision }));
+    for (let i = 0; i < set.rules.length; i += ROUTE_CHUNK_RULES) {
+      await this.#request((id) => ({ t: 'routes-chunk', id, load, rules: set.rules.slice(i, i + ROUTE_CHUNK_RULES) }));
+    }
+    return this.#request<string>((id) => ({ t: 'routes-end', id, load, policy }), LOAD_TIMEOUT_MS);
   }
 
   applyRouteChanges(changes: readonly RouteChange[], revision: number, policy: RouteChangePolicy): Promise<string> {

@@ -21,6 +21,7 @@ export class ConfigWatcher {
   readonly #log: Logger;
   #watcher: FSWatcher | undefined;
   #timer: NodeJS.Timeout | undefined;
+  /** Fingerprint of the file at the last callback ("" before the first). */
   #last = '';
 
   constructor(path: string, debounceMs: number, onChange: () => void, logger: Logger) {
@@ -32,9 +33,9 @@ export class ConfigWatcher {
   }
 
   start(): void {
-    void this.#fingerprint().then((f) => {
-      if (this.#last === '') this.#last = f;
-    });
+    // No baseline is taken here: a stat racing with a replace could take the new file as
+    // the baseline and miss it. The first event always reloads (harmless: a table equal
+    // to the current one is not sent anywhere).
     try {
       this.#watcher = watch(dirname(this.#path), { persistent: false }, (_event, filename) => {
         const name = filename?.toString();

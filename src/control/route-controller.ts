@@ -207,7 +207,8 @@ export class RouteController {
       set = { rules: config.routes, defaultRoute: config.defaultRoute, revision: 0 };
       this.#onSourceStatus({ state: 'ok', reason: undefined, revision: 0, since: Date.now(), invalidKeys: 0 });
     }
-    await this.#install(set, 'start');
+    // In the change chain: etcd deltas that arrive meanwhile queue up behind it.
+    await this.#serial(() => this.#install(set, 'start'));
     const timeoutMs = config.routing.convergeTimeoutMs;
     if (!(await this.#waitConverged(timeoutMs))) throw new Error(`the route table did not reach every replica within ${timeoutMs} ms`);
     if (this.#opts.configPath !== undefined && config.routing.watchConfigFile) {

@@ -151,7 +151,8 @@ export class GatewayMetrics {
       labelNames: ['version'],
       registers,
     });
-    this.routeTableRules = new Gauge({ name: 'stratix_route_table_rules', help: 'Rules in the route table.', registers });
+    // Every worker holds the same table: the instance's count is the max, not the sum.
+    this.routeTableRules = new Gauge({ name: 'stratix_route_table_rules', help: 'Rules in the route table.', registers, aggregator: 'max' });
 
     function directional(name: string, help: string, values: Float64Array): void {
       new Counter({

@@ -14,10 +14,11 @@
  * - `migrate`: the sessions whose route changed are closed with 4307 ROUTE_CHANGED,
  *   paced at migrateRatePerSecond (this process's share) with jitter. "Changed" after
  *   a full load: the old and the new table resolve the clientId to different targets
- *   and the session is not already on the new one. After a delta: a changed rule
- *   covers the clientId and the new target differs from the session's. Pool health
- *   alone never moves a session. Finding them costs one pass over the sessions, in
- *   time slices; `keep` costs nothing.
+ *   and the session is not already on the new one (so pool health alone does not move
+ *   it). After a delta: a changed rule covers the clientId and the new target differs
+ *   from the session's (a session on a pool member that is down meanwhile moves too,
+ *   if such a rule changed). Finding them costs one pass over the sessions, in time
+ *   slices; `keep` costs nothing.
  */
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Logger } from 'pino';

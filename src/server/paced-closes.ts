@@ -8,7 +8,9 @@
  * the instants do not line up across workers and instances). Items added while a
  * migration runs join the queue behind the ones waiting; an item already queued is
  * not queued twice, and one that goes away by itself can be dropped (`delete`, O(1)).
- * One timer, armed only while something waits.
+ * A late timer (the event loop was busy) catches up at most MAX_CATCH_UP_MS of the
+ * schedule, so a stall never turns into a burst. One timer, armed only while something
+ * waits.
  */
 import { shuffleInPlace } from './drain-schedule.js';
 
@@ -22,6 +24,8 @@ export interface PacedClosesOptions<T> {
 
 /** Timers are not armed closer together than this; closes that fall due meanwhile go together. */
 const MIN_TIMER_MS = 4;
+/** After a stall (a late timer), at most this much of the schedule is caught up at once: no burst. */
+const MAX_CATCH_UP_MS = 100;
 
 export class PacedCloses<T> {
   /** Waiting items in the order they will be closed (a Set keeps insertion order). */
@@ -102,6 +106,7 @@ export class PacedCloses<T> {
   #onTimer(): void {
     this.#timer = undefined;
     const now = this.#now();
+    if (this.#nextDue < now - MAX_CATCH_UP_MS) this.#nextDue = now - MAX_CATCH_UP_MS;
     while (this.#queue.size > 0 && this.#nextDue <= now) {
       const item = this.#queue.values().next().value as T;
       this.#queue.delete(item);
