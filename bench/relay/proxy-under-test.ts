@@ -1,7 +1,8 @@
 /**
  * The thing the relay benchmark measures, started fresh when asked:
- * - `stratix`: the gateway CLI (dist/src/cli/main.js) with a temporary config
- *   whose default route is the echo upstream; measured over primary + workers;
+ * - `stratix`: the gateway CLI (dist/src/cli/main.js, or a snapshot's) started as
+ *   production starts it (`node --max-semi-space-size=2 main.js`), with a temporary
+ *   config whose default route is the echo upstream; measured over primary + workers;
  * - `ws-relay`: reference-ws-relay.ts, the naive one-process `ws` relay;
  * - `raw-relay`: reference-raw-relay.ts, handshakes then raw byte pipes (the floor);
  * - `direct`: no proxy, the clients talk to the echo upstream (whose own process
@@ -22,7 +23,8 @@ export type ProxyKind = (typeof PROXY_KINDS)[number];
 const USABLE_DESCRIPTORS = 19_000;
 const START_TIMEOUT_MS = 30_000;
 
-const STRATIX_CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+/** This checkout's gateway CLI. */
+export const DEFAULT_STRATIX_MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const REFERENCE_RELAYS = {
   'ws-relay': fileURLToPath(new URL('./reference-ws-relay.js', import.meta.url)),
   'raw-relay': fileURLToPath(new URL('./reference-raw-relay.js', import.meta.url)),
@@ -47,6 +49,15 @@ export interface ProxySettings {
   echoWorkers: number;
   /** Extra node options for the proxy's processes. */
   nodeArgs: string[];
+  /** The Stratix CLI (main.js) to start. */
+  stratixMain: string;
+  /** Node options of the Stratix primary as in production; given before `nodeArgs`. */
+  stratixNodeArgs: string[];
+}
+
+/** The node arguments that start the Stratix primary (without `--config`). */
+export function stratixCommand(settings: Pick<ProxySettings, 'nodeArgs' | 'stratixMain' | 'stratixNodeArgs'>): string[] {
+  return [...settings.stratixNodeArgs, ...settings.nodeArgs, settings.stratixMain];
 }
 
 export async function startEchoUpstream(echoWorkers: number): Promise<ListeningProcess> {
@@ -112,7 +123,7 @@ async function startStratix(echoPort: number, settings: ProxySettings): Promise<
   try {
     gateway = await ListeningProcess.start({
       name: 'stratix',
-      args: [...settings.nodeArgs, STRATIX_CLI, '--config', configFile],
+      args: [...stratixCommand(settings), '--config', configFile],
       timeoutMs: START_TIMEOUT_MS,
       expectedPort: port, // at log level warn the "listening" line may be filtered out
       probe: async () => (await relayFailures(url, [`bench-start-${startProbes++}`], 2_000)).length === 0,

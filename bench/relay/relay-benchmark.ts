@@ -53,6 +53,16 @@ async function activePhases(ctx: BenchContext, run: RunResults, echo: ListeningP
   }
 }
 
+export function proxySettings(options: RelayOptions): ProxySettings {
+  return {
+    workers: options.workers,
+    echoWorkers: options.echoWorkers,
+    nodeArgs: options.proxyNodeArgs,
+    stratixMain: options.stratixMain,
+    stratixNodeArgs: options.stratixNodeArgs,
+  };
+}
+
 export async function runRelayBenchmark(options: RelayOptions, log: (line: string) => void): Promise<RelayResults> {
   const started = performance.now();
   const ctx: BenchContext = {
@@ -61,7 +71,7 @@ export async function runRelayBenchmark(options: RelayOptions, log: (line: strin
     deadline: Date.now() + options.timeLimitMs,
     log,
   };
-  const settings: ProxySettings = { workers: options.workers, echoWorkers: options.echoWorkers, nodeArgs: options.proxyNodeArgs };
+  const settings: ProxySettings = proxySettings(options);
   const runs: RunResults[] = [];
   for (let i = 1; i <= options.runs; i++) {
     log(`--- run ${i}/${options.runs}`);

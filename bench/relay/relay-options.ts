@@ -4,7 +4,8 @@
  * a later change of default does not change what the printed command measures).
  */
 import { parseArgs } from 'node:util';
-import { PROXY_KINDS, type ProxyKind } from './proxy-under-test.js';
+import path from 'node:path';
+import { DEFAULT_STRATIX_MAIN, PROXY_KINDS, type ProxyKind } from './proxy-under-test.js';
 
 export const PHASES = ['throughput', 'latency', 'memory'] as const;
 export type Phase = (typeof PHASES)[number];
@@ -40,13 +41,27 @@ export interface RelayOptions {
   timeLimitMs: number;
   /** Extra node options for the proxy processes (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"); workers inherit them. */
   proxyNodeArgs: string[];
+  /** The Stratix CLI to start (absolute path of main.js); default this checkout's dist. */
+  stratixMain: string;
+  /**
+   * Node options the Stratix primary is started with, as in production (`npm start`,
+   * the bin shebang, the README's service unit); its workers inherit them and then
+   * add `gateway.workerNodeOptions`. Given before `proxyNodeArgs`.
+   */
+  stratixNodeArgs: string[];
   /** Memory phase: keep the idle sessions open this long after measuring (to inspect the proxy by hand). */
   holdMs: number;
-  /** Before each measurement, wait up to this long for other work on the machine to go below 0.15 cores. */
+  /**
+   * Before each measurement, wait up to this long for other work on the machine to go below
+   * 0.15 cores; when > 0, a throughput window that other work disturbed is also measured again.
+   */
   waitQuietMs: number;
   /** Also write the results as JSON here. */
   json: string | undefined;
 }
+
+/** How `npm start`, the `stratix-gateway` bin and the README's systemd unit start the primary. */
+const DEFAULT_STRATIX_NODE_ARGS = '--max-semi-space-size=2';
 
 const USAGE = `usage: node dist/bench/relay/run.js [options]
   --proxy LIST              stratix | ws-relay | raw-relay | direct, comma-separated (default stratix)
@@ -67,8 +82,14 @@ const USAGE = `usage: node dist/bench/relay/run.js [options]
   --echo-workers N          echo upstream processes (default 1)
   --time-limit-s S          abort the whole benchmark after this (default 3600)
   --proxy-node-args="ARGS" extra node options for stratix / ws-relay (profiling), e.g. "--cpu-prof"
+  --stratix-main PATH       the Stratix CLI to measure, e.g. a snapshot's dist/src/cli/main.js
+                            (default this checkout's dist/src/cli/main.js)
+  --stratix-node-args="ARGS" node options of the Stratix primary, as production starts it
+                            (npm start, bin, service unit); workers inherit them
+                            (default "${DEFAULT_STRATIX_NODE_ARGS}"; "" for none)
   --hold-s S                memory phase: keep the sessions open S s after measuring, for inspection (default 0)
-  --wait-quiet-s S          before each measurement, wait up to S s for the machine to be idle (default 0)
+  --wait-quiet-s S          before each measurement, wait up to S s for the machine to be idle, and
+                            measure a throughput window again (3 at most) when other work disturbed it (default 0)
   --json FILE               also write the results as JSON`;
 
 function positiveInt(name: string, value: string): number {
@@ -85,6 +106,10 @@ function list<T extends string>(name: string, value: string, allowed: readonly T
     }
   }
   return items as T[];
+}
+
+function nodeArgs(value: string): string[] {
+  return value.split(/\s+/).filter(Boolean);
 }
 
 export function parseRelayOptions(argv: readonly string[]): RelayOptions {
@@ -110,6 +135,8 @@ export function parseRelayOptions(argv: readonly string[]): RelayOptions {
       'echo-workers': { type: 'string', default: '1' },
       'time-limit-s': { type: 'string', default: '3600' },
       'proxy-node-args': { type: 'string', default: '' },
+      'stratix-main': { type: 'string', default: DEFAULT_STRATIX_MAIN },
+      'stratix-node-args': { type: 'string', default: DEFAULT_STRATIX_NODE_ARGS },
       'wait-quiet-s': { type: 'string', default: '0' },
       'hold-s': { type: 'string', default: '0' },
       json: { type: 'string' },
@@ -139,7 +166,9 @@ export function parseRelayOptions(argv: readonly string[]): RelayOptions {
     workers: values.workers === 'auto' ? 'auto' : Math.max(1, positiveInt('workers', values.workers)),
     echoWorkers: Math.max(1, int('echo-workers')),
     timeLimitMs: Number(values['time-limit-s']) * 1000,
-    proxyNodeArgs: values['proxy-node-args'].split(/\s+/).filter(Boolean),
+    proxyNodeArgs: nodeArgs(values['proxy-node-args']),
+    stratixMain: path.resolve(values['stratix-main']),
+    stratixNodeArgs: nodeArgs(values['stratix-node-args']),
     waitQuietMs: Number(values['wait-quiet-s']) * 1000,
     holdMs: Number(values['hold-s']) * 1000,
     json: values.json,
@@ -179,6 +208,12 @@ export function reproduceCommand(o: RelayOptions): string {
     `--workers ${o.workers}`,
     `--echo-workers ${o.echoWorkers}`,
     ...(o.proxyNodeArgs.length > 0 ? [`--proxy-node-args="${o.proxyNodeArgs.join(' ')}"`] : []),
+    ...(o.proxies.includes('stratix')
+      ? [
+          ...(o.stratixMain === DEFAULT_STRATIX_MAIN ? [] : [`--stratix-main ${o.stratixMain}`]),
+          `--stratix-node-args="${o.stratixNodeArgs.join(' ')}"`,
+        ]
+      : []),
     ...(o.waitQuietMs > 0 ? [`--wait-quiet-s ${o.waitQuietMs / 1000}`] : []),
     ...(o.holdMs > 0 ? [`--hold-s ${o.holdMs / 1000}`] : []),
   ];

@@ -9,7 +9,8 @@
 import { writeFileSync } from 'node:fs';
 import { describeMachine } from './machine.js';
 import { descendantsOf } from './process-tree.js';
-import { runRelayBenchmark } from './relay-benchmark.js';
+import { stratixCommand } from './proxy-under-test.js';
+import { proxySettings, runRelayBenchmark } from './relay-benchmark.js';
 import { parseRelayOptions, reproduceCommand } from './relay-options.js';
 import { disturbanceNote, summaryTable } from './report.js';
 
@@ -33,6 +34,9 @@ async function main(): Promise<void> {
   const machine = describeMachine();
   const date = new Date().toISOString();
   console.log(`# relay benchmark\ncommand: ${command}\nmachine: ${machine}\ndate:    ${date}`);
+  if (options.proxies.includes('stratix')) {
+    console.log(`stratix: node ${stratixCommand(proxySettings(options)).join(' ')} --config <temporary config>`);
+  }
   const results = await runRelayBenchmark(options, (line) => console.log(line));
   console.log(`\n${summaryTable(results, options)}\n\n${disturbanceNote(results)}`);
   console.log(`took ${(results.elapsedMs / 60_000).toFixed(1)} min; reproduce with: ${command}`);

@@ -24,6 +24,16 @@ export interface ThroughputSample {
   closedDuringPhase: number;
 }
 
+/** A window during which other work kept more than this many cores busy is measured again. */
+const DISTURBED_CORES = 0.25;
+/** Windows per figure at most (with --wait-quiet-s); the least disturbed one is kept. */
+const MAX_WINDOWS = 3;
+
+/**
+ * Measures one window; with `--wait-quiet-s`, a window that other work disturbed
+ * (it can start after the quiet check) is measured again, up to MAX_WINDOWS times,
+ * and the least disturbed window is kept.
+ */
 export async function measureThroughput(
   ctx: BenchContext,
   pool: LoadGeneratorPool,
@@ -31,8 +41,26 @@ export async function measureThroughput(
   echoPid: number,
 ): Promise<ThroughputSample> {
   checkDeadline(ctx, `throughput ${target.kind}`);
+  ctx.log(`throughput: ${target.kind}, ${ctx.options.clients} clients, closed loop`);
+  let best: ThroughputSample | undefined;
+  for (let window = 1; window <= MAX_WINDOWS; window++) {
+    const sample = await measureWindow(ctx, pool, target, echoPid);
+    if (best === undefined || sample.cores.other < best.cores.other) best = sample;
+    if (ctx.options.waitQuietMs === 0 || best.cores.other <= DISTURBED_CORES) break;
+    if (window < MAX_WINDOWS) ctx.log(`  disturbed (other work ${sample.cores.other.toFixed(2)} cores): measuring again`);
+    else ctx.log(`  keeping the least disturbed window (other work ${best.cores.other.toFixed(2)} cores)`);
+    checkDeadline(ctx, `throughput ${target.kind}`);
+  }
+  return best!;
+}
+
+async function measureWindow(
+  ctx: BenchContext,
+  pool: LoadGeneratorPool,
+  target: ProxyUnderTest,
+  echoPid: number,
+): Promise<ThroughputSample> {
   const { options } = ctx;
-  ctx.log(`throughput: ${target.kind}, ${options.clients} clients, closed loop`);
   await waitForQuiet(ctx);
   await openSessions(ctx, pool, target.url, options.clients, 'bench-');
   const groups = [target.pids, [echoPid], pool.pids];
