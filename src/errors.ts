@@ -24,14 +24,24 @@ export class ConfigError extends StratixError {
   }
 }
 
-/** A rejected WebSocket upgrade: answered with `status` and a JSON body carrying `code`. */
-export class HandshakeError extends StratixError {
+/** A refusal answered over HTTP: `status`, extra headers, and a JSON body carrying `code` (and `details`). */
+export class HttpError extends StratixError {
   readonly status: number;
   readonly headers: Readonly<Record<string, string>>;
-  constructor(code: string, status: number, message: string, headers: Record<string, string> = {}) {
+  /** More fields for the JSON body (e.g. the bad settings of a reload). */
+  readonly details: Readonly<Record<string, unknown>>;
+  constructor(code: string, status: number, message: string, headers: Record<string, string> = {}, details: Record<string, unknown> = {}) {
     super(code, message);
     this.status = status;
     this.headers = headers;
+    this.details = details;
+  }
+}
+
+/** A rejected WebSocket upgrade. */
+export class HandshakeError extends HttpError {
+  constructor(code: string, status: number, message: string, headers: Record<string, string> = {}) {
+    super(code, status, message, headers);
   }
 }
 
@@ -83,17 +93,10 @@ export function upstreamError(name: UpstreamErrorName, message: string, cause?: 
   return new UpstreamError(e.code, e.close, message, cause === undefined ? undefined : { cause });
 }
 
-/** A refused or failed admin request (/admin/*): answered with `status` and a JSON body carrying `code`. */
-export class AdminError extends StratixError {
-  readonly status: number;
-  readonly headers: Readonly<Record<string, string>>;
-  /** More fields for the JSON body (e.g. the bad settings of a reload). */
-  readonly details: Readonly<Record<string, unknown>>;
+/** A refused or failed admin request (/admin/*). */
+export class AdminError extends HttpError {
   constructor(code: string, status: number, message: string, details: Record<string, unknown> = {}, headers: Record<string, string> = {}) {
-    super(code, message);
-    this.status = status;
-    this.details = details;
-    this.headers = headers;
+    super(code, status, message, headers, details);
   }
 }
 
