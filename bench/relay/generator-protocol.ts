@@ -33,10 +33,15 @@ export interface ConnectResult {
   elapsedMs: number;
 }
 
-/** Every session keeps exactly one message in flight for the whole phase (closed loop). */
+/**
+ * Every session keeps exactly `inFlight` messages in flight for the whole phase
+ * (closed loop): it sends that many at the start and one more per echo.
+ */
 export interface ClosedLoopRequest {
   kind: 'closed-loop';
   payloadBytes: number;
+  /** Messages each session keeps in flight (1 or more). */
+  inFlight: number;
   warmupMs: number;
   durationMs: number;
 }
@@ -45,7 +50,7 @@ export interface ClosedLoopResult {
   /** Echoes received inside the measurement window. */
   roundTrips: number;
   windowMs: number;
-  /** Messages that had not come back by the end of the drain wait. */
+  /** Messages (of all sessions, all in flight) that had not come back by the end of the drain wait. */
   lost: number;
   closedDuringPhase: number;
 }

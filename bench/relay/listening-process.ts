@@ -1,8 +1,10 @@
 /**
  * A server program started as a child process, ready once it prints the pino-style
  * JSON line `{"msg":"listening","port":N}` on stdout (the echo upstream, the
- * reference relay and the Stratix CLI all do). Stopping sends SIGTERM, then SIGKILL
- * to the whole process tree after a grace period.
+ * reference relays and the Stratix CLI all do), or once a probe of the port it was
+ * told to listen on succeeds (programs that print nothing, such as nginx and
+ * HAProxy). Stopping sends SIGTERM, then SIGKILL to the whole process tree after a
+ * grace period.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -11,6 +13,8 @@ import { descendantsOf } from './process-tree.js';
 export interface StartOptions {
   /** Shown in errors. */
   name: string;
+  /** The executable; default this node (`process.execPath`), `args` then starting with the script. */
+  command?: string;
   args: readonly string[];
   /** How long to wait for the listening line. */
   timeoutMs: number;
@@ -49,7 +53,7 @@ export class ListeningProcess {
   }
 
   static async start(options: StartOptions): Promise<ListeningProcess> {
-    const child = spawn(process.execPath, options.args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(options.command ?? process.execPath, options.args, { stdio: ['ignore', 'pipe', 'pipe'] });
     const output: string[] = [];
     const keep = (line: string): void => {
       output.push(line);

@@ -140,16 +140,16 @@ export class LoadGeneratorPool {
     };
   }
 
-  /** Starts the closed loop on every generator; `onWindowStart` runs when the measurement window opens. */
+  /**
+   * Starts the closed loop on every generator, each session keeping `inFlight` messages
+   * in flight; `window.onStart` runs when the measurement window opens, `onEnd` when it closes.
+   */
   async closedLoop(
-    payloadBytes: number,
-    warmupMs: number,
-    durationMs: number,
+    load: { payloadBytes: number; inFlight: number; warmupMs: number; durationMs: number },
     window: { onStart: () => void; onEnd: () => void },
   ): Promise<ClosedLoopResult> {
-    const running = Promise.all(
-      this.#generators.map((g) => g.request({ kind: 'closed-loop', payloadBytes, warmupMs, durationMs })),
-    );
+    const { warmupMs, durationMs } = load;
+    const running = Promise.all(this.#generators.map((g) => g.request({ kind: 'closed-loop', ...load })));
     const startTimer = setTimeout(window.onStart, warmupMs);
     const endTimer = setTimeout(window.onEnd, warmupMs + durationMs);
     try {

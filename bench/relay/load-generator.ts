@@ -88,6 +88,9 @@ async function connect(request: ConnectRequest): Promise<ConnectResult> {
 }
 
 // ---- closed loop (throughput) ---------------------------------------------
+// Each session starts with `inFlight` messages and sends one more per echo, so it
+// keeps exactly that many in flight; `outstanding` counts sends minus echoes over
+// all sessions, and whatever is left after the drain wait is reported as lost.
 
 let loopPayload: Buffer = PROBE;
 let loopRunning = false;
@@ -115,10 +118,13 @@ async function closedLoop(request: ClosedLoopRequest): Promise<ClosedLoopResult>
   outstanding = 0;
   loopRunning = true;
   setMessageHandler(onClosedLoopEcho);
+  const inFlight = Math.max(1, Math.floor(request.inFlight));
   for (const socket of sessions) {
     if (socket.readyState !== WebSocket.OPEN) continue;
-    outstanding++;
-    socket.send(loopPayload, TEXT);
+    for (let i = 0; i < inFlight; i++) {
+      outstanding++;
+      socket.send(loopPayload, TEXT);
+    }
   }
   await sleep(request.warmupMs);
   inWindow = true;

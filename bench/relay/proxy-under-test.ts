@@ -5,6 +5,9 @@
  *   config whose default route is the echo upstream; measured over primary + workers;
  * - `ws-relay`: reference-ws-relay.ts, the naive one-process `ws` relay;
  * - `raw-relay`: reference-raw-relay.ts, handshakes then raw byte pipes (the floor);
+ * - `nginx`, `haproxy`: the real programs (reference-nginx.ts, reference-haproxy.ts),
+ *   each in a fresh temporary directory with a generated config; measured over the
+ *   whole process tree (nginx: master + workers);
  * - `direct`: no proxy, the clients talk to the echo upstream (whose own process
  *   tree is then the one measured).
  */
@@ -13,14 +16,16 @@ import { createServer, type AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { openFilesHardLimit, USABLE_DESCRIPTORS } from './descriptor-limit.js';
 import { ListeningProcess } from './listening-process.js';
 import { openProbedSession } from './probed-session.js';
+import { findExecutable, type ProgramSetup, type ProxyProgram } from './proxy-program.js';
+import { haproxy } from './reference-haproxy.js';
+import { nginx } from './reference-nginx.js';
 
-export const PROXY_KINDS = ['stratix', 'ws-relay', 'raw-relay', 'direct'] as const;
+export const PROXY_KINDS = ['stratix', 'ws-relay', 'raw-relay', 'nginx', 'haproxy', 'direct'] as const;
 export type ProxyKind = (typeof PROXY_KINDS)[number];
 
-/** Descriptors a process may hold here, less headroom for listeners, pipes and logs. */
-const USABLE_DESCRIPTORS = 19_000;
 const START_TIMEOUT_MS = 30_000;
 
 /** This checkout's gateway CLI. */
@@ -29,6 +34,7 @@ const REFERENCE_RELAYS = {
   'ws-relay': fileURLToPath(new URL('./reference-ws-relay.js', import.meta.url)),
   'raw-relay': fileURLToPath(new URL('./reference-raw-relay.js', import.meta.url)),
 } as const;
+const REFERENCE_PROGRAMS: Record<'nginx' | 'haproxy', ProxyProgram> = { nginx, haproxy };
 const ECHO_UPSTREAM = fileURLToPath(new URL('./echo-upstream.js', import.meta.url));
 
 export interface ProxyUnderTest {
@@ -169,6 +175,51 @@ async function startReferenceRelay(
   return proxy;
 }
 
+/** nginx or HAProxy, in a fresh temporary directory with its generated config. */
+async function startReferenceProgram(kind: keyof typeof REFERENCE_PROGRAMS, echoPort: number): Promise<ProxyUnderTest> {
+  const program = REFERENCE_PROGRAMS[kind];
+  const executable = findExecutable(program.executable);
+  const port = await freePort();
+  const dir = mkdtempSync(path.join(os.tmpdir(), `stratix-bench-${kind}-`));
+  const setup: ProgramSetup = {
+    dir,
+    port,
+    upstreamPort: echoPort,
+    cores: os.availableParallelism(),
+    openFiles: openFilesHardLimit(),
+    usableDescriptors: USABLE_DESCRIPTORS,
+  };
+  const configPath = path.join(dir, program.configFile);
+  writeFileSync(configPath, program.config(setup));
+  const url = `ws://127.0.0.1:${port}/ws`;
+  let server: ListeningProcess;
+  try {
+    server = await ListeningProcess.start({
+      name: kind,
+      command: executable,
+      args: program.args(setup, configPath),
+      timeoutMs: START_TIMEOUT_MS,
+      expectedPort: port, // neither prints a line when it listens
+      probe: async () => (await relayFailures(url, [`bench-start-${startProbes++}`], 2_000)).length === 0,
+    });
+  } catch (error) {
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
+  const proxy: ProxyUnderTest = {
+    kind,
+    url,
+    pids: [server.pid],
+    maxSessions: program.maxSessions(setup),
+    stop: async () => {
+      await server.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  await ensureRelays(proxy, server);
+  return proxy;
+}
+
 async function ensureRelays(proxy: ProxyUnderTest, server: ListeningProcess): Promise<void> {
   const failures = await relayFailures(proxy.url, PROBE_CLIENT_IDS);
   if (failures.length === 0) return;
@@ -191,6 +242,9 @@ export async function startProxy(
     case 'ws-relay':
     case 'raw-relay':
       return startReferenceRelay(kind, echo.port, settings);
+    case 'nginx':
+    case 'haproxy':
+      return startReferenceProgram(kind, echo.port);
     case 'direct':
       return {
         kind,

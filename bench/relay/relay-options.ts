@@ -18,6 +18,8 @@ export interface RelayOptions {
   runs: number;
   /** Sessions of the throughput and latency phases. */
   clients: number;
+  /** Throughput phase: messages each client keeps in flight (closed loop). */
+  inFlight: number;
   /** Load-generator processes for the throughput and latency phases. */
   generators: number;
   payloadBytes: number;
@@ -64,10 +66,15 @@ export interface RelayOptions {
 const DEFAULT_STRATIX_NODE_ARGS = '--max-semi-space-size=2';
 
 const USAGE = `usage: node dist/bench/relay/run.js [options]
-  --proxy LIST              stratix | ws-relay | raw-relay | direct, comma-separated (default stratix)
+  --proxy LIST              stratix | ws-relay | raw-relay | nginx | haproxy | direct, comma-separated
+                            (default stratix); nginx and haproxy are the installed programs
+                            (scripts/install-bench-proxies.sh installs them)
   --phases LIST             throughput,latency,memory (default all)
   --runs N                  repetitions; medians are reported (default 1)
   --clients N               sessions for throughput and latency (default 1000)
+  --in-flight K             throughput: messages each client keeps in flight, closed loop: K sent
+                            at the start, one more per echo (default 1; with more, several frames
+                            share a read or a write, and CPU per round trip falls for every proxy)
   --generators N            load-generator processes for throughput/latency (default 2)
   --payload-bytes N         text message size (default 128)
   --warmup-s S              warm-up before each measurement window (default 2)
@@ -81,7 +88,8 @@ const USAGE = `usage: node dist/bench/relay/run.js [options]
   --workers auto|N          Stratix gateway.workers (default auto)
   --echo-workers N          echo upstream processes (default 1)
   --time-limit-s S          abort the whole benchmark after this (default 3600)
-  --proxy-node-args="ARGS" extra node options for stratix / ws-relay (profiling), e.g. "--cpu-prof"
+  --proxy-node-args="ARGS" extra node options for stratix / ws-relay / raw-relay (profiling), e.g. "--cpu-prof"
+                            (nginx and haproxy ignore it)
   --stratix-main PATH       the Stratix CLI to measure, e.g. a snapshot's dist/src/cli/main.js
                             (default this checkout's dist/src/cli/main.js)
   --stratix-node-args="ARGS" node options of the Stratix primary, as production starts it
@@ -121,6 +129,7 @@ export function parseRelayOptions(argv: readonly string[]): RelayOptions {
       phases: { type: 'string', default: PHASES.join(',') },
       runs: { type: 'string', default: '1' },
       clients: { type: 'string', default: '1000' },
+      'in-flight': { type: 'string', default: '1' },
       generators: { type: 'string', default: '2' },
       'payload-bytes': { type: 'string', default: '128' },
       'warmup-s': { type: 'string', default: '2' },
@@ -153,6 +162,7 @@ export function parseRelayOptions(argv: readonly string[]): RelayOptions {
     phases: list('phases', values.phases, PHASES),
     runs: Math.max(1, int('runs')),
     clients: Math.max(1, int('clients')),
+    inFlight: Math.max(1, int('in-flight')),
     generators: Math.max(1, int('generators')),
     payloadBytes: Math.max(32, int('payload-bytes')),
     warmupMs: Number(values['warmup-s']) * 1000,
@@ -195,6 +205,7 @@ export function reproduceCommand(o: RelayOptions): string {
     `--phases ${o.phases.join(',')}`,
     `--runs ${o.runs}`,
     `--clients ${o.clients}`,
+    `--in-flight ${o.inFlight}`,
     `--generators ${o.generators}`,
     `--payload-bytes ${o.payloadBytes}`,
     `--warmup-s ${o.warmupMs / 1000}`,

@@ -23,11 +23,13 @@ function memoryCell(samples: MemorySample[]): string {
 
 export function summaryTable(results: RelayResults, options: RelayOptions): string {
   const targets: ProxyKind[] = ['direct', ...options.proxies.filter((k) => k !== 'direct')];
+  const inFlight = options.inFlight ?? 1; // results saved before --in-flight existed
   const header = [
     'proxy',
-    `round trips/s @${options.clients} clients`,
+    `round trips/s @${options.clients} clients × ${inFlight} in flight`,
     'ratio to direct',
     'CPU-s per 100k RT',
+    'cores busy (proxy)',
     ...(options.proxies.includes('ws-relay') ? ['CPU ÷ ws-relay'] : []),
     `p50 ms @${options.rate}/s`,
     `p99 ms @${options.rate}/s`,
@@ -53,6 +55,7 @@ export function summaryTable(results: RelayResults, options: RelayOptions): stri
       cell(present.map((t) => t.roundTripsPerSecond), 0),
       kind === 'direct' ? (present.length > 0 ? '1' : '—') : cell(ratios, 2),
       kind === 'direct' && present.length > 0 ? `${cpu} (echo upstream)` : cpu,
+      cell(present.map((t) => t.cores.target), 2),
       ...(options.proxies.includes('ws-relay') ? [kind === 'direct' ? '—' : cell(cpuVsWsRelay, 2)] : []),
       cell(latency.map((l) => l.p50Ms), 2),
       cell(latency.map((l) => l.p99Ms), 2),

@@ -1,7 +1,8 @@
 /**
- * Saturation: every client keeps one message in flight (closed loop) for the
- * measurement window. Gives round trips per second and, from /proc, the CPU time
- * the proxy (primary + workers) spent per 100k round trips in that window.
+ * Saturation: every client keeps `--in-flight` messages in flight (closed loop, 1 by
+ * default) for the measurement window. Gives round trips per second and, from /proc,
+ * the CPU time the proxy (its whole process tree) spent per 100k round trips in that
+ * window.
  */
 import { checkDeadline, openSessions, waitForQuiet, type BenchContext } from './bench-context.js';
 import type { LoadGeneratorPool } from './load-generator-pool.js';
@@ -11,6 +12,8 @@ import type { ProxyKind, ProxyUnderTest } from './proxy-under-test.js';
 
 export interface ThroughputSample {
   target: ProxyKind;
+  /** Messages each client kept in flight. */
+  inFlight: number;
   roundTripsPerSecond: number;
   roundTrips: number;
   /** CPU seconds of the target's process tree per 100,000 round trips. */
@@ -41,7 +44,7 @@ export async function measureThroughput(
   echoPid: number,
 ): Promise<ThroughputSample> {
   checkDeadline(ctx, `throughput ${target.kind}`);
-  ctx.log(`throughput: ${target.kind}, ${ctx.options.clients} clients, closed loop`);
+  ctx.log(`throughput: ${target.kind}, ${ctx.options.clients} clients, closed loop, ${ctx.options.inFlight} in flight per client`);
   let best: ThroughputSample | undefined;
   for (let window = 1; window <= MAX_WINDOWS; window++) {
     const sample = await measureWindow(ctx, pool, target, echoPid);
@@ -70,7 +73,13 @@ async function measureWindow(
   let windowEnd = 0;
   let machineBefore = 0;
   let machineAfter = 0;
-  const result = await pool.closedLoop(options.payloadBytes, options.warmupMs, options.durationMs, {
+  const load = {
+    payloadBytes: options.payloadBytes,
+    inFlight: options.inFlight,
+    warmupMs: options.warmupMs,
+    durationMs: options.durationMs,
+  };
+  const result = await pool.closedLoop(load, {
     onStart: () => {
       before = groups.map(sampleTrees);
       machineBefore = machineBusySeconds(ticksPerSecond());
@@ -88,6 +97,7 @@ async function measureWindow(
   const ours = (target.kind === 'direct' ? 0 : busy[0]!) + busy[1]! + busy[2]!; // direct: the target is the echo
   const sample: ThroughputSample = {
     target: target.kind,
+    inFlight: options.inFlight,
     roundTripsPerSecond: result.roundTrips / (result.windowMs / 1000),
     roundTrips: result.roundTrips,
     cpuSecondsPer100k: ((after[0]!.cpuSeconds - before[0]!.cpuSeconds) / result.roundTrips) * 100_000,
