@@ -29,7 +29,7 @@ import type { DefaultRouteConfig, RouteRuleConfig } from '../config/route-schema
 import { buildRouteTable } from '../routing/index.js';
 import { isValidClientId } from '../protocol/client-id.js';
 import { StratixError } from '../errors.js';
-import { EtcdRouteStore } from '../sources/etcd-route-store.js';
+import type { EtcdRouteStore } from '../sources/etcd-route-store.js';
 import { readRouteFile, type RouteFileContent } from '../sources/route-file.js';
 import {
   candidateKeys,
@@ -318,6 +318,7 @@ function keyOfExplained(rule: { kind: string; key: string }): string {
 
 /** Runs `fn` with a store for the target; etcd's errors become STRATIX_ERR_ETCD naming the endpoints. */
 async function withStore<T>(target: EtcdTarget, options: RoutesCommandOptions, fn: (store: EtcdRouteStore) => Promise<T>): Promise<T> {
+  const { EtcdRouteStore } = await import('../sources/etcd-route-store.js'); // only this command needs the etcd client
   const store = new EtcdRouteStore({ endpoints: target.endpoints, prefix: target.prefix, requestTimeoutMs: options.requestTimeoutMs ?? 10_000 });
   try {
     return await fn(store);

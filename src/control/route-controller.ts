@@ -38,7 +38,7 @@ import { buildRouteTableAsync } from '../routing/build-route-table.js';
 import type { HashRouteTable } from '../routing/hash-route-table.js';
 import type { RouteExplanation, RouteRule } from '../routing/route-table.js';
 import { UpstreamHealth, type UpstreamStatus } from '../routing/upstream-health.js';
-import { EtcdRouteSource } from '../sources/etcd-route-source.js';
+import type { EtcdRouteSource } from '../sources/etcd-route-source.js';
 import type { RouteChange, RouteSet, RouteSourceChange, RouteSourceStatus } from '../sources/route-source.js';
 import { ConfigWatcher } from './config-watcher.js';
 import type { RouteReplica, RouteSetData } from './route-replica.js';
@@ -191,6 +191,8 @@ export class RouteController {
     let set: RouteSetData;
     if (config.routeSource.type === 'etcd') {
       const e = config.routeSource.etcd;
+      // Loaded on demand: the etcd client (gRPC, protobufjs) costs ~10 MiB of RSS per process.
+      const { EtcdRouteSource } = await import('../sources/etcd-route-source.js');
       const source = new EtcdRouteSource({ ...e, snapshotPath: e.snapshotPath ?? undefined, logger: this.#opts.logger });
       this.#source = source;
       source.on('status', (s) => this.#onSourceStatus(s));

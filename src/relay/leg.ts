@@ -13,12 +13,14 @@
  * noted, closes mapped by the Session; they are never relayed.
  *
  * Handlers are module-level functions that find their leg through a symbol on
- * the socket: no closure per connection.
+ * the socket: no closure per connection. An idle leg holds no buffer and no
+ * boxed number: its state is small integers (flags, parser state, int32 mask
+ * keys, the UTF-8 validator's carry) so that 100k sessions stay a few KB each.
  */
 import type { Socket } from 'node:net';
 import { isSendableCloseCode } from '../protocol/close-codes.js';
 import { closePayload, controlFrame, OP_BINARY, OP_CLOSE, OP_CONTINUATION, OP_PING, OP_PONG, OP_TEXT, randomMaskKey } from './frame-codec.js';
-import { Utf8Stream } from './utf8-stream.js';
+import { UTF8_INVALID, UTF8_START, utf8Step } from './utf8-stream.js';
 import { rotateKey, xorInPlace } from './xor-mask.js';
 
 const kLeg = Symbol('stratix.leg');
@@ -60,56 +62,69 @@ const CLOSE_RECEIVED = 2;
 const ALIVE = 4;
 const DISCARD = 8;
 const GONE = 16;
+/** LegKind.Upstream. */
+const UPSTREAM = 32;
+/** A data frame of ours has been handed over but not all of its payload yet. */
+const OUT_MID = 64;
+/** Our close waits behind held control frames. */
+const CLOSE_HELD = 128;
+
+/** performance.now() when the socket chunk being parsed arrived (one chunk is parsed at a time). */
+let chunkArrivedAt = 0;
+
+/** When the chunk being relayed arrived (relay latency samples). */
+export function currentChunkArrivedAt(): number {
+  return chunkArrivedAt;
+}
 
 export class Leg {
   readonly socket: Socket;
-  readonly kind: LegKind;
   readonly owner: LegOwner;
   flags = ALIVE;
-  /** performance.now() when our close frame was written. */
-  closeSentAt = 0;
-  /** performance.now() when the current socket chunk arrived (relay latency samples). */
-  chunkAt = 0;
   #state = HEADER;
-  /** A header split across socket chunks, being assembled (null when not needed). */
-  #hdr: Buffer | null = null;
-  #hdrLen = 0;
+  /**
+   * Bytes being assembled across socket chunks: a split frame header (HEADER)
+   * or a split control frame's payload (CONTROL); null otherwise.
+   */
+  #partial: Buffer | null = null;
+  #partialLen = 0;
   #opcode = 0;
   #fin = false;
   #remaining = 0;
+  /** Masking keys as int32 (a uint32 above 2^31 would be a boxed number). */
   #inKey = 0;
   #outKey = 0;
   #phase = 0;
   /** OP_TEXT or OP_BINARY while a message is in progress, else 0. */
   #msgOpcode = 0;
   #msgBytes = 0;
-  #utf8: Utf8Stream | null = null;
-  /** A control frame's payload split across chunks. */
-  #ctrl: Buffer | null = null;
-  #ctrlLen = 0;
+  /** The text message's UTF-8 validator state (utf8-stream.ts). */
+  #utf8 = UTF8_START;
   /**
    * The leg this one's data frames go to (set once both exist). Frames are relayed
    * as they arrive, so while one of ours is half written to `peer`, nothing else may
-   * be written to `peer`: its control frames wait (see `#outMid`, `writeControl`).
+   * be written to `peer`: its control frames wait (see `outMid`, `writeControl`).
    */
   peer: Leg | null = null;
-  /** A data frame of ours has been handed over but not all of its payload yet. */
-  #outMid = false;
-  /** Control frames (and our close) waiting for the peer's frame in flight to end. */
+  /** Control frames waiting for the peer's frame in flight to end. */
   #held: Buffer[] | null = null;
-  #closeHeld = false;
 
   constructor(owner: LegOwner, socket: Socket, kind: LegKind) {
     this.owner = owner;
     this.socket = socket;
-    this.kind = kind;
+    if (kind === LegKind.Upstream) this.flags |= UPSTREAM;
     (socket as TaggedSocket)[kLeg] = this;
     socket.setNoDelay(true);
+    // The peer's FIN ends our side too (Node does it after 'end'; no listener needed).
+    socket.allowHalfOpen = false;
     socket.on('data', onSocketData);
-    socket.on('end', onSocketEnd);
     socket.on('close', onSocketClose);
     socket.on('error', onSocketError);
     socket.on('drain', onSocketDrain);
+  }
+
+  get kind(): LegKind {
+    return this.flags & UPSTREAM ? LegKind.Upstream : LegKind.Client;
   }
 
   get alive(): boolean {
@@ -132,12 +147,12 @@ export class Leg {
   ping(): void {
     if (this.flags & (CLOSE_SENT | GONE)) return;
     this.flags &= ~ALIVE;
-    this.writeControl(controlFrame(OP_PING, EMPTY, this.kind === LegKind.Upstream));
+    this.writeControl(controlFrame(OP_PING, EMPTY, (this.flags & UPSTREAM) !== 0));
   }
 
   /** True while a data frame from this leg is half written to its peer. */
   get outMid(): boolean {
-    return this.#outMid;
+    return (this.flags & OUT_MID) !== 0;
   }
 
   /**
@@ -178,24 +193,23 @@ export class Leg {
       return;
     }
     if (held !== null) for (const f of held) this.socket.write(f);
-    if (this.#closeHeld) {
-      this.#closeHeld = false;
+    if (this.flags & CLOSE_HELD) {
+      this.flags &= ~CLOSE_HELD;
       if (this.flags & CLOSE_RECEIVED) this.socket.end();
     }
   }
 
   get holding(): boolean {
-    return this.#held !== null || this.#closeHeld;
+    return this.#held !== null || (this.flags & CLOSE_HELD) !== 0;
   }
 
   /** Starts the close handshake (or answers the peer's). `code` undefined sends a close without status. */
   close(code: number | undefined, reason: string): void {
     if (this.flags & (CLOSE_SENT | GONE)) return;
     this.flags |= CLOSE_SENT;
-    this.closeSentAt = performance.now();
     if (this.socket.isPaused()) this.socket.resume(); // the peer's close reply must be read
-    this.writeControl(controlFrame(OP_CLOSE, closePayload(code, reason), this.kind === LegKind.Upstream));
-    if (this.#held !== null) this.#closeHeld = true;
+    this.writeControl(controlFrame(OP_CLOSE, closePayload(code, reason), (this.flags & UPSTREAM) !== 0));
+    if (this.#held !== null) this.flags |= CLOSE_HELD;
     else if (this.flags & CLOSE_RECEIVED) this.socket.end();
   }
 
@@ -219,7 +233,7 @@ export class Leg {
   /** Parses a chunk from the socket, passing data frames on. */
   onData(chunk: Buffer): void {
     this.flags |= ALIVE;
-    this.chunkAt = performance.now();
+    chunkArrivedAt = performance.now();
     if (this.flags & DISCARD) return;
     const len = chunk.length;
     let pos = 0;
@@ -236,29 +250,30 @@ export class Leg {
         let h: Buffer;
         let ho: number;
         let hlen: number;
-        if (this.#hdrLen === 0 && (hlen = headerLength(chunk, pos, len - pos)) > 0 && hlen <= len - pos) {
+        if (this.#partialLen === 0 && (hlen = headerLength(chunk, pos, len - pos)) > 0 && hlen <= len - pos) {
           h = chunk;
           ho = pos;
           pos += hlen;
         } else {
           // The header continues in the next chunk: assemble it aside.
-          const hdr = (this.#hdr ??= Buffer.allocUnsafe(14));
+          const hdr = (this.#partial ??= Buffer.allocUnsafe(14));
           hlen = 0;
           while (pos < len) {
-            hdr[this.#hdrLen++] = chunk[pos++]!;
-            hlen = headerLength(hdr, 0, this.#hdrLen);
-            if (hlen > 0 && this.#hdrLen === hlen) break;
+            hdr[this.#partialLen++] = chunk[pos++]!;
+            hlen = headerLength(hdr, 0, this.#partialLen);
+            if (hlen > 0 && this.#partialLen === hlen) break;
           }
-          if (hlen === 0 || this.#hdrLen < hlen) {
+          if (hlen === 0 || this.#partialLen < hlen) {
             // Still incomplete: pass on what came before it, wait for the next chunk.
             if (fwd !== -1) this.owner.legData(this, chunk, fwd, start);
-            this.#outMid = false;
+            this.flags &= ~OUT_MID;
             if (this.peer !== null && this.peer.holding) this.peer.flushHeld();
             return;
           }
           h = hdr;
           ho = 0;
-          this.#hdrLen = 0;
+          this.#partial = null;
+          this.#partialLen = 0;
         }
         continued = false;
         const kind = this.#beginFrame(h, ho, hlen);
@@ -300,8 +315,9 @@ export class Leg {
       const end = complete ? pos : frameStart;
       if (fwd < end) this.owner.legData(this, chunk, fwd, end);
     }
-    this.#outMid = complete ? this.#state === PAYLOAD && this.#remaining > 0 : continued;
-    if (this.peer !== null && this.peer.holding && (!this.#outMid || this.broken)) this.peer.flushHeld();
+    if (complete ? this.#state === PAYLOAD && this.#remaining > 0 : continued) this.flags |= OUT_MID;
+    else this.flags &= ~OUT_MID;
+    if (this.peer !== null && this.peer.holding && (!(this.flags & OUT_MID) || this.broken)) this.peer.flushHeld();
   }
 
   /**
@@ -322,23 +338,24 @@ export class Leg {
       length = hi > 0x1fffff ? Number.MAX_SAFE_INTEGER : hi * 0x100000000 + h.readUInt32BE(o + 6);
     } else length = len7;
 
+    const client = (this.flags & UPSTREAM) === 0;
     if ((b0 & 0x70) !== 0) return this.#fault(1002, 'reserved bits set (no extension was negotiated)');
-    if (masked !== (this.kind === LegKind.Client)) {
-      return this.#fault(1002, this.kind === LegKind.Client ? 'client frames must be masked' : 'server frames must not be masked');
+    if (masked !== client) {
+      return this.#fault(1002, client ? 'client frames must be masked' : 'server frames must not be masked');
     }
     this.#opcode = opcode;
     this.#fin = fin;
     this.#remaining = length;
     this.#phase = 0;
-    this.#inKey = masked ? h.readUInt32BE(o + hlen - 4) : 0;
+    this.#inKey = masked ? h.readInt32BE(o + hlen - 4) : 0;
 
     if (opcode >= 0x8) {
       if (opcode !== OP_CLOSE && opcode !== OP_PING && opcode !== OP_PONG) return this.#fault(1002, `reserved opcode ${opcode}`);
       if (!fin) return this.#fault(1002, 'fragmented control frame');
       if (length > 125) return this.#fault(1002, 'control frame over 125 bytes');
       this.#state = CONTROL;
-      this.#ctrl = null;
-      this.#ctrlLen = 0;
+      this.#partial = null;
+      this.#partialLen = 0;
       return 0;
     }
     if (opcode === OP_CONTINUATION) {
@@ -347,17 +364,17 @@ export class Leg {
       if (this.#msgOpcode !== 0) return this.#fault(1002, 'new message before the previous one finished');
       this.#msgOpcode = opcode;
       this.#msgBytes = 0;
-      if (opcode === OP_TEXT) (this.#utf8 ??= new Utf8Stream()).reset();
+      if (opcode === OP_TEXT) this.#utf8 = UTF8_START;
     } else {
       return this.#fault(1002, `reserved opcode ${opcode}`);
     }
     this.#msgBytes += length;
     if (this.#msgBytes > this.owner.messageLimit(this)) return this.#fault(1009, `message over ${this.owner.messageLimit(this)} bytes`);
     this.#state = PAYLOAD;
-    if (this.kind === LegKind.Client) {
+    if (client) {
       // Re-mask for the upstream leg with a key of our own.
-      this.#outKey = randomMaskKey();
-      h.writeUInt32BE(this.#outKey, o + hlen - 4);
+      this.#outKey = randomMaskKey() | 0;
+      h.writeInt32BE(this.#outKey, o + hlen - 4);
     }
     return 1;
   }
@@ -365,33 +382,41 @@ export class Leg {
   /** Transforms (client leg) and validates payload bytes [s, e) of a data frame in place. */
   #payload(buf: Buffer, s: number, e: number): boolean {
     const last = this.#fin && this.#remaining === e - s;
-    if (this.kind === LegKind.Client) {
+    if ((this.flags & UPSTREAM) === 0) {
       if (this.#msgOpcode === OP_TEXT) {
         xorInPlace(buf, s, e, rotateKey(this.#inKey, this.#phase));
-        if (!this.#utf8!.push(buf.subarray(s, e), last)) return this.#fault(1007, 'invalid UTF-8 in a text message') === 1;
+        if (!this.#validate(buf.subarray(s, e), last)) return false;
         xorInPlace(buf, s, e, rotateKey(this.#outKey, this.#phase));
       } else {
         xorInPlace(buf, s, e, rotateKey((this.#inKey ^ this.#outKey) >>> 0, this.#phase));
       }
     } else if (this.#msgOpcode === OP_TEXT) {
-      if (!this.#utf8!.push(buf.subarray(s, e), last)) return this.#fault(1007, 'invalid UTF-8 in a text message') === 1;
+      return this.#validate(buf.subarray(s, e), last);
     }
     return true;
   }
 
+  /** Runs text bytes through the UTF-8 validator; false (after the fault) when invalid. */
+  #validate(piece: Buffer, last: boolean): boolean {
+    this.#utf8 = utf8Step(this.#utf8, piece, last);
+    if (this.#utf8 !== UTF8_INVALID) return true;
+    this.#fault(1007, 'invalid UTF-8 in a text message');
+    return false;
+  }
+
   #controlPayload(buf: Buffer, s: number, e: number): void {
-    if (this.#ctrl === null && s + this.#remaining === e && this.#ctrlLen === 0) {
+    if (this.#partial === null && s + this.#remaining === e && this.#partialLen === 0) {
       // The whole payload is in this chunk: use it where it is.
-      this.#ctrl = buf.subarray(s, e);
-      this.#ctrlLen = e - s;
+      this.#partial = buf.subarray(s, e);
+      this.#partialLen = e - s;
     } else {
-      if (this.#ctrl === null || this.#ctrl.length < 125) {
+      if (this.#partial === null || this.#partial.length < 125) {
         const grown = Buffer.allocUnsafe(125);
-        if (this.#ctrl !== null) this.#ctrl.copy(grown, 0, 0, this.#ctrlLen);
-        this.#ctrl = grown;
+        if (this.#partial !== null) this.#partial.copy(grown, 0, 0, this.#partialLen);
+        this.#partial = grown;
       }
-      buf.copy(this.#ctrl, this.#ctrlLen, s, e);
-      this.#ctrlLen += e - s;
+      buf.copy(this.#partial, this.#partialLen, s, e);
+      this.#partialLen += e - s;
     }
   }
 
@@ -399,15 +424,14 @@ export class Leg {
   #endFrame(): boolean {
     if (this.#state === CONTROL) {
       this.#state = HEADER;
-      const payload = this.#ctrl === null ? EMPTY : this.#ctrl.subarray(0, this.#ctrlLen);
-      this.#ctrl = null;
+      const payload = this.#partial === null ? EMPTY : this.#partial.subarray(0, this.#partialLen);
+      this.#partial = null;
+      this.#partialLen = 0;
       if (this.#inKey !== 0) xorInPlace(payload, 0, payload.length, this.#inKey);
       return this.#control(this.#opcode, payload);
     }
     // A final text frame with no payload of its own: the message must not end mid code point.
-    if (this.#msgOpcode === OP_TEXT && this.#fin && this.#phase === 0 && !this.#utf8!.push(EMPTY, true)) {
-      return this.#fault(1007, 'invalid UTF-8 in a text message') === 1;
-    }
+    if (this.#msgOpcode === OP_TEXT && this.#fin && this.#phase === 0 && !this.#validate(EMPTY, true)) return false;
     this.#state = HEADER;
     if (this.#fin) {
       const bytes = this.#msgBytes;
@@ -420,7 +444,7 @@ export class Leg {
 
   #control(opcode: number, payload: Buffer): boolean {
     if (opcode === OP_PING) {
-      if (!(this.flags & CLOSE_SENT)) this.writeControl(controlFrame(OP_PONG, payload, this.kind === LegKind.Upstream));
+      if (!(this.flags & CLOSE_SENT)) this.writeControl(controlFrame(OP_PONG, payload, (this.flags & UPSTREAM) !== 0));
       return true;
     }
     if (opcode === OP_PONG) return true;
@@ -432,8 +456,7 @@ export class Leg {
       code = payload.readUInt16BE(0);
       if (!isSendableCloseCode(code)) return this.#fault(1002, `invalid close code ${code}`) === 1;
       const r = payload.subarray(2);
-      const v = new Utf8Stream();
-      if (!v.push(r, true)) return this.#fault(1007, 'invalid UTF-8 in the close reason') === 1;
+      if (utf8Step(UTF8_START, r, true) === UTF8_INVALID) return this.#fault(1007, 'invalid UTF-8 in the close reason') === 1;
       reason = r.toString('utf8');
     }
     this.flags |= CLOSE_RECEIVED | DISCARD;
@@ -441,7 +464,7 @@ export class Leg {
     // Answer with the same code if we had not started closing ourselves.
     if (!(this.flags & CLOSE_SENT)) this.close(code, reason);
     else if (this.#held === null) this.socket.end();
-    else this.#closeHeld = true;
+    else this.flags |= CLOSE_HELD;
     return false;
   }
 
@@ -466,11 +489,6 @@ function headerLength(b: Buffer, o: number, avail: number): number {
 
 function onSocketData(this: TaggedSocket, chunk: Buffer): void {
   this[kLeg]!.onData(chunk);
-}
-
-function onSocketEnd(this: TaggedSocket): void {
-  // The peer half-closed: nothing more will arrive; finish our side.
-  this.end();
 }
 
 function onSocketClose(this: TaggedSocket): void {

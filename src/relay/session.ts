@@ -27,7 +27,7 @@ import type { Logger } from 'pino';
 import { CloseCode, type CloseCodeInfo } from '../protocol/close-codes.js';
 import { upstreamError, type UpstreamError } from '../errors.js';
 import { Direction, type GatewayMetrics, type FailureReason } from '../metrics/gateway-metrics.js';
-import { Leg, LegKind, type LegOwner } from './leg.js';
+import { currentChunkArrivedAt, Leg, LegKind, type LegOwner } from './leg.js';
 import { checkUpgradeResponse, requestUpgrade } from './websocket-handshake.js';
 import { classifyConnectError } from './upstream-failure.js';
 
@@ -57,12 +57,16 @@ export interface SessionOwner {
   readonly settings: RelaySettings;
   readonly metrics: GatewayMetrics;
   readonly logger: Logger;
-  /** Sessions with a paused leg; the owner's tick resumes them or closes slow clients. */
-  readonly paused: Set<Session>;
-  /** Sessions whose upstream is connecting; the owner's tick enforces the connect timeout. */
-  readonly connecting: Set<Session>;
-  /** Sessions with a close handshake in flight; the owner's tick cuts the ones that hang. */
-  readonly closing: Set<Session>;
+  /*
+   * The transient states, each with the performance.now() it began: the time
+   * lives here, not on the session, so an idle session carries no boxed number.
+   */
+  /** Sessions with a paused leg (since when the client became slow, or the pause); the owner's tick resumes them or closes slow clients. */
+  readonly paused: Map<Session, number>;
+  /** Sessions whose upstream is connecting (since the attempt began); the owner's tick enforces the connect timeout. */
+  readonly connecting: Map<Session, number>;
+  /** Sessions with a close handshake in flight (since it began); the owner's tick cuts the ones that hang. */
+  readonly closing: Map<Session, number>;
   sessionClosed(session: Session): void;
   /** Told once per connect attempt whether the upstream opened (feeds pool health). */
   upstreamOutcome(session: Session, opened: boolean): void;
@@ -102,12 +106,10 @@ export class Session implements LegOwner {
   /** Messages written since the receiving leg's buffer was last seen empty, per direction. */
   backlog0 = 0;
   backlog1 = 0;
-  /** When the client leg went over the high-water mark (ms, for the slow-client check). */
-  slowSince = 0;
-  connectStartedAt = 0;
   /** Why the upstream failed, once it did. */
   upstreamFailure: UpstreamError | undefined;
   #req: ClientRequest | null = null;
+  /** The Sec-WebSocket-Accept the upstream must answer with (until it answers). */
   #accept = '';
 
   constructor(owner: SessionOwner, clientId: string, clientSocket: Socket, target: string) {
@@ -119,7 +121,6 @@ export class Session implements LegOwner {
 
   /** Opens the upstream leg. */
   connect(request: UpstreamRequest): void {
-    this.connectStartedAt = performance.now();
     const { req, accept } = requestUpgrade(new URL(request.url), request.headers, request.origin);
     this.#req = req;
     this.#accept = accept;
@@ -128,7 +129,7 @@ export class Session implements LegOwner {
     req.on('response', onResponse);
     req.on('error', onRequestError);
     req.end();
-    this.owner.connecting.add(this);
+    this.owner.connecting.set(this, performance.now());
   }
 
   get paused(): boolean {
@@ -136,29 +137,29 @@ export class Session implements LegOwner {
   }
 
   /** Owner's tick: gives up on an upstream still connecting after `connectTimeoutMs`. */
-  checkConnectTimeout(now: number): void {
-    if (this.#req === null || now - this.connectStartedAt < this.owner.settings.connectTimeoutMs) return;
+  checkConnectTimeout(now: number, since: number): void {
+    if (this.#req === null || now - since < this.owner.settings.connectTimeoutMs) return;
     this.#connectFailed(upstreamError('TIMEOUT', `upstream did not open within ${this.owner.settings.connectTimeoutMs} ms`));
   }
 
-  /** Owner's tick: cuts legs whose close handshake hangs. */
-  checkClosing(now: number): void {
-    for (const leg of [this.client, this.upstream]) {
-      if (leg !== null && leg.closeSent && !leg.gone && now - leg.closeSentAt >= CLOSE_TIMEOUT_MS) leg.terminate();
-    }
+  /** Owner's tick: cuts legs whose close handshake hangs (the session began closing at `since`). */
+  checkClosing(now: number, since: number): void {
+    if (now - since < CLOSE_TIMEOUT_MS) return;
+    if (this.client.closeSent && !this.client.gone) this.client.terminate();
+    if (this.upstream !== null && this.upstream.closeSent && !this.upstream.gone) this.upstream.terminate();
   }
 
   /**
    * Owner's tick: resumes a paused leg whose peer buffer fell to the low-water
    * mark; returns true when the client has been slow for longer than `slowMs`.
    */
-  checkBackpressure(now: number, slowMs: number): boolean {
+  checkBackpressure(now: number, since: number, slowMs: number): boolean {
     if (this.state !== SessionState.Open) return false;
     const low = this.owner.settings.lowWaterMarkBytes;
     if (this.flags & PAUSED_C2U && this.upstream !== null && this.upstream.bufferedAmount <= low) resumeLeg(this, Direction.ClientToUpstream);
     if (this.flags & PAUSED_U2C) {
       if (this.client.bufferedAmount <= low) resumeLeg(this, Direction.UpstreamToClient);
-      else if (now - this.slowSince >= slowMs) return true;
+      else if (now - since >= slowMs) return true;
     }
     return false;
   }
@@ -198,7 +199,7 @@ export class Session implements LegOwner {
     else this.upstream?.close(CloseCode.GOING_AWAY.code, 'client session closed by gateway');
     this.state = SessionState.Closing;
     this.client.close(info.code, reason);
-    this.owner.closing.add(this);
+    closingSince(this);
   }
 
   /** Drops both legs at once (no close handshake). */
@@ -251,7 +252,7 @@ export class Session implements LegOwner {
       const buffered = to.bufferedAmount;
       if (dir === Direction.ClientToUpstream) this.backlog0 = buffered === 0 ? 0 : this.backlog0 + 1;
       else this.backlog1 = buffered === 0 ? 0 : this.backlog1 + 1;
-      if ((++this.owner.sampleCounter & SAMPLE_MASK) === 0) sampleLatency(m, to, dir, leg.chunkAt);
+      if ((++this.owner.sampleCounter & SAMPLE_MASK) === 0) sampleLatency(m, to, dir, currentChunkArrivedAt());
     } else if (this.state === SessionState.Connecting && dir === Direction.ClientToUpstream) {
       this.pendingMessages++;
       this.pendingPayloadBytes += bytes;
@@ -270,7 +271,7 @@ export class Session implements LegOwner {
       this.client.close(code, reason);
     }
     if (this.state !== SessionState.Closed) this.state = SessionState.Closing;
-    this.owner.closing.add(this);
+    closingSince(this);
   }
 
   legFault(leg: Leg, code: number, reason: string): void {
@@ -284,7 +285,7 @@ export class Session implements LegOwner {
       if (this.state === SessionState.Open) this.client.close(CloseCode.BAD_GATEWAY.code, this.upstreamFailure.message);
     }
     if (this.state !== SessionState.Closed) this.state = SessionState.Closing;
-    this.owner.closing.add(this);
+    closingSince(this);
   }
 
   legGone(leg: Leg): void {
@@ -301,7 +302,7 @@ export class Session implements LegOwner {
       }
     }
     if (this.state !== SessionState.Closed) this.state = SessionState.Closing;
-    this.owner.closing.add(this);
+    closingSince(this);
     this.#finish();
   }
 
@@ -321,15 +322,17 @@ export class Session implements LegOwner {
   /** The upstream answered 101: check it and start relaying. */
   upgraded(res: IncomingMessage, socket: Socket, head: Buffer): void {
     this.#req = null;
+    const startedAt = this.owner.connecting.get(this) ?? performance.now();
     this.owner.connecting.delete(this);
     const problem = checkUpgradeResponse(res, this.#accept);
+    this.#accept = '';
     if (problem !== undefined) {
       socket.destroy();
       this.#connectFailed(upstreamError('REJECTED', problem));
       return;
     }
     const m = this.owner.metrics;
-    m.upstreamConnectSeconds.observe({ result: 'open' }, (performance.now() - this.connectStartedAt) / 1000);
+    m.upstreamConnectSeconds.observe({ result: 'open' }, (performance.now() - startedAt) / 1000);
     this.owner.upstreamOutcome(this, true);
     const up = new Leg(this, socket, LegKind.Upstream);
     this.upstream = up;
@@ -338,7 +341,7 @@ export class Session implements LegOwner {
     if (this.state !== SessionState.Connecting) {
       // The client left while we were connecting.
       up.close(CloseCode.GOING_AWAY.code, 'client went away');
-      this.owner.closing.add(this);
+      closingSince(this);
       return;
     }
     this.state = SessionState.Open;
@@ -363,19 +366,20 @@ export class Session implements LegOwner {
     if (this.#req === null && this.upstreamFailure !== undefined) return;
     const req = this.#req;
     this.#req = null;
+    const startedAt = this.owner.connecting.get(this) ?? performance.now();
     this.owner.connecting.delete(this);
     req?.destroy();
     this.upstreamFailure = failure;
     const m = this.owner.metrics;
     if (this.state === SessionState.Connecting) {
-      m.upstreamConnectSeconds.observe({ result: 'error' }, (performance.now() - this.connectStartedAt) / 1000);
+      m.upstreamConnectSeconds.observe({ result: 'error' }, (performance.now() - startedAt) / 1000);
       m.upstreamConnectFailures.inc({ code: failure.code });
       if (failure.code !== 'STRATIX_ERR_UPSTREAM_REJECTED' || failure.message.includes('HTTP 5')) this.owner.upstreamOutcome(this, false);
       this.owner.logger.debug({ clientId: this.clientId, target: this.target, err: failure.message }, 'upstream connect failed');
       this.#dropPending('upstream_unavailable');
       this.state = SessionState.Closing;
       this.client.close(failure.close.code, failure.message);
-      this.owner.closing.add(this);
+      closingSince(this);
     }
     this.#finish();
   }
@@ -467,12 +471,12 @@ function pauseLeg(s: Session, dir: Direction): void {
   if (dir === Direction.ClientToUpstream) {
     s.flags |= PAUSED_C2U;
     s.client.pause();
+    if (!s.owner.paused.has(s)) s.owner.paused.set(s, performance.now());
   } else {
     s.flags |= PAUSED_U2C;
-    s.slowSince = performance.now();
     s.upstream?.pause();
+    s.owner.paused.set(s, performance.now()); // the slow-client clock starts now
   }
-  s.owner.paused.add(s);
 }
 
 function resumeLeg(s: Session, dir: Direction): void {
@@ -485,6 +489,11 @@ function resumeLeg(s: Session, dir: Direction): void {
     s.upstream?.resume();
   }
   if (!s.paused) s.owner.paused.delete(s);
+}
+
+/** Enters the closing state's clock (once: a second close on the other leg does not restart it). */
+function closingSince(s: Session): void {
+  if (!s.owner.closing.has(s)) s.owner.closing.set(s, performance.now());
 }
 
 const KNOWN_CODES = new Set([1000, 1001, 1002, 1003, 1005, 1006, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 1015, 4307, 4408, 4502, 4520, 4521, 4522, 4523]);

@@ -1,52 +1,67 @@
 /**
  * Validates a text message as UTF-8 piece by piece, as its frames (and the
- * socket chunks they arrive in) come, without holding the message: a code point
- * cut between two pieces is carried over (at most 3 bytes, packed in a number,
- * so an idle leg holds no buffer for it).
+ * socket chunks they arrive in) come, without holding the message. A code point
+ * cut between two pieces is carried over: at most 3 bytes, packed with their
+ * count into one small integer, so a leg keeps its validator state in a plain
+ * number field (no object, no buffer per leg).
+ *
+ * State layout (always < 2^29, a V8 small integer):
+ *   bits 0-23  the pending bytes, big-endian
+ *   bits 24-25 how many are pending (0-3)
+ *   bits 26-28 the length of the sequence they start (2-4)
  */
 import { isUtf8 } from 'node:buffer';
 
+/** The state at the start of a message. */
+export const UTF8_START = 0;
+/** The state after invalid input; stays so until the next message. */
+export const UTF8_INVALID = -1;
+
 const scratch = Buffer.alloc(4);
 
+/** Validates the next piece from `state`; `last` ends the message. Returns the new state or UTF8_INVALID. */
+export function utf8Step(state: number, piece: Buffer, last: boolean): number {
+  if (state < 0) return UTF8_INVALID;
+  let data = piece;
+  let carryLen = (state >>> 24) & 3;
+  if (carryLen > 0) {
+    let carry = state & 0xffffff;
+    const seq = (state >>> 26) & 7;
+    const need = seq - carryLen;
+    const take = Math.min(need, data.length);
+    for (let i = 0; i < take; i++) {
+      if ((data[i]! & 0xc0) !== 0x80) return UTF8_INVALID;
+      carry = (carry << 8) | data[i]!; // up to 4 bytes: the int32 wraps, the bytes stay exact
+      carryLen++;
+    }
+    data = data.subarray(take);
+    if (take < need) return last ? UTF8_INVALID : (seq << 26) | (carryLen << 24) | carry;
+    for (let i = 0; i < carryLen; i++) scratch[i] = (carry >>> (8 * (carryLen - 1 - i))) & 0xff;
+    if (!isUtf8(scratch.subarray(0, carryLen))) return UTF8_INVALID;
+  }
+  const split = completeLength(data);
+  if (split !== 0 && !isUtf8(split === data.length ? data : data.subarray(0, split))) return UTF8_INVALID;
+  if (split === data.length) return UTF8_START;
+  if (last) return UTF8_INVALID;
+  // An incomplete sequence at the end (at most 3 bytes): carry it over.
+  let carry = 0;
+  carryLen = data.length - split;
+  for (let i = split; i < data.length; i++) carry = (carry << 8) | data[i]!;
+  return (seqLength(data[split]!) << 26) | (carryLen << 24) | carry;
+}
+
+/** The same validator as an object, for callers that validate one message at a time. */
 export class Utf8Stream {
-  /** Up to 3 pending bytes, big-endian in the low 24 bits. */
-  #carry = 0;
-  #carryLen = 0;
-  #carryNeed = 0;
+  #state = UTF8_START;
 
   reset(): void {
-    this.#carryLen = 0;
+    this.#state = UTF8_START;
   }
 
   /** Validates the next piece; `last` ends the message. False once invalid. */
   push(piece: Buffer, last: boolean): boolean {
-    let data = piece;
-    if (this.#carryLen > 0) {
-      const need = this.#carryNeed - this.#carryLen;
-      const take = Math.min(need, data.length);
-      for (let i = 0; i < take; i++) {
-        if ((data[i]! & 0xc0) !== 0x80) return false;
-        this.#carry = (this.#carry << 8) | data[i]!;
-        this.#carryLen++;
-      }
-      data = data.subarray(take);
-      if (take < need) return !last;
-      const n = this.#carryLen;
-      for (let i = 0; i < n; i++) scratch[i] = (this.#carry >>> (8 * (n - 1 - i))) & 0xff;
-      this.#carryLen = 0;
-      this.#carry = 0;
-      if (!isUtf8(scratch.subarray(0, n))) return false;
-    }
-    const split = completeLength(data);
-    if (split < data.length) {
-      if (last) return false;
-      this.#carryNeed = seqLength(data[split]!);
-      for (let i = split; i < data.length; i++) {
-        this.#carry = (this.#carry << 8) | data[i]!;
-        this.#carryLen++;
-      }
-    }
-    return split === 0 || isUtf8(split === data.length ? data : data.subarray(0, split));
+    this.#state = utf8Step(this.#state, piece, last);
+    return this.#state !== UTF8_INVALID;
   }
 }
 

@@ -64,9 +64,9 @@ export class Gateway implements SessionOwner {
   readonly health: UpstreamHealth;
   readonly settings: RelaySettings;
   readonly sessions = new Set<Session>();
-  readonly paused = new Set<Session>();
-  readonly connecting = new Set<Session>();
-  readonly closing = new Set<Session>();
+  readonly paused = new Map<Session, number>();
+  readonly connecting = new Map<Session, number>();
+  readonly closing = new Map<Session, number>();
   sampleCounter = 0;
   readonly #server: Server;
   readonly #maxConnections: number;
@@ -263,13 +263,13 @@ export class Gateway implements SessionOwner {
 
   #onTick(): void {
     const now = performance.now();
-    for (const s of this.connecting) s.checkConnectTimeout(now);
-    for (const s of this.closing) s.checkClosing(now);
+    for (const [s, since] of this.connecting) s.checkConnectTimeout(now, since);
+    for (const [s, since] of this.closing) s.checkClosing(now, since);
     // Backpressure: resume legs at the low-water mark, close clients slow for too long.
     if (this.paused.size > 0) {
       const slowMs = this.config.backpressure.slowClientTimeoutMs;
-      for (const s of this.paused) {
-        if (s.checkBackpressure(now, slowMs)) {
+      for (const [s, since] of this.paused) {
+        if (s.checkBackpressure(now, since, slowMs)) {
           this.logger.info({ clientId: s.clientId }, 'closing slow client');
           s.close(CloseCode.SLOW_CLIENT);
         }
