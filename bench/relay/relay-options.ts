@@ -73,8 +73,10 @@ const USAGE = `usage: node dist/bench/relay/run.js [options]
   --runs N                  repetitions; medians are reported (default 1)
   --clients N               sessions for throughput and latency (default 1000)
   --in-flight K             throughput: messages each client keeps in flight, closed loop: K sent
-                            at the start, one more per echo (default 1; with more, several frames
-                            share a read or a write, and CPU per round trip falls for every proxy)
+                            at the start, one more per echo (default 2: the load at which nginx,
+                            HAProxy and the ws relay measure what the issue's table says; with
+                            more, more frames share a read or a write, and CPU per round trip
+                            falls for every proxy)
   --generators N            load-generator processes for throughput/latency (default 2)
   --payload-bytes N         text message size (default 128)
   --warmup-s S              warm-up before each measurement window (default 2)
@@ -129,7 +131,7 @@ export function parseRelayOptions(argv: readonly string[]): RelayOptions {
       phases: { type: 'string', default: PHASES.join(',') },
       runs: { type: 'string', default: '1' },
       clients: { type: 'string', default: '1000' },
-      'in-flight': { type: 'string', default: '1' },
+      'in-flight': { type: 'string', default: '2' },
       generators: { type: 'string', default: '2' },
       'payload-bytes': { type: 'string', default: '128' },
       'warmup-s': { type: 'string', default: '2' },

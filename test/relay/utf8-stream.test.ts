@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Utf8Stream } from '../../src/relay/utf8-stream.js';
+import { Utf8Stream, utf8Step, UTF8_INVALID, UTF8_START } from '../../src/relay/utf8-stream.js';
 
 function validate(pieces: Buffer[]): boolean {
   const v = new Utf8Stream();
@@ -35,4 +35,23 @@ test('invalid sequences are caught wherever they are split', () => {
 
 test('an empty message is valid', () => {
   assert.equal(validate([Buffer.alloc(0)]), true);
+});
+
+test('the carried state is a small integer (a Leg keeps it in a plain field), and resumes exactly', () => {
+  // Every prefix of every 2-, 3- and 4-byte sequence, carried over one or two pieces.
+  for (const ch of ['é', '✓', '😀', '\u{10FFFF}']) {
+    const bytes = Buffer.from(ch, 'utf8');
+    for (let a = 1; a < bytes.length; a++) {
+      for (let b = a; b < bytes.length; b++) {
+        let state = utf8Step(UTF8_START, bytes.subarray(0, a), false);
+        assert.ok(Number.isInteger(state) && state > 0 && state < 2 ** 30, `${ch} cut at ${a}: state ${state}`);
+        state = utf8Step(state, bytes.subarray(a, b), false);
+        assert.ok(Number.isInteger(state) && state >= 0 && state < 2 ** 30, `${ch} cut at ${a}/${b}: state ${state}`);
+        assert.equal(utf8Step(state, bytes.subarray(b), true), UTF8_START, `${ch} cut at ${a}/${b}`);
+        // The same cut but the message ends early: invalid.
+        assert.equal(utf8Step(utf8Step(UTF8_START, bytes.subarray(0, a), false), bytes.subarray(a, b), true), UTF8_INVALID);
+      }
+    }
+  }
+  assert.equal(utf8Step(UTF8_INVALID, Buffer.from('ok'), true), UTF8_INVALID, 'invalid stays invalid');
 });
