@@ -20,6 +20,7 @@
 import type { Socket } from 'node:net';
 import { isSendableCloseCode } from '../protocol/close-codes.js';
 import { closePayload, controlFrame, OP_BINARY, OP_CLOSE, OP_CONTINUATION, OP_PING, OP_PONG, OP_TEXT, randomMaskKey } from './frame-codec.js';
+import { withSharedReads } from './shared-reads.js';
 import { UTF8_INVALID, UTF8_START, utf8Step } from './utf8-stream.js';
 import { rotateKey, xorInPlace } from './xor-mask.js';
 
@@ -35,7 +36,11 @@ export const enum LegKind {
 
 /** What a leg tells its session. The session decides where bytes go and how closes map. */
 export interface LegOwner {
-  /** Bytes [start, end) of `buf`, ready for the other leg (already re-masked if needed). */
+  /**
+   * Bytes [start, end) of `buf`, ready for the other leg (already re-masked if
+   * needed). `buf` may be the process's shared read buffer: valid only during the
+   * call, so what is kept or written must be copied.
+   */
   legData(leg: Leg, buf: Buffer, start: number, end: number): void;
   /** A data message (all its frames) has been passed on; `bytes` is its payload size. */
   legMessage(leg: Leg, bytes: number): void;
@@ -109,15 +114,18 @@ export class Leg {
   /** Control frames waiting for the peer's frame in flight to end. */
   #held: Buffer[] | null = null;
 
-  constructor(owner: LegOwner, socket: Socket, kind: LegKind) {
+  /** `from`: the connected socket; the leg may carry on over a new object on its handle (shared-reads.ts). */
+  constructor(owner: LegOwner, from: Socket, kind: LegKind) {
     this.owner = owner;
+    const shared = withSharedReads(from, onSharedRead);
+    const socket = shared ?? from;
     this.socket = socket;
     if (kind === LegKind.Upstream) this.flags |= UPSTREAM;
     (socket as TaggedSocket)[kLeg] = this;
     socket.setNoDelay(true);
     // The peer's FIN ends our side too (Node does it after 'end'; no listener needed).
     socket.allowHalfOpen = false;
-    socket.on('data', onSocketData);
+    if (shared === undefined) socket.on('data', onSocketData);
     socket.on('close', onSocketClose);
     socket.on('error', onSocketError);
     socket.on('drain', onSocketDrain);
@@ -230,12 +238,11 @@ export class Leg {
     return this.socket.writableLength;
   }
 
-  /** Parses a chunk from the socket, passing data frames on. */
-  onData(chunk: Buffer): void {
+  /** Parses bytes [0, len) of a chunk from the socket, passing data frames on. */
+  onData(chunk: Buffer, len: number = chunk.length): void {
     this.flags |= ALIVE;
     chunkArrivedAt = performance.now();
     if (this.flags & DISCARD) return;
-    const len = chunk.length;
     let pos = 0;
     /** Start of the bytes of `chunk` ready to pass on, or -1. */
     let fwd = -1;
@@ -489,6 +496,10 @@ function headerLength(b: Buffer, o: number, avail: number): number {
 
 function onSocketData(this: TaggedSocket, chunk: Buffer): void {
   this[kLeg]!.onData(chunk);
+}
+
+function onSharedRead(this: TaggedSocket, nread: number, buf: Buffer): void {
+  this[kLeg]!.onData(buf, nread);
 }
 
 function onSocketClose(this: TaggedSocket): void {

@@ -218,7 +218,11 @@ export class Session implements LegOwner {
   }
 
   legData(leg: Leg, buf: Buffer, start: number, end: number): void {
-    const bytes = start === 0 && end === buf.length ? buf : buf.subarray(start, end);
+    // `buf` is the shared read buffer (shared-reads.ts): a write that does not
+    // complete at once keeps pointing at its bytes, so they are copied (from
+    // Buffer's pool when small: no allocation of its own).
+    const bytes = Buffer.allocUnsafe(end - start);
+    buf.copy(bytes, 0, start, end);
     const open = this.state === SessionState.Open;
     if (leg === this.client) {
       if (this.state === SessionState.Connecting) {
@@ -348,9 +352,10 @@ export class Session implements LegOwner {
     const queue = this.pending!;
     this.pending = null;
     if (queue.length > 0) {
-      socket.cork();
-      for (const b of queue) socket.write(b);
-      socket.uncork();
+      const out = up.socket;
+      out.cork();
+      for (const b of queue) out.write(b);
+      out.uncork();
     }
     m.messagesSent[Direction.ClientToUpstream] += this.pendingMessages;
     m.bytesSent[Direction.ClientToUpstream] += this.pendingPayloadBytes;

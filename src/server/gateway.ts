@@ -225,11 +225,12 @@ export class Gateway implements SessionOwner {
   }
 
   #open(socket: Socket, head: Buffer, req: IncomingMessage, clientId: string, match: RouteMatch): void {
+    const upstream = this.#upstreamRequest(req, match.target); // before the leg takes the socket over
     const session = new Session(this, clientId, socket, match.target);
     this.sessions.add(session);
     this.live.opened(session, match);
     this.metrics.connectionsTotal++;
-    session.connect(this.#upstreamRequest(req, match.target));
+    session.connect(upstream);
     if (head.length > 0) session.client.onData(head);
   }
 

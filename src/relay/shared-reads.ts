@@ -1,0 +1,56 @@
+/**
+ * Socket reads into one buffer shared by every leg of the process, instead of a
+ * new Buffer per read pushed through a Readable stream.
+ *
+ * A `net.Socket` in flowing mode costs, per read: a 64 KiB allocation shrunk to
+ * the bytes read, an ArrayBuffer and its backing-store bookkeeping, the
+ * Readable's push/emit path and a `nextTick` (maybeReadMore). Node's public
+ * `onread` socket option avoids all of it: the handle reads into a buffer we own
+ * and calls back with the byte count. A relay reads, parses and writes each
+ * chunk at once, so one buffer serves every socket of the process.
+ *
+ * The sockets a leg gets were made by http (the client's upgrade, the upstream's
+ * upgrade) or by child_process (a socket handed over by the primary), so they
+ * cannot be given `onread` when created: the leg's socket is made anew over the
+ * same handle (`new net.Socket({ handle, onread })`, as net does for accepted
+ * connections). That takes the handle from the old object, `_handle`, the one
+ * undocumented property used here; where it is not there (or the socket is TLS,
+ * whose handle belongs to its TLSSocket), the old socket is kept and read as a
+ * stream: same behaviour, more CPU.
+ *
+ * Contract for the reader: a chunk is valid only during the callback. Bytes kept
+ * or written later must be copied (Session.legData copies what it writes: a write
+ * that does not complete at once keeps pointing at its bytes).
+ */
+import { Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
+
+/** Large enough for most reads to take whatever the kernel has (Node's own per-read size). */
+const SHARED_BYTES = 64 * 1024;
+const shared = Buffer.allocUnsafe(SHARED_BYTES);
+
+/** Called with `this` = the socket, the bytes read and the shared buffer (valid during the call). */
+export type SharedReadHandler = (this: Socket, nread: number, buf: Buffer) => void;
+
+interface HandleCarrier {
+  _handle: { useUserBuffer?: unknown; readStop?: () => number } | null;
+}
+
+/**
+ * Returns a socket over the same connection that reads into the shared buffer and
+ * calls `onRead` for each read (a module-level function: no closure per socket);
+ * or undefined when `socket` has to stay as it is (TLS, no handle, bytes already
+ * buffered in its stream).
+ */
+export function withSharedReads(socket: Socket, onRead: SharedReadHandler): Socket | undefined {
+  const carrier = socket as unknown as HandleCarrier;
+  const handle = carrier._handle;
+  if (socket instanceof TLSSocket || handle === null || handle === undefined || typeof handle.useUserBuffer !== 'function') return undefined;
+  if (socket.readableLength > 0 || socket.destroyed || !socket.readable) return undefined;
+  // Detach the handle from the old object, then retire the object: with no handle,
+  // destroy() closes nothing, and the server that accepted it stops counting it.
+  socket.removeAllListeners();
+  carrier._handle = null;
+  socket.destroy();
+  return new Socket({ handle: handle as never, allowHalfOpen: false, onread: { buffer: shared, callback: onRead } } as never);
+}
