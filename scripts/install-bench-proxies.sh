@@ -44,5 +44,5 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 
 PATH="$PATH:/usr/sbin"
-nginx -v 2>&1 | head -n 1
-haproxy -v | head -n 1
+nginx -v 2>&1 | sed -n 1p
+haproxy -v | sed -n 1p

@@ -17,4 +17,4 @@ if ! command -v etcd >/dev/null 2>&1; then
   apt-get install -y -qq --no-install-recommends etcd-server etcd-client >/dev/null
 fi
 
-etcd --version | head -n 1
+etcd --version | sed -n 1p  # sed reads to the end: head would leave etcd a SIGPIPE, which pipefail reports
