@@ -131,10 +131,6 @@ export class Leg {
     socket.on('drain', onSocketDrain);
   }
 
-  get kind(): LegKind {
-    return this.flags & UPSTREAM ? LegKind.Upstream : LegKind.Client;
-  }
-
   get alive(): boolean {
     return (this.flags & ALIVE) !== 0;
   }

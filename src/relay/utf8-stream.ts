@@ -50,21 +50,6 @@ export function utf8Step(state: number, piece: Buffer, last: boolean): number {
   return (seqLength(data[split]!) << 26) | (carryLen << 24) | carry;
 }
 
-/** The same validator as an object, for callers that validate one message at a time. */
-export class Utf8Stream {
-  #state = UTF8_START;
-
-  reset(): void {
-    this.#state = UTF8_START;
-  }
-
-  /** Validates the next piece; `last` ends the message. False once invalid. */
-  push(piece: Buffer, last: boolean): boolean {
-    this.#state = utf8Step(this.#state, piece, last);
-    return this.#state !== UTF8_INVALID;
-  }
-}
-
 /** The sequence length announced by a lead byte (invalid leads count as 1; isUtf8 rejects them). */
 function seqLength(lead: number): number {
   return lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
