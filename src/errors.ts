@@ -38,34 +38,55 @@ export class HttpError extends StratixError {
   }
 }
 
-/** A rejected WebSocket upgrade. */
+/**
+ * A rejected WebSocket upgrade. `close` is the close code a `stratix.v1` client
+ * gets instead of the HTTP status (browsers never see a status): the gateway then
+ * completes the upgrade and closes at once (see protocol/handshake.ts). Refusals
+ * without one (the request is not a valid upgrade) are HTTP only.
+ */
 export class HandshakeError extends HttpError {
-  constructor(code: string, status: number, message: string, headers: Record<string, string> = {}) {
+  readonly close: CloseCodeInfo | undefined;
+  constructor(code: string, status: number, message: string, headers: Record<string, string> = {}, close?: CloseCodeInfo) {
     super(code, status, message, headers);
+    this.close = close;
   }
+}
+
+interface HandshakeErrorInfo {
+  readonly code: string;
+  readonly status: number;
+  readonly meaning: string;
+  /** What a stratix.v1 client gets instead (undefined: HTTP only). */
+  readonly close?: CloseCodeInfo;
+}
+
+function refusal(code: string, status: number, meaning: string, close?: CloseCodeInfo): HandshakeErrorInfo {
+  return Object.freeze({ code, status, meaning, ...(close === undefined ? {} : { close }) });
 }
 
 /** Handshake rejections, by code. */
 export const HandshakeErrors = Object.freeze({
-  BAD_REQUEST: { code: 'STRATIX_ERR_BAD_REQUEST', status: 400, meaning: 'The request line or headers could not be parsed.' },
-  CLIENT_ID_MISSING: { code: 'STRATIX_ERR_CLIENT_ID_MISSING', status: 400, meaning: 'No clientId query parameter, an empty one, or more than one.' },
-  CLIENT_ID_INVALID: { code: 'STRATIX_ERR_CLIENT_ID_INVALID', status: 400, meaning: 'The clientId has a character outside [A-Za-z0-9._:@-] or is longer than 128.' },
-  NOT_FOUND: { code: 'STRATIX_ERR_NOT_FOUND', status: 404, meaning: 'The path is not /ws (nor an operations endpoint).' },
-  NO_ROUTE: { code: 'STRATIX_ERR_NO_ROUTE', status: 404, meaning: 'No route matches the clientId and there is no defaultRoute.' },
-  METHOD_NOT_ALLOWED: { code: 'STRATIX_ERR_METHOD_NOT_ALLOWED', status: 405, meaning: 'The upgrade request was not a GET.' },
-  HANDSHAKE_TIMEOUT: { code: 'STRATIX_ERR_HANDSHAKE_TIMEOUT', status: 408, meaning: 'The request head did not arrive within gateway.handshakeTimeoutMs.' },
-  UPGRADE_REQUIRED: { code: 'STRATIX_ERR_UPGRADE_REQUIRED', status: 426, meaning: 'GET /ws without a valid WebSocket upgrade (Upgrade, Connection, Sec-WebSocket-Key/Version 13).' },
-  HEADERS_TOO_LARGE: { code: 'STRATIX_ERR_HEADERS_TOO_LARGE', status: 431, meaning: 'The request head exceeded gateway.maxHeaderBytes.' },
-  OVER_CAPACITY: { code: 'STRATIX_ERR_OVER_CAPACITY', status: 503, meaning: 'gateway.maxConnections sessions are open. Retry-After is set.' },
-  DRAINING: { code: 'STRATIX_ERR_DRAINING', status: 503, meaning: 'The instance is draining for shutdown. Retry-After is set; connect to another instance.' },
-  WORKER_UNAVAILABLE: { code: 'STRATIX_ERR_WORKER_UNAVAILABLE', status: 503, meaning: 'The worker that owns this clientId is restarting. Retry-After is set.' },
+  BAD_REQUEST: refusal('STRATIX_ERR_BAD_REQUEST', 400, 'The request line or headers could not be parsed.', CloseCode.BAD_REQUEST),
+  CLIENT_ID_MISSING: refusal('STRATIX_ERR_CLIENT_ID_MISSING', 400, 'No clientId query parameter, an empty one, or more than one.', CloseCode.BAD_REQUEST),
+  CLIENT_ID_INVALID: refusal('STRATIX_ERR_CLIENT_ID_INVALID', 400, 'The clientId has a character outside [A-Za-z0-9._:@-] or is longer than 128.', CloseCode.BAD_REQUEST),
+  NOT_FOUND: refusal('STRATIX_ERR_NOT_FOUND', 404, 'The path is not /ws (nor an operations endpoint).', CloseCode.NOT_FOUND),
+  NO_ROUTE: refusal('STRATIX_ERR_NO_ROUTE', 404, 'No route matches the clientId and there is no defaultRoute.', CloseCode.NOT_FOUND),
+  METHOD_NOT_ALLOWED: refusal('STRATIX_ERR_METHOD_NOT_ALLOWED', 405, 'The upgrade request was not a GET.'),
+  HANDSHAKE_TIMEOUT: refusal('STRATIX_ERR_HANDSHAKE_TIMEOUT', 408, 'The request head did not arrive within gateway.handshakeTimeoutMs.'),
+  UPGRADE_REQUIRED: refusal('STRATIX_ERR_UPGRADE_REQUIRED', 426, 'GET /ws without a valid WebSocket upgrade (Upgrade, Connection, Sec-WebSocket-Key/Version 13).'),
+  HEADERS_TOO_LARGE: refusal('STRATIX_ERR_HEADERS_TOO_LARGE', 431, 'The request head exceeded gateway.maxHeaderBytes.'),
+  UPSTREAM_REFUSED: refusal('STRATIX_ERR_UPSTREAM_REFUSED', 502, 'Subprotocols offered (not stratix.v1): the upstream refused the connection or could not be reached, so the upgrade cannot be answered.'),
+  UPSTREAM_TIMEOUT: refusal('STRATIX_ERR_UPSTREAM_TIMEOUT', 504, 'Subprotocols offered (not stratix.v1): the upstream did not answer the upgrade within upstream.connectTimeoutMs.'),
+  OVER_CAPACITY: refusal('STRATIX_ERR_OVER_CAPACITY', 503, 'gateway.maxConnections sessions are open. Retry-After is set.', CloseCode.UNAVAILABLE),
+  DRAINING: refusal('STRATIX_ERR_DRAINING', 503, 'The instance is draining for shutdown. Retry-After is set; connect to another instance.', CloseCode.UNAVAILABLE),
+  WORKER_UNAVAILABLE: refusal('STRATIX_ERR_WORKER_UNAVAILABLE', 503, 'The worker that owns this clientId is restarting. Retry-After is set.', CloseCode.UNAVAILABLE),
 } as const);
 
 export type HandshakeErrorName = keyof typeof HandshakeErrors;
 
 export function handshakeError(name: HandshakeErrorName, message?: string, headers?: Record<string, string>): HandshakeError {
-  const e = HandshakeErrors[name];
-  return new HandshakeError(e.code, e.status, message ?? e.meaning, headers);
+  const e: HandshakeErrorInfo = HandshakeErrors[name];
+  return new HandshakeError(e.code, e.status, message ?? e.meaning, headers, e.close);
 }
 
 /** Why an upstream connection could not be opened or was lost; carries the close code the client gets. */

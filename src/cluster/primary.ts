@@ -17,7 +17,8 @@ import { Counter, Gauge } from 'prom-client';
 import type { Config } from '../config/schema.js';
 import { parseListen } from '../config/load.js';
 import { HandshakeError, handshakeError } from '../errors.js';
-import { onHttpClientError, parseHandshakeTarget, rejectHandshake } from '../protocol/handshake.js';
+import { onHttpClientError, parseHandshakeTarget } from '../protocol/handshake.js';
+import { refuseUpgrade, type RequestHeaders } from '../relay/websocket-handshake.js';
 import { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import type { MetricsSnapshot } from '../metrics/metrics-format.js';
 import { handleOpsRequest } from '../server/ops-endpoints.js';
@@ -96,7 +97,7 @@ export class Primary {
     );
     this.#ops.on('upgrade', (req: IncomingMessage, socket: Duplex) => {
       const parsed = parseHandshakeTarget(req.method ?? '', req.url ?? '');
-      this.#refuse(socket, parsed instanceof HandshakeError ? parsed : handshakeError('BAD_REQUEST'));
+      this.#refuse(socket, parsed instanceof HandshakeError ? parsed : handshakeError('BAD_REQUEST'), req.headers);
     });
     this.#ops.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => onHttpClientError(err, socket, (r) => this.#countRefusal(r)));
   }
@@ -142,23 +143,24 @@ export class Primary {
         socket.emit('data', head.bytes);
         socket.resume();
       } else {
-        this.#refuse(socket, target);
+        this.#refuse(socket, target, head.headers);
       }
       return;
     }
     if (this.#draining !== undefined) {
-      this.#refuse(socket, handshakeError('DRAINING', undefined, { 'Retry-After': '1' }));
+      this.#refuse(socket, handshakeError('DRAINING', undefined, { 'Retry-After': '1' }), head.headers);
       return;
     }
     const worker = this.workers[shardOf(target.clientId, this.workers.length)]!;
     if (!worker.handOver(socket, head.bytes)) {
-      this.#refuse(socket, handshakeError('WORKER_UNAVAILABLE', undefined, { 'Retry-After': '1' }));
+      this.#refuse(socket, handshakeError('WORKER_UNAVAILABLE', undefined, { 'Retry-After': '1' }), head.headers);
     }
   }
 
-  #refuse(socket: Duplex, err: HandshakeError): void {
+  /** `headers`: the request's, when it got that far (a stratix.v1 upgrade is then refused with a close code). */
+  #refuse(socket: Duplex, err: HandshakeError, headers?: RequestHeaders): void {
     this.#countRefusal(err);
-    rejectHandshake(socket, err);
+    refuseUpgrade(socket, err, headers);
   }
 
   #countRefusal(err: HandshakeError): void {

@@ -14,6 +14,8 @@ const CRLFCRLF = Buffer.from('\r\n\r\n');
 export interface RequestHead {
   readonly method: string;
   readonly url: string;
+  /** Header fields by lower-case name; repeated fields joined with ", " (as node:http does). */
+  readonly headers: Readonly<Record<string, string>>;
   /** Every byte read so far, to replay into the HTTP parser that takes over. */
   readonly bytes: Buffer;
 }
@@ -71,6 +73,11 @@ function stopReading(socket: Socket): void {
 
 function onData(this: Tagged, chunk: Buffer): void {
   const st = this[kHead]!;
+  if (st.length === 0 && chunk.length > 0 && !isTokenStart(chunk[0]!)) {
+    // Not an HTTP request (a TLS ClientHello, a stray protocol): say so now, not after the handshake timeout.
+    finish(this, handshakeError('BAD_REQUEST', 'not an HTTP request'));
+    return;
+  }
   st.chunks.push(chunk);
   st.length += chunk.length;
   const buf = st.chunks.length === 1 ? chunk : Buffer.concat(st.chunks, st.length);
@@ -100,10 +107,25 @@ function onClose(this: Tagged): void {
 }
 
 const REQUEST_LINE = /^([A-Z]{1,16}) (\S{1,8192}) HTTP\/1\.[01]$/;
+const HEADER_LINE = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+):[ \t]*(.*?)[ \t]*$/;
+
+/** A request line starts with a method: an upper-case letter (RFC 9110 methods in use all are). */
+function isTokenStart(byte: number): boolean {
+  return byte >= 0x41 && byte <= 0x5a;
+}
 
 function parseRequestLine(bytes: Buffer): RequestHead | HandshakeError {
-  const eol = bytes.indexOf('\r\n');
-  const m = REQUEST_LINE.exec(bytes.toString('latin1', 0, eol));
+  const end = bytes.indexOf(CRLFCRLF);
+  const lines = bytes.toString('latin1', 0, end).split('\r\n');
+  const m = REQUEST_LINE.exec(lines[0]!);
   if (m === null) return handshakeError('BAD_REQUEST', 'malformed request line');
-  return { method: m[1]!, url: m[2]!, bytes };
+  const headers: Record<string, string> = Object.create(null) as Record<string, string>;
+  for (let i = 1; i < lines.length; i++) {
+    const h = HEADER_LINE.exec(lines[i]!);
+    if (h === null) return handshakeError('BAD_REQUEST', 'malformed header line');
+    const name = h[1]!.toLowerCase();
+    const prior = headers[name];
+    headers[name] = prior === undefined ? h[2]! : `${prior}, ${h[2]!}`;
+  }
+  return { method: m[1]!, url: m[2]!, headers, bytes };
 }

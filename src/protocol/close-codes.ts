@@ -41,8 +41,17 @@ export const CloseCode = Object.freeze({
   TRY_AGAIN_LATER: def(1013, 'TRY_AGAIN_LATER', 'backoff', 'The gateway is overloaded; relayed from the upstream too.'),
   BAD_GATEWAY: def(1014, 'BAD_GATEWAY', 'backoff', 'The upstream broke the WebSocket protocol (bad frame, invalid UTF-8, a message over the limit).'),
   ROUTE_CHANGED: def(4307, 'ROUTE_CHANGED', 'immediately', 'The route for this clientId changed (routing.onRouteChange "migrate"); reconnect now to reach the new upstream.'),
+  BAD_REQUEST: def(4400, 'BAD_REQUEST', 'no', 'stratix.v1: the upgrade was refused as a bad request (clientId missing or invalid; HTTP 400 for other clients), or the first envelope was not a valid HELLO within reliable.helloTimeoutMs.'),
+  UNAUTHORIZED: def(4401, 'UNAUTHORIZED', 'backoff', 'stratix.v1: credentials missing, invalid or expired (HTTP 401 for other clients). Get fresh credentials for the next attempt.'),
+  FORBIDDEN: def(4403, 'FORBIDDEN', 'no', 'stratix.v1: the credentials do not allow this clientId, or the Origin is not allowed (HTTP 403 for other clients).'),
+  NOT_FOUND: def(4404, 'NOT_FOUND', 'no', 'stratix.v1: no route matches the clientId, or the path is not /ws (HTTP 404 for other clients).'),
+  CLIENT_ID_IN_USE: def(4409, 'CLIENT_ID_IN_USE', 'backoff', 'stratix.v1: another connection holds this clientId and the duplicate policy is reject (HTTP 409 for other clients).'),
+  TAKEN_OVER: def(4410, 'TAKEN_OVER', 'no', 'A newer connection took this session (or this clientId, under the takeover duplicate policy) over. Do not reconnect: two windows with one clientId would take it from each other forever.'),
   SLOW_CLIENT: def(4408, 'SLOW_CLIENT', 'backoff', 'The client read too slowly: its outgoing buffer stayed above backpressure.highWaterMarkBytes for backpressure.slowClientTimeoutMs.'),
+  RATE_LIMITED: def(4429, 'RATE_LIMITED', 'backoff', 'stratix.v1: too many handshakes (HTTP 429 for other clients); the retry_after EVENT before the close gives the delay.'),
   UPSTREAM_REJECTED: def(4502, 'UPSTREAM_REJECTED', 'backoff', 'The upstream answered the WebSocket upgrade with an HTTP error (the reason names the status, e.g. 403).'),
+  UNAVAILABLE: def(4503, 'UNAVAILABLE', 'backoff', 'stratix.v1: the instance is over capacity, draining, or the worker for this clientId is restarting (HTTP 503 for other clients); the retry_after EVENT before the close gives the delay.'),
+  LOG_UNAVAILABLE: def(4507, 'LOG_UNAVAILABLE', 'backoff', 'Reliable session: the message log could not be written (e.g. a full disk) for reliable.log.failureTimeoutMs; the session ended.'),
   UPSTREAM_LOST: def(4520, 'UPSTREAM_LOST', 'backoff', 'The upstream connection dropped without a close frame.'),
   UPSTREAM_REFUSED: def(4521, 'UPSTREAM_REFUSED', 'backoff', 'The upstream refused the TCP connection (nothing listening, or reset during connect).'),
   UPSTREAM_TIMEOUT: def(4522, 'UPSTREAM_TIMEOUT', 'backoff', 'The upstream did not complete TCP connect + upgrade within upstream.connectTimeoutMs.'),
@@ -61,4 +70,17 @@ export function isSendableCloseCode(code: number): boolean {
     (code >= 1000 && code <= 1014 && code !== 1004 && code !== 1005 && code !== 1006) ||
     (code >= 3000 && code <= 4999)
   );
+}
+
+/** Standard codes a peer may send (RFC 6455 §7.4.1): relayed codes are counted under their own label. */
+const STANDARD = new Set([1000, 1001, 1002, 1003, 1005, 1006, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 1015]);
+const OWN = new Set(closeCodeTable.map((c) => c.code));
+
+/**
+ * The metric label of a close code: the code itself when it is standard or one of
+ * the gateway's own, else its range (`3xxx`, `4xxx`, `other`), so that a peer
+ * cannot grow the label set.
+ */
+export function closeCodeLabel(code: number): string {
+  return STANDARD.has(code) || OWN.has(code) ? String(code) : code >= 4000 ? '4xxx' : code >= 3000 ? '3xxx' : 'other';
 }

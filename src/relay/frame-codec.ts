@@ -48,6 +48,25 @@ export function controlFrame(opcode: number, payload: Buffer, masked: boolean): 
   return frame;
 }
 
+/** An unmasked (server → client) text frame carrying `payload` whole. */
+export function textFrame(payload: Buffer): Buffer {
+  const len = payload.length;
+  const hlen = len < 126 ? 2 : len < 65536 ? 4 : 10;
+  const frame = Buffer.allocUnsafe(hlen + len);
+  frame[0] = 0x80 | OP_TEXT;
+  if (hlen === 2) frame[1] = len;
+  else if (hlen === 4) {
+    frame[1] = 126;
+    frame.writeUInt16BE(len, 2);
+  } else {
+    frame[1] = 127;
+    frame.writeUInt32BE(Math.floor(len / 0x100000000), 2);
+    frame.writeUInt32BE(len >>> 0, 6);
+  }
+  payload.copy(frame, hlen);
+  return frame;
+}
+
 /** The payload of a close frame: a 2-byte code and a UTF-8 reason of at most 123 bytes; no code → empty. */
 export function closePayload(code: number | undefined, reason: string): Buffer {
   if (code === undefined) return Buffer.alloc(0);

@@ -24,7 +24,7 @@
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
-import { CloseCode, type CloseCodeInfo } from '../protocol/close-codes.js';
+import { CloseCode, closeCodeLabel, type CloseCodeInfo } from '../protocol/close-codes.js';
 import { upstreamError, type UpstreamError } from '../errors.js';
 import { Direction, type GatewayMetrics, type FailureReason } from '../metrics/gateway-metrics.js';
 import { currentChunkArrivedAt, Leg, LegKind, type LegOwner } from './leg.js';
@@ -268,7 +268,7 @@ export class Session implements LegOwner {
 
   legCloseReceived(leg: Leg, code: number | undefined, reason: string): void {
     if (leg === this.client) {
-      this.owner.metrics.clientCloses.inc({ code: closeLabel(code ?? 1005) });
+      this.owner.metrics.clientCloses.inc({ code: closeCodeLabel(code ?? 1005) });
       if (this.state === SessionState.Connecting) this.#abortConnect('peer_closed');
       else if (this.state === SessionState.Open) this.upstream!.close(code, reason);
     } else if (this.state === SessionState.Open) {
@@ -281,7 +281,7 @@ export class Session implements LegOwner {
   legFault(leg: Leg, code: number, reason: string): void {
     this.owner.logger.debug({ clientId: this.clientId, leg: leg === this.client ? 'client' : 'upstream', code, reason }, 'protocol violation');
     if (leg === this.client) {
-      this.owner.metrics.clientCloses.inc({ code: closeLabel(code) });
+      this.owner.metrics.clientCloses.inc({ code: closeCodeLabel(code) });
       if (this.state === SessionState.Connecting) this.#abortConnect('peer_closed');
       else if (this.state === SessionState.Open) this.upstream!.close(CloseCode.GOING_AWAY.code, 'client went away');
     } else {
@@ -499,9 +499,4 @@ function resumeLeg(s: Session, dir: Direction): void {
 /** Enters the closing state's clock (once: a second close on the other leg does not restart it). */
 function closingSince(s: Session): void {
   if (!s.owner.closing.has(s)) s.owner.closing.set(s, performance.now());
-}
-
-const KNOWN_CODES = new Set([1000, 1001, 1002, 1003, 1005, 1006, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 1015, 4307, 4408, 4502, 4520, 4521, 4522, 4523]);
-function closeLabel(code: number): string {
-  return KNOWN_CODES.has(code) ? String(code) : code >= 4000 ? '4xxx' : code >= 3000 ? '3xxx' : 'other';
 }

@@ -1,8 +1,13 @@
 /**
  * The two WebSocket opening handshakes the gateway performs itself (RFC 6455
  * §4): answering a client's upgrade, and upgrading a new upstream connection.
- * After them, each socket belongs to a Leg. No extension and no subprotocol are
- * negotiated on either side.
+ * After them, each socket belongs to a Leg. No extension is negotiated on either
+ * side; a subprotocol is either `stratix.v1` (selected by the gateway, nothing
+ * offered upstream) or the upstream's choice among what the client offered.
+ *
+ * Also the refusal a browser can see: a `stratix.v1` client that is refused after
+ * its request head was read gets the upgrade completed and a close code at once
+ * (browsers never expose the HTTP status of a failed upgrade).
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { request as httpRequest, type ClientRequest, type IncomingMessage, type RequestOptions } from 'node:http';
@@ -11,6 +16,12 @@ import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { handshakeError, type HandshakeError } from '../errors.js';
+import { rejectHandshake } from '../protocol/handshake.js';
+import { parseSubprotocols, STRATIX_V1 } from '../protocol/subprotocol.js';
+import { closePayload, controlFrame, OP_CLOSE, textFrame } from './frame-codec.js';
+
+/** Request header fields by lower-case name (node:http's IncomingHttpHeaders, or the primary's parse). */
+export type RequestHeaders = Readonly<Record<string, string | string[] | undefined>>;
 
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 const KEY_RE = /^[+/0-9A-Za-z]{22}==$/;
@@ -26,8 +37,7 @@ function headerHas(value: string | string[] | undefined, token: string): boolean
 }
 
 /** Checks a client's upgrade headers. Returns the Sec-WebSocket-Accept value, or the refusal. */
-export function checkUpgradeRequest(req: IncomingMessage): string | HandshakeError {
-  const h = req.headers;
+export function checkUpgradeRequest(h: RequestHeaders): string | HandshakeError {
   if (!headerHas(h.upgrade, 'websocket') || !headerHas(h.connection, 'upgrade')) {
     return handshakeError('UPGRADE_REQUIRED', 'missing "Upgrade: websocket" / "Connection: Upgrade"', { Upgrade: 'websocket' });
   }
@@ -38,15 +48,47 @@ export function checkUpgradeRequest(req: IncomingMessage): string | HandshakeErr
   if (typeof key !== 'string' || !KEY_RE.test(key.trim())) {
     return handshakeError('BAD_REQUEST', 'missing or invalid Sec-WebSocket-Key');
   }
+  if (parseSubprotocols(h['sec-websocket-protocol']) === null) {
+    return handshakeError('BAD_REQUEST', 'malformed Sec-WebSocket-Protocol');
+  }
   return acceptValue(key.trim());
 }
 
-/** Completes the client's upgrade: writes the 101. */
-export function writeSwitchingProtocols(socket: Duplex, accept: string, extraHeaders: string): void {
+/** Whether a (valid) upgrade request offers `stratix.v1`. */
+export function offersStratixV1(h: RequestHeaders): boolean {
+  return parseSubprotocols(h['sec-websocket-protocol'])?.includes(STRATIX_V1) === true;
+}
+
+/** Completes the client's upgrade: writes the 101 (`protocol`: the selected subprotocol, if any). */
+export function writeSwitchingProtocols(socket: Duplex, accept: string, extraHeaders: string, protocol?: string): void {
   socket.write(
     'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
-      `Sec-WebSocket-Accept: ${accept}\r\n${extraHeaders}\r\n`,
+      `Sec-WebSocket-Accept: ${accept}\r\n${protocol === undefined ? '' : `Sec-WebSocket-Protocol: ${protocol}\r\n`}${extraHeaders}\r\n`,
   );
+}
+
+/**
+ * Refuses an upgrade. A valid upgrade that offers `stratix.v1`, refused for a reason
+ * with a close code, is upgraded and closed at once: a `retry_after` EVENT first when
+ * the refusal carries Retry-After, then the close frame (reason: the error code).
+ * Everything else gets the HTTP status and JSON body.
+ */
+export function refuseUpgrade(socket: Duplex, err: HandshakeError, headers: RequestHeaders | undefined): void {
+  if (socket.destroyed) return;
+  const accept = headers === undefined || err.close === undefined ? undefined : checkUpgradeRequest(headers);
+  if (typeof accept !== 'string' || !offersStratixV1(headers!)) {
+    rejectHandshake(socket, err);
+    return;
+  }
+  writeSwitchingProtocols(socket, accept, '', STRATIX_V1);
+  const retryAfter = Number(err.headers['Retry-After']);
+  if (retryAfter > 0) {
+    const event = `{"type":4,"event":"retry_after","retryAfterMs":${retryAfter * 1000},"code":"${err.code}"}`;
+    socket.write(textFrame(Buffer.from(event)));
+  }
+  socket.end(controlFrame(OP_CLOSE, closePayload(err.close!.code, err.code), false));
+  socket.once('finish', () => socket.destroy());
+  setTimeout(() => socket.destroy(), 2_000).unref();
 }
 
 export interface UpstreamUpgrade {

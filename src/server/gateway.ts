@@ -18,12 +18,12 @@ import type { AddressInfo } from 'node:net';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { once } from 'node:events';
-import { checkUpgradeRequest, writeSwitchingProtocols } from '../relay/websocket-handshake.js';
+import { checkUpgradeRequest, refuseUpgrade, writeSwitchingProtocols } from '../relay/websocket-handshake.js';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { parseListen } from '../config/load.js';
 import { HandshakeError, handshakeError } from '../errors.js';
-import { onHttpClientError, parseHandshakeTarget, rejectHandshake } from '../protocol/handshake.js';
+import { onHttpClientError, parseHandshakeTarget } from '../protocol/handshake.js';
 import { CloseCode } from '../protocol/close-codes.js';
 import { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import type { RouteMatch, RouteTable, RouteTableHolder } from '../routing/route-table.js';
@@ -195,14 +195,14 @@ export class Gateway implements SessionOwner {
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const admitted = this.#admit(req);
     if (admitted instanceof HandshakeError) {
-      this.#refuse(socket, admitted);
+      this.#refuse(socket, admitted, req);
       return;
     }
     // The WebSocket handshake is answered here; from then on the socket is a relay leg.
     // No subprotocol is negotiated: the relay cannot know the upstream's choice before it opens.
-    const accept = checkUpgradeRequest(req);
+    const accept = checkUpgradeRequest(req.headers);
     if (accept instanceof HandshakeError) {
-      this.#refuse(socket, accept);
+      this.#refuse(socket, accept, req);
       return;
     }
     writeSwitchingProtocols(socket, accept, this.#workerHeader);
@@ -219,9 +219,9 @@ export class Gateway implements SessionOwner {
     return { clientId: parsed.clientId, match };
   }
 
-  #refuse(socket: Duplex, err: HandshakeError): void {
+  #refuse(socket: Duplex, err: HandshakeError, req: IncomingMessage): void {
     this.metrics.handshakeRejections.inc({ code: err.code });
-    rejectHandshake(socket, err);
+    refuseUpgrade(socket, err, req.headers);
   }
 
   #open(socket: Socket, head: Buffer, req: IncomingMessage, clientId: string, match: RouteMatch): void {
