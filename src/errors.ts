@@ -75,7 +75,8 @@ export const HandshakeErrors = Object.freeze({
   HANDSHAKE_TIMEOUT: refusal('STRATIX_ERR_HANDSHAKE_TIMEOUT', 408, 'The request head did not arrive within gateway.handshakeTimeoutMs.'),
   UPGRADE_REQUIRED: refusal('STRATIX_ERR_UPGRADE_REQUIRED', 426, 'GET /ws without a valid WebSocket upgrade (Upgrade, Connection, Sec-WebSocket-Key/Version 13).'),
   HEADERS_TOO_LARGE: refusal('STRATIX_ERR_HEADERS_TOO_LARGE', 431, 'The request head exceeded gateway.maxHeaderBytes.'),
-  UPSTREAM_REFUSED: refusal('STRATIX_ERR_UPSTREAM_REFUSED', 502, 'Subprotocols offered (not stratix.v1): the upstream refused the connection or could not be reached, so the upgrade cannot be answered.'),
+  UPSTREAM_FAILED: refusal('STRATIX_ERR_UPSTREAM_FAILED', 502, 'Subprotocols offered (not stratix.v1): the upstream refused the connection, could not be reached, or answered with an invalid 101, so the upgrade cannot be answered.'),
+  UPSTREAM_REJECTED: refusal('STRATIX_ERR_UPSTREAM_REJECTED', 0, "Subprotocols offered (not stratix.v1): the upstream answered the upgrade with an HTTP error; its status is passed on."),
   UPSTREAM_TIMEOUT: refusal('STRATIX_ERR_UPSTREAM_TIMEOUT', 504, 'Subprotocols offered (not stratix.v1): the upstream did not answer the upgrade within upstream.connectTimeoutMs.'),
   OVER_CAPACITY: refusal('STRATIX_ERR_OVER_CAPACITY', 503, 'gateway.maxConnections sessions are open. Retry-After is set.', CloseCode.UNAVAILABLE),
   DRAINING: refusal('STRATIX_ERR_DRAINING', 503, 'The instance is draining for shutdown. Retry-After is set; connect to another instance.', CloseCode.UNAVAILABLE),
@@ -84,9 +85,10 @@ export const HandshakeErrors = Object.freeze({
 
 export type HandshakeErrorName = keyof typeof HandshakeErrors;
 
-export function handshakeError(name: HandshakeErrorName, message?: string, headers?: Record<string, string>): HandshakeError {
+/** `status` overrides the catalogue's (for UPSTREAM_REJECTED, whose status is the upstream's). */
+export function handshakeError(name: HandshakeErrorName, message?: string, headers?: Record<string, string>, status?: number): HandshakeError {
   const e: HandshakeErrorInfo = HandshakeErrors[name];
-  return new HandshakeError(e.code, e.status, message ?? e.meaning, headers, e.close);
+  return new HandshakeError(e.code, status ?? e.status, message ?? e.meaning, headers, e.close);
 }
 
 /** Why an upstream connection could not be opened or was lost; carries the close code the client gets. */

@@ -42,6 +42,12 @@ export const gatewaySchema = z.strictObject({
   maxHeaderBytes: bytes(1 * KiB, 64 * KiB).default(16 * KiB),
   /** The gateway pings every client (and upstream) this often; a leg that missed the previous pong is dropped. */
   pingIntervalMs: ms(1_000, 600_000).default(25_000),
+  /**
+   * A close handshake must complete within this time: a close still owed by the other
+   * side is then answered by the gateway, a leg that never answered ours is cut (at
+   * twice it, everything left is cut).
+   */
+  closeTimeoutMs: ms(100, 120_000).default(10_000),
   /** On SIGTERM/SIGINT, client closes (1012) are spread at random over this period. */
   drainPeriodMs: ms(0, 3_600_000).default(30_000),
   /** After the drain period, sessions still closing get this long before the process exits anyway. */

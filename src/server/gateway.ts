@@ -18,17 +18,19 @@ import type { AddressInfo } from 'node:net';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { once } from 'node:events';
-import { checkUpgradeRequest, refuseUpgrade, writeSwitchingProtocols } from '../relay/websocket-handshake.js';
+import { checkUpgradeRequest, offersStratixV1, refuseUpgrade, writeSwitchingProtocols } from '../relay/websocket-handshake.js';
+import { NegotiatedUpgrade, type NegotiationHost } from '../relay/negotiated-upgrade.js';
+import { parseSubprotocols } from '../protocol/subprotocol.js';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { parseListen } from '../config/load.js';
-import { HandshakeError, handshakeError } from '../errors.js';
+import { HandshakeError, handshakeError, type UpstreamError } from '../errors.js';
 import { onHttpClientError, parseHandshakeTarget } from '../protocol/handshake.js';
 import { CloseCode } from '../protocol/close-codes.js';
 import { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import type { RouteMatch, RouteTable, RouteTableHolder } from '../routing/route-table.js';
 import type { UpstreamHealth } from '../routing/upstream-health.js';
-import { Session, SessionState, type RelaySettings, type SessionOwner, type UpstreamRequest } from '../relay/session.js';
+import { Session, SessionState, type ConnectTimed, type RelaySettings, type SessionOwner, type UpstreamRequest } from '../relay/session.js';
 import { RouteController } from '../control/route-controller.js';
 import { silentLogger } from '../log.js';
 import { createAdminHandler, listenAdmin, type AdminHandler } from './admin-endpoints.js';
@@ -55,7 +57,7 @@ export interface GatewayOptions {
   workerIndex?: number;
 }
 
-export class Gateway implements SessionOwner {
+export class Gateway implements SessionOwner, NegotiationHost {
   readonly config: Config;
   readonly logger: Logger;
   readonly metrics: GatewayMetrics;
@@ -65,7 +67,9 @@ export class Gateway implements SessionOwner {
   readonly settings: RelaySettings;
   readonly sessions = new Set<Session>();
   readonly paused = new Map<Session, number>();
-  readonly connecting = new Map<Session, number>();
+  readonly connecting = new Map<ConnectTimed, number>();
+  /** Upgrades waiting for the upstream's subprotocol choice (negotiated-upgrade.ts), with their route. */
+  readonly #negotiations = new Map<NegotiatedUpgrade, { clientId: string; match: RouteMatch; accept: string }>();
   readonly closing = new Map<Session, number>();
   sampleCounter = 0;
   readonly #server: Server;
@@ -104,6 +108,7 @@ export class Gateway implements SessionOwner {
       highWaterMarkBytes: config.backpressure.highWaterMarkBytes,
       lowWaterMarkBytes: config.backpressure.lowWaterMarkBytes,
       connectTimeoutMs: config.upstream.connectTimeoutMs,
+      closeTimeoutMs: config.gateway.closeTimeoutMs,
     });
 
     const timeout = config.gateway.handshakeTimeoutMs;
@@ -198,15 +203,61 @@ export class Gateway implements SessionOwner {
       this.#refuse(socket, admitted, req);
       return;
     }
-    // The WebSocket handshake is answered here; from then on the socket is a relay leg.
-    // No subprotocol is negotiated: the relay cannot know the upstream's choice before it opens.
     const accept = checkUpgradeRequest(req.headers);
     if (accept instanceof HandshakeError) {
       this.#refuse(socket, accept, req);
       return;
     }
+    const offered = parseSubprotocols(req.headers['sec-websocket-protocol']);
+    if (offered !== undefined && offered !== null && offered.length > 0 && !offersStratixV1(req.headers)) {
+      // Negotiated end to end: the client's 101 waits for the upstream's choice.
+      const upstream = { ...this.#upstreamRequest(req, admitted.match.target), protocols: offered };
+      const n = new NegotiatedUpgrade(this, socket as Socket, head, upstream);
+      this.#negotiations.set(n, { clientId: admitted.clientId, match: admitted.match, accept });
+      return;
+    }
+    // Accept first: the WebSocket handshake is answered here; from then on the socket is a relay leg.
     writeSwitchingProtocols(socket, accept, this.#workerHeader);
     this.#open(socket as Socket, head, req, admitted.clientId, admitted.match);
+  }
+
+  negotiated(n: NegotiatedUpgrade, upstream: Socket, head: Buffer, protocol: string | undefined): void {
+    const info = this.#negotiations.get(n);
+    this.#negotiations.delete(n);
+    if (info === undefined) {
+      upstream.destroy();
+      return;
+    }
+    const m = this.metrics;
+    m.upstreamConnectSeconds.observe({ result: 'open' }, (performance.now() - n.startedAt) / 1000);
+    if (this.#drain !== undefined || this.#closed) {
+      upstream.destroy();
+      this.#refuseSocket(n.client, handshakeError('DRAINING', undefined, { 'Retry-After': '1' }));
+      return;
+    }
+    writeSwitchingProtocols(n.client, info.accept, this.#workerHeader, protocol);
+    const session = new Session(this, info.clientId, n.client, info.match.target);
+    this.sessions.add(session);
+    this.live.opened(session, info.match);
+    this.live.outcome(session, true);
+    m.connectionsTotal++;
+    session.adoptUpstream(upstream, head);
+    if (n.clientHead.length > 0) session.client.onData(n.clientHead);
+  }
+
+  negotiationAbandoned(n: NegotiatedUpgrade): void {
+    this.#negotiations.delete(n);
+  }
+
+  negotiationFailed(n: NegotiatedUpgrade, refusal: HandshakeError, failure: UpstreamError | undefined): void {
+    const info = this.#negotiations.get(n);
+    this.#negotiations.delete(n);
+    if (info === undefined) return;
+    const m = this.metrics;
+    m.upstreamConnectSeconds.observe({ result: 'error' }, (performance.now() - n.startedAt) / 1000);
+    m.upstreamConnectFailures.inc({ code: failure?.code ?? 'STRATIX_ERR_UPSTREAM_TIMEOUT' });
+    if (refusal.code !== 'STRATIX_ERR_UPSTREAM_REJECTED' || refusal.status >= 500) this.live.recordOutcome(info.match, false);
+    this.#refuseSocket(n.client, refusal);
   }
 
   #admit(req: IncomingMessage): HandshakeError | { clientId: string; match: RouteMatch } {
@@ -215,13 +266,19 @@ export class Gateway implements SessionOwner {
     if (parsed instanceof HandshakeError) return parsed;
     const match = this.routes.current.resolve(parsed.clientId);
     if (match === undefined) return handshakeError('NO_ROUTE', `no route for clientId ${parsed.clientId}`);
-    if (this.sessions.size >= this.#maxConnections) return handshakeError('OVER_CAPACITY', undefined, { 'Retry-After': '5' });
+    if (this.sessions.size + this.#negotiations.size >= this.#maxConnections) return handshakeError('OVER_CAPACITY', undefined, { 'Retry-After': '5' });
     return { clientId: parsed.clientId, match };
   }
 
   #refuse(socket: Duplex, err: HandshakeError, req: IncomingMessage): void {
     this.metrics.handshakeRejections.inc({ code: err.code });
     refuseUpgrade(socket, err, req.headers);
+  }
+
+  /** An HTTP refusal after the request was accepted for negotiation. */
+  #refuseSocket(socket: Duplex, err: HandshakeError): void {
+    this.metrics.handshakeRejections.inc({ code: err.code });
+    refuseUpgrade(socket, err, undefined);
   }
 
   #open(socket: Socket, head: Buffer, req: IncomingMessage, clientId: string, match: RouteMatch): void {
@@ -338,6 +395,10 @@ export class Gateway implements SessionOwner {
       this.#adminServer.close();
     }
     for (const s of this.sessions) s.terminate();
+    for (const n of [...this.#negotiations.keys()]) {
+      n.abandon();
+      n.client.destroy();
+    }
     this.#server.closeAllConnections?.();
     if (this.#server.listening) {
       this.#server.close();

@@ -132,6 +132,13 @@ export class LiveRoutes implements RouteReplica {
     }
   }
 
+  /** A connect to `match`'s target ended before any session existed (negotiated subprotocols). */
+  recordOutcome(match: RouteMatch, opened: boolean): void {
+    if (match.member < 0) return;
+    if (opened) this.health.recordSuccess(match.target);
+    else this.health.recordFailure(match.target);
+  }
+
   /** A session is gone: it no longer waits for a migration. */
   closed(session: Session): void {
     this.#migrations.delete(session);
