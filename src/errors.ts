@@ -142,3 +142,30 @@ export function adminError(name: AdminErrorName, message?: string, details?: Rec
   const e = AdminErrors[name];
   return new AdminError(e.code, e.status, message ?? e.meaning, details, headers);
 }
+
+/**
+ * Why a reliable session's DATA was not delivered (`NACK`, docs/protocol.md §3.3).
+ * `index` is the code's number in the message log (0 means ACK there); never reuse one.
+ */
+export const NackCodes = Object.freeze({
+  BAD_JSON: { code: 'STRATIX_NACK_BAD_JSON', index: 1, meaning: 'The frame is not a JSON object.' },
+  BAD_ENVELOPE: { code: 'STRATIX_NACK_BAD_ENVELOPE', index: 2, meaning: 'A field has the wrong type or form (type, messageId, binary, timestamp), or the type is not one a client sends.' },
+  BAD_BASE64: { code: 'STRATIX_NACK_BAD_BASE64', index: 3, meaning: 'data is not strict base64 (RFC 4648 §4, padded).' },
+  INVALID_UTF8: { code: 'STRATIX_NACK_INVALID_UTF8', index: 4, meaning: 'A text payload (binary absent or false) is not valid UTF-8.' },
+  CLIENT_ID_MISMATCH: { code: 'STRATIX_NACK_CLIENT_ID_MISMATCH', index: 5, meaning: "The envelope's clientId differs from the URL's." },
+  TOO_LARGE: { code: 'STRATIX_NACK_TOO_LARGE', index: 6, meaning: 'The decoded payload exceeds limits.maxMessageBytes.' },
+  UPSTREAM_NOT_OPEN: { code: 'STRATIX_NACK_UPSTREAM_NOT_OPEN', index: 7, meaning: 'No upstream connection is open now (before upstream_open, or while the gateway reconnects it): nothing was sent. Wait for upstream_open or upstream_reset.' },
+  UPSTREAM_LOST: { code: 'STRATIX_NACK_UPSTREAM_LOST', index: 8, meaning: 'The upstream connection closed before the write of this message completed; it may have reached the old upstream in part or whole.' },
+  SESSION_ENDED: { code: 'STRATIX_NACK_SESSION_ENDED', index: 9, meaning: 'The upstream closed for good (upstream_closed was sent); the session is ending.' },
+  LOG_UNAVAILABLE: { code: 'STRATIX_NACK_LOG_UNAVAILABLE', index: 10, meaning: "The gateway's message log cannot be written (e.g. a full disk), so the outcome could not be kept: nothing was sent." },
+} as const);
+
+export type NackCodeName = keyof typeof NackCodes;
+export type NackCode = (typeof NackCodes)[NackCodeName];
+
+/** The NACK code with log index `index` (1..). */
+export function nackByIndex(index: number): NackCode | undefined {
+  return NACK_BY_INDEX[index];
+}
+const NACK_BY_INDEX: Array<NackCode | undefined> = [];
+for (const n of Object.values(NackCodes)) NACK_BY_INDEX[n.index] = n;

@@ -21,7 +21,11 @@ export type FailureReason =
   /** The other leg was already closing or closed when the message arrived. */
   | 'peer_closed'
   /** Still buffered for a leg that was closed or dropped before it could be written. */
-  | 'unflushed';
+  | 'unflushed'
+  /** Reliable sessions: a client message answered with a NACK. */
+  | 'nacked'
+  /** Reliable sessions: an envelope still unacknowledged when its session ended (expired, or closed). */
+  | 'session_ended';
 
 export interface GatewayMetricsOptions {
   /** Add prom-client's process_* and nodejs_* metrics. */

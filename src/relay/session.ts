@@ -84,6 +84,9 @@ export interface SessionOwner {
 
 const SAMPLE_MASK = 63;
 
+/** The reason of a 4307 close. */
+export const ROUTE_CHANGED_REASON = 'route changed, reconnect now';
+
 // Flag bits.
 /** Client reads paused (upstream buffer high, or the pre-open queue full). */
 const PAUSED_C2U = 1;
@@ -132,6 +135,16 @@ export class Session implements LegOwner, UpstreamConnectOwner, ConnectTimed {
 
   get paused(): boolean {
     return (this.flags & PAUSED_ANY) !== 0;
+  }
+
+  /** Connecting or open. */
+  get live(): boolean {
+    return this.state === SessionState.Connecting || this.state === SessionState.Open;
+  }
+
+  /** The route changed (routing.onRouteChange "migrate"): the client reconnects to the new one. */
+  routeChanged(): void {
+    if (this.live) this.close(CloseCode.ROUTE_CHANGED, ROUTE_CHANGED_REASON);
   }
 
   /** Owner's tick: gives up on an upstream still connecting after `connectTimeoutMs`. */

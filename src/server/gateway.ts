@@ -20,7 +20,13 @@ import type { Duplex } from 'node:stream';
 import { once } from 'node:events';
 import { checkUpgradeRequest, offersStratixV1, refuseUpgrade, writeSwitchingProtocols } from '../relay/websocket-handshake.js';
 import { NegotiatedUpgrade, type NegotiationHost } from '../relay/negotiated-upgrade.js';
-import { parseSubprotocols } from '../protocol/subprotocol.js';
+import { parseSubprotocols, STRATIX_V1 } from '../protocol/subprotocol.js';
+import { openReliable, removeOrphans, standalonePlacement, type ReliablePlacement } from '../reliable/reliable-process.js';
+import type { ReliableSessions } from '../reliable/reliable-sessions.js';
+import type { ReliableSession } from '../reliable/reliable-session.js';
+import type { LogFileSystem } from '../reliable/message-log.js';
+import { systemClock, type Clock } from '../time/clock.js';
+import type { GatewaySession } from './gateway-session.js';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { parseListen } from '../config/load.js';
@@ -30,7 +36,7 @@ import { CloseCode } from '../protocol/close-codes.js';
 import { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import type { RouteMatch, RouteTable, RouteTableHolder } from '../routing/route-table.js';
 import type { UpstreamHealth } from '../routing/upstream-health.js';
-import { Session, SessionState, type ConnectTimed, type RelaySettings, type SessionOwner, type UpstreamRequest } from '../relay/session.js';
+import { Session, type ConnectTimed, type RelaySettings, type SessionOwner, type UpstreamRequest } from '../relay/session.js';
 import { RouteController } from '../control/route-controller.js';
 import { silentLogger } from '../log.js';
 import { createAdminHandler, listenAdmin, type AdminHandler } from './admin-endpoints.js';
@@ -55,6 +61,10 @@ export interface GatewayOptions {
   maxConnections?: number;
   /** Worker index, sent in the X-Stratix-Worker header of the 101. */
   workerIndex?: number;
+  /** The clock (default: the process's). */
+  clock?: Clock;
+  /** The file system under the reliable sessions' log (default node:fs; tests inject failures). */
+  logFs?: LogFileSystem;
 }
 
 export class Gateway implements SessionOwner, NegotiationHost {
@@ -65,7 +75,11 @@ export class Gateway implements SessionOwner, NegotiationHost {
   readonly live: LiveRoutes;
   readonly health: UpstreamHealth;
   readonly settings: RelaySettings;
-  readonly sessions = new Set<Session>();
+  readonly clock: Clock;
+  /** Every session: verbatim and reliable. */
+  readonly sessions = new Set<GatewaySession>();
+  /** Reliable sessions (`stratix.v1`), once `startReliable` has run. */
+  reliable: ReliableSessions | undefined;
   readonly paused = new Map<Session, number>();
   readonly connecting = new Map<ConnectTimed, number>();
   /** Upgrades waiting for the upstream's subprotocol choice (negotiated-upgrade.ts), with their route. */
@@ -78,19 +92,22 @@ export class Gateway implements SessionOwner, NegotiationHost {
   readonly #workerHeader: string;
   readonly #startedAt = performance.now();
   #tick: NodeJS.Timeout | undefined;
-  #sweep: IterableIterator<Session> | undefined;
+  #sweep: IterableIterator<GatewaySession> | undefined;
   #roundStartedAt = 0;
   #perTick = 1;
-  #drain: DrainSchedule<Session> | undefined;
+  #drain: DrainSchedule<GatewaySession> | undefined;
   #drained: Promise<void> | undefined;
   #closed = false;
   /** Standalone only: the controller of the routes, and the admin endpoints. */
   #control: RouteController | undefined;
   #admin: AdminHandler | undefined;
   #adminServer: Server | undefined;
+  readonly #logFs: LogFileSystem | undefined;
 
   constructor(config: Config, opts: GatewayOptions = {}) {
     this.config = config;
+    this.clock = opts.clock ?? systemClock;
+    this.#logFs = opts.logFs;
     this.logger = opts.logger ?? silentLogger();
     this.metrics = opts.metrics ?? new GatewayMetrics();
     this.live = new LiveRoutes(this, config, { initial: opts.routes, deferred: opts.deferRoutes, workers: opts.workers });
@@ -146,6 +163,9 @@ export class Gateway implements SessionOwner, NegotiationHost {
         });
         gw.#control = control;
         await control.start();
+        const placement = standalonePlacement(config, gw.clock);
+        gw.startReliable(placement);
+        removeOrphans(placement.orphans);
         const handler = createAdminHandler(control, config.admin.token, gw.logger);
         if (config.admin.listen === undefined) gw.#admin = handler;
         else gw.#adminServer = await listenAdmin(config.admin.listen, handler, config.gateway);
@@ -156,6 +176,31 @@ export class Gateway implements SessionOwner, NegotiationHost {
       throw err;
     }
     return gw;
+  }
+
+  /**
+   * Opens the reliable sessions' log in `placement` and recovers its orphans (before
+   * the process takes clients). Without it, stratix.v1 clients are refused (4503).
+   */
+  startReliable(placement: ReliablePlacement): void {
+    const { reliable } = openReliable(
+      this.config,
+      placement,
+      {
+        relay: this.settings,
+        counters: this.metrics,
+        registry: this.metrics.registry,
+        logger: this.logger,
+        connecting: this.connecting,
+        health: this.health,
+        upstreamRequest: (target, forwarded) => this.#upstreamRequestFor(target, forwarded),
+        sessionOpened: (s) => this.sessions.add(s),
+        sessionClosed: (s) => this.#reliableClosed(s),
+      },
+      this.clock,
+      this.#logFs,
+    );
+    this.reliable = reliable;
   }
 
   async listen(): Promise<void> {
@@ -216,9 +261,25 @@ export class Gateway implements SessionOwner, NegotiationHost {
       this.#negotiations.set(n, { clientId: admitted.clientId, match: admitted.match, accept });
       return;
     }
+    if (offersStratixV1(req.headers)) {
+      this.#openReliable(socket as Socket, head, req, accept, admitted.clientId, admitted.match);
+      return;
+    }
     // Accept first: the WebSocket handshake is answered here; from then on the socket is a relay leg.
     writeSwitchingProtocols(socket, accept, this.#workerHeader);
     this.#open(socket as Socket, head, req, admitted.clientId, admitted.match);
+  }
+
+  /** A stratix.v1 client: the upgrade is answered with it, and the connection waits for its HELLO. */
+  #openReliable(socket: Socket, head: Buffer, req: IncomingMessage, accept: string, clientId: string, match: RouteMatch): void {
+    const reliable = this.reliable;
+    if (reliable === undefined) {
+      this.#refuse(socket, handshakeError('OVER_CAPACITY', 'reliable sessions are not available in this process', { 'Retry-After': '5' }), req);
+      return;
+    }
+    writeSwitchingProtocols(socket, accept, this.#workerHeader, STRATIX_V1);
+    this.metrics.connectionsTotal++;
+    reliable.accept(socket, head, clientId, match.target, this.#forwarded(req));
   }
 
   negotiated(n: NegotiatedUpgrade, upstream: Socket, head: Buffer, protocol: string | undefined): void {
@@ -266,7 +327,9 @@ export class Gateway implements SessionOwner, NegotiationHost {
     if (parsed instanceof HandshakeError) return parsed;
     const match = this.routes.current.resolve(parsed.clientId);
     if (match === undefined) return handshakeError('NO_ROUTE', `no route for clientId ${parsed.clientId}`);
-    if (this.sessions.size + this.#negotiations.size >= this.#maxConnections) return handshakeError('OVER_CAPACITY', undefined, { 'Retry-After': '5' });
+    if (this.sessions.size + this.#negotiations.size + (this.reliable?.pending ?? 0) >= this.#maxConnections) {
+      return handshakeError('OVER_CAPACITY', undefined, { 'Retry-After': '5' });
+    }
     return { clientId: parsed.clientId, match };
   }
 
@@ -292,8 +355,14 @@ export class Gateway implements SessionOwner, NegotiationHost {
   }
 
   #upstreamRequest(req: IncomingMessage, url: string): UpstreamRequest {
+    return this.#upstreamRequestFor(url, this.#forwarded(req));
+  }
+
+  /** The forwarding headers (and Origin) the config passes upstream for this client, or undefined for none. */
+  #forwarded(req: IncomingMessage): Record<string, string> | undefined {
     const up = this.config.upstream;
-    const headers: Record<string, string> = { ...up.headers };
+    if (up.forwardedHeaders === 'none' && !up.forwardOrigin) return undefined;
+    const headers: Record<string, string> = {};
     if (up.forwardedHeaders !== 'none') {
       const ip = req.socket.remoteAddress ?? '';
       if (up.forwardedHeaders === 'x-forwarded-for') {
@@ -305,8 +374,25 @@ export class Gateway implements SessionOwner, NegotiationHost {
         headers.Forwarded = `for=${node};proto=ws`;
       }
     }
-    const origin = up.forwardOrigin ? req.headers.origin : undefined;
+    if (up.forwardOrigin && req.headers.origin !== undefined) headers.Origin = req.headers.origin;
+    return headers;
+  }
+
+  #upstreamRequestFor(url: string, forwarded: Readonly<Record<string, string>> | undefined): UpstreamRequest {
+    const headers: Record<string, string> = { ...this.config.upstream.headers };
+    let origin: string | undefined;
+    if (forwarded !== undefined) {
+      for (const [k, v] of Object.entries(forwarded)) {
+        if (k === 'Origin') origin = v;
+        else headers[k] = v;
+      }
+    }
     return { url, headers, origin };
+  }
+
+  #reliableClosed(s: ReliableSession): void {
+    this.sessions.delete(s);
+    this.live.closed(s);
   }
 
   sessionClosed(session: Session): void {
@@ -321,6 +407,7 @@ export class Gateway implements SessionOwner, NegotiationHost {
 
   #onTick(): void {
     const now = performance.now();
+    this.reliable?.tick();
     for (const [s, since] of this.connecting) s.checkConnectTimeout(now, since);
     for (const [s, since] of this.closing) s.checkClosing(now, since);
     // Backpressure: resume legs at the low-water mark, close clients slow for too long.
@@ -362,25 +449,37 @@ export class Gateway implements SessionOwner, NegotiationHost {
     this.live.stopMigrations();
     void this.#control?.close();
     this.logger.info({ sessions: this.sessions.size, periodMs }, 'draining');
-    const schedule = new DrainSchedule([...this.sessions], periodMs, performance.now(), (s: Session) => {
-      if (s.state === SessionState.Connecting || s.state === SessionState.Open) s.close(CloseCode.SERVICE_RESTART, 'service restart');
+    // Reliable clients get 1012 too ("resume now"): their sessions stay in the log for the next process.
+    const schedule = new DrainSchedule([...this.sessions], periodMs, performance.now(), (s: GatewaySession) => {
+      if (s.live) s.close(CloseCode.SERVICE_RESTART, 'service restart');
     });
     this.#drain = schedule;
     this.#drained = new Promise<void>((resolve) => {
+      const finish = (): void => {
+        this.reliable?.shutdown();
+        resolve();
+      };
       const deadline = setTimeout(() => {
         for (const s of this.sessions) s.terminate();
-        resolve();
+        finish();
       }, periodMs + graceMs);
       const poll = setInterval(() => {
         schedule.tick(performance.now());
-        if (schedule.done && this.sessions.size === 0) {
+        if (schedule.done && this.#connectedClients() === 0) {
           clearTimeout(deadline);
           clearInterval(poll);
-          resolve();
+          finish();
         }
       }, Math.min(50, Math.max(1, periodMs / 100)));
     });
     return this.#drained;
+  }
+
+  /** Client connections still open: verbatim sessions, and reliable sessions with a client attached. */
+  #connectedClients(): number {
+    const reliable = this.reliable;
+    if (reliable === undefined) return this.sessions.size;
+    return this.sessions.size - reliable.sessions.size + reliable.attachedCount;
   }
 
   /** Stops at once: terminates every session and closes the server. */
@@ -395,6 +494,7 @@ export class Gateway implements SessionOwner, NegotiationHost {
       this.#adminServer.close();
     }
     for (const s of this.sessions) s.terminate();
+    this.reliable?.close();
     for (const n of [...this.#negotiations.keys()]) {
       n.abandon();
       n.client.destroy();

@@ -15,7 +15,7 @@ import { once } from 'node:events';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { WebSocket } from 'ws';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
-import { startGateway, until } from '../helpers/gateway.js';
+import { relayOpen, startGateway, until } from '../helpers/gateway.js';
 import { frame, rawConnect } from '../helpers/raw-ws.js';
 import { startRawUpstream, type RawUpstream } from '../helpers/raw-upstream.js';
 import type { Gateway } from '../../src/server/gateway.js';
@@ -51,7 +51,7 @@ describe('close handshake and faults (echo upstream)', () => {
     const conn = upstream.nextConnection();
     const raw = await rawConnect(gw.port, id);
     const server = await conn;
-    await until(() => [...gw.sessions].some((s) => s.clientId === id && s.upstream !== null), 'the session to be open');
+    await until(() => relayOpen(gw, id), 'the session to be open');
     return { raw, server };
   }
 

@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { WebSocketServer } from 'ws';
 import { startUpstream } from '../helpers/upstream.js';
-import { startGateway, until } from '../helpers/gateway.js';
+import { relaySession, startGateway, until } from '../helpers/gateway.js';
 import { frame, rawConnect } from '../helpers/raw-ws.js';
 import { serverFrame, startRawUpstream } from '../helpers/raw-upstream.js';
 import { promSample } from '../helpers/raw-http.js';
@@ -27,11 +27,7 @@ async function sample(gw: Gateway, name: string, labels: Record<string, string>)
   return promSample(await gw.metrics.registry.metrics(), name, labels) ?? 0;
 }
 
-function sessionOf(gw: Gateway, clientId: string) {
-  const s = [...gw.sessions].find((x) => x.clientId === clientId);
-  assert.ok(s, `session ${clientId}`);
-  return s;
-}
+const sessionOf = relaySession;
 
 test('a ping flood from a client that never reads: bounded buffer, drops counted, reads paused, closed with 4408', async () => {
   const upstream = await startUpstream();
