@@ -189,12 +189,12 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
     if (seq < ring.endSeq) return true; // already held (a checkpointed copy read twice)
     if (seq !== ring.endSeq) return false;
     const h = this.host;
-    const frame = frameOfEnvelope(envelope);
+    const frame = keepInMemory ? frameOfEnvelope(envelope) : null;
     const pos = h.log.append(numberBody(RecordKind.Envelope, this.handle, seq), envelope);
     const seg = h.log.currentSegment;
     h.log.retain(seg);
-    ring.push(keepInMemory ? frame : null, seg, pos, envelope.length);
-    h.bufferChanged(1, envelope.length, keepInMemory ? frame.length : 0);
+    ring.push(frame, seg, pos, envelope.length);
+    h.bufferChanged(1, envelope.length, frame?.length ?? 0);
     return true;
   }
 
