@@ -86,8 +86,10 @@ const CLIENT_SLOW = 16;
 const SENT = 32;
 /** An upstream has been open: the next open is a reset. */
 const EVER_OPEN = 64;
-/** Client reads stopped: its pongs could not be written (ping flood). */
+/** Client reads stopped: its own buffer is over the mark (ACKs, NACKs or pongs it does not read). */
 const CLIENT_READS_PAUSED = 128;
+/** Client reads stopped: the upstream's buffer is over the mark (it reads slower than the client sends). */
+const READS_PAUSED_FOR_UPSTREAM = 512;
 /** The deferred ACK/NACK frames are being sent now. */
 const SMALL_DUE = 256;
 /** Frames to one client up to this many bytes in all are concatenated into one write. */
@@ -270,7 +272,7 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
     leg.owner = this;
     this.generation++;
     this.#toClient = null;
-    this.flags &= ~(CLIENT_SLOW | CLIENT_READS_PAUSED);
+    this.flags &= ~(CLIENT_SLOW | CLIENT_READS_PAUSED | READS_PAUSED_FOR_UPSTREAM);
     let resume: Welcome['resume'];
     if (lastSeq === undefined) {
       resume = fresh ?? 'new';
@@ -359,6 +361,9 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
     if (out !== null && up !== null && this.state === ReliableState.Open) {
       out.write(up.socket);
       out.complete(up.bufferedAmount, this);
+      const buffered = up.bufferedAmount;
+      if (buffered > this.host.relay.highWaterMarkBytes) this.#pauseClientReads(READS_PAUSED_FOR_UPSTREAM);
+      else if (buffered <= this.host.relay.lowWaterMarkBytes) this.#resumeClientReads(READS_PAUSED_FOR_UPSTREAM); // no 'drain' will come
     }
     const c = this.client;
     if (c === null || c.closeSent || c.gone) {
@@ -418,20 +423,40 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
   #write(c: Leg, frames: Buffer[]): void {
     this.#toClient = null;
     this.flags |= SENT;
-    if (frames.length === 1) {
-      c.write(frames[0]!);
-      return;
+    if (frames.length === 1) c.write(frames[0]!);
+    else {
+      let total = 0;
+      for (const f of frames) total += f.length;
+      if (total <= COALESCE_MAX) c.write(Buffer.concat(frames, total));
+      else {
+        const socket = c.socket;
+        socket.cork();
+        for (const f of frames) socket.write(f);
+        socket.uncork();
+      }
     }
-    let total = 0;
-    for (const f of frames) total += f.length;
-    if (total <= COALESCE_MAX) {
-      c.write(Buffer.concat(frames, total));
-      return;
-    }
-    const socket = c.socket;
-    socket.cork();
-    for (const f of frames) socket.write(f);
-    socket.uncork();
+    // A client that sends but does not read its ACKs holds a bounded buffer: stop reading it.
+    if (c.bufferedAmount > this.host.relay.highWaterMarkBytes) this.#pauseClientReads(CLIENT_READS_PAUSED);
+  }
+
+  /** Stops reading the client (`why`: its own buffer, or the upstream's, is over the mark) until that one drains. */
+  #pauseClientReads(why: number): void {
+    if (this.flags & why) return;
+    const was = this.flags & (CLIENT_READS_PAUSED | READS_PAUSED_FOR_UPSTREAM);
+    this.flags |= why;
+    this.host.counters.backpressurePauses.inc({ direction: 'client_to_upstream' });
+    if (was === 0) this.client?.pause();
+  }
+
+  #resumeClientReads(why: number): void {
+    if (!(this.flags & why)) return;
+    this.flags &= ~why;
+    if (!(this.flags & (CLIENT_READS_PAUSED | READS_PAUSED_FOR_UPSTREAM))) this.client?.resume();
+  }
+
+  /** The client's reads are paused by a full buffer (its own, or the upstream's). */
+  get clientReadsPaused(): boolean {
+    return (this.flags & (CLIENT_READS_PAUSED | READS_PAUSED_FOR_UPSTREAM)) !== 0;
   }
 
   /** The frame of envelope `seq`: from memory, or read back from the log. */
@@ -534,8 +559,11 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
     h.log.append(messageBody(this.handle, now, id));
     h.log.pin(h.log.currentSegment, now + h.settings.resumeWindowMs);
     counters.bytesReceived[Direction.ClientToUpstream] += n;
-    (this.#outbox ??= new UpstreamOutbox()).add(frame, id, this.generation);
+    const out = (this.#outbox ??= new UpstreamOutbox());
+    out.add(frame, id, this.generation);
     h.touch(this);
+    // An upstream that reads slower than the client sends: stop reading the client now, not after the turn.
+    if (out.waitingBytes + (this.upstream?.bufferedAmount ?? 0) > h.relay.highWaterMarkBytes) this.#pauseClientReads(READS_PAUSED_FOR_UPSTREAM);
   }
 
   /** The write of `messageId` to the upstream completed: ACK (on the connection it came on). */
@@ -772,6 +800,7 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
   #upstreamDown(code: number, reason: string): void {
     if (this.upstream === null) return;
     this.upstream = null;
+    this.#resumeClientReads(READS_PAUSED_FOR_UPSTREAM); // its buffer went with it
     this.#outbox?.drop(
       (id, gen) => this.#settle(id, NackCodes.UPSTREAM_LOST.index, gen),
       (id, gen) => this.#settle(id, NackCodes.UPSTREAM_NOT_OPEN.index, gen),
@@ -902,25 +931,20 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
 
   legDrained(leg: Leg): void {
     if (leg === this.client) {
-      if (this.flags & CLIENT_READS_PAUSED) {
-        this.flags &= ~CLIENT_READS_PAUSED;
-        leg.resume();
-      }
+      this.#resumeClientReads(CLIENT_READS_PAUSED);
       if (this.flags & CLIENT_SLOW) {
         this.flags &= ~CLIENT_SLOW;
         this.host.touch(this);
       }
-    } else if (leg === this.upstream && this.#outbox !== null) {
-      this.#outbox.complete(0, this);
+    } else if (leg === this.upstream) {
+      this.#outbox?.complete(0, this);
+      this.#resumeClientReads(READS_PAUSED_FOR_UPSTREAM);
     }
   }
 
   legControlDropped(leg: Leg, why: 'pong' | 'held'): void {
     this.host.counters.controlFramesDropped.inc({ leg: leg === this.upstream ? 'upstream' : 'client', why });
-    if (why === 'pong' && leg === this.client && !(this.flags & CLIENT_READS_PAUSED)) {
-      this.flags |= CLIENT_READS_PAUSED;
-      leg.pause();
-    }
+    if (why === 'pong' && leg === this.client) this.#pauseClientReads(CLIENT_READS_PAUSED);
   }
 
   messageLimit(leg: Leg): number {
@@ -946,7 +970,7 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
   heartbeat(): void {
     const c = this.client;
     const m = this.host.counters;
-    if (c !== null && !(this.flags & CLIENT_READS_PAUSED) && c.bufferedAmount === 0) {
+    if (c !== null && !this.clientReadsPaused && c.bufferedAmount === 0) {
       if (!c.alive) {
         m.pingTimeouts.inc({ leg: 'client' });
         c.terminate();
