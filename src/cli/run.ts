@@ -21,7 +21,16 @@ export async function runGateway(configPath: string): Promise<number> {
     throw err;
   }
   const logger = createLogger({ level: config.log.level, bindings: { role: 'primary' } });
-  const primary = new Primary(config, { logger, configPath });
+  let primary: Primary;
+  try {
+    primary = new Primary(config, { logger, configPath });
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals): void => {
     signals++;
@@ -40,8 +49,9 @@ export async function runGateway(configPath: string): Promise<number> {
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
   process.on('SIGHUP', () => {
-    logger.info({ path: configPath }, 'SIGHUP: reloading the config');
+    logger.info({ path: configPath }, 'SIGHUP: reloading the config, auth keys and TLS certificate');
     void primary.reload('sighup');
+    primary.reloadCredentials();
   });
   try {
     await primary.start();

@@ -28,7 +28,7 @@ import { CloseCode, closeCodeLabel, type CloseCodeInfo } from '../protocol/close
 import { upstreamError, type UpstreamError } from '../errors.js';
 import { Direction, type GatewayMetrics, type FailureReason } from '../metrics/gateway-metrics.js';
 import { currentChunkArrivedAt, Leg, LegKind, type LegOwner } from './leg.js';
-import { checkUpgradeResponse, requestUpgrade } from './websocket-handshake.js';
+import { checkUpgradeResponse, requestUpgrade, type UpstreamTlsOptions } from './websocket-handshake.js';
 import { classifyConnectError } from './upstream-failure.js';
 
 const kSession = Symbol('stratix.session');
@@ -78,6 +78,8 @@ export interface UpstreamRequest {
   readonly url: string;
   readonly headers: Record<string, string>;
   readonly origin: string | undefined;
+  /** For wss:// upstreams: the CA bundle, client certificate and SNI (tls.upstream). */
+  readonly tls?: UpstreamTlsOptions | undefined;
 }
 
 /** A leg whose close handshake is not answered within this time is cut. */
@@ -121,7 +123,7 @@ export class Session implements LegOwner {
 
   /** Opens the upstream leg. */
   connect(request: UpstreamRequest): void {
-    const { req, accept } = requestUpgrade(new URL(request.url), request.headers, request.origin);
+    const { req, accept } = requestUpgrade(new URL(request.url), request.headers, request.origin, request.tls);
     this.#req = req;
     this.#accept = accept;
     (req as TaggedRequest)[kSession] = this;

@@ -23,6 +23,10 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { parseListen } from '../config/load.js';
 import { HandshakeError, handshakeError } from '../errors.js';
+import { plain } from '../security/client-address.js';
+import { resolveAdminToken } from '../security/admin-token.js';
+import { checkCredentialFiles } from '../security/credential-check.js';
+import { LOOPBACK_WARNING, loopbackTargets } from '../security/trust-topology.js';
 import { onHttpClientError, parseHandshakeTarget } from '../protocol/handshake.js';
 import { CloseCode } from '../protocol/close-codes.js';
 import { GatewayMetrics } from '../metrics/gateway-metrics.js';
@@ -35,8 +39,14 @@ import { createAdminHandler, listenAdmin, type AdminHandler } from './admin-endp
 import { DrainSchedule } from './drain-schedule.js';
 import { LiveRoutes } from './live-routes.js';
 import { handleOpsRequest, type OpsSource } from './ops-endpoints.js';
+import { SessionAdmission } from './session-admission.js';
+import { upstreamTlsOptions, type UpstreamTlsOptions } from '../security/upstream-tls.js';
+import { listenTls, type TlsListener } from '../security/tls-listener.js';
 
 const TICK_MS = 250;
+
+const kAdopted = Symbol('stratix.adopted');
+type AdoptedSocket = Socket & { [kAdopted]?: AdoptedConnection };
 
 export interface GatewayOptions {
   logger?: Logger;
@@ -53,6 +63,18 @@ export interface GatewayOptions {
   maxConnections?: number;
   /** Worker index, sent in the X-Stratix-Worker header of the 101. */
   workerIndex?: number;
+  /** Worker mode: a connection the primary counted against its source address ended (admission). */
+  onSourceReleased?: (source: string) => void;
+}
+
+/** What the primary tells a worker about a socket it hands over. */
+export interface AdoptedConnection {
+  /** The client's address as the primary attributed it (trusted proxies applied). */
+  readonly source?: string | undefined;
+  /** The TCP peer's address (the socket itself may be the primary's TLS pipe). */
+  readonly peer?: string | undefined;
+  /** The client connected over TLS (the primary terminated it). */
+  readonly secure?: boolean | undefined;
 }
 
 export class Gateway implements SessionOwner {
@@ -73,6 +95,11 @@ export class Gateway implements SessionOwner {
   /** Extra header lines of the 101 (`X-Stratix-Worker: N\r\n` in worker mode). */
   readonly #workerHeader: string;
   readonly #startedAt = performance.now();
+  /** Origin, credentials, limits, duplicates, upstream pacing (docs/security.md). */
+  readonly admission: SessionAdmission;
+  readonly #upstreamTls: UpstreamTlsOptions | undefined;
+  /** Standalone with tls.server: the TLS listener in front of #server. */
+  #tls: TlsListener | undefined;
   #tick: NodeJS.Timeout | undefined;
   #sweep: IterableIterator<Session> | undefined;
   #roundStartedAt = 0;
@@ -106,6 +133,17 @@ export class Gateway implements SessionOwner {
       connectTimeoutMs: config.upstream.connectTimeoutMs,
     });
 
+    this.admission = new SessionAdmission({
+      config,
+      logger: this.logger,
+      registry: this.metrics.registry,
+      workers: opts.workers ?? 1,
+      admitSources: opts.onSourceReleased === undefined,
+      onSourceReleased: opts.onSourceReleased,
+      connect: (session, request) => session.connect(request),
+    });
+    this.#upstreamTls = upstreamTlsOptions(config.tls.upstream);
+
     const timeout = config.gateway.handshakeTimeoutMs;
     this.#server = createServer({
       headersTimeout: timeout,
@@ -130,6 +168,10 @@ export class Gateway implements SessionOwner {
     const controlled = opts.routes === undefined;
     const gw = new Gateway(config, { ...opts, deferRoutes: controlled });
     try {
+      await checkCredentialFiles(config, opts.configPath);
+      const exposed = loopbackTargets(config);
+      if (exposed.length > 0) gw.logger.warn({ upstreams: exposed.slice(0, 10) }, LOOPBACK_WARNING);
+      await gw.admission.start();
       if (controlled) {
         const control = new RouteController({
           config,
@@ -141,7 +183,7 @@ export class Gateway implements SessionOwner {
         });
         gw.#control = control;
         await control.start();
-        const handler = createAdminHandler(control, config.admin.token, gw.logger);
+        const handler = createAdminHandler(control, resolveAdminToken(config.admin, process.env, opts.configPath), gw.logger);
         if (config.admin.listen === undefined) gw.#admin = handler;
         else gw.#adminServer = await listenAdmin(config.admin.listen, handler, config.gateway);
       }
@@ -155,12 +197,16 @@ export class Gateway implements SessionOwner {
 
   async listen(): Promise<void> {
     const { host, port } = parseListen(this.config.gateway.listen);
+    if (this.config.tls.server !== undefined) {
+      this.#tls = await listenTls(this.config.tls.server, { host, port, handshakeTimeoutMs: this.config.gateway.handshakeTimeoutMs }, (s) => this.#server.emit('connection', s), this.logger);
+      return;
+    }
     this.#server.listen({ host, port, backlog: 4096 });
     await once(this.#server, 'listening');
   }
 
   get port(): number {
-    const a = this.#server.address();
+    const a = this.#tls?.server.address() ?? this.#server.address();
     return typeof a === 'object' && a !== null ? a.port : 0;
   }
 
@@ -172,6 +218,12 @@ export class Gateway implements SessionOwner {
   /** Standalone: the route controller (reloads, etcd); undefined in worker mode. */
   get control(): RouteController | undefined {
     return this.#control;
+  }
+
+  /** SIGHUP / the primary: re-read auth key files and the TLS certificate (the old ones stay on failure). */
+  async reloadCredentials(): Promise<void> {
+    this.#tls?.reload();
+    await this.admission.guard.reload();
   }
 
   get draining(): boolean {
@@ -186,7 +238,9 @@ export class Gateway implements SessionOwner {
    * Worker mode: the primary accepted `socket` and already read `head` (the
    * request head) from it. Feed both to the HTTP parser.
    */
-  adopt(socket: Socket, head: Buffer): void {
+  adopt(socket: Socket, head: Buffer, conn: AdoptedConnection = {}): void {
+    if (conn.source !== undefined) this.admission.adopted(socket, conn.source);
+    if (conn.peer !== undefined || conn.secure === true) (socket as AdoptedSocket)[kAdopted] = conn;
     this.#server.emit('connection', socket);
     socket.emit('data', head);
     socket.resume();
@@ -205,8 +259,36 @@ export class Gateway implements SessionOwner {
       this.#refuse(socket, accept, req);
       return;
     }
+    const limited = this.admission.checkLimits(req, admitted.match.target);
+    if (limited !== undefined) {
+      this.#refuse(socket, limited, req);
+      return;
+    }
+    const checked = this.admission.guard.check(req, admitted.clientId);
+    if (checked instanceof Promise) {
+      checked.then(
+        (refusal) => this.#upgrade(req, socket, head, admitted, accept, refusal),
+        (err: Error) => {
+          this.logger.error({ err: err.message }, 'credential check failed');
+          this.#upgrade(req, socket, head, admitted, accept, handshakeError('AUTH_UNAVAILABLE', undefined, { 'Retry-After': '5' }));
+        },
+      );
+    } else {
+      this.#upgrade(req, socket, head, admitted, accept, checked);
+    }
+  }
+
+  /** After the credential check: the duplicate policy, then the 101 and the session. */
+  #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, admitted: { clientId: string; match: RouteMatch }, accept: string, refusal: HandshakeError | undefined): void {
+    if (socket.destroyed) return;
+    if (refusal === undefined && (this.#drain !== undefined || this.#closed)) refusal = handshakeError('DRAINING', undefined, { 'Retry-After': '1' });
+    const duplicate = refusal ?? this.admission.decideDuplicate(admitted.clientId);
+    if (duplicate instanceof HandshakeError) {
+      this.#refuse(socket, duplicate, req);
+      return;
+    }
     writeSwitchingProtocols(socket, accept, this.#workerHeader);
-    this.#open(socket as Socket, head, req, admitted.clientId, admitted.match);
+    this.#open(socket as Socket, head, req, admitted.clientId, admitted.match, duplicate);
   }
 
   #admit(req: IncomingMessage): HandshakeError | { clientId: string; match: RouteMatch } {
@@ -224,13 +306,13 @@ export class Gateway implements SessionOwner {
     refuseUpgrade(socket, err, req.headers);
   }
 
-  #open(socket: Socket, head: Buffer, req: IncomingMessage, clientId: string, match: RouteMatch): void {
+  #open(socket: Socket, head: Buffer, req: IncomingMessage, clientId: string, match: RouteMatch, takenOver: readonly Session[]): void {
     const upstream = this.#upstreamRequest(req, match.target); // before the leg takes the socket over
     const session = new Session(this, clientId, socket, match.target);
     this.sessions.add(session);
     this.live.opened(session, match);
     this.metrics.connectionsTotal++;
-    session.connect(upstream);
+    if (this.admission.admit(session, req, takenOver, upstream)) session.connect(upstream);
     if (head.length > 0) session.client.onData(head);
   }
 
@@ -238,27 +320,32 @@ export class Gateway implements SessionOwner {
     const up = this.config.upstream;
     const headers: Record<string, string> = { ...up.headers };
     if (up.forwardedHeaders !== 'none') {
-      const ip = req.socket.remoteAddress ?? '';
+      const conn = (req.socket as AdoptedSocket)[kAdopted];
+      const ip = plain(conn?.peer ?? req.socket.remoteAddress ?? '');
+      const proto = conn?.secure === true || this.#tls !== undefined ? 'wss' : 'ws';
       if (up.forwardedHeaders === 'x-forwarded-for') {
-        const prior = req.headers['x-forwarded-for'];
+        // A client's own X-Forwarded-For is kept only when a trusted proxy sent it; otherwise it could claim any address.
+        const prior = this.admission.trusted.trusts(ip) ? req.headers['x-forwarded-for'] : undefined;
         headers['X-Forwarded-For'] = prior === undefined ? ip : `${String(prior)}, ${ip}`;
-        headers['X-Forwarded-Proto'] = 'ws';
+        headers['X-Forwarded-Proto'] = proto;
       } else {
         const node = ip.includes(':') ? `"[${ip}]"` : ip;
-        headers.Forwarded = `for=${node};proto=ws`;
+        headers.Forwarded = `for=${node};proto=${proto}`;
       }
     }
     const origin = up.forwardOrigin ? req.headers.origin : undefined;
-    return { url, headers, origin };
+    return { url, headers, origin, tls: this.#upstreamTls };
   }
 
   sessionClosed(session: Session): void {
     this.sessions.delete(session);
     this.live.closed(session);
+    this.admission.ended(session);
   }
 
   /** Feeds pool health: repeated connect failures take a pool member down. */
   upstreamOutcome(session: Session, opened: boolean): void {
+    this.admission.connectEnded(session);
     this.live.outcome(session, opened);
   }
 
@@ -266,6 +353,7 @@ export class Gateway implements SessionOwner {
     const now = performance.now();
     for (const [s, since] of this.connecting) s.checkConnectTimeout(now, since);
     for (const [s, since] of this.closing) s.checkClosing(now, since);
+    this.admission.tick();
     // Backpressure: resume legs at the low-water mark, close clients slow for too long.
     if (this.paused.size > 0) {
       const slowMs = this.config.backpressure.slowClientTimeoutMs;
@@ -331,6 +419,8 @@ export class Gateway implements SessionOwner {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#tick);
+    this.admission.close();
+    this.#tls?.close();
     this.live.stopMigrations();
     await this.#control?.close();
     if (this.#adminServer !== undefined) {
