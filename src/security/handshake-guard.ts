@@ -85,6 +85,12 @@ export class HandshakeGuard<Holder extends object> {
     return this.#auth !== undefined;
   }
 
+  /** HMAC: the active kids (for tests and the admin view). */
+  get kids(): string[] {
+    const a = this.#auth as { kids?: string[] } | undefined;
+    return a?.kids ?? [];
+  }
+
   /** Origin, credentials, clientId rate. Sync unless the credentials need async work (JWT). */
   check(req: IncomingMessage, clientId: string): HandshakeError | undefined | Promise<HandshakeError | undefined> {
     if (!this.#origins.allows(headerOf(req.headers.origin))) return this.#refusedAuth(new AuthRefusal('origin'), req);

@@ -85,7 +85,9 @@ export class JwtAuthenticator implements Authenticator {
     const token = bearer(c);
     if (token instanceof AuthRefusal) return token;
     let refusal = await this.#verify(token, c.clientId);
-    if (refusal?.reason === 'unknown_kid' && this.#jwks !== undefined && (await this.#jwks.refreshForUnknownKid())) {
+    // A key the set does not hold (rotation), or no usable set: fetch again (at most once per cooldownMs).
+    const retry = refusal?.reason === 'unknown_kid' || refusal?.reason === 'keys_unavailable';
+    if (retry && this.#jwks !== undefined && (await this.#jwks.refreshForUnknownKid())) {
       refusal = await this.#verify(token, c.clientId);
     }
     return refusal;
