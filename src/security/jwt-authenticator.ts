@@ -25,7 +25,7 @@ interface FileKey {
   readonly key: Key;
 }
 
-const JWS_COMPACT = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
+const JWS_COMPACT = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/; // an empty signature (alg "none") is malformed
 const MAX_TOKEN_CHARS = 8_192;
 
 /** Reads and imports every key file; throws KeyFileError listing the bad ones. */
