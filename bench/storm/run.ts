@@ -18,8 +18,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ListeningProcess } from '../relay/listening-process.js';
-import { describeMachine } from '../relay/machine.js';
-import { sampleTrees } from '../relay/process-tree.js';
+import { describeMachine, machineBusySeconds } from '../relay/machine.js';
+import { sampleTrees, ticksPerSecond } from '../relay/process-tree.js';
 import { startEchoUpstream } from '../relay/proxy-under-test.js';
 import { quantile } from '../relay/statistics.js';
 import type { StormRequest, StormResult } from './storm-client.js';
@@ -39,6 +39,7 @@ const { values: v } = parseArgs({
     'deadline-s': { type: 'string', default: '120' },
     'connect-concurrency': { type: 'string', default: '100' },
     'instance-rate': { type: 'string', default: '' },
+    'wait-quiet-s': { type: 'string', default: '0' },
   },
 });
 const opts = {
@@ -52,8 +53,28 @@ const opts = {
   deadlineMs: Number(v['deadline-s']) * 1000,
   concurrency: Number(v['connect-concurrency']),
   instanceRate: v['instance-rate'] === '' ? undefined : Number(v['instance-rate']),
+  waitQuietMs: Number(v['wait-quiet-s']) * 1000,
 };
-const command = `node dist/bench/storm/run.js --clients ${opts.clients} --generators ${opts.generators} --window-s ${opts.windowMs / 1000} --source-addresses ${opts.sources} --workers ${opts.workers} --echo-workers ${opts.echoWorkers} --auth ${opts.auth} --deadline-s ${opts.deadlineMs / 1000} --connect-concurrency ${opts.concurrency}${opts.instanceRate === undefined ? '' : ` --instance-rate ${opts.instanceRate}`}`;
+const command = `node dist/bench/storm/run.js --clients ${opts.clients} --generators ${opts.generators} --window-s ${opts.windowMs / 1000} --source-addresses ${opts.sources} --workers ${opts.workers} --echo-workers ${opts.echoWorkers} --auth ${opts.auth} --deadline-s ${opts.deadlineMs / 1000} --connect-concurrency ${opts.concurrency}${opts.instanceRate === undefined ? '' : ` --instance-rate ${opts.instanceRate}`}${opts.waitQuietMs > 0 ? ` --wait-quiet-s ${opts.waitQuietMs / 1000}` : ''}`;
+
+/** Cores busy with anything over `ms` (the whole machine, from /proc/stat). */
+async function busyCores(ms: number): Promise<number> {
+  const before = machineBusySeconds(ticksPerSecond());
+  await new Promise((r) => setTimeout(r, ms));
+  return (machineBusySeconds(ticksPerSecond()) - before) / (ms / 1000);
+}
+
+/** Waits up to `maxMs` for the machine to be nearly idle (other sessions share it). */
+async function waitQuiet(maxMs: number): Promise<void> {
+  const end = performance.now() + maxMs;
+  for (;;) {
+    const busy = await busyCores(1_000);
+    if (busy < 0.3 || performance.now() > end) {
+      console.log(`other work before the run: ${busy.toFixed(2)} cores busy`);
+      return;
+    }
+  }
+}
 
 class Generator {
   readonly child: ChildProcess;
@@ -102,6 +123,7 @@ const mib = (b: number): string => `${(b / 1048576).toFixed(0)} MiB`;
 
 async function main(): Promise<void> {
   console.log(`# storm benchmark\ncommand: ${command}\nmachine: ${describeMachine()}\ndate:    ${new Date().toISOString()}`);
+  if (opts.waitQuietMs > 0) await waitQuiet(opts.waitQuietMs);
   const echo = await startEchoUpstream(opts.echoWorkers);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'stratix-storm-'));
   const hmac = opts.auth === 'hmac' ? { kid: 'storm', secret: 'storm-benchmark-secret-0123456789abcdef' } : undefined;
@@ -151,8 +173,14 @@ async function main(): Promise<void> {
     let peak = before.rssBytes;
     const sampler = setInterval(() => (peak = Math.max(peak, sampleTrees([gateway.pid]).rssBytes)), 250);
     t = performance.now();
+    const machineBefore = machineBusySeconds(ticksPerSecond());
+    const ownBefore = sampleTrees([gateway.pid, echo.pid, ...gens.map((g) => g.child.pid!)]).cpuSeconds;
     const storm = merge(await Promise.all(gens.map((g, i) => g.request(base('storm', i)))));
     clearInterval(sampler);
+    const seconds = (performance.now() - t) / 1000;
+    const own = sampleTrees([gateway.pid, echo.pid, ...gens.map((g) => g.child.pid!)]).cpuSeconds - ownBefore;
+    const other = machineBusySeconds(ticksPerSecond()) - machineBefore - own;
+    console.log(`during the storm: gateway + echo + load processes ${(own / seconds).toFixed(2)} cores, other work on the machine ${(other / seconds).toFixed(2)} cores`);
     console.log(describe(`storm (all dropped, reconnecting within ${opts.windowMs / 1000} s)`, storm, performance.now() - t));
     const after = sampleTrees([gateway.pid]);
     console.log(`gateway RSS: peak during the storm ${mib(peak)}, after ${mib(after.rssBytes)}`);
