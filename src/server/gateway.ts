@@ -18,11 +18,19 @@ import type { AddressInfo } from 'node:net';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { once } from 'node:events';
-import { checkUpgradeRequest, refuseUpgrade, writeSwitchingProtocols } from '../relay/websocket-handshake.js';
+import { checkUpgradeRequest, offersStratixV1, refuseUpgrade, writeSwitchingProtocols } from '../relay/websocket-handshake.js';
+import { NegotiatedUpgrade, type NegotiationHost } from '../relay/negotiated-upgrade.js';
+import { parseSubprotocols, STRATIX_V1 } from '../protocol/subprotocol.js';
+import { openReliable, removeOrphans, standalonePlacement, type ReliablePlacement } from '../reliable/reliable-process.js';
+import type { ReliableSessions } from '../reliable/reliable-sessions.js';
+import type { ReliableSession } from '../reliable/reliable-session.js';
+import type { LogFileSystem } from '../reliable/message-log.js';
+import { systemClock, type Clock } from '../time/clock.js';
+import type { GatewaySession } from './gateway-session.js';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { parseListen } from '../config/load.js';
-import { HandshakeError, handshakeError } from '../errors.js';
+import { HandshakeError, handshakeError, type UpstreamError } from '../errors.js';
 import { plain } from '../security/client-address.js';
 import { resolveAdminToken } from '../security/admin-token.js';
 import { checkCredentialFiles } from '../security/credential-check.js';
@@ -32,7 +40,7 @@ import { CloseCode } from '../protocol/close-codes.js';
 import { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import type { RouteMatch, RouteTable, RouteTableHolder } from '../routing/route-table.js';
 import type { UpstreamHealth } from '../routing/upstream-health.js';
-import { Session, SessionState, type RelaySettings, type SessionOwner, type UpstreamRequest } from '../relay/session.js';
+import { Session, type ConnectTimed, type RelaySettings, type SessionOwner, type UpstreamRequest } from '../relay/session.js';
 import { RouteController } from '../control/route-controller.js';
 import { silentLogger } from '../log.js';
 import { createAdminHandler, listenAdmin, type AdminHandler } from './admin-endpoints.js';
@@ -65,6 +73,10 @@ export interface GatewayOptions {
   workerIndex?: number;
   /** Worker mode: a connection the primary counted against its source address ended (admission). */
   onSourceReleased?: (source: string) => void;
+  /** The clock (default: the process's). */
+  clock?: Clock;
+  /** The file system under the reliable sessions' log (default node:fs; tests inject failures). */
+  logFs?: LogFileSystem;
 }
 
 /** What the primary tells a worker about a socket it hands over. */
@@ -77,7 +89,7 @@ export interface AdoptedConnection {
   readonly secure?: boolean | undefined;
 }
 
-export class Gateway implements SessionOwner {
+export class Gateway implements SessionOwner, NegotiationHost {
   readonly config: Config;
   readonly logger: Logger;
   readonly metrics: GatewayMetrics;
@@ -85,9 +97,15 @@ export class Gateway implements SessionOwner {
   readonly live: LiveRoutes;
   readonly health: UpstreamHealth;
   readonly settings: RelaySettings;
-  readonly sessions = new Set<Session>();
+  readonly clock: Clock;
+  /** Every session: verbatim and reliable. */
+  readonly sessions = new Set<GatewaySession>();
+  /** Reliable sessions (`stratix.v1`), once `startReliable` has run. */
+  reliable: ReliableSessions | undefined;
   readonly paused = new Map<Session, number>();
-  readonly connecting = new Map<Session, number>();
+  readonly connecting = new Map<ConnectTimed, number>();
+  /** Upgrades waiting for the upstream's subprotocol choice (negotiated-upgrade.ts), with their route. */
+  readonly #negotiations = new Map<NegotiatedUpgrade, { clientId: string; match: RouteMatch; accept: string }>();
   readonly closing = new Map<Session, number>();
   sampleCounter = 0;
   readonly #server: Server;
@@ -101,19 +119,22 @@ export class Gateway implements SessionOwner {
   /** Standalone with tls.server: the TLS listener in front of #server. */
   #tls: TlsListener | undefined;
   #tick: NodeJS.Timeout | undefined;
-  #sweep: IterableIterator<Session> | undefined;
+  #sweep: IterableIterator<GatewaySession> | undefined;
   #roundStartedAt = 0;
   #perTick = 1;
-  #drain: DrainSchedule<Session> | undefined;
+  #drain: DrainSchedule<GatewaySession> | undefined;
   #drained: Promise<void> | undefined;
   #closed = false;
   /** Standalone only: the controller of the routes, and the admin endpoints. */
   #control: RouteController | undefined;
   #admin: AdminHandler | undefined;
   #adminServer: Server | undefined;
+  readonly #logFs: LogFileSystem | undefined;
 
   constructor(config: Config, opts: GatewayOptions = {}) {
     this.config = config;
+    this.clock = opts.clock ?? systemClock;
+    this.#logFs = opts.logFs;
     this.logger = opts.logger ?? silentLogger();
     this.metrics = opts.metrics ?? new GatewayMetrics();
     this.live = new LiveRoutes(this, config, { initial: opts.routes, deferred: opts.deferRoutes, workers: opts.workers });
@@ -131,6 +152,7 @@ export class Gateway implements SessionOwner {
       highWaterMarkBytes: config.backpressure.highWaterMarkBytes,
       lowWaterMarkBytes: config.backpressure.lowWaterMarkBytes,
       connectTimeoutMs: config.upstream.connectTimeoutMs,
+      closeTimeoutMs: config.gateway.closeTimeoutMs,
     });
 
     this.admission = new SessionAdmission({
@@ -183,6 +205,9 @@ export class Gateway implements SessionOwner {
         });
         gw.#control = control;
         await control.start();
+        const placement = standalonePlacement(config, gw.clock);
+        gw.startReliable(placement);
+        removeOrphans(placement.orphans);
         const handler = createAdminHandler(control, resolveAdminToken(config.admin, process.env, opts.configPath), gw.logger);
         if (config.admin.listen === undefined) gw.#admin = handler;
         else gw.#adminServer = await listenAdmin(config.admin.listen, handler, config.gateway);
@@ -193,6 +218,31 @@ export class Gateway implements SessionOwner {
       throw err;
     }
     return gw;
+  }
+
+  /**
+   * Opens the reliable sessions' log in `placement` and recovers its orphans (before
+   * the process takes clients). Without it, stratix.v1 clients are refused (4503).
+   */
+  startReliable(placement: ReliablePlacement): void {
+    const { reliable } = openReliable(
+      this.config,
+      placement,
+      {
+        relay: this.settings,
+        counters: this.metrics,
+        registry: this.metrics.registry,
+        logger: this.logger,
+        connecting: this.connecting,
+        health: this.health,
+        upstreamRequest: (target, forwarded) => this.#upstreamRequestFor(target, forwarded),
+        sessionOpened: (s) => this.sessions.add(s),
+        sessionClosed: (s) => this.#reliableClosed(s),
+      },
+      this.clock,
+      this.#logFs,
+    );
+    this.reliable = reliable;
   }
 
   async listen(): Promise<void> {
@@ -252,13 +302,12 @@ export class Gateway implements SessionOwner {
       this.#refuse(socket, admitted, req);
       return;
     }
-    // The WebSocket handshake is answered here; from then on the socket is a relay leg.
-    // No subprotocol is negotiated: the relay cannot know the upstream's choice before it opens.
     const accept = checkUpgradeRequest(req.headers);
     if (accept instanceof HandshakeError) {
       this.#refuse(socket, accept, req);
       return;
     }
+    // Admission before anything is opened (docs/security.md): limits, then Origin and credentials (all paths, stratix.v1 too).
     const limited = this.admission.checkLimits(req, admitted.match.target);
     if (limited !== undefined) {
       this.#refuse(socket, limited, req);
@@ -278,17 +327,87 @@ export class Gateway implements SessionOwner {
     }
   }
 
-  /** After the credential check: the duplicate policy, then the 101 and the session. */
+  /** After the credential check: the duplicate policy (verbatim sessions; stratix.v1 applies it after HELLO), then the session. */
   #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, admitted: { clientId: string; match: RouteMatch }, accept: string, refusal: HandshakeError | undefined): void {
     if (socket.destroyed) return;
     if (refusal === undefined && (this.#drain !== undefined || this.#closed)) refusal = handshakeError('DRAINING', undefined, { 'Retry-After': '1' });
-    const duplicate = refusal ?? this.admission.decideDuplicate(admitted.clientId);
+    if (refusal !== undefined) {
+      this.#refuse(socket, refusal, req);
+      return;
+    }
+    if (offersStratixV1(req.headers)) {
+      this.#openReliable(socket as Socket, head, req, accept, admitted.clientId, admitted.match);
+      return;
+    }
+    const duplicate = this.admission.decideDuplicate(admitted.clientId);
     if (duplicate instanceof HandshakeError) {
       this.#refuse(socket, duplicate, req);
       return;
     }
+    const offered = parseSubprotocols(req.headers['sec-websocket-protocol']);
+    if (offered !== undefined && offered !== null && offered.length > 0) {
+      // Negotiated end to end: the client's 101 waits for the upstream's choice. The new connection is admitted: it takes over now.
+      this.admission.takeOver(duplicate);
+      const upstream = { ...this.#upstreamRequest(req, admitted.match.target), protocols: offered };
+      const n = new NegotiatedUpgrade(this, socket as Socket, head, upstream);
+      this.#negotiations.set(n, { clientId: admitted.clientId, match: admitted.match, accept });
+      return;
+    }
+    // Accept first: the WebSocket handshake is answered here; from then on the socket is a relay leg.
     writeSwitchingProtocols(socket, accept, this.#workerHeader);
     this.#open(socket as Socket, head, req, admitted.clientId, admitted.match, duplicate);
+  }
+
+  /** A stratix.v1 client: the upgrade is answered with it, and the connection waits for its HELLO. */
+  #openReliable(socket: Socket, head: Buffer, req: IncomingMessage, accept: string, clientId: string, match: RouteMatch): void {
+    const reliable = this.reliable;
+    if (reliable === undefined) {
+      this.#refuse(socket, handshakeError('OVER_CAPACITY', 'reliable sessions are not available in this process', { 'Retry-After': '5' }), req);
+      return;
+    }
+    writeSwitchingProtocols(socket, accept, this.#workerHeader, STRATIX_V1);
+    this.metrics.connectionsTotal++;
+    reliable.accept(socket, head, clientId, match.target, this.#forwarded(req));
+  }
+
+  negotiated(n: NegotiatedUpgrade, upstream: Socket, head: Buffer, protocol: string | undefined): void {
+    const info = this.#negotiations.get(n);
+    this.#negotiations.delete(n);
+    if (info === undefined) {
+      upstream.destroy();
+      return;
+    }
+    const m = this.metrics;
+    m.upstreamConnectSeconds.observe({ result: 'open' }, (performance.now() - n.startedAt) / 1000);
+    if (this.#drain !== undefined || this.#closed) {
+      upstream.destroy();
+      this.#refuseSocket(n.client, handshakeError('DRAINING', undefined, { 'Retry-After': '1' }));
+      return;
+    }
+    writeSwitchingProtocols(n.client, info.accept, this.#workerHeader, protocol);
+    const session = new Session(this, info.clientId, n.client, info.match.target);
+    this.sessions.add(session);
+    this.live.opened(session, info.match);
+    this.live.outcome(session, true);
+    this.admission.admit(session, []);
+    m.connectionsTotal++;
+    session.adoptUpstream(upstream, head);
+    if (n.clientHead.length > 0) session.client.onData(n.clientHead);
+  }
+
+  negotiationAbandoned(n: NegotiatedUpgrade): void {
+    this.#negotiations.delete(n);
+  }
+
+  negotiationFailed(n: NegotiatedUpgrade, refusal: HandshakeError, failure: UpstreamError | undefined): void {
+    const info = this.#negotiations.get(n);
+    this.#negotiations.delete(n);
+    if (info === undefined) return;
+    const m = this.metrics;
+    m.upstreamConnectSeconds.observe({ result: 'error' }, (performance.now() - n.startedAt) / 1000);
+    m.upstreamConnectFailures.inc({ code: failure?.code ?? 'STRATIX_ERR_UPSTREAM_TIMEOUT' });
+    if (refusal.code !== 'STRATIX_ERR_UPSTREAM_REJECTED' || refusal.status >= 500) this.live.recordOutcome(info.match, false);
+    this.#refuseSocket(n.client, refusal);
   }
 
   #admit(req: IncomingMessage): HandshakeError | { clientId: string; match: RouteMatch } {
@@ -297,7 +416,9 @@ export class Gateway implements SessionOwner {
     if (parsed instanceof HandshakeError) return parsed;
     const match = this.routes.current.resolve(parsed.clientId);
     if (match === undefined) return handshakeError('NO_ROUTE', `no route for clientId ${parsed.clientId}`);
-    if (this.sessions.size >= this.#maxConnections) return handshakeError('OVER_CAPACITY', undefined, { 'Retry-After': '5' });
+    if (this.sessions.size + this.#negotiations.size + (this.reliable?.pending ?? 0) >= this.#maxConnections) {
+      return handshakeError('OVER_CAPACITY', undefined, { 'Retry-After': '5' });
+    }
     return { clientId: parsed.clientId, match };
   }
 
@@ -306,19 +427,31 @@ export class Gateway implements SessionOwner {
     refuseUpgrade(socket, err, req.headers);
   }
 
+  /** An HTTP refusal after the request was accepted for negotiation. */
+  #refuseSocket(socket: Duplex, err: HandshakeError): void {
+    this.metrics.handshakeRejections.inc({ code: err.code });
+    refuseUpgrade(socket, err, undefined);
+  }
+
   #open(socket: Socket, head: Buffer, req: IncomingMessage, clientId: string, match: RouteMatch, takenOver: readonly Session[]): void {
     const upstream = this.#upstreamRequest(req, match.target); // before the leg takes the socket over
     const session = new Session(this, clientId, socket, match.target);
     this.sessions.add(session);
     this.live.opened(session, match);
     this.metrics.connectionsTotal++;
-    if (this.admission.admit(session, req, takenOver, upstream)) session.connect(upstream);
+    if (this.admission.admit(session, takenOver, upstream)) session.connect(upstream);
     if (head.length > 0) session.client.onData(head);
   }
 
   #upstreamRequest(req: IncomingMessage, url: string): UpstreamRequest {
+    return this.#upstreamRequestFor(url, this.#forwarded(req));
+  }
+
+  /** The forwarding headers (and Origin) the config passes upstream for this client, or undefined for none. */
+  #forwarded(req: IncomingMessage): Record<string, string> | undefined {
     const up = this.config.upstream;
-    const headers: Record<string, string> = { ...up.headers };
+    if (up.forwardedHeaders === 'none' && !up.forwardOrigin) return undefined;
+    const headers: Record<string, string> = {};
     if (up.forwardedHeaders !== 'none') {
       const conn = (req.socket as AdoptedSocket)[kAdopted];
       const ip = plain(conn?.peer ?? req.socket.remoteAddress ?? '');
@@ -333,8 +466,25 @@ export class Gateway implements SessionOwner {
         headers.Forwarded = `for=${node};proto=${proto}`;
       }
     }
-    const origin = up.forwardOrigin ? req.headers.origin : undefined;
+    if (up.forwardOrigin && req.headers.origin !== undefined) headers.Origin = req.headers.origin;
+    return headers;
+  }
+
+  #upstreamRequestFor(url: string, forwarded: Readonly<Record<string, string>> | undefined): UpstreamRequest {
+    const headers: Record<string, string> = { ...this.config.upstream.headers };
+    let origin: string | undefined;
+    if (forwarded !== undefined) {
+      for (const [k, v] of Object.entries(forwarded)) {
+        if (k === 'Origin') origin = v;
+        else headers[k] = v;
+      }
+    }
     return { url, headers, origin, tls: this.#upstreamTls };
+  }
+
+  #reliableClosed(s: ReliableSession): void {
+    this.sessions.delete(s);
+    this.live.closed(s);
   }
 
   sessionClosed(session: Session): void {
@@ -351,6 +501,7 @@ export class Gateway implements SessionOwner {
 
   #onTick(): void {
     const now = performance.now();
+    this.reliable?.tick();
     for (const [s, since] of this.connecting) s.checkConnectTimeout(now, since);
     for (const [s, since] of this.closing) s.checkClosing(now, since);
     this.admission.tick();
@@ -393,25 +544,37 @@ export class Gateway implements SessionOwner {
     this.live.stopMigrations();
     void this.#control?.close();
     this.logger.info({ sessions: this.sessions.size, periodMs }, 'draining');
-    const schedule = new DrainSchedule([...this.sessions], periodMs, performance.now(), (s: Session) => {
-      if (s.state === SessionState.Connecting || s.state === SessionState.Open) s.close(CloseCode.SERVICE_RESTART, 'service restart');
+    // Reliable clients get 1012 too ("resume now"): their sessions stay in the log for the next process.
+    const schedule = new DrainSchedule([...this.sessions], periodMs, performance.now(), (s: GatewaySession) => {
+      if (s.live) s.close(CloseCode.SERVICE_RESTART, 'service restart');
     });
     this.#drain = schedule;
     this.#drained = new Promise<void>((resolve) => {
+      const finish = (): void => {
+        this.reliable?.shutdown();
+        resolve();
+      };
       const deadline = setTimeout(() => {
         for (const s of this.sessions) s.terminate();
-        resolve();
+        finish();
       }, periodMs + graceMs);
       const poll = setInterval(() => {
         schedule.tick(performance.now());
-        if (schedule.done && this.sessions.size === 0) {
+        if (schedule.done && this.#connectedClients() === 0) {
           clearTimeout(deadline);
           clearInterval(poll);
-          resolve();
+          finish();
         }
       }, Math.min(50, Math.max(1, periodMs / 100)));
     });
     return this.#drained;
+  }
+
+  /** Client connections still open: verbatim sessions, and reliable sessions with a client attached. */
+  #connectedClients(): number {
+    const reliable = this.reliable;
+    if (reliable === undefined) return this.sessions.size;
+    return this.sessions.size - reliable.sessions.size + reliable.attachedCount;
   }
 
   /** Stops at once: terminates every session and closes the server. */
@@ -428,6 +591,11 @@ export class Gateway implements SessionOwner {
       this.#adminServer.close();
     }
     for (const s of this.sessions) s.terminate();
+    this.reliable?.close();
+    for (const n of [...this.#negotiations.keys()]) {
+      n.abandon();
+      n.client.destroy();
+    }
     this.#server.closeAllConnections?.();
     if (this.#server.listening) {
       this.#server.close();

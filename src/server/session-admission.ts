@@ -5,10 +5,11 @@
  * process sees every handshake itself (standalone; in a cluster the primary does
  * them), the duplicate-clientId policy, and the pacing of upstream connects.
  *
- * Source accounting in worker mode: the primary counted the connection against its
- * source before the hand-off; `adopted` remembers the source on the socket, and the
- * process reports its end (`onSourceReleased`) exactly once: when the socket closes
- * without becoming a session, or when its session ends.
+ * Source accounting: a connection counted against its source (by the primary before
+ * the hand-off, or here when standalone) carries a ticket that is released exactly
+ * once, when the connection closes, whoever owns it by then (a refused socket, a
+ * verbatim session, a reliable session's client leg): relay/shared-reads.ts moves the
+ * listener when it replaces the socket object.
  */
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
@@ -22,9 +23,23 @@ import { CloseCode } from '../protocol/close-codes.js';
 import type { Session, UpstreamRequest } from '../relay/session.js';
 import { TrustedProxies } from '../security/client-address.js';
 import { HandshakeGuard } from '../security/handshake-guard.js';
+import { carryClose, type ConnectionCloseListener } from '../relay/shared-reads.js';
 
-const kSource = Symbol('stratix.source');
-type SourcedSocket = Socket & { [kSource]?: { source: string; admission: SessionAdmission } };
+/** One connection counted against its source address; released once, when the connection closes. */
+class SourceTicket implements ConnectionCloseListener {
+  readonly source: string;
+  readonly #release: (source: string) => void;
+  constructor(source: string, release: (source: string) => void) {
+    this.source = source;
+    this.#release = release;
+  }
+  onConnectionClosed(): void {
+    this.#release(this.source);
+  }
+}
+
+const kTicket = Symbol('stratix.sourceTicket');
+type TicketedSocket = Socket & { [kTicket]?: SourceTicket };
 
 /** Seconds a client refused for a full upstream queue is told to wait. */
 const UPSTREAM_BUSY_RETRY_AFTER_S = '2';
@@ -47,8 +62,7 @@ export class SessionAdmission {
   readonly guard: HandshakeGuard<Session>;
   readonly trusted: TrustedProxies;
   readonly #sources: SourceAdmission | undefined;
-  readonly #onSourceReleased: ((source: string) => void) | undefined;
-  readonly #sessionSources = new Map<Session, string>();
+  readonly #release: (source: string) => void;
   readonly #gate: UpstreamGate<Session>;
   readonly #queued = new Map<Session, UpstreamRequest>();
   readonly #connectTimeoutMs: number;
@@ -58,7 +72,9 @@ export class SessionAdmission {
     this.guard = new HandshakeGuard<Session>({ config: c, logger: opts.logger, registry: opts.registry, workers: opts.workers });
     this.trusted = new TrustedProxies(c.gateway.trustedProxies);
     this.#sources = opts.admitSources ? new SourceAdmission(c.admission) : undefined;
-    this.#onSourceReleased = opts.onSourceReleased;
+    const sources = this.#sources;
+    const report = opts.onSourceReleased;
+    this.#release = sources !== undefined ? (source) => sources.release(source, 0) : (source) => report?.(source);
     this.#connectTimeoutMs = c.upstream.connectTimeoutMs;
     const u = c.admission.upstream;
     const share = (n: number): number => (n === 0 ? 0 : Math.max(1, Math.ceil(n / opts.workers)));
@@ -74,7 +90,6 @@ export class SessionAdmission {
     const gate = this.#gate;
     new Gauge({ name: 'stratix_upstream_connects_waiting', help: 'Upstream connects waiting for their turn (admission.upstream).', registers, collect() { this.set(gate.waiting); } });
     new Gauge({ name: 'stratix_upstream_connects_in_flight', help: 'Upstream connects in flight.', registers, collect() { this.set(gate.inFlight); } });
-    const sources = this.#sources;
     if (sources !== undefined) {
       new Gauge({ name: 'stratix_source_connections', help: 'Open connections counted against their source address.', registers, collect() { this.set(sources.open); } });
     }
@@ -86,22 +101,31 @@ export class SessionAdmission {
 
   /** Worker mode: `socket` was counted against `source` by the primary. */
   adopted(socket: Socket, source: string): void {
-    const s = socket as SourcedSocket;
-    s[kSource] = { source, admission: this };
-    s.once('close', onAdoptedClose);
+    this.#ticket(socket, source);
   }
 
   /** The source of a request: the primary's attribution (worker mode) or the peer / trusted proxy's header. */
   sourceOf(req: IncomingMessage): string {
-    const tagged = (req.socket as SourcedSocket)[kSource];
+    const tagged = (req.socket as TicketedSocket)[kTicket];
     if (tagged !== undefined) return tagged.source;
     return this.trusted.clientAddress(req.socket.remoteAddress ?? '', headerOf(req.headers['x-forwarded-for']));
   }
 
-  /** Everything but credentials that needs no async work: sources (standalone) and the upstream queue. */
+  /**
+   * Everything but credentials that needs no async work: room in the upstream's queue
+   * and, standalone, the per-source and instance limits (a connection let in is then
+   * counted against its source until it closes).
+   */
   checkLimits(req: IncomingMessage, target: string): HandshakeError | undefined {
     if (!this.#gate.canQueue(target)) return handshakeError('UPSTREAM_BUSY', undefined, { 'Retry-After': UPSTREAM_BUSY_RETRY_AFTER_S });
-    return this.#sources?.check(this.sourceOf(req));
+    const sources = this.#sources;
+    if (sources === undefined || (req.socket as TicketedSocket)[kTicket] !== undefined) return undefined;
+    const source = this.sourceOf(req);
+    const refused = sources.check(source);
+    if (refused !== undefined) return refused;
+    sources.acquire(source, 0);
+    this.#ticket(req.socket, source);
+    return undefined;
   }
 
   /**
@@ -114,25 +138,20 @@ export class SessionAdmission {
     return d.kind === 'takeover' ? d.previous : [];
   }
 
+  /** The new connection is admitted under takeover: the previous holders get 4410. */
+  takeOver(previous: readonly Session[]): void {
+    for (const old of previous) old.close(CloseCode.TAKEN_OVER, TAKEN_OVER_REASON);
+  }
+
   /**
    * The session exists (its 101 is written): register it, close what it took over,
-   * and ask for its upstream connect: true = connect now; false = queued (`connect` is
-   * called when its turn comes).
+   * and ask for its upstream connect (`request`; none when the upstream is already
+   * open): true = connect now; false = queued (`connect` is called when its turn comes).
    */
-  admit(session: Session, req: IncomingMessage, takenOver: readonly Session[], request: UpstreamRequest): boolean {
-    for (const old of takenOver) old.close(CloseCode.TAKEN_OVER, TAKEN_OVER_REASON);
+  admit(session: Session, takenOver: readonly Session[], request?: UpstreamRequest): boolean {
+    this.takeOver(takenOver);
     this.guard.duplicates.register(session.clientId, session);
-    const socket = req.socket as SourcedSocket;
-    const tagged = socket[kSource];
-    if (tagged !== undefined) {
-      socket[kSource] = undefined;
-      socket.removeListener('close', onAdoptedClose);
-      this.#sessionSources.set(session, tagged.source);
-    } else if (this.#sources !== undefined) {
-      const source = this.sourceOf(req);
-      this.#sources.acquire(source, 0);
-      this.#sessionSources.set(session, source);
-    }
+    if (request === undefined) return true;
     // Queued first: the gate may start it within request() when older waiters go ahead.
     this.#queued.set(session, request);
     if (!this.#gate.request(session.target, session)) return false;
@@ -150,10 +169,6 @@ export class SessionAdmission {
     this.#gate.done(session);
     this.#queued.delete(session);
     this.guard.duplicates.unregister(session.clientId, session);
-    const source = this.#sessionSources.get(session);
-    if (source === undefined) return;
-    this.#sessionSources.delete(session);
-    this.#release(source);
   }
 
   /** Owner's tick: sessions that waited too long for an upstream connect slot get 4522. */
@@ -170,22 +185,11 @@ export class SessionAdmission {
     this.guard.close();
   }
 
-  #release(source: string): void {
-    if (this.#sources !== undefined) this.#sources.release(source, 0);
-    else this.#onSourceReleased?.(source);
+  #ticket(socket: Socket, source: string): void {
+    const ticket = new SourceTicket(source, this.#release);
+    (socket as TicketedSocket)[kTicket] = ticket;
+    carryClose(socket, ticket);
   }
-
-  /** For onAdoptedClose. */
-  releaseAdopted(source: string): void {
-    this.#release(source);
-  }
-}
-
-function onAdoptedClose(this: SourcedSocket): void {
-  const tagged = this[kSource];
-  if (tagged === undefined) return;
-  this[kSource] = undefined;
-  tagged.admission.releaseAdopted(tagged.source);
 }
 
 function headerOf(v: string | string[] | undefined): string | undefined {
