@@ -10,12 +10,14 @@
  *
  *   npm run build && node dist/bench/storm/run.js [--clients 30000] [--generators 3] [--window-s 10]
  *     [--source-addresses 8] [--workers 4] [--echo-workers 3] [--auth none|hmac] [--deadline-s 120]
+ *     [--instance-rate R (admission.instance.handshakesPerSecond, burst 2R)] [--wait-quiet-s S]
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { connect } from 'node:net';
 import { parseArgs } from 'node:util';
 import { ListeningProcess } from '../relay/listening-process.js';
 import { describeMachine, machineBusySeconds } from '../relay/machine.js';
@@ -105,6 +107,10 @@ function merge(rs: StormResult[]): StormResult {
     otherFailures: rs.reduce((n, r) => n + r.otherFailures, 0),
     notConnected: rs.reduce((n, r) => n + r.notConnected, 0),
     attempts: rs.reduce((n, r) => n + r.attempts, 0),
+    errors: rs.reduce<Record<string, number>>((acc, r) => {
+      for (const [k, n] of Object.entries(r.errors)) acc[k] = (acc[k] ?? 0) + n;
+      return acc;
+    }, {}),
   };
 }
 
@@ -113,10 +119,21 @@ function describe(label: string, r: StormResult, ms: number): string {
   const cs = Float64Array.from(r.connectedMs).sort();
   return [
     `${label}: ${r.connectedMs.length} connected, ${r.notConnected} not connected by the deadline, in ${(ms / 1000).toFixed(1)} s`,
-    `  attempts ${r.attempts}; refused 503: ${r.refused503}, 429: ${r.refused429}, other failures: ${r.otherFailures}`,
+    `  attempts ${r.attempts}; refused 503: ${r.refused503}, 429: ${r.refused429}, other failures: ${r.otherFailures} ${JSON.stringify(r.errors)}`,
     `  handshake (attempt → 101) p50 ${quantile(hs, 0.5).toFixed(1)} ms, p99 ${quantile(hs, 0.99).toFixed(1)} ms, max ${hs.length > 0 ? hs[hs.length - 1]!.toFixed(0) : '-'} ms`,
     `  planned moment → connected (retries included) p50 ${quantile(cs, 0.5).toFixed(0)} ms, p99 ${quantile(cs, 0.99).toFixed(0)} ms, max ${cs.length > 0 ? cs[cs.length - 1]!.toFixed(0) : '-'} ms`,
   ].join('\n');
+}
+
+/** True once something accepts TCP connections on 127.0.0.1:`port`. */
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect({ host: '127.0.0.1', port }, () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.on('error', () => resolve(false));
+  });
 }
 
 const mib = (b: number): string => `${(b / 1048576).toFixed(0)} MiB`;
@@ -141,12 +158,12 @@ async function main(): Promise<void> {
       defaultRoute: { openclawGateway: `ws://127.0.0.1:${echo.port}/` },
       log: { level: 'warn' },
       // One echo upstream stands for every OpenClaw gateway: its per-upstream pacing is off.
-      admission: { upstream: { maxConcurrentConnects: 0, connectsPerSecond: 0 }, ...(opts.instanceRate === undefined ? {} : { instance: { handshakesPerSecond: opts.instanceRate } }) },
+      admission: { upstream: { maxConcurrentConnects: 0, connectsPerSecond: 0 }, ...(opts.instanceRate === undefined ? {} : { instance: { handshakesPerSecond: opts.instanceRate, handshakeBurst: Math.max(1, 2 * opts.instanceRate) } }) },
       ...(hmac === undefined ? {} : { auth: { mode: 'hmac', hmac: { keysDir } } }),
     }),
   );
-  console.log(`stratix: node --max-semi-space-size=2 dist/src/cli/main.js --config <config: workers ${opts.workers}, auth ${opts.auth}, admission defaults except upstream pacing off${opts.instanceRate === undefined ? '' : `, instance rate ${opts.instanceRate}/s`}>`);
-  const gateway = await ListeningProcess.start({ name: 'stratix', args: ['--max-semi-space-size=2', MAIN, '--config', configFile], timeoutMs: 30_000, expectedPort: port, probe: async () => true });
+  console.log(`stratix: node --max-semi-space-size=2 dist/src/cli/main.js --config <config: workers ${opts.workers}, auth ${opts.auth}, admission defaults except upstream pacing off${opts.instanceRate === undefined ? '' : `, instance rate ${opts.instanceRate}/s, burst ${2 * opts.instanceRate}`}>`);
+  const gateway = await ListeningProcess.start({ name: 'stratix', args: ['--max-semi-space-size=2', MAIN, '--config', configFile], timeoutMs: 30_000, expectedPort: port, probe: () => accepts(port) });
   const gens = Array.from({ length: opts.generators }, () => new Generator());
   const per = Math.ceil(opts.clients / opts.generators);
   const sources = Array.from({ length: opts.sources }, (_, i) => `127.0.0.${2 + i}`);
@@ -183,6 +200,7 @@ async function main(): Promise<void> {
     console.log(`during the storm: gateway + echo + load processes ${(own / seconds).toFixed(2)} cores, other work on the machine ${(other / seconds).toFixed(2)} cores`);
     console.log(describe(`storm (all dropped, reconnecting within ${opts.windowMs / 1000} s)`, storm, performance.now() - t));
     const after = sampleTrees([gateway.pid]);
+    if (after.pids.length === 0) console.log(`THE GATEWAY EXITED during the storm; its last output:\n${gateway.outputTail}`);
     console.log(`gateway RSS: peak during the storm ${mib(peak)}, after ${mib(after.rssBytes)}`);
     console.log(`reproduce with: ${command}`);
     await Promise.all(gens.map((g, i) => g.request(base('close', i))));

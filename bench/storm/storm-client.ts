@@ -35,6 +35,8 @@ export interface StormResult {
   /** Clients without a session when the phase's deadline passed. */
   notConnected: number;
   attempts: number;
+  /** Failed attempts without an HTTP answer, by error message (a few kinds). */
+  errors: Record<string, number>;
 }
 
 const clients: Array<WebSocket | undefined> = [];
@@ -48,14 +50,14 @@ function signed(url: string, clientId: string, h: StormRequest['hmac']): string 
   return `${base}&kid=${h.kid}&ts=${ts}&nonce=${nonce}&sig=${sig}`;
 }
 
-type Outcome = { ok: true; ws: WebSocket; ms: number } | { ok: false; status: number; retryAfterS: number };
+type Outcome = { ok: true; ws: WebSocket; ms: number } | { ok: false; status: number; retryAfterS: number; error?: string };
 
 function attempt(r: StormRequest, i: number): Promise<Outcome> {
   const id = `${r.clientIdPrefix}${r.first + i}`;
   const started = performance.now();
   return new Promise((resolve) => {
     const ws = new WebSocket(signed(r.url, id, r.hmac), { perMessageDeflate: false, handshakeTimeout: r.attemptTimeoutMs, localAddress: r.sourceAddresses[i % r.sourceAddresses.length] });
-    ws.on('error', () => resolve({ ok: false, status: 0, retryAfterS: 1 }));
+    ws.on('error', (err: NodeJS.ErrnoException) => resolve({ ok: false, status: 0, retryAfterS: 1, error: err.code ?? err.message.slice(0, 60) }));
     ws.once('unexpected-response', (_req, res) => {
       res.resume();
       ws.terminate();
@@ -78,14 +80,18 @@ async function bring(r: StormRequest, i: number, plannedAt: number, end: number,
     }
     if (o.status === 503) out.refused503++;
     else if (o.status === 429) out.refused429++;
-    else out.otherFailures++;
+    else {
+      out.otherFailures++;
+      const key = o.error ?? `HTTP ${o.status}`;
+      out.errors[key] = (out.errors[key] ?? 0) + 1;
+    }
     await new Promise((res) => setTimeout(res, o.retryAfterS * 1000 + Math.random() * 1000));
   }
   out.notConnected++;
 }
 
 async function run(r: StormRequest): Promise<StormResult> {
-  const out: StormResult = { handshakeMs: [], connectedMs: [], refused503: 0, refused429: 0, otherFailures: 0, notConnected: 0, attempts: 0 };
+  const out: StormResult = { handshakeMs: [], connectedMs: [], refused503: 0, refused429: 0, otherFailures: 0, notConnected: 0, attempts: 0, errors: {} };
   const t0 = performance.now();
   const end = t0 + r.deadlineMs;
   if (r.kind === 'connect') {

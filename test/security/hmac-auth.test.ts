@@ -131,6 +131,14 @@ describe('signed handshakes (auth.mode hmac)', { timeout: 60_000 }, () => {
     assert.equal(reason.toString(), 'STRATIX_ERR_AUTH_INVALID');
   });
 
+  it('a stratix.v1 connection (a new session or a resume) with expired credentials is refused with 4401 before its HELLO', async () => {
+    const ws = new WebSocket(signedUrl(gw.port, { clientId: 'c-v1-old', kid: 'k1', secret: SECRET_A, ts: Date.now() - 120_000 }), ['stratix.v1']);
+    ws.on('error', () => {});
+    const [code, reason] = (await once(ws, 'close')) as [number, Buffer];
+    assert.equal(code, 4401);
+    assert.equal(reason.toString(), 'STRATIX_ERR_AUTH_EXPIRED');
+  });
+
   it('keys rotate: a new key file is accepted once seen, a removed one is refused, a bad file keeps the old keys', async () => {
     writeFileSync(join(keysDir, 'k2'), SECRET_B);
     await until(() => gw.admission.guard.authenticates && kidsOf(gw).includes('k2'), 'k2 to be loaded', 10_000);
