@@ -29,7 +29,7 @@ export async function runGateway(configPath: string): Promise<number> {
       process.stderr.write(`${err.message}\n`);
       return 1;
     }
-    throw err;
+    return cannotStart(logger, err);
   }
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals): void => {
@@ -56,12 +56,16 @@ export async function runGateway(configPath: string): Promise<number> {
   try {
     await primary.start();
   } catch (err) {
-    logger.fatal({ err }, 'failed to start');
     primary.kill();
-    logger.flush();
-    const code = err instanceof StratixError ? ` (${err.code})` : '';
-    process.stderr.write(`stratix-gateway: cannot start: ${(err as Error).message}${code}\n`);
-    return 1;
+    return cannotStart(logger, err);
   }
   return -1;
+}
+
+function cannotStart(logger: ReturnType<typeof createLogger>, err: unknown): number {
+  logger.fatal({ err }, 'failed to start');
+  logger.flush();
+  const code = err instanceof StratixError ? ` (${err.code})` : '';
+  process.stderr.write(`stratix-gateway: cannot start: ${(err as Error).message}${code}\n`);
+  return 1;
 }

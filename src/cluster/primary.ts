@@ -28,6 +28,8 @@ import { startEchoUpstream, type EchoUpstream } from '../demo/echo-upstream.js';
 import { readRequestHead, type RequestHead } from './request-head.js';
 import { shardOf } from './shard.js';
 import { WorkerHandle } from './worker-handle.js';
+import { LogGenerations } from './log-generations.js';
+import { systemClock } from '../time/clock.js';
 import { availableParallelism } from 'node:os';
 import { TLSSocket } from 'node:tls';
 import { SourceAdmission } from '../admission/source-admission.js';
@@ -64,6 +66,7 @@ export class Primary {
   /** tls.server: the TLS listener and the pipe to the workers. */
   #tls: TlsListener | undefined;
   #pipe: TlsPipe | undefined;
+  readonly #releaseLog: () => void;
 
   constructor(config: Config, opts: PrimaryOptions) {
     this.config = config;
@@ -71,9 +74,13 @@ export class Primary {
     const count = config.gateway.workers === 'auto' ? availableParallelism() : config.gateway.workers;
     // The rules go to the workers from the route controller, in chunks, not in the init message.
     const { routes: _routes, defaultRoute: _default, ...workerConfig } = config;
+    const generations = new LogGenerations(config.reliable.log.dir, count, systemClock, this.logger);
+    this.#releaseLog = generations.release;
     const events = {
       onRestart: (w: number) => this.#restarts.inc({ worker: String(w) }),
       onStarted: (w: WorkerHandle) => this.control.syncReplica(w),
+      place: (w: number) => generations.place(w),
+      onRecovered: (w: number, orphans: readonly string[]) => generations.recovered(w, orphans),
       onSourcesReleased: (w: number, sources: readonly string[]) => {
         for (const source of sources) this.#sources.release(source, w);
       },
@@ -294,6 +301,7 @@ export class Primary {
       this.#pipe?.close();
       this.#adminServer?.close();
       await this.#demo?.close();
+      this.#releaseLog();
       this.logger.info('drained');
     })();
     return this.#draining;
