@@ -5,6 +5,8 @@
  *   config whose default route is the echo upstream; measured over primary + workers;
  * - `stratix-tls`: the same with `tls.server` (wss:// on the listener: the primary terminates
  *   TLS and pipes to the workers), with a certificate made by openssl for the run;
+ * - `stratix-reliable`: the same gateway, with clients that speak stratix.v1 (reliable
+ *   sessions: envelopes, acks, the message log on with fsync every 10 ms);
  * - `ws-relay`: reference-ws-relay.ts, the naive one-process `ws` relay;
  * - `raw-relay`: reference-raw-relay.ts, handshakes then raw byte pipes (the floor);
  * - `nginx`, `haproxy`: the real programs (reference-nginx.ts, reference-haproxy.ts),
@@ -26,7 +28,7 @@ import { findExecutable, type ProgramSetup, type ProxyProgram } from './proxy-pr
 import { haproxy } from './reference-haproxy.js';
 import { nginx } from './reference-nginx.js';
 
-export const PROXY_KINDS = ['stratix', 'stratix-tls', 'ws-relay', 'raw-relay', 'nginx', 'haproxy', 'direct'] as const;
+export const PROXY_KINDS = ['stratix', 'stratix-tls', 'stratix-reliable', 'ws-relay', 'raw-relay', 'nginx', 'haproxy', 'direct'] as const;
 export type ProxyKind = (typeof PROXY_KINDS)[number];
 
 const START_TIMEOUT_MS = 30_000;
@@ -44,6 +46,8 @@ export interface ProxyUnderTest {
   kind: ProxyKind;
   /** Base WebSocket URL clients connect to; the generator appends `?clientId=`. */
   url: string;
+  /** The sessions' protocol: stratix.v1 for reliable sessions, else plain frames. */
+  protocol?: 'stratix.v1';
   /** Roots of the process trees whose CPU and memory are attributed to the proxy. */
   pids: number[];
   /** Most idle sessions it can hold without a process passing the descriptor limit. */
@@ -93,8 +97,8 @@ function freePort(): Promise<number> {
  * Resolves with the failures (empty when all relayed) and the sessions that
  * relayed only a re-sent probe.
  */
-export async function relayFailures(url: string, clientIds: readonly string[], timeoutMs = 6_000): Promise<string[]> {
-  const results = await Promise.all(clientIds.map((id) => openProbedSession(`${url}?clientId=${id}`, timeoutMs)));
+export async function relayFailures(url: string, clientIds: readonly string[], timeoutMs = 6_000, protocol?: 'stratix.v1'): Promise<string[]> {
+  const results = await Promise.all(clientIds.map((id) => openProbedSession(`${url}?clientId=${id}`, timeoutMs, undefined, protocol)));
   const failures: string[] = [];
   results.forEach(({ socket, failure, reprobed }, i) => {
     socket?.terminate();
@@ -115,7 +119,10 @@ function makeBenchCertificate(dir: string): { certFile: string; keyFile: string 
   return { certFile, keyFile };
 }
 
-async function startStratix(echoPort: number, settings: ProxySettings, tls = false): Promise<ProxyUnderTest> {
+/** `variant`: plain ws://, wss:// on the listener, or stratix.v1 clients. */
+async function startStratix(echoPort: number, settings: ProxySettings, variant: 'plain' | 'tls' | 'reliable' = 'plain'): Promise<ProxyUnderTest> {
+  const tls = variant === 'tls';
+  const reliable = variant === 'reliable';
   const port = await freePort();
   const echoUrl = `ws://127.0.0.1:${echoPort}/`;
   const dir = mkdtempSync(path.join(os.tmpdir(), 'stratix-bench-'));
@@ -138,6 +145,7 @@ async function startStratix(echoPort: number, settings: ProxySettings, tls = fal
       // Every bench client goes to one echo upstream; in production an upstream has a few
       // clients. The per-upstream pacing (made for a herd after an OpenClaw restart) is off.
       admission: { upstream: { maxConcurrentConnects: 0, connectsPerSecond: 0 } },
+      reliable: { log: { dir: path.join(dir, 'reliable'), fsync: (process.env.BENCH_FSYNC ?? 'interval') as 'interval', fsyncIntervalMs: 10 } },
     }),
   );
   const url = `${tls ? 'wss' : 'ws'}://127.0.0.1:${port}/ws`;
@@ -156,8 +164,9 @@ async function startStratix(echoPort: number, settings: ProxySettings, tls = fal
   }
   const workers = settings.workers === 'auto' ? os.availableParallelism() : settings.workers;
   const proxy: ProxyUnderTest = {
-    kind: tls ? 'stratix-tls' : 'stratix',
+    kind: tls ? 'stratix-tls' : reliable ? 'stratix-reliable' : 'stratix',
     url,
+    ...(reliable ? { protocol: 'stratix.v1' as const } : {}),
     pids: [gateway.pid],
     maxSessions: Math.floor((USABLE_DESCRIPTORS / 2) * workers * 0.95), // two sockets per session, uneven hashing
     stop: async () => {
@@ -237,7 +246,7 @@ async function startReferenceProgram(kind: keyof typeof REFERENCE_PROGRAMS, echo
 }
 
 async function ensureRelays(proxy: ProxyUnderTest, server: ListeningProcess): Promise<void> {
-  const failures = await relayFailures(proxy.url, PROBE_CLIENT_IDS);
+  const failures = await relayFailures(proxy.url, PROBE_CLIENT_IDS, 6_000, proxy.protocol);
   if (failures.length === 0) return;
   await proxy.stop();
   throw new Error(`${proxy.kind} started but did not relay probe messages: ${failures.join('; ')}\n${server.outputTail}`);
@@ -256,7 +265,9 @@ export async function startProxy(
     case 'stratix':
       return startStratix(echo.port, settings);
     case 'stratix-tls':
-      return startStratix(echo.port, settings, true);
+      return startStratix(echo.port, settings, 'tls');
+    case 'stratix-reliable':
+      return startStratix(echo.port, settings, 'reliable');
     case 'ws-relay':
     case 'raw-relay':
       return startReferenceRelay(kind, echo.port, settings);

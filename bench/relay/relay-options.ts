@@ -66,7 +66,7 @@ export interface RelayOptions {
 const DEFAULT_STRATIX_NODE_ARGS = '--max-semi-space-size=2';
 
 const USAGE = `usage: node dist/bench/relay/run.js [options]
-  --proxy LIST              stratix | stratix-tls | ws-relay | raw-relay | nginx | haproxy | direct, comma-separated
+  --proxy LIST              stratix | stratix-tls | stratix-reliable | ws-relay | raw-relay | nginx | haproxy | direct, comma-separated
                             (default stratix); nginx and haproxy are the installed programs
                             (scripts/install-bench-proxies.sh installs them)
   --phases LIST             throughput,latency,memory (default all)
@@ -221,7 +221,7 @@ export function reproduceCommand(o: RelayOptions): string {
     `--workers ${o.workers}`,
     `--echo-workers ${o.echoWorkers}`,
     ...(o.proxyNodeArgs.length > 0 ? [`--proxy-node-args="${o.proxyNodeArgs.join(' ')}"`] : []),
-    ...(o.proxies.includes('stratix') || o.proxies.includes('stratix-tls')
+    ...(o.proxies.some((p) => p.startsWith('stratix'))
       ? [
           ...(o.stratixMain === DEFAULT_STRATIX_MAIN ? [] : [`--stratix-main ${o.stratixMain}`]),
           `--stratix-node-args="${o.stratixNodeArgs.join(' ')}"`,

@@ -34,7 +34,7 @@ async function main(): Promise<void> {
   const machine = describeMachine();
   const date = new Date().toISOString();
   console.log(`# relay benchmark\ncommand: ${command}\nmachine: ${machine}\ndate:    ${date}`);
-  if (options.proxies.includes('stratix')) {
+  if (options.proxies.some((p) => p.startsWith('stratix'))) {
     console.log(`stratix: node ${stratixCommand(proxySettings(options)).join(' ')} --config <temporary config>`);
   }
   const results = await runRelayBenchmark(options, (line) => console.log(line));

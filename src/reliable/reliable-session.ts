@@ -34,7 +34,7 @@ import { UpstreamConnect, type UpstreamConnectOwner } from '../relay/upstream-co
 import { Backoff } from '../time/backoff.js';
 import { DuplicateCache, IN_FLIGHT, ACKED } from './duplicate-cache.js';
 import {
-  ackText,
+  ackFrame,
   base64DecodedLength,
   dataFrame,
   decodeBase64Into,
@@ -88,6 +88,10 @@ const SENT = 32;
 const EVER_OPEN = 64;
 /** Client reads stopped: its pongs could not be written (ping flood). */
 const CLIENT_READS_PAUSED = 128;
+/** The deferred ACK/NACK frames are being sent now. */
+const SMALL_DUE = 256;
+/** Frames to one client up to this many bytes in all are concatenated into one write. */
+const COALESCE_MAX = 16 * 1024;
 
 export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectTimed, OutboxOwner {
   readonly host: ReliableHost;
@@ -295,7 +299,7 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
     })));
     this.flags |= SENT;
     if (old === null) this.host.attached(this);
-    this.host.log.append(bareBody(RecordKind.Attached, this.handle));
+    this.host.log.append(bareBody(RecordKind.Attached, this.handle), undefined, false);
     if (this.state === ReliableState.Ended && this.sentSeq >= this.#endSeq) {
       this.#closeEnded();
       return resume;
@@ -325,7 +329,7 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
     }
     const at = this.host.clock.wallMs();
     this.host.detached(this, at);
-    this.host.log.append(numberBody(RecordKind.Detached, this.handle, at));
+    this.host.log.append(numberBody(RecordKind.Detached, this.handle, at), undefined, false);
   }
 
   /** The window passed without a resume. */
@@ -348,7 +352,7 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
     const log = this.host.log;
     if (this.flags & ACK_DIRTY) {
       this.flags &= ~ACK_DIRTY;
-      log.append(numberBody(RecordKind.ClientAck, this.handle, this.ackedSeq));
+      log.append(numberBody(RecordKind.ClientAck, this.handle, this.ackedSeq), undefined, false);
     }
     const out = this.#outbox;
     const up = this.upstream;
@@ -367,34 +371,67 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
   #send(c: Leg): void {
     const small = this.#toClient;
     const from = this.sentSeq + 1;
-    const to = this.durableSeq;
-    if (small === null && (from > to || this.flags & CLIENT_SLOW)) return;
-    const socket = c.socket;
-    socket.cork();
-    if (small !== null) {
-      this.#toClient = null;
-      for (const f of small) socket.write(f);
+    const to = this.flags & CLIENT_SLOW ? this.sentSeq : this.durableSeq;
+    if (from > to) {
+      // Only ACK/NACK frames: they wait a moment for company (one write instead of two).
+      if (small !== null) {
+        if (this.host.settings.ackDelayMs > 0 && !(this.flags & SMALL_DUE)) this.host.deferSmall(this);
+        else this.#write(c, small);
+      }
+      return;
     }
+    const frames = small ?? [];
+    this.#toClient = null;
+    this.flags &= ~SMALL_DUE;
     const hwm = this.host.relay.highWaterMarkBytes;
     const m = this.host.metrics;
+    let bytes = c.bufferedAmount;
     let s = from;
-    if (!(this.flags & CLIENT_SLOW)) {
-      for (; s <= to; s++) {
-        socket.write(this.#frameOf(s));
-        m.envelopesSent++;
-        if (s <= this.#replayTo) m.envelopesReplayed++;
-        if (socket.writableLength > hwm) {
-          this.flags |= CLIENT_SLOW;
-          s++;
-          break;
-        }
+    for (; s <= to; s++) {
+      const f = this.#frameOf(s);
+      frames.push(f);
+      bytes += f.length;
+      m.envelopesSent++;
+      if (s <= this.#replayTo) m.envelopesReplayed++;
+      if (bytes > hwm) {
+        this.flags |= CLIENT_SLOW;
+        s++;
+        break;
       }
     }
-    socket.uncork();
-    this.flags |= SENT;
-    this.sentSeq = Math.max(this.sentSeq, s - 1);
+    this.sentSeq = s - 1;
+    this.#write(c, frames);
     this.host.shedMemory(this);
     if (this.state === ReliableState.Ended && this.sentSeq >= this.#endSeq) this.#closeEnded();
+  }
+
+  /** The deferred ACK/NACK frames are due (the host's timer). */
+  sendSmall(): void {
+    const c = this.client;
+    if (c === null || c.closeSent || c.gone || this.#toClient === null) return;
+    this.flags |= SMALL_DUE;
+    this.#send(c);
+    this.flags &= ~SMALL_DUE;
+  }
+
+  /** Writes `frames` to the client: one write (small ones concatenated), or a corked batch when large. */
+  #write(c: Leg, frames: Buffer[]): void {
+    this.#toClient = null;
+    this.flags |= SENT;
+    if (frames.length === 1) {
+      c.write(frames[0]!);
+      return;
+    }
+    let total = 0;
+    for (const f of frames) total += f.length;
+    if (total <= COALESCE_MAX) {
+      c.write(Buffer.concat(frames, total));
+      return;
+    }
+    const socket = c.socket;
+    socket.cork();
+    for (const f of frames) socket.write(f);
+    socket.uncork();
   }
 
   /** The frame of envelope `seq`: from memory, or read back from the log. */
@@ -513,7 +550,7 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
     const now = h.clock.wallMs();
     const waiter = this.dups?.settle(messageId, outcome) ?? -1;
     if (outcome !== ACKED) h.counters.failed(Direction.ClientToUpstream, 'nacked');
-    h.log.append(messageBody(this.handle, now, messageId, outcome));
+    h.log.append(messageBody(this.handle, now, messageId, outcome), undefined, false);
     h.log.pin(h.log.currentSegment, now + h.settings.resumeWindowMs);
     if (generation === this.generation) this.#answer(messageId, outcome);
     // A duplicate that waited for this outcome is answered too (on the connection it came on).
@@ -523,7 +560,7 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
   #answer(messageId: string, outcome: number): void {
     if (outcome === ACKED) {
       this.host.metrics.acksSent++;
-      this.#queueClient(textFrameOf(ackText(messageId)));
+      this.#queueClient(ackFrame(messageId));
     } else {
       const nack = nackByIndex(outcome) ?? NackCodes.UPSTREAM_LOST;
       this.host.metrics.nacks.inc({ code: nack.code });
@@ -542,7 +579,7 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
     if (messageId !== null && remember) {
       const now = h.clock.wallMs();
       this.dups!.remember(messageId, now, nack.index);
-      h.log.append(messageBody(this.handle, now, messageId, nack.index));
+      h.log.append(messageBody(this.handle, now, messageId, nack.index), undefined, false);
       h.log.pin(h.log.currentSegment, now + h.settings.resumeWindowMs);
     }
     h.counters.failed(Direction.ClientToUpstream, 'nacked');
