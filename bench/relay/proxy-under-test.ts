@@ -3,6 +3,8 @@
  * - `stratix`: the gateway CLI (dist/src/cli/main.js, or a snapshot's) started as
  *   production starts it (`node --max-semi-space-size=2 main.js`), with a temporary
  *   config whose default route is the echo upstream; measured over primary + workers;
+ * - `stratix-tls`: the same with `tls.server` (wss:// on the listener: the primary terminates
+ *   TLS and pipes to the workers), with a certificate made by openssl for the run;
  * - `stratix-reliable`: the same gateway, with clients that speak stratix.v1 (reliable
  *   sessions: envelopes, acks, the message log on with fsync every 10 ms);
  * - `ws-relay`: reference-ws-relay.ts, the naive one-process `ws` relay;
@@ -13,6 +15,7 @@
  * - `direct`: no proxy, the clients talk to the echo upstream (whose own process
  *   tree is then the one measured).
  */
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import os from 'node:os';
@@ -25,7 +28,7 @@ import { findExecutable, type ProgramSetup, type ProxyProgram } from './proxy-pr
 import { haproxy } from './reference-haproxy.js';
 import { nginx } from './reference-nginx.js';
 
-export const PROXY_KINDS = ['stratix', 'stratix-reliable', 'ws-relay', 'raw-relay', 'nginx', 'haproxy', 'direct'] as const;
+export const PROXY_KINDS = ['stratix', 'stratix-tls', 'stratix-reliable', 'ws-relay', 'raw-relay', 'nginx', 'haproxy', 'direct'] as const;
 export type ProxyKind = (typeof PROXY_KINDS)[number];
 
 const START_TIMEOUT_MS = 30_000;
@@ -108,11 +111,23 @@ export async function relayFailures(url: string, clientIds: readonly string[], t
 const PROBE_CLIENT_IDS = Array.from({ length: 8 }, (_, i) => `bench-probe-${i}`);
 let startProbes = 0;
 
-async function startStratix(echoPort: number, settings: ProxySettings, reliable = false): Promise<ProxyUnderTest> {
+/** A self-signed certificate for 127.0.0.1 in `dir` (Debian's openssl). */
+function makeBenchCertificate(dir: string): { certFile: string; keyFile: string } {
+  const certFile = path.join(dir, 'cert.pem');
+  const keyFile = path.join(dir, 'key.pem');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+  return { certFile, keyFile };
+}
+
+/** `variant`: plain ws://, wss:// on the listener, or stratix.v1 clients. */
+async function startStratix(echoPort: number, settings: ProxySettings, variant: 'plain' | 'tls' | 'reliable' = 'plain'): Promise<ProxyUnderTest> {
+  const tls = variant === 'tls';
+  const reliable = variant === 'reliable';
   const port = await freePort();
   const echoUrl = `ws://127.0.0.1:${echoPort}/`;
   const dir = mkdtempSync(path.join(os.tmpdir(), 'stratix-bench-'));
   const configFile = path.join(dir, 'config.json');
+  const tlsConfig = tls ? { server: makeBenchCertificate(dir) } : {};
   writeFileSync(
     configFile,
     JSON.stringify({
@@ -126,10 +141,14 @@ async function startStratix(echoPort: number, settings: ProxySettings, reliable 
       routes: [],
       defaultRoute: { openclawGateway: echoUrl },
       log: { level: 'warn' },
+      tls: tlsConfig,
+      // Every bench client goes to one echo upstream; in production an upstream has a few
+      // clients. The per-upstream pacing (made for a herd after an OpenClaw restart) is off.
+      admission: { upstream: { maxConcurrentConnects: 0, connectsPerSecond: 0 } },
       reliable: { log: { dir: path.join(dir, 'reliable'), fsync: (process.env.BENCH_FSYNC ?? 'interval') as 'interval', fsyncIntervalMs: 10 } },
     }),
   );
-  const url = `ws://127.0.0.1:${port}/ws`;
+  const url = `${tls ? 'wss' : 'ws'}://127.0.0.1:${port}/ws`;
   let gateway: ListeningProcess;
   try {
     gateway = await ListeningProcess.start({
@@ -145,8 +164,8 @@ async function startStratix(echoPort: number, settings: ProxySettings, reliable 
   }
   const workers = settings.workers === 'auto' ? os.availableParallelism() : settings.workers;
   const proxy: ProxyUnderTest = {
-    kind: reliable ? 'stratix-reliable' : 'stratix',
-    url: `ws://127.0.0.1:${gateway.port}/ws`,
+    kind: tls ? 'stratix-tls' : reliable ? 'stratix-reliable' : 'stratix',
+    url,
     ...(reliable ? { protocol: 'stratix.v1' as const } : {}),
     pids: [gateway.pid],
     maxSessions: Math.floor((USABLE_DESCRIPTORS / 2) * workers * 0.95), // two sockets per session, uneven hashing
@@ -245,8 +264,10 @@ export async function startProxy(
   switch (kind) {
     case 'stratix':
       return startStratix(echo.port, settings);
+    case 'stratix-tls':
+      return startStratix(echo.port, settings, 'tls');
     case 'stratix-reliable':
-      return startStratix(echo.port, settings, true);
+      return startStratix(echo.port, settings, 'reliable');
     case 'ws-relay':
     case 'raw-relay':
       return startReferenceRelay(kind, echo.port, settings);

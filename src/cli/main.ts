@@ -6,6 +6,7 @@
  *   stratix-gateway [--config FILE]            run the gateway
  *   stratix-gateway check-config [FILE]        validate a config file
  *   stratix-gateway routes import|export|explain …   the route rules, in etcd or a file
+ *   stratix-gateway sign --kid K --secret-file F CLIENT_ID   a signed handshake's query string
  *   stratix-gateway --help | --version
  */
 import { readFileSync } from 'node:fs';
@@ -14,6 +15,7 @@ import { checkConfig } from './check-config.js';
 import { resolveConfigPath } from './config-path.js';
 import { runRoutesCommand } from './routes-command.js';
 import { routesCommandDefaults } from './routes-target.js';
+import { runSignCommand } from './sign-command.js';
 
 const USAGE = `Usage:
   stratix-gateway [--config FILE]          run the gateway (default config: $STRATIX_CONFIG or config/route.json)
@@ -21,6 +23,8 @@ const USAGE = `Usage:
   stratix-gateway routes import FILE | export | explain ID  [--etcd URL… [--prefix P] | --file FILE | --config FILE]
                                            the route rules, in etcd or a file (default: the config's routeSource);
                                            see \`stratix-gateway routes --help\`
+  stratix-gateway sign --kid KID --secret-file FILE [--ts MS] [--nonce N] [--url WS_URL] CLIENT_ID
+                                           print a signed handshake's query string (docs/protocol.md)
   stratix-gateway --help | --version
 `;
 
@@ -37,6 +41,9 @@ async function main(argv: string[]): Promise<number> {
   }
   if (command === 'routes') {
     return runRoutesCommand(rest, process, routesCommandDefaults(rest, process.env));
+  }
+  if (command === 'sign') {
+    return runSignCommand(rest, process.stdout, process.stderr);
   }
   if (command === 'check-config') {
     const file = rest[0] === '--config' ? rest[1] : rest[0];

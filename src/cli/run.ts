@@ -25,6 +25,10 @@ export async function runGateway(configPath: string): Promise<number> {
   try {
     primary = new Primary(config, { logger, configPath });
   } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      return 1;
+    }
     return cannotStart(logger, err);
   }
   let signals = 0;
@@ -45,8 +49,9 @@ export async function runGateway(configPath: string): Promise<number> {
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
   process.on('SIGHUP', () => {
-    logger.info({ path: configPath }, 'SIGHUP: reloading the config');
+    logger.info({ path: configPath }, 'SIGHUP: reloading the config, auth keys and TLS certificate');
     void primary.reload('sighup');
+    primary.reloadCredentials();
   });
   try {
     await primary.start();

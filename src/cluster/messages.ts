@@ -21,8 +21,14 @@ export type ToWorker =
   /** First message: the validated config without its rules (re-validated by the worker) and its place. */
   /** `generation`/`orphans`: where this process's reliable log goes, and the logs it must recover first. */
   | { t: 'init'; config: unknown; index: number; workers: number; generation: string; orphans: string[] }
-  /** A client socket (sent as the handle) and the request head already read from it. */
-  | { t: 'conn'; head: Buffer }
+  /**
+   * A client socket (sent as the handle) and the request head already read from it;
+   * `source`: the client's address the primary counted it against (admission);
+   * `peer`/`secure`: set when the handle is the primary's TLS pipe.
+   */
+  | { t: 'conn'; head: Buffer; source?: string; peer?: string; secure?: boolean }
+  /** SIGHUP: re-read auth key files. */
+  | { t: 'reload-credentials' }
   | { t: 'metrics'; id: number }
   | { t: 'drain' }
   | { t: 'routes-begin'; id: number; load: number; count: number; defaultRoute: DefaultRouteConfig | undefined; revision: number }
@@ -38,4 +44,6 @@ export type ToPrimary =
   | { t: 'ready'; recovered: string[] }
   | { t: 'reply'; id: number; ok: true; value: unknown }
   | { t: 'reply'; id: number; ok: false; error: string }
-  | { t: 'drained' };
+  | { t: 'drained' }
+  /** Connections counted against these source addresses have ended (batched; a key repeats per connection). */
+  | { t: 'sources-released'; sources: string[] };

@@ -31,6 +31,14 @@ import { WorkerHandle } from './worker-handle.js';
 import { LogGenerations } from './log-generations.js';
 import { systemClock } from '../time/clock.js';
 import { availableParallelism } from 'node:os';
+import { TLSSocket } from 'node:tls';
+import { SourceAdmission } from '../admission/source-admission.js';
+import { TrustedProxies } from '../security/client-address.js';
+import { resolveAdminToken } from '../security/admin-token.js';
+import { checkCredentialFiles } from '../security/credential-check.js';
+import { listenTls, type TlsListener } from '../security/tls-listener.js';
+import { LOOPBACK_WARNING, loopbackTargets } from '../security/trust-topology.js';
+import { TlsPipe } from './tls-pipe.js';
 
 export interface PrimaryOptions {
   logger: Logger;
@@ -52,6 +60,12 @@ export class Primary {
   readonly #admin: AdminHandler;
   #adminServer: HttpServer | undefined;
   #draining: Promise<void> | undefined;
+  /** Per-source and instance handshake limits, and open connections per source (docs/security.md). */
+  readonly #sources: SourceAdmission;
+  readonly #trusted: TrustedProxies;
+  /** tls.server: the TLS listener and the pipe to the workers. */
+  #tls: TlsListener | undefined;
+  #pipe: TlsPipe | undefined;
   readonly #releaseLog: () => void;
 
   constructor(config: Config, opts: PrimaryOptions) {
@@ -67,7 +81,13 @@ export class Primary {
       onStarted: (w: WorkerHandle) => this.control.syncReplica(w),
       place: (w: number) => generations.place(w),
       onRecovered: (w: number, orphans: readonly string[]) => generations.recovered(w, orphans),
+      onSourcesReleased: (w: number, sources: readonly string[]) => {
+        for (const source of sources) this.#sources.release(source, w);
+      },
+      onExit: (w: number) => this.#sources.releaseOwner(w),
     };
+    this.#sources = new SourceAdmission(config.admission);
+    this.#trusted = new TrustedProxies(config.gateway.trustedProxies);
     for (let i = 0; i < count; i++) {
       this.workers.push(new WorkerHandle(i, count, workerConfig, config.gateway.workerNodeOptions, this.logger, events));
     }
@@ -79,10 +99,23 @@ export class Primary {
       logger: this.logger,
       registry: this.metrics.registry,
     });
-    this.#admin = createAdminHandler(this.control, config.admin.token, this.logger);
+    this.#admin = createAdminHandler(this.control, resolveAdminToken(config.admin, process.env, opts.configPath), this.logger);
     const registers = [this.metrics.registry];
     this.#restarts = new Counter({ name: 'stratix_worker_restarts_total', help: 'Worker processes restarted after dying.', labelNames: ['worker'], registers });
     const workers = this.workers;
+    const sources = this.#sources;
+    new Gauge({ name: 'stratix_source_connections', help: 'Open connections counted against their source address.', registers, collect() { this.set(sources.open); } });
+    new Gauge({ name: 'stratix_source_rate_tracked', help: 'Source addresses tracked for the per-source handshake rate.', registers, collect() { this.set(sources.rateTracked.size); } });
+    new Counter({
+      name: 'stratix_rate_limit_evictions_total',
+      help: 'Rate-limit buckets forgotten before they refilled because their map was full, by limit.',
+      labelNames: ['limit'],
+      registers,
+      collect() {
+        this.reset();
+        this.inc({ limit: 'source' }, sources.rateTracked.evicted);
+      },
+    });
     new Gauge({
       name: 'stratix_workers_ready',
       help: 'Worker processes up and accepting clients.',
@@ -110,6 +143,9 @@ export class Primary {
   }
 
   async start(): Promise<{ host: string; port: number }> {
+    await checkCredentialFiles(this.config);
+    const exposed = loopbackTargets(this.config);
+    if (exposed.length > 0) this.logger.warn({ upstreams: exposed.slice(0, 10) }, LOOPBACK_WARNING);
     if (this.config.demo.enabled) {
       const { host, port } = parseListen(this.config.demo.listen);
       this.#demo = await startEchoUpstream(host, port);
@@ -123,9 +159,16 @@ export class Primary {
       if (typeof a === 'object' && a !== null) this.logger.info({ host: a.address, port: a.port }, 'admin listening');
     }
     const { host, port } = parseListen(this.config.gateway.listen);
-    this.#listener.listen({ host, port, backlog: 4096 });
-    await once(this.#listener, 'listening');
-    const addr = this.#listener.address();
+    let addr;
+    if (this.config.tls.server !== undefined) {
+      this.#pipe = await TlsPipe.start();
+      this.#tls = await listenTls(this.config.tls.server, { host, port, handshakeTimeoutMs: this.config.gateway.handshakeTimeoutMs }, (s) => this.#onConnection(s), this.logger);
+      addr = this.#tls.server.address();
+    } else {
+      this.#listener.listen({ host, port, backlog: 4096 });
+      await once(this.#listener, 'listening');
+      addr = this.#listener.address();
+    }
     const bound = typeof addr === 'object' && addr !== null ? { host: addr.address, port: addr.port } : { host: '', port };
     this.logger.info({ ...bound, workers: this.workers.length, pids: this.workers.map((w) => w.pid) }, 'listening');
     return bound;
@@ -159,9 +202,49 @@ export class Primary {
       return;
     }
     const worker = this.workers[shardOf(target.clientId, this.workers.length)]!;
-    if (!worker.handOver(socket, head.bytes)) {
+    if (!worker.ready) {
+      this.#refuse(socket, handshakeError('WORKER_UNAVAILABLE', undefined, { 'Retry-After': '1' }), head.headers);
+      return;
+    }
+    const source = this.#trusted.clientAddress(socket.remoteAddress ?? '', head.headers['x-forwarded-for']);
+    const limited = this.#sources.check(source);
+    if (limited !== undefined) {
+      this.#refuse(socket, limited, head.headers);
+      return;
+    }
+    this.#sources.acquire(source, worker.index);
+    if (socket instanceof TLSSocket) {
+      this.#handOverTls(socket, head, worker, source);
+    } else if (!worker.handOver(socket, head.bytes, { source })) {
+      this.#sources.release(source, worker.index);
       this.#refuse(socket, handshakeError('WORKER_UNAVAILABLE', undefined, { 'Retry-After': '1' }), head.headers);
     }
+  }
+
+  /** A wss:// client: the plaintext goes to the worker over a local pipe (tls-pipe.ts). */
+  #handOverTls(tls: TLSSocket, head: RequestHead, worker: WorkerHandle, source: string): void {
+    this.#pipe!.open().then(
+      ({ near, far }) => {
+        if (tls.destroyed || !worker.handOver(far, head.bytes, { source, peer: tls.remoteAddress, secure: true })) {
+          near.destroy();
+          far.destroy();
+          this.#sources.release(source, worker.index);
+          this.#refuse(tls, handshakeError('WORKER_UNAVAILABLE', undefined, { 'Retry-After': '1' }), head.headers);
+          return;
+        }
+        TlsPipe.relay(tls, near);
+      },
+      () => {
+        this.#sources.release(source, worker.index);
+        this.#refuse(tls, handshakeError('WORKER_UNAVAILABLE', undefined, { 'Retry-After': '1' }), head.headers);
+      },
+    );
+  }
+
+  /** SIGHUP: the TLS certificate (primary) and the auth key files (workers) are read again. */
+  reloadCredentials(): void {
+    this.#tls?.reload();
+    for (const w of this.workers) w.reloadCredentials();
   }
 
   /** `headers`: the request's, when it got that far (a stratix.v1 upgrade is then refused with a close code). */
@@ -214,6 +297,8 @@ export class Primary {
       await Promise.all(this.workers.map((w) => w.drain()));
       clearTimeout(deadline);
       this.#listener.close();
+      this.#tls?.close();
+      this.#pipe?.close();
       this.#adminServer?.close();
       await this.#demo?.close();
       this.#releaseLog();
@@ -224,6 +309,7 @@ export class Primary {
 
   /** Immediate stop: kills the workers. */
   kill(): void {
+    this.#pipe?.close();
     for (const w of this.workers) w.kill();
   }
 }

@@ -36,6 +36,17 @@ export interface WorkerHandleEvents {
   place(index: number): { generation: string; orphans: string[] };
   /** The worker has recovered these orphan logs. */
   onRecovered(index: number, orphans: readonly string[]): void;
+  /** Connections the worker held, counted against these sources, ended. */
+  onSourcesReleased?(index: number, sources: readonly string[]): void;
+  /** The process exited (every connection it held is gone). */
+  onExit?(index: number): void;
+}
+
+/** What the primary tells the worker about a handed-over socket (messages.ts `conn`). */
+export interface HandOverInfo {
+  readonly source?: string;
+  readonly peer?: string;
+  readonly secure?: boolean;
 }
 
 type Pending = { resolve(value: unknown): void; reject(err: Error): void; timer: NodeJS.Timeout };
@@ -96,6 +107,7 @@ export class WorkerHandle implements RouteReplica {
           p.reject(new Error(`${this.label} exited`));
         }
         this.#pending.clear();
+        this.#events.onExit?.(this.index);
         resolve();
         this.#onExit(code, signal);
       });
@@ -123,6 +135,8 @@ export class WorkerHandle implements RouteReplica {
           child.kill('SIGKILL');
         },
       );
+    } else if (msg.t === 'sources-released') {
+      this.#events.onSourcesReleased?.(this.index, msg.sources);
     } else if (msg.t === 'reply') {
       const p = this.#pending.get(msg.id);
       if (p === undefined) return;
@@ -157,9 +171,14 @@ export class WorkerHandle implements RouteReplica {
   }
 
   /** Hands a client socket to the worker. False if the worker is not there. */
-  handOver(socket: Socket, head: Buffer): boolean {
+  handOver(socket: Socket, head: Buffer, info: HandOverInfo = {}): boolean {
     if (!this.#ready) return false;
-    return this.#send({ t: 'conn', head }, socket);
+    return this.#send({ t: 'conn', head, ...info }, socket);
+  }
+
+  /** SIGHUP: the worker re-reads its auth key files. */
+  reloadCredentials(): void {
+    this.#send({ t: 'reload-credentials' });
   }
 
   metrics(): Promise<MetricsSnapshot | undefined> {

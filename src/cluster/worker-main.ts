@@ -38,7 +38,27 @@ function reply(id: number, work: () => unknown): void {
     );
 }
 
-function init(msg: Extract<ToWorker, { t: 'init' }>): void {
+/** Source releases waiting to go to the primary: sent in batches, not one message per session end. */
+let released: string[] = [];
+let releaseTimer: NodeJS.Timeout | undefined;
+const RELEASE_BATCH = 1_000;
+const RELEASE_DELAY_MS = 50;
+
+function sourceReleased(source: string): void {
+  released.push(source);
+  if (released.length >= RELEASE_BATCH) flushReleased();
+  else releaseTimer ??= setTimeout(flushReleased, RELEASE_DELAY_MS);
+}
+
+function flushReleased(): void {
+  clearTimeout(releaseTimer);
+  releaseTimer = undefined;
+  if (released.length === 0) return;
+  send({ t: 'sources-released', sources: released });
+  released = [];
+}
+
+async function init(msg: Extract<ToWorker, { t: 'init' }>): Promise<void> {
   const config = parseConfig(msg.config, '<from primary>');
   logger = createLogger({ level: config.log.level, bindings: { role: 'worker', worker: msg.index } });
   const metrics = new GatewayMetrics({ defaultMetrics: true });
@@ -49,7 +69,9 @@ function init(msg: Extract<ToWorker, { t: 'init' }>): void {
     workerIndex: msg.index,
     workers: msg.workers,
     deferRoutes: true,
+    onSourceReleased: sourceReleased,
   });
+  await gateway.admission.start();
   const { index, workers } = msg;
   const recovered = gateway.startReliable({ generation: msg.generation, orphans: msg.orphans, owns: (id) => shardOf(id, workers) === index, workers });
   send({ t: 'ready', recovered: [...recovered] });
@@ -84,7 +106,7 @@ function drain(): void {
 }
 
 /** Route operations and queries from the primary (after init). */
-function onRouteMessage(gw: Gateway, msg: Exclude<ToWorker, { t: 'init' | 'conn' | 'drain' }>): void {
+function onRouteMessage(gw: Gateway, msg: Exclude<ToWorker, { t: 'init' | 'conn' | 'drain' | 'reload-credentials' }>): void {
   const live = gw.live;
   switch (msg.t) {
     case 'metrics':
@@ -128,12 +150,19 @@ function onRouteMessage(gw: Gateway, msg: Exclude<ToWorker, { t: 'init' | 'conn'
 process.on('message', (msg: ToWorker, handle?: Socket) => {
   switch (msg.t) {
     case 'init':
-      init(msg);
+      init(msg).catch((err: Error) => {
+        logger?.fatal({ err: err.message }, 'worker cannot start');
+        logger?.flush();
+        process.exit(1);
+      });
       break;
     case 'conn':
       if (handle === undefined) break;
       if (gateway === undefined) handle.destroy();
-      else gateway.adopt(handle, Buffer.from(msg.head));
+      else gateway.adopt(handle, Buffer.from(msg.head), { source: msg.source, peer: msg.peer, secure: msg.secure });
+      break;
+    case 'reload-credentials':
+      void gateway?.reloadCredentials();
       break;
     case 'drain':
       drain();

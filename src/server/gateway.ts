@@ -31,6 +31,10 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { parseListen } from '../config/load.js';
 import { HandshakeError, handshakeError, type UpstreamError } from '../errors.js';
+import { plain } from '../security/client-address.js';
+import { resolveAdminToken } from '../security/admin-token.js';
+import { checkCredentialFiles } from '../security/credential-check.js';
+import { LOOPBACK_WARNING, loopbackTargets } from '../security/trust-topology.js';
 import { onHttpClientError, parseHandshakeTarget } from '../protocol/handshake.js';
 import { CloseCode } from '../protocol/close-codes.js';
 import { GatewayMetrics } from '../metrics/gateway-metrics.js';
@@ -43,8 +47,14 @@ import { createAdminHandler, listenAdmin, type AdminHandler } from './admin-endp
 import { DrainSchedule } from './drain-schedule.js';
 import { LiveRoutes } from './live-routes.js';
 import { handleOpsRequest, type OpsSource } from './ops-endpoints.js';
+import { SessionAdmission } from './session-admission.js';
+import { upstreamTlsOptions, type UpstreamTlsOptions } from '../security/upstream-tls.js';
+import { listenTls, type TlsListener } from '../security/tls-listener.js';
 
 const TICK_MS = 250;
+
+const kAdopted = Symbol('stratix.adopted');
+type AdoptedSocket = Socket & { [kAdopted]?: AdoptedConnection };
 
 export interface GatewayOptions {
   logger?: Logger;
@@ -61,10 +71,22 @@ export interface GatewayOptions {
   maxConnections?: number;
   /** Worker index, sent in the X-Stratix-Worker header of the 101. */
   workerIndex?: number;
+  /** Worker mode: a connection the primary counted against its source address ended (admission). */
+  onSourceReleased?: (source: string) => void;
   /** The clock (default: the process's). */
   clock?: Clock;
   /** The file system under the reliable sessions' log (default node:fs; tests inject failures). */
   logFs?: LogFileSystem;
+}
+
+/** What the primary tells a worker about a socket it hands over. */
+export interface AdoptedConnection {
+  /** The client's address as the primary attributed it (trusted proxies applied). */
+  readonly source?: string | undefined;
+  /** The TCP peer's address (the socket itself may be the primary's TLS pipe). */
+  readonly peer?: string | undefined;
+  /** The client connected over TLS (the primary terminated it). */
+  readonly secure?: boolean | undefined;
 }
 
 export class Gateway implements SessionOwner, NegotiationHost {
@@ -91,6 +113,11 @@ export class Gateway implements SessionOwner, NegotiationHost {
   /** Extra header lines of the 101 (`X-Stratix-Worker: N\r\n` in worker mode). */
   readonly #workerHeader: string;
   readonly #startedAt = performance.now();
+  /** Origin, credentials, limits, duplicates, upstream pacing (docs/security.md). */
+  readonly admission: SessionAdmission;
+  readonly #upstreamTls: UpstreamTlsOptions | undefined;
+  /** Standalone with tls.server: the TLS listener in front of #server. */
+  #tls: TlsListener | undefined;
   #tick: NodeJS.Timeout | undefined;
   #sweep: IterableIterator<GatewaySession> | undefined;
   #roundStartedAt = 0;
@@ -130,6 +157,17 @@ export class Gateway implements SessionOwner, NegotiationHost {
       closeTimeoutMs: config.gateway.closeTimeoutMs,
     });
 
+    this.admission = new SessionAdmission({
+      config,
+      logger: this.logger,
+      registry: this.metrics.registry,
+      workers: opts.workers ?? 1,
+      admitSources: opts.onSourceReleased === undefined,
+      onSourceReleased: opts.onSourceReleased,
+      connect: (session, request) => session.connect(request),
+    });
+    this.#upstreamTls = upstreamTlsOptions(config.tls.upstream);
+
     const timeout = config.gateway.handshakeTimeoutMs;
     this.#server = createServer({
       headersTimeout: timeout,
@@ -154,6 +192,10 @@ export class Gateway implements SessionOwner, NegotiationHost {
     const controlled = opts.routes === undefined;
     const gw = new Gateway(config, { ...opts, deferRoutes: controlled });
     try {
+      await checkCredentialFiles(config, opts.configPath);
+      const exposed = loopbackTargets(config);
+      if (exposed.length > 0) gw.logger.warn({ upstreams: exposed.slice(0, 10) }, LOOPBACK_WARNING);
+      await gw.admission.start();
       if (controlled) {
         const control = new RouteController({
           config,
@@ -168,7 +210,7 @@ export class Gateway implements SessionOwner, NegotiationHost {
         const placement = standalonePlacement(config, gw.clock);
         gw.#releaseLog = placement.release;
         removeOrphans(gw.startReliable(placement));
-        const handler = createAdminHandler(control, config.admin.token, gw.logger);
+        const handler = createAdminHandler(control, resolveAdminToken(config.admin, process.env, opts.configPath), gw.logger);
         if (config.admin.listen === undefined) gw.#admin = handler;
         else gw.#adminServer = await listenAdmin(config.admin.listen, handler, config.gateway);
       }
@@ -208,12 +250,16 @@ export class Gateway implements SessionOwner, NegotiationHost {
 
   async listen(): Promise<void> {
     const { host, port } = parseListen(this.config.gateway.listen);
+    if (this.config.tls.server !== undefined) {
+      this.#tls = await listenTls(this.config.tls.server, { host, port, handshakeTimeoutMs: this.config.gateway.handshakeTimeoutMs }, (s) => this.#server.emit('connection', s), this.logger);
+      return;
+    }
     this.#server.listen({ host, port, backlog: 4096 });
     await once(this.#server, 'listening');
   }
 
   get port(): number {
-    const a = this.#server.address();
+    const a = this.#tls?.server.address() ?? this.#server.address();
     return typeof a === 'object' && a !== null ? a.port : 0;
   }
 
@@ -225,6 +271,12 @@ export class Gateway implements SessionOwner, NegotiationHost {
   /** Standalone: the route controller (reloads, etcd); undefined in worker mode. */
   get control(): RouteController | undefined {
     return this.#control;
+  }
+
+  /** SIGHUP / the primary: re-read auth key files and the TLS certificate (the old ones stay on failure). */
+  async reloadCredentials(): Promise<void> {
+    this.#tls?.reload();
+    await this.admission.guard.reload();
   }
 
   get draining(): boolean {
@@ -239,7 +291,9 @@ export class Gateway implements SessionOwner, NegotiationHost {
    * Worker mode: the primary accepted `socket` and already read `head` (the
    * request head) from it. Feed both to the HTTP parser.
    */
-  adopt(socket: Socket, head: Buffer): void {
+  adopt(socket: Socket, head: Buffer, conn: AdoptedConnection = {}): void {
+    if (conn.source !== undefined) this.admission.adopted(socket, conn.source);
+    if (conn.peer !== undefined || conn.secure === true) (socket as AdoptedSocket)[kAdopted] = conn;
     this.#server.emit('connection', socket);
     socket.emit('data', head);
     socket.resume();
@@ -256,21 +310,55 @@ export class Gateway implements SessionOwner, NegotiationHost {
       this.#refuse(socket, accept, req);
       return;
     }
-    const offered = parseSubprotocols(req.headers['sec-websocket-protocol']);
-    if (offered !== undefined && offered !== null && offered.length > 0 && !offersStratixV1(req.headers)) {
-      // Negotiated end to end: the client's 101 waits for the upstream's choice.
-      const upstream = { ...this.#upstreamRequest(req, admitted.match.target), protocols: offered };
-      const n = new NegotiatedUpgrade(this, socket as Socket, head, upstream);
-      this.#negotiations.set(n, { clientId: admitted.clientId, match: admitted.match, accept });
+    // Admission before anything is opened (docs/security.md): limits, then Origin and credentials (all paths, stratix.v1 too).
+    const limited = this.admission.checkLimits(req, admitted.match.target);
+    if (limited !== undefined) {
+      this.#refuse(socket, limited, req);
+      return;
+    }
+    const checked = this.admission.guard.check(req, admitted.clientId);
+    if (checked instanceof Promise) {
+      checked.then(
+        (refusal) => this.#upgrade(req, socket, head, admitted, accept, refusal),
+        (err: Error) => {
+          this.logger.error({ err: err.message }, 'credential check failed');
+          this.#upgrade(req, socket, head, admitted, accept, handshakeError('AUTH_UNAVAILABLE', undefined, { 'Retry-After': '5' }));
+        },
+      );
+    } else {
+      this.#upgrade(req, socket, head, admitted, accept, checked);
+    }
+  }
+
+  /** After the credential check: the duplicate policy (verbatim sessions; stratix.v1 applies it after HELLO), then the session. */
+  #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, admitted: { clientId: string; match: RouteMatch }, accept: string, refusal: HandshakeError | undefined): void {
+    if (socket.destroyed) return;
+    if (refusal === undefined && (this.#drain !== undefined || this.#closed)) refusal = handshakeError('DRAINING', undefined, { 'Retry-After': '1' });
+    if (refusal !== undefined) {
+      this.#refuse(socket, refusal, req);
       return;
     }
     if (offersStratixV1(req.headers)) {
       this.#openReliable(socket as Socket, head, req, accept, admitted.clientId, admitted.match);
       return;
     }
+    const duplicate = this.admission.decideDuplicate(admitted.clientId);
+    if (duplicate instanceof HandshakeError) {
+      this.#refuse(socket, duplicate, req);
+      return;
+    }
+    const offered = parseSubprotocols(req.headers['sec-websocket-protocol']);
+    if (offered !== undefined && offered !== null && offered.length > 0) {
+      // Negotiated end to end: the client's 101 waits for the upstream's choice. The new connection is admitted: it takes over now.
+      this.admission.takeOver(duplicate);
+      const upstream = { ...this.#upstreamRequest(req, admitted.match.target), protocols: offered };
+      const n = new NegotiatedUpgrade(this, socket as Socket, head, upstream);
+      this.#negotiations.set(n, { clientId: admitted.clientId, match: admitted.match, accept });
+      return;
+    }
     // Accept first: the WebSocket handshake is answered here; from then on the socket is a relay leg.
     writeSwitchingProtocols(socket, accept, this.#workerHeader);
-    this.#open(socket as Socket, head, req, admitted.clientId, admitted.match);
+    this.#open(socket as Socket, head, req, admitted.clientId, admitted.match, duplicate);
   }
 
   /** A stratix.v1 client: the upgrade is answered with it, and the connection waits for its HELLO. */
@@ -304,6 +392,7 @@ export class Gateway implements SessionOwner, NegotiationHost {
     this.sessions.add(session);
     this.live.opened(session, info.match);
     this.live.outcome(session, true);
+    this.admission.admit(session, []);
     m.connectionsTotal++;
     session.adoptUpstream(upstream, head);
     if (n.clientHead.length > 0) session.client.onData(n.clientHead);
@@ -347,13 +436,13 @@ export class Gateway implements SessionOwner, NegotiationHost {
     refuseUpgrade(socket, err, undefined);
   }
 
-  #open(socket: Socket, head: Buffer, req: IncomingMessage, clientId: string, match: RouteMatch): void {
+  #open(socket: Socket, head: Buffer, req: IncomingMessage, clientId: string, match: RouteMatch, takenOver: readonly Session[]): void {
     const upstream = this.#upstreamRequest(req, match.target); // before the leg takes the socket over
     const session = new Session(this, clientId, socket, match.target);
     this.sessions.add(session);
     this.live.opened(session, match);
     this.metrics.connectionsTotal++;
-    session.connect(upstream);
+    if (this.admission.admit(session, takenOver, upstream)) session.connect(upstream);
     if (head.length > 0) session.client.onData(head);
   }
 
@@ -367,14 +456,17 @@ export class Gateway implements SessionOwner, NegotiationHost {
     if (up.forwardedHeaders === 'none' && !up.forwardOrigin) return undefined;
     const headers: Record<string, string> = {};
     if (up.forwardedHeaders !== 'none') {
-      const ip = req.socket.remoteAddress ?? '';
+      const conn = (req.socket as AdoptedSocket)[kAdopted];
+      const ip = plain(conn?.peer ?? req.socket.remoteAddress ?? '');
+      const proto = conn?.secure === true || this.#tls !== undefined ? 'wss' : 'ws';
       if (up.forwardedHeaders === 'x-forwarded-for') {
-        const prior = req.headers['x-forwarded-for'];
+        // A client's own X-Forwarded-For is kept only when a trusted proxy sent it; otherwise it could claim any address.
+        const prior = this.admission.trusted.trusts(ip) ? req.headers['x-forwarded-for'] : undefined;
         headers['X-Forwarded-For'] = prior === undefined ? ip : `${String(prior)}, ${ip}`;
-        headers['X-Forwarded-Proto'] = 'ws';
+        headers['X-Forwarded-Proto'] = proto;
       } else {
         const node = ip.includes(':') ? `"[${ip}]"` : ip;
-        headers.Forwarded = `for=${node};proto=ws`;
+        headers.Forwarded = `for=${node};proto=${proto}`;
       }
     }
     if (up.forwardOrigin && req.headers.origin !== undefined) headers.Origin = req.headers.origin;
@@ -390,7 +482,7 @@ export class Gateway implements SessionOwner, NegotiationHost {
         else headers[k] = v;
       }
     }
-    return { url, headers, origin };
+    return { url, headers, origin, tls: this.#upstreamTls };
   }
 
   #reliableClosed(s: ReliableSession): void {
@@ -401,10 +493,12 @@ export class Gateway implements SessionOwner, NegotiationHost {
   sessionClosed(session: Session): void {
     this.sessions.delete(session);
     this.live.closed(session);
+    this.admission.ended(session);
   }
 
   /** Feeds pool health: repeated connect failures take a pool member down. */
   upstreamOutcome(session: Session, opened: boolean): void {
+    this.admission.connectEnded(session);
     this.live.outcome(session, opened);
   }
 
@@ -413,6 +507,7 @@ export class Gateway implements SessionOwner, NegotiationHost {
     this.reliable?.tick();
     for (const [s, since] of this.connecting) s.checkConnectTimeout(now, since);
     for (const [s, since] of this.closing) s.checkClosing(now, since);
+    this.admission.tick();
     // Backpressure: resume legs at the low-water mark, close clients slow for too long.
     if (this.paused.size > 0) {
       const slowMs = this.config.backpressure.slowClientTimeoutMs;
@@ -490,6 +585,8 @@ export class Gateway implements SessionOwner, NegotiationHost {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#tick);
+    this.admission.close();
+    this.#tls?.close();
     this.live.stopMigrations();
     await this.#control?.close();
     if (this.#adminServer !== undefined) {
