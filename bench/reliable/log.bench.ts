@@ -135,6 +135,9 @@ async function recovery(): Promise<string> {
     upstreamRequest: (url) => ({ url, headers: {}, origin: undefined }),
     sessionOpened() {},
     sessionClosed() {},
+    admitClient: () => true,
+    paceConnect: () => true,
+    connectDone() {},
   }, systemClock);
   host.open();
   const t0 = performance.now();

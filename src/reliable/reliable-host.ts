@@ -58,6 +58,10 @@ export interface ReliableHost {
   reconnectingFor(s: ReliableSession): number;
   reconnectSettled(s: ReliableSession): void;
   upstreamRequest(target: string, forwarded: Readonly<Record<string, string>> | undefined): UpstreamRequest;
+  /** Per-upstream connect pacing: true = connect now; false = `s.connectTurn()` later. */
+  paceConnect(s: ReliableSession): boolean;
+  /** The connect attempt of `s` is over. */
+  connectDone(s: ReliableSession): void;
   /** Envelopes held changed by these deltas (count, envelope bytes, bytes in memory). */
   bufferChanged(messages: number, bytes: number, memory: number): void;
   /** `s` holds only ACK/NACK frames for its client: send them after reliable.ackDelayMs (unless other frames go first). */

@@ -92,6 +92,8 @@ const CLIENT_READS_PAUSED = 128;
 const READS_PAUSED_FOR_UPSTREAM = 512;
 /** The deferred ACK/NACK frames are being sent now. */
 const SMALL_DUE = 256;
+/** Waiting for its turn in the per-upstream connect pacing. */
+const CONNECT_QUEUED = 1024;
 /** Frames to one client up to this many bytes in all are concatenated into one write. */
 const COALESCE_MAX = 16 * 1024;
 
@@ -230,9 +232,22 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
     this.#finish('log_unavailable');
   }
 
-  /** Closes the client connection with `info` (drain 1012, slow 4408…): the session stays, the client may resume. */
+  /**
+   * Closes the client connection with `info` (drain 1012, slow 4408…): the session
+   * stays, the client may resume. Except TAKEN_OVER (the duplicate-clientId policy
+   * gave the clientId to another connection): told not to come back, the client
+   * will not resume, so the session ends with it.
+   */
   close(info: CloseCodeInfo, reason: string = info.name.toLowerCase().replace(/_/g, ' ')): void {
-    this.client?.close(info.code, reason);
+    if (info.code !== CloseCode.TAKEN_OVER.code) {
+      this.client?.close(info.code, reason);
+      return;
+    }
+    const c = this.client;
+    this.client = null;
+    c?.close(info.code, reason);
+    this.upstream?.close(CloseCode.NORMAL.code, 'the session was taken over');
+    this.#finish('taken_over');
   }
 
   /** The route changed (routing.onRouteChange "migrate"): the upstream moves; the session and the client stay. */
@@ -724,7 +739,7 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
 
   /** Connect now if the breaker lets us, else wait for it. */
   #retry(): void {
-    if (this.state >= ReliableState.Ended || this.#connect !== null) return;
+    if (this.state >= ReliableState.Ended || this.#connect !== null || this.flags & CONNECT_QUEUED) return;
     if (this.host.breaker.request(this.target, this)) this.#connectUpstream();
   }
 
@@ -734,13 +749,34 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
   }
 
   breakerAllows(): void {
-    if (this.state >= ReliableState.Ended || this.#connect !== null) return;
+    if (this.state >= ReliableState.Ended || this.#connect !== null || this.flags & CONNECT_QUEUED) return;
     this.#connectUpstream();
   }
 
+  /** The breaker lets us: wait for this upstream's connect pacing (admission.upstream), then open. */
   #connectUpstream(): void {
+    if (this.flags & CONNECT_QUEUED) return;
+    this.flags |= CONNECT_QUEUED;
+    if (this.host.paceConnect(this)) this.connectTurn();
+  }
+
+  /** Its turn in the per-upstream pacing came. */
+  connectTurn(): void {
+    this.flags &= ~CONNECT_QUEUED;
+    if (this.state >= ReliableState.Ended || this.#connect !== null) {
+      this.host.connectDone(this);
+      return;
+    }
     this.#connect = new UpstreamConnect(this, this.host.upstreamRequest(this.target, this.forwarded));
     this.host.connecting.set(this, this.host.clock.now());
+  }
+
+  /** It waited too long for its turn: a failed attempt (retried later). */
+  connectQueueTimedOut(): void {
+    this.flags &= ~CONNECT_QUEUED;
+    this.#lastCode = CloseCode.UPSTREAM_TIMEOUT.code;
+    this.#lastReason = 'upstream connect queue: no turn in time';
+    if (this.state < ReliableState.Ended) this.#reconnectLater();
   }
 
   checkConnectTimeout(now: number, since: number): void {
@@ -752,6 +788,7 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
   upstreamOpened(socket: Socket, head: Buffer): void {
     const h = this.host;
     this.#connect = null;
+    h.connectDone(this);
     const startedAt = h.connecting.get(this) ?? h.clock.now();
     h.connecting.delete(this);
     h.counters.upstreamConnectSeconds.observe({ result: 'open' }, (h.clock.now() - startedAt) / 1000);
@@ -783,6 +820,7 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
     if (attempt === null) return;
     this.#connect = null;
     attempt.abort();
+    h.connectDone(this);
     const startedAt = h.connecting.get(this) ?? h.clock.now();
     h.connecting.delete(this);
     h.counters.upstreamConnectSeconds.observe({ result: 'error' }, (h.clock.now() - startedAt) / 1000);
@@ -866,6 +904,7 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
       this.#connect = null;
       h.breaker.abandoned(this.target); // its attempt may have been the probe
     }
+    h.connectDone(this); // in flight, or waiting for its turn
     h.connecting.delete(this);
     h.breaker.cancel(this.target, this);
     h.reconnectSettled(this);

@@ -67,6 +67,16 @@ export interface ReliableGatewayPort {
   /** A session began or ended (the gateway counts it in its sessions). */
   sessionOpened(s: ReliableSession): void;
   sessionClosed(s: ReliableSession): void;
+  /**
+   * The duplicate-clientId policy (admission.duplicateClientId) for a new session
+   * after its HELLO: false = refused (4409); under takeover the previous holders are
+   * closed with 4410.
+   */
+  admitClient(s: ReliableSession): boolean;
+  /** Per-upstream connect pacing (admission.upstream): true = connect now; false = `s.connectTurn()` comes later. */
+  paceConnect(s: ReliableSession): boolean;
+  /** The connect attempt of `s` is over (opened, failed, or given up). */
+  connectDone(s: ReliableSession): void;
 }
 
 /** Expired session ids remembered (for the "expired" resume outcome). */
@@ -205,7 +215,12 @@ export class ReliableSessions implements ReliableHost, HelloHost {
 
   /** A new session for `gate`'s connection (`resume`: why there was none to resume). */
   #begin(gate: HelloGate, resume: 'new' | 'unknown' | 'expired'): void {
-    const s = this.#create(randomBytes(16).toString('base64url'), gate.clientId, gate.target, this.clock.wallMs());
+    const s = new ReliableSession(this, randomBytes(16).toString('base64url'), gate.clientId, gate.target, this.#nextHandle++, this.clock.wallMs());
+    if (!this.#port.admitClient(s)) {
+      gate.leg.close(CloseCode.CLIENT_ID_IN_USE.code, 'STRATIX_ERR_CLIENT_ID_IN_USE');
+      return;
+    }
+    this.#register(s);
     s.forwarded = gate.forwarded;
     this.log.append(sessionBody(s.handle, s.snapshot()));
     this.metrics.sessionsStarted.inc();
@@ -213,11 +228,9 @@ export class ReliableSessions implements ReliableHost, HelloHost {
     s.start();
   }
 
-  #create(id: string, clientId: string, target: string, createdAtMs: number): ReliableSession {
-    const s = new ReliableSession(this, id, clientId, target, this.#nextHandle++, createdAtMs);
-    this.sessions.set(id, s);
+  #register(s: ReliableSession): void {
+    this.sessions.set(s.id, s);
     this.#port.sessionOpened(s);
-    return s;
   }
 
   // --- ReliableHost ------------------------------------------------------------------------
@@ -318,6 +331,14 @@ export class ReliableSessions implements ReliableHost, HelloHost {
 
   upstreamRequest(target: string, forwarded: Readonly<Record<string, string>> | undefined): UpstreamRequest {
     return this.#port.upstreamRequest(target, forwarded);
+  }
+
+  paceConnect(s: ReliableSession): boolean {
+    return this.#port.paceConnect(s);
+  }
+
+  connectDone(s: ReliableSession): void {
+    this.#port.connectDone(s);
   }
 
   bufferChanged(messages: number, bytes: number, memory: number): void {
@@ -449,7 +470,9 @@ export class ReliableSessions implements ReliableHost, HelloHost {
    * envelopes with `restoreEnvelope`.
    */
   restoreSession(id: string, clientId: string, target: string, createdAtMs: number, detachedAtMs: number): ReliableSession {
-    const s = this.#create(id, clientId, target, createdAtMs);
+    const s = new ReliableSession(this, id, clientId, target, this.#nextHandle++, createdAtMs);
+    this.#port.admitClient(s); // a recovered session holds its clientId (it existed before the restart)
+    this.#register(s);
     this.#detached.set(s, detachedAtMs);
     this.metrics.recoveredSessions.inc();
     return s;

@@ -240,6 +240,9 @@ export class Gateway implements SessionOwner, NegotiationHost {
         upstreamRequest: (target, forwarded) => this.#upstreamRequestFor(target, forwarded),
         sessionOpened: (s) => this.sessions.add(s),
         sessionClosed: (s) => this.#reliableClosed(s),
+        admitClient: (s) => this.admission.admitReliable(s),
+        paceConnect: (s) => this.admission.paceConnect(s),
+        connectDone: (s) => this.admission.connectDone(s),
       },
       this.clock,
       this.#logFs,
@@ -436,7 +439,7 @@ export class Gateway implements SessionOwner, NegotiationHost {
     refuseUpgrade(socket, err, undefined);
   }
 
-  #open(socket: Socket, head: Buffer, req: IncomingMessage, clientId: string, match: RouteMatch, takenOver: readonly Session[]): void {
+  #open(socket: Socket, head: Buffer, req: IncomingMessage, clientId: string, match: RouteMatch, takenOver: readonly GatewaySession[]): void {
     const upstream = this.#upstreamRequest(req, match.target); // before the leg takes the socket over
     const session = new Session(this, clientId, socket, match.target);
     this.sessions.add(session);
@@ -488,6 +491,7 @@ export class Gateway implements SessionOwner, NegotiationHost {
   #reliableClosed(s: ReliableSession): void {
     this.sessions.delete(s);
     this.live.closed(s);
+    this.admission.reliableEnded(s);
   }
 
   sessionClosed(session: Session): void {

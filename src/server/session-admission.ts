@@ -21,6 +21,7 @@ import type { Config } from '../config/schema.js';
 import { handshakeError, type HandshakeError } from '../errors.js';
 import { CloseCode } from '../protocol/close-codes.js';
 import type { Session, UpstreamRequest } from '../relay/session.js';
+import type { GatewaySession } from './gateway-session.js';
 import { TrustedProxies } from '../security/client-address.js';
 import { HandshakeGuard } from '../security/handshake-guard.js';
 import { carryClose, type ConnectionCloseListener } from '../relay/shared-reads.js';
@@ -58,18 +59,29 @@ export interface SessionAdmissionOptions {
   readonly connect: (session: Session, request: UpstreamRequest) => void;
 }
 
+/** A reliable session's connect waiting for its turn in the per-upstream gate. */
+export interface PacedConnect {
+  readonly target: string;
+  /** Its turn came: start the connect. */
+  connectTurn(): void;
+  /** It waited upstream.connectTimeoutMs without a turn. */
+  connectQueueTimedOut(): void;
+}
+
 export class SessionAdmission {
-  readonly guard: HandshakeGuard<Session>;
+  /** Holds every kind of session: verbatim ones from their 101, reliable ones from their HELLO. */
+  readonly guard: HandshakeGuard<GatewaySession>;
   readonly trusted: TrustedProxies;
   readonly #sources: SourceAdmission | undefined;
   readonly #release: (source: string) => void;
-  readonly #gate: UpstreamGate<Session>;
+  /** Verbatim sessions and reliable ones (PacedConnect) share the per-upstream lanes. */
+  readonly #gate: UpstreamGate<Session | PacedConnect>;
   readonly #queued = new Map<Session, UpstreamRequest>();
   readonly #connectTimeoutMs: number;
 
   constructor(opts: SessionAdmissionOptions) {
     const c = opts.config;
-    this.guard = new HandshakeGuard<Session>({ config: c, logger: opts.logger, registry: opts.registry, workers: opts.workers });
+    this.guard = new HandshakeGuard<GatewaySession>({ config: c, logger: opts.logger, registry: opts.registry, workers: opts.workers });
     this.trusted = new TrustedProxies(c.gateway.trustedProxies);
     this.#sources = opts.admitSources ? new SourceAdmission(c.admission) : undefined;
     const sources = this.#sources;
@@ -78,12 +90,14 @@ export class SessionAdmission {
     this.#connectTimeoutMs = c.upstream.connectTimeoutMs;
     const u = c.admission.upstream;
     const share = (n: number): number => (n === 0 ? 0 : Math.max(1, Math.ceil(n / opts.workers)));
-    this.#gate = new UpstreamGate<Session>(
+    this.#gate = new UpstreamGate<Session | PacedConnect>(
       { maxConcurrent: share(u.maxConcurrentConnects), ratePerSecond: u.connectsPerSecond / opts.workers, burst: share(u.connectBurst), maxWaiting: share(u.maxWaiting) },
       (s) => {
-        const request = this.#queued.get(s);
-        this.#queued.delete(s);
-        if (request !== undefined) opts.connect(s, request);
+        const request = this.#queued.get(s as Session);
+        if (request !== undefined) {
+          this.#queued.delete(s as Session);
+          opts.connect(s as Session, request);
+        } else if ('connectTurn' in s) s.connectTurn();
       },
     );
     const registers = [opts.registry];
@@ -132,14 +146,14 @@ export class SessionAdmission {
    * After the checks pass, just before the 101: the duplicate policy. Returns the
    * refusal (reject) or the sessions to take over (closed by `admit`).
    */
-  decideDuplicate(clientId: string): HandshakeError | readonly Session[] {
+  decideDuplicate(clientId: string): HandshakeError | readonly GatewaySession[] {
     const d = this.guard.duplicates.decide(clientId);
     if (d.kind === 'reject') return handshakeError('CLIENT_ID_IN_USE');
     return d.kind === 'takeover' ? d.previous : [];
   }
 
   /** The new connection is admitted under takeover: the previous holders get 4410. */
-  takeOver(previous: readonly Session[]): void {
+  takeOver(previous: readonly GatewaySession[]): void {
     for (const old of previous) old.close(CloseCode.TAKEN_OVER, TAKEN_OVER_REASON);
   }
 
@@ -148,7 +162,7 @@ export class SessionAdmission {
    * and ask for its upstream connect (`request`; none when the upstream is already
    * open): true = connect now; false = queued (`connect` is called when its turn comes).
    */
-  admit(session: Session, takenOver: readonly Session[], request?: UpstreamRequest): boolean {
+  admit(session: Session, takenOver: readonly GatewaySession[], request?: UpstreamRequest): boolean {
     this.takeOver(takenOver);
     this.guard.duplicates.register(session.clientId, session);
     if (request === undefined) return true;
@@ -171,10 +185,45 @@ export class SessionAdmission {
     this.guard.duplicates.unregister(session.clientId, session);
   }
 
-  /** Owner's tick: sessions that waited too long for an upstream connect slot get 4522. */
+  /**
+   * A new reliable session after its HELLO (a resume of one's own session never comes
+   * here): false when the policy rejects it (the caller closes with 4409); else the
+   * holders it takes over are closed with 4410 and it holds the clientId.
+   */
+  admitReliable(session: GatewaySession): boolean {
+    const d = this.guard.duplicates.decide(session.clientId);
+    if (d.kind === 'reject') return false;
+    if (d.kind === 'takeover') this.takeOver(d.previous);
+    this.guard.duplicates.register(session.clientId, session);
+    return true;
+  }
+
+  /** A reliable session is over. */
+  reliableEnded(session: GatewaySession): void {
+    this.guard.duplicates.unregister(session.clientId, session);
+  }
+
+  /**
+   * A reliable session's upstream (re)connect, paced like a verbatim session's: true =
+   * connect now; false = queued (`connectTurn` is called when its turn comes).
+   * `connectDone` when the attempt is over.
+   */
+  paceConnect(holder: PacedConnect): boolean {
+    return this.#gate.request(holder.target, holder);
+  }
+
+  connectDone(holder: PacedConnect): void {
+    this.#gate.done(holder);
+  }
+
+  /** Owner's tick: sessions that waited too long for an upstream connect slot get 4522 (a reliable one retries later). */
   tick(): void {
     this.#gate.expire(this.#connectTimeoutMs, (s) => {
       this.#gate.done(s);
+      if ('connectTurn' in s) {
+        s.connectQueueTimedOut();
+        return;
+      }
       this.#queued.delete(s);
       s.close(CloseCode.UPSTREAM_TIMEOUT, `upstream connect queue: no turn within ${this.#connectTimeoutMs} ms`);
     });
