@@ -166,6 +166,23 @@ export const admissionSchema = z.strictObject({
     })
     .prefault({}),
   /**
+   * Per connection, each way (client → upstream, upstream → client): over a rate, that
+   * side is not read until the budget refills (TCP backpressure reaches the sender);
+   * a connection kept paused without a break for pausedTimeoutMs is closed with 4429.
+   * 0 = no limit (the default).
+   */
+  client: z
+    .strictObject({
+      messagesPerSecond: rate.default(0),
+      /** Messages after a quiet spell; 0 = one second's worth. */
+      messageBurst: count.default(0),
+      bytesPerSecond: rate.default(0),
+      /** Bytes after a quiet spell; 0 = one second's worth. */
+      byteBurst: count.default(0),
+      pausedTimeoutMs: z.int().min(1_000).max(3_600_000).default(60_000),
+    })
+    .prefault({}),
+  /**
    * Two connections with one clientId on an instance: `takeover` (the new one wins, the
    * old gets 4410 TAKEN_OVER), `reject` (the new one gets 409 / 4409), `allow` (both live).
    */

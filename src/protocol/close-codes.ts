@@ -49,7 +49,7 @@ export const CloseCode = Object.freeze({
   CLIENT_ID_IN_USE: def(4409, 'CLIENT_ID_IN_USE', 'backoff', 'stratix.v1: another connection holds this clientId and the duplicate policy is reject (HTTP 409 for other clients).'),
   TAKEN_OVER: def(4410, 'TAKEN_OVER', 'no', 'A newer connection took this session (or this clientId, under the takeover duplicate policy) over. Do not reconnect: two windows with one clientId would take it from each other forever.'),
   SLOW_CLIENT: def(4408, 'SLOW_CLIENT', 'backoff', 'The client read too slowly: its outgoing buffer stayed above backpressure.highWaterMarkBytes for backpressure.slowClientTimeoutMs.'),
-  RATE_LIMITED: def(4429, 'RATE_LIMITED', 'backoff', 'stratix.v1: too many handshakes (HTTP 429 for other clients); the retry_after EVENT before the close gives the delay.'),
+  RATE_LIMITED: def(4429, 'RATE_LIMITED', 'backoff', 'Too many handshakes (stratix.v1; HTTP 429 for other clients; the retry_after EVENT before the close gives the delay), or a connection kept over its message or byte rate (admission.client) for admission.client.pausedTimeoutMs.'),
   UPSTREAM_REJECTED: def(4502, 'UPSTREAM_REJECTED', 'backoff', 'The upstream answered the WebSocket upgrade with an HTTP error (the reason names the status, e.g. 403).'),
   UNAVAILABLE: def(4503, 'UNAVAILABLE', 'backoff', 'stratix.v1: the instance is over capacity, draining, or the worker for this clientId is restarting (HTTP 503 for other clients); the retry_after EVENT before the close gives the delay.'),
   LOG_UNAVAILABLE: def(4507, 'LOG_UNAVAILABLE', 'backoff', 'Reliable session: the message log could not be written (e.g. a full disk) for reliable.log.failureTimeoutMs; the session ended.'),

@@ -32,6 +32,7 @@ import { upstreamError, type UpstreamError } from '../errors.js';
 import { Direction, type GatewayMetrics, type FailureReason } from '../metrics/gateway-metrics.js';
 import { currentChunkArrivedAt, Leg, LegKind, type LegOwner } from './leg.js';
 import { UpstreamConnect, type UpstreamConnectOwner, type UpstreamRequest } from './upstream-connect.js';
+import { MessageRate, type ClientRateLimits, type RatePaused, type RatePauses } from '../admission/message-rate.js';
 
 export type { UpstreamRequest } from './upstream-connect.js';
 
@@ -80,6 +81,10 @@ export interface SessionOwner {
   upstreamOutcome(session: Session, opened: boolean): void;
   /** Increments per relayed message; every 64th is timed for the latency histogram. */
   sampleCounter: number;
+  /** admission.client, when a limit is set (undefined: no per-connection rate limit). */
+  readonly rateLimits: ClientRateLimits | undefined;
+  /** Sessions paused by their rate limit; the owner's tick resumes them. */
+  readonly ratePauses: RatePauses<Session>;
 }
 
 const SAMPLE_MASK = 63;
@@ -96,11 +101,18 @@ const PAUSED_U2C = 2;
 const PAUSED_CLIENT_SELF = 4;
 /** Upstream reads paused because the upstream's own buffer is high. */
 const PAUSED_UPSTREAM_SELF = 8;
-const PAUSED_ANY = PAUSED_C2U | PAUSED_U2C | PAUSED_CLIENT_SELF | PAUSED_UPSTREAM_SELF;
+/** Client reads paused by its rate limit (admission.client). */
+const PAUSED_RATE_C = 16;
+/** Upstream reads paused by the client's rate limit (what the upstream sends it). */
+const PAUSED_RATE_U = 32;
+const PAUSED_ANY = PAUSED_C2U | PAUSED_U2C | PAUSED_CLIENT_SELF | PAUSED_UPSTREAM_SELF | PAUSED_RATE_C | PAUSED_RATE_U;
+/** Reasons the client's reads are paused; it is read again when none is left. */
+const CLIENT_HELD = PAUSED_C2U | PAUSED_CLIENT_SELF | PAUSED_RATE_C;
+const UPSTREAM_HELD = PAUSED_U2C | PAUSED_UPSTREAM_SELF | PAUSED_RATE_U;
 /** The client's buffer is over the mark (the slow-client clock runs). */
 const CLIENT_SLOW = PAUSED_U2C | PAUSED_CLIENT_SELF;
 
-export class Session implements LegOwner, UpstreamConnectOwner, ConnectTimed {
+export class Session implements LegOwner, UpstreamConnectOwner, ConnectTimed, RatePaused {
   readonly owner: SessionOwner;
   readonly clientId: string;
   readonly target: string;
@@ -119,6 +131,8 @@ export class Session implements LegOwner, UpstreamConnectOwner, ConnectTimed {
   /** Why the upstream failed, once it did. */
   upstreamFailure: UpstreamError | undefined;
   #connect: UpstreamConnect | null = null;
+  /** Its rate buckets (admission.client), made on its first message when a limit is set. */
+  #rate: MessageRate | null = null;
 
   constructor(owner: SessionOwner, clientId: string, clientSocket: Socket, target: string) {
     this.owner = owner;
@@ -195,7 +209,7 @@ export class Session implements LegOwner, UpstreamConnectOwner, ConnectTimed {
     if (this.state !== SessionState.Open && this.state !== SessionState.Connecting) return;
     const m = this.owner.metrics;
     const c = this.client;
-    if (!(this.flags & (PAUSED_C2U | PAUSED_CLIENT_SELF)) && c.bufferedAmount === 0) {
+    if (!(this.flags & CLIENT_HELD) && c.bufferedAmount === 0) {
       if (!c.alive) {
         m.pingTimeouts.inc({ leg: 'client' });
         c.terminate();
@@ -204,7 +218,7 @@ export class Session implements LegOwner, UpstreamConnectOwner, ConnectTimed {
       c.ping();
     }
     const up = this.upstream;
-    if (this.state === SessionState.Open && up !== null && !(this.flags & (PAUSED_U2C | PAUSED_UPSTREAM_SELF)) && up.bufferedAmount === 0) {
+    if (this.state === SessionState.Open && up !== null && !(this.flags & UPSTREAM_HELD) && up.bufferedAmount === 0) {
       if (!up.alive) {
         m.pingTimeouts.inc({ leg: 'upstream' });
         this.upstreamFailure = upstreamError('LOST', 'upstream did not answer ping');
@@ -275,6 +289,11 @@ export class Session implements LegOwner, UpstreamConnectOwner, ConnectTimed {
     const dir = leg === this.client ? Direction.ClientToUpstream : Direction.UpstreamToClient;
     m.messagesReceived[dir]++;
     m.bytesReceived[dir] += bytes;
+    const limits = this.owner.rateLimits;
+    if (limits !== undefined) {
+      const ms = (this.#rate ??= new MessageRate(limits)).charge(dir, bytes);
+      if (ms > 0) this.#ratePause(dir, ms);
+    }
     const to = dir === Direction.ClientToUpstream ? this.upstream : this.client;
     if (to !== null && acceptsData(to)) {
       m.messagesSent[dir]++;
@@ -294,6 +313,31 @@ export class Session implements LegOwner, UpstreamConnectOwner, ConnectTimed {
 
   legMessageData(): void {
     throw new Error('a verbatim session relays frames, not messages');
+  }
+
+  /** Over its rate limit: that side is not read for `ms` (the owner's tick resumes it). */
+  #ratePause(dir: Direction, ms: number): void {
+    const flag = dir === Direction.ClientToUpstream ? PAUSED_RATE_C : PAUSED_RATE_U;
+    this.owner.metrics.ratePauses.inc({ direction: dir === Direction.ClientToUpstream ? 'client_to_upstream' : 'upstream_to_client' });
+    this.owner.ratePauses.pause(this, dir, ms);
+    if (this.flags & flag) return;
+    this.flags |= flag;
+    (dir === Direction.ClientToUpstream ? this.client : this.upstream)?.pause();
+  }
+
+  rateResume(dir: 0 | 1): void {
+    const flag = dir === Direction.ClientToUpstream ? PAUSED_RATE_C : PAUSED_RATE_U;
+    if (!(this.flags & flag)) return;
+    this.flags &= ~flag;
+    if (dir === Direction.ClientToUpstream) {
+      if (!(this.flags & CLIENT_HELD)) this.client.resume();
+    } else if (!(this.flags & UPSTREAM_HELD)) this.upstream?.resume();
+  }
+
+  /** Kept paused by its rate limit for admission.client.pausedTimeoutMs. */
+  rateExceeded(): void {
+    this.owner.logger.info({ clientId: this.clientId }, 'closing a client kept paused by its rate limit');
+    this.close(CloseCode.RATE_LIMITED, 'message rate limit exceeded');
   }
 
   /**
@@ -483,6 +527,7 @@ export class Session implements LegOwner, UpstreamConnectOwner, ConnectTimed {
     this.owner.paused.delete(this);
     this.owner.closing.delete(this);
     this.owner.connecting.delete(this);
+    this.owner.ratePauses.delete(this);
     this.owner.sessionClosed(this);
   }
 }
@@ -535,10 +580,10 @@ function resumeLeg(s: Session, dir: Direction): void {
   if (dir === Direction.ClientToUpstream) {
     if (s.state === SessionState.Connecting) return; // the queue empties when the upstream opens
     s.flags &= ~PAUSED_C2U;
-    if (!(s.flags & PAUSED_CLIENT_SELF)) s.client.resume();
+    if (!(s.flags & CLIENT_HELD)) s.client.resume();
   } else {
     s.flags &= ~PAUSED_U2C;
-    if (!(s.flags & PAUSED_UPSTREAM_SELF)) s.upstream?.resume();
+    if (!(s.flags & UPSTREAM_HELD)) s.upstream?.resume();
   }
   if (!s.paused) s.owner.paused.delete(s);
 }
@@ -547,7 +592,7 @@ function resumeLeg(s: Session, dir: Direction): void {
 function clientDrained(s: Session): void {
   if (s.flags & PAUSED_CLIENT_SELF) {
     s.flags &= ~PAUSED_CLIENT_SELF;
-    if (!(s.flags & PAUSED_C2U)) s.client.resume();
+    if (!(s.flags & CLIENT_HELD)) s.client.resume();
   }
   if (s.flags & PAUSED_U2C) resumeLeg(s, Direction.UpstreamToClient);
   else if (!s.paused) s.owner.paused.delete(s);
@@ -557,7 +602,7 @@ function clientDrained(s: Session): void {
 function upstreamDrained(s: Session): void {
   if (s.flags & PAUSED_UPSTREAM_SELF) {
     s.flags &= ~PAUSED_UPSTREAM_SELF;
-    if (!(s.flags & PAUSED_U2C)) s.upstream?.resume();
+    if (!(s.flags & UPSTREAM_HELD)) s.upstream?.resume();
   }
   if (s.flags & PAUSED_C2U) resumeLeg(s, Direction.ClientToUpstream);
   else if (!s.paused) s.owner.paused.delete(s);

@@ -14,6 +14,7 @@ import type { MessageLog } from './message-log.js';
 import type { ReliableMetrics, EndReason } from './reliable-metrics.js';
 import type { ReliableSession } from './reliable-session.js';
 import type { UpstreamBreaker } from './upstream-breaker.js';
+import type { ClientRateLimits, RatePauses } from '../admission/message-rate.js';
 
 /** The `reliable` settings a session reads (resolved from the config). */
 export interface ReliableSettings {
@@ -24,6 +25,8 @@ export interface ReliableSettings {
   readonly maxUnackedBytes: number;
   readonly duplicateWindowMessages: number;
   readonly ackDelayMs: number;
+  /** admission.client, when a limit is set. */
+  readonly rateLimits: ClientRateLimits | undefined;
   readonly reconnect: { readonly initialDelayMs: number; readonly maxDelayMs: number; readonly giveUpAfterMs: number };
 }
 
@@ -39,6 +42,8 @@ export interface ReliableHost {
   readonly breaker: UpstreamBreaker;
   /** The gateway's map of connects in flight (its tick enforces upstream.connectTimeoutMs). */
   readonly connecting: Map<ConnectTimed, number>;
+  /** Sessions paused by their rate limit (admission.client); the host's tick resumes them. */
+  readonly ratePauses: RatePauses<ReliableSession>;
   /** False while the process is at a bound (buffered messages, memory, the log): sessions stop reading their upstreams. */
   readonly acceptingEnvelopes: boolean;
 

@@ -56,6 +56,7 @@ import { EnvelopeRing } from './envelope-ring.js';
 import { bareBody, messageBody, numberBody, RecordKind, sessionBody, type SessionState } from './log-records.js';
 import type { ReliableHost } from './reliable-host.js';
 import type { EndReason } from './reliable-metrics.js';
+import { MessageRate, type RatePaused } from '../admission/message-rate.js';
 import { UpstreamOutbox, type OutboxOwner } from './upstream-outbox.js';
 
 export const enum ReliableState {
@@ -94,10 +95,18 @@ const READS_PAUSED_FOR_UPSTREAM = 512;
 const SMALL_DUE = 256;
 /** Waiting for its turn in the per-upstream connect pacing. */
 const CONNECT_QUEUED = 1024;
+/** Client reads stopped by its rate limit (admission.client). */
+const CLIENT_RATE = 2048;
+/** Upstream reads stopped by the client's rate limit. */
+const UPSTREAM_RATE = 4096;
+/** Reasons the client's reads are stopped. */
+const CLIENT_READS_HELD = CLIENT_READS_PAUSED | READS_PAUSED_FOR_UPSTREAM | CLIENT_RATE;
+/** Reasons the upstream's reads are stopped. */
+const UPSTREAM_HELD = PAUSED_SESSION | PAUSED_INSTANCE | UPSTREAM_RATE;
 /** Frames to one client up to this many bytes in all are concatenated into one write. */
 const COALESCE_MAX = 16 * 1024;
 
-export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectTimed, OutboxOwner {
+export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectTimed, OutboxOwner, RatePaused {
   readonly host: ReliableHost;
   readonly id: string;
   readonly clientId: string;
@@ -130,6 +139,8 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
   #toClient: Buffer[] | null = null;
   #connect: UpstreamConnect | null = null;
   #backoff: Backoff | null = null;
+  /** Its rate buckets (admission.client), made on its first message when a limit is set. */
+  #rate: MessageRate | null = null;
   /** Why the last upstream went (for upstream_reset / upstream_closed). */
   #lastCode = 0;
   #lastReason = '';
@@ -287,7 +298,7 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
     leg.owner = this;
     this.generation++;
     this.#toClient = null;
-    this.flags &= ~(CLIENT_SLOW | CLIENT_READS_PAUSED | READS_PAUSED_FOR_UPSTREAM);
+    this.flags &= ~(CLIENT_SLOW | CLIENT_READS_PAUSED | READS_PAUSED_FOR_UPSTREAM | CLIENT_RATE);
     let resume: Welcome['resume'];
     if (lastSeq === undefined) {
       resume = fresh ?? 'new';
@@ -457,21 +468,44 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
   /** Stops reading the client (`why`: its own buffer, or the upstream's, is over the mark) until that one drains. */
   #pauseClientReads(why: number): void {
     if (this.flags & why) return;
-    const was = this.flags & (CLIENT_READS_PAUSED | READS_PAUSED_FOR_UPSTREAM);
+    const was = this.flags & CLIENT_READS_HELD;
     this.flags |= why;
-    this.host.counters.backpressurePauses.inc({ direction: 'client_to_upstream' });
+    if (why !== CLIENT_RATE) this.host.counters.backpressurePauses.inc({ direction: 'client_to_upstream' });
     if (was === 0) this.client?.pause();
   }
 
   #resumeClientReads(why: number): void {
     if (!(this.flags & why)) return;
     this.flags &= ~why;
-    if (!(this.flags & (CLIENT_READS_PAUSED | READS_PAUSED_FOR_UPSTREAM))) this.client?.resume();
+    if (!(this.flags & CLIENT_READS_HELD)) this.client?.resume();
   }
 
-  /** The client's reads are paused by a full buffer (its own, or the upstream's). */
+  /** The client's reads are paused (a full buffer, its own or the upstream's, or its rate limit). */
   get clientReadsPaused(): boolean {
-    return (this.flags & (CLIENT_READS_PAUSED | READS_PAUSED_FOR_UPSTREAM)) !== 0;
+    return (this.flags & CLIENT_READS_HELD) !== 0;
+  }
+
+  /** One message of `bytes` went `dir` (0: from the client, 1: to it); over the limit, that side waits. */
+  #chargeRate(dir: 0 | 1, bytes: number): void {
+    const limits = this.host.settings.rateLimits;
+    if (limits === undefined) return;
+    const ms = (this.#rate ??= new MessageRate(limits, () => this.host.clock.now())).charge(dir, bytes);
+    if (ms <= 0) return;
+    this.host.counters.ratePauses.inc({ direction: dir === 0 ? 'client_to_upstream' : 'upstream_to_client' });
+    this.host.ratePauses.pause(this, dir, ms);
+    if (dir === 0) this.#pauseClientReads(CLIENT_RATE);
+    else this.pauseUpstream(UPSTREAM_RATE);
+  }
+
+  rateResume(dir: 0 | 1): void {
+    if (dir === 0) this.#resumeClientReads(CLIENT_RATE);
+    else this.resumeUpstream(UPSTREAM_RATE);
+  }
+
+  /** Kept paused by its rate limit too long: its connection is closed with 4429 (the session stays: it may resume). */
+  rateExceeded(): void {
+    this.host.logger.info({ clientId: this.clientId }, 'closing a reliable client kept paused by its rate limit');
+    this.close(CloseCode.RATE_LIMITED, 'message rate limit exceeded');
   }
 
   /** The frame of envelope `seq`: from memory, or read back from the log. */
@@ -574,6 +608,7 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
     h.log.append(messageBody(this.handle, now, id));
     h.log.pin(h.log.currentSegment, now + h.settings.resumeWindowMs);
     counters.bytesReceived[Direction.ClientToUpstream] += n;
+    this.#chargeRate(0, n);
     const out = (this.#outbox ??= new UpstreamOutbox());
     out.add(frame, id, this.generation);
     h.touch(this);
@@ -674,6 +709,7 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
 
   #upstreamMessage(payload: Buffer, binary: boolean): void {
     this.#appendEnvelope(dataFrame(this.lastSeq + 1, this.host.clock.wallNs(), payload, binary));
+    this.#chargeRate(1, payload.length);
   }
 
   #appendEvent(event: SessionEventName, code?: number, reason?: string): number {
@@ -709,9 +745,9 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
   /** Stops reading the upstream (`why`: PAUSED_SESSION or PAUSED_INSTANCE). */
   pauseUpstream(why: number): void {
     if (this.flags & why) return;
-    const was = this.flags & (PAUSED_SESSION | PAUSED_INSTANCE);
+    const was = this.flags & UPSTREAM_HELD;
     this.flags |= why;
-    this.host.metrics.upstreamPauses.inc({ bound: why === PAUSED_SESSION ? 'session' : 'instance' });
+    if (why !== UPSTREAM_RATE) this.host.metrics.upstreamPauses.inc({ bound: why === PAUSED_SESSION ? 'session' : 'instance' });
     if (why === PAUSED_INSTANCE) this.host.pausedForInstance(this);
     if (was === 0) this.upstream?.pause();
   }
@@ -719,7 +755,7 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
   resumeUpstream(why: number): void {
     if (!(this.flags & why)) return;
     this.flags &= ~why;
-    if (!(this.flags & (PAUSED_SESSION | PAUSED_INSTANCE))) this.upstream?.resume();
+    if (!(this.flags & UPSTREAM_HELD)) this.upstream?.resume();
   }
 
   get pausedBySession(): boolean {
@@ -810,7 +846,7 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
       h.log.append(sessionBody(this.handle, this.snapshot()));
       this.#appendEvent('upstream_open');
     }
-    if (this.flags & (PAUSED_SESSION | PAUSED_INSTANCE)) up.pause();
+    if (this.flags & UPSTREAM_HELD) up.pause();
     if (head.length > 0) up.onData(head);
   }
 
@@ -1016,7 +1052,7 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
       } else c.ping();
     }
     const up = this.upstream;
-    if (up !== null && !(this.flags & (PAUSED_SESSION | PAUSED_INSTANCE)) && up.bufferedAmount === 0) {
+    if (up !== null && !(this.flags & UPSTREAM_HELD) && up.bufferedAmount === 0) {
       if (!up.alive) {
         m.pingTimeouts.inc({ leg: 'upstream' });
         up.terminate();

@@ -34,6 +34,7 @@ import type { ReliableHost, ReliableSettings } from './reliable-host.js';
 import { ReliableMetrics, type EndReason } from './reliable-metrics.js';
 import { ReliableSession, ReliableState } from './reliable-session.js';
 import { UpstreamBreaker } from './upstream-breaker.js';
+import { RatePauses } from '../admission/message-rate.js';
 import type { Socket } from 'node:net';
 
 /** The settings of the reliable layer for this process (the instance's shares already divided). */
@@ -49,6 +50,7 @@ export interface ReliableOptions extends ReliableSettings {
   readonly maxBufferedMessages: number;
   readonly memoryBytes: number;
   readonly slowClientTimeoutMs: number;
+  readonly ratePausedTimeoutMs: number;
   /** Waiters released after a breaker closes are spread over this long. */
   readonly breakerReleaseSpreadMs: number;
   readonly fs?: LogFileSystem;
@@ -92,6 +94,7 @@ export class ReliableSessions implements ReliableHost, HelloHost {
   readonly logger: Logger;
   readonly breaker: UpstreamBreaker;
   readonly connecting: Map<ConnectTimed, number>;
+  readonly ratePauses: RatePauses<ReliableSession>;
   readonly #o: ReliableOptions;
   readonly #port: ReliableGatewayPort;
   readonly sessions = new Map<string, ReliableSession>();
@@ -129,6 +132,7 @@ export class ReliableSessions implements ReliableHost, HelloHost {
     this.logger = port.logger;
     this.connecting = port.connecting;
     this.breaker = new UpstreamBreaker(port.health, o.breakerReleaseSpreadMs);
+    this.ratePauses = new RatePauses<ReliableSession>(o.ratePausedTimeoutMs, () => clock.now());
     this.metrics = new ReliableMetrics(port.registry, {
       attached: () => this.sessions.size - this.#detached.size,
       detached: () => this.#detached.size,
@@ -295,6 +299,7 @@ export class ReliableSessions implements ReliableHost, HelloHost {
     this.#reconnectSince.delete(s);
     this.#instancePaused.delete(s);
     this.#stuck.delete(s);
+    this.ratePauses.delete(s);
     this.connecting.delete(s);
     if (reason === 'expired') this.#tombstone(s.id);
     this.metrics.sessionsEnded.inc({ reason });
@@ -383,6 +388,7 @@ export class ReliableSessions implements ReliableHost, HelloHost {
       session.reconnectDue();
     }
     this.breaker.tick(now);
+    if (this.ratePauses.size > 0) this.ratePauses.tick();
     if (this.log.pendingBytes > 0 && this.log.flush() && this.#dirty.length > 0) this.flush();
     this.log.maintain(wall);
     this.#checkLog(now);

@@ -27,6 +27,7 @@ import type { ReliableSession } from '../reliable/reliable-session.js';
 import type { LogFileSystem } from '../reliable/message-log.js';
 import { systemClock, type Clock } from '../time/clock.js';
 import type { GatewaySession } from './gateway-session.js';
+import { RatePauses, rateLimited, type ClientRateLimits } from '../admission/message-rate.js';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { parseListen } from '../config/load.js';
@@ -108,6 +109,8 @@ export class Gateway implements SessionOwner, NegotiationHost {
   readonly #negotiations = new Map<NegotiatedUpgrade, { clientId: string; match: RouteMatch; accept: string }>();
   readonly closing = new Map<Session, number>();
   sampleCounter = 0;
+  readonly rateLimits: ClientRateLimits | undefined;
+  readonly ratePauses: RatePauses<Session>;
   readonly #server: Server;
   readonly #maxConnections: number;
   /** Extra header lines of the 101 (`X-Stratix-Worker: N\r\n` in worker mode). */
@@ -137,6 +140,8 @@ export class Gateway implements SessionOwner, NegotiationHost {
     this.config = config;
     this.clock = opts.clock ?? systemClock;
     this.#logFs = opts.logFs;
+    this.rateLimits = rateLimited(config.admission.client) ? config.admission.client : undefined;
+    this.ratePauses = new RatePauses<Session>(config.admission.client.pausedTimeoutMs, () => this.clock.now());
     this.logger = opts.logger ?? silentLogger();
     this.metrics = opts.metrics ?? new GatewayMetrics();
     this.live = new LiveRoutes(this, config, { initial: opts.routes, deferred: opts.deferRoutes, workers: opts.workers });
@@ -509,6 +514,7 @@ export class Gateway implements SessionOwner, NegotiationHost {
   #onTick(): void {
     const now = performance.now();
     this.reliable?.tick();
+    if (this.ratePauses.size > 0) this.ratePauses.tick();
     for (const [s, since] of this.connecting) s.checkConnectTimeout(now, since);
     for (const [s, since] of this.closing) s.checkClosing(now, since);
     this.admission.tick();
