@@ -10,6 +10,8 @@
  * - the close handshake is end to end: a close frame (or a client's FIN) is relayed
  *   to the other leg, what that leg still sends is relayed back, and its close
  *   answers the first (within gateway.closeTimeoutMs, else the gateway answers itself);
+ *   a client's close (or FIN) before the upstream is open follows the queued messages
+ *   once it opens; a FIN inside a frame cuts the upstream leg (that frame cannot end);
  * - a client that vanishes gives the upstream 1001; an upstream that vanishes
  *   gives the client 4520; an upstream that breaks the protocol gives 1014;
  * - an upstream that cannot be opened gives 4502/4521/4522/4523 (errors.ts).
@@ -131,6 +133,8 @@ export class Session implements LegOwner, UpstreamConnectOwner, ConnectTimed, Ra
   /** Why the upstream failed, once it did. */
   upstreamFailure: UpstreamError | undefined;
   #connect: UpstreamConnect | null = null;
+  /** The client's close (or FIN) while connecting: relayed after the queue once the upstream opens. */
+  #closeAfterOpen: { code: number | undefined; reason: string } | null = null;
   /** Its rate buckets (admission.client), made on its first message when a limit is set. */
   #rate: MessageRate | null = null;
 
@@ -349,8 +353,10 @@ export class Session implements LegOwner, UpstreamConnectOwner, ConnectTimed, Ra
     if (leg === this.client) this.owner.metrics.clientCloses.inc({ code: closeCodeLabel(code ?? 1005) });
     const other = leg === this.client ? this.upstream : this.client;
     if (this.state === SessionState.Connecting) {
-      this.#abortConnect('peer_closed');
-      leg.close(code, reason);
+      // End to end here too: the close follows the queued messages to the upstream once it opens.
+      this.#closeAfterOpen = { code, reason };
+      closingSince(this);
+      return;
     } else if (leg.closeSent) {
       if (other !== null && other.owesClose) other.close(code, reason);
     } else if (other === null || other.gone || other.closeSent) {
@@ -378,9 +384,17 @@ export class Session implements LegOwner, UpstreamConnectOwner, ConnectTimed, Ra
 
   /** The client sent FIN: the upstream is closed, and its answer (and what it says before it) still reaches the client. */
   legEnded(leg: Leg): void {
-    if (this.state === SessionState.Connecting) {
-      this.#abortConnect('peer_closed');
+    // After its close frame a FIN changes nothing: the upstream's answer still comes.
+    if (leg.closeReceived) return;
+    if (leg.midFrame) {
+      // A frame cut short can never be finished: the upstream leg is cut, the client answered.
+      if (this.state === SessionState.Connecting) this.#abortConnect('peer_closed');
+      this.upstream?.terminate();
       leg.close(CloseCode.GOING_AWAY.code, 'client went away');
+    } else if (this.state === SessionState.Connecting) {
+      this.#closeAfterOpen = { code: CloseCode.GOING_AWAY.code, reason: 'client went away' };
+      closingSince(this);
+      return;
     } else if (this.upstream === null || this.upstream.gone || this.upstream.closeSent) {
       leg.close(CloseCode.GOING_AWAY.code, 'client went away');
     } else {
@@ -474,6 +488,12 @@ export class Session implements LegOwner, UpstreamConnectOwner, ConnectTimed, Ra
     this.pendingPayloadBytes = 0;
     this.pendingBytes = 0;
     if (this.flags & PAUSED_C2U) resumeLeg(this, Direction.ClientToUpstream);
+    const close = this.#closeAfterOpen;
+    if (close !== null) {
+      this.#closeAfterOpen = null;
+      this.state = SessionState.Closing;
+      up.close(close.code, close.reason);
+    }
     if (head.length > 0) up.onData(head);
   }
 

@@ -5,6 +5,11 @@
  * count into one small integer, so a leg keeps its validator state in a plain
  * number field (no object, no buffer per leg).
  *
+ * It fails fast (RFC 6455 §8.1; Autobahn 6.4): a piece is invalid as soon as the
+ * bytes so far cannot begin any valid string, also when a code point is cut after
+ * a byte that already rules it out (a lead byte that never starts one, or a second
+ * byte outside the lead's range: overlongs, surrogates, beyond U+10FFFF; RFC 3629 §4).
+ *
  * State layout (always < 2^29, a V8 small integer):
  *   bits 0-23  the pending bytes, big-endian
  *   bits 24-25 how many are pending (0-3)
@@ -35,19 +40,36 @@ export function utf8Step(state: number, piece: Buffer, last: boolean): number {
       carryLen++;
     }
     data = data.subarray(take);
-    if (take < need) return last ? UTF8_INVALID : (seq << 26) | (carryLen << 24) | carry;
+    if (take < need) {
+      if (last || !viableStart((carry >>> (8 * (carryLen - 1))) & 0xff, (carry >>> (8 * (carryLen - 2))) & 0xff, carryLen)) return UTF8_INVALID;
+      return (seq << 26) | (carryLen << 24) | carry;
+    }
     for (let i = 0; i < carryLen; i++) scratch[i] = (carry >>> (8 * (carryLen - 1 - i))) & 0xff;
     if (!isUtf8(scratch.subarray(0, carryLen))) return UTF8_INVALID;
   }
   const split = completeLength(data);
   if (split !== 0 && !isUtf8(split === data.length ? data : data.subarray(0, split))) return UTF8_INVALID;
   if (split === data.length) return UTF8_START;
-  if (last) return UTF8_INVALID;
-  // An incomplete sequence at the end (at most 3 bytes): carry it over.
-  let carry = 0;
   carryLen = data.length - split;
+  if (last || !viableStart(data[split]!, carryLen > 1 ? data[split + 1]! : 0, carryLen)) return UTF8_INVALID;
+  // An incomplete sequence at the end (at most 3 bytes) that can still become a code point: carry it over.
+  let carry = 0;
   for (let i = split; i < data.length; i++) carry = (carry << 8) | data[i]!;
   return (seqLength(data[split]!) << 26) | (carryLen << 24) | carry;
+}
+
+/**
+ * Whether a sequence cut short after `n` bytes (`lead`, then `second` when n ≥ 2;
+ * the bytes after the lead are continuation bytes) can still become a code point.
+ */
+function viableStart(lead: number, second: number, n: number): boolean {
+  if (lead < 0xc2 || lead > 0xf4) return false;
+  if (n < 2) return true;
+  if (lead === 0xe0) return second >= 0xa0; // else overlong
+  if (lead === 0xed) return second <= 0x9f; // else a surrogate
+  if (lead === 0xf0) return second >= 0x90; // else overlong
+  if (lead === 0xf4) return second <= 0x8f; // else beyond U+10FFFF
+  return true;
 }
 
 /** The sequence length announced by a lead byte (invalid leads count as 1; isUtf8 rejects them). */

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { utf8Step, UTF8_INVALID, UTF8_START } from '../../src/relay/utf8-stream.js';
+import { viablePrefix } from '../helpers/utf8-reference.js';
 
 function validate(pieces: Buffer[]): boolean {
   let state = UTF8_START;
@@ -54,4 +55,29 @@ test('the carried state is a small integer (a Leg keeps it in a plain field), an
     }
   }
   assert.equal(utf8Step(UTF8_INVALID, Buffer.from('ok'), true), UTF8_INVALID, 'invalid stays invalid');
+});
+
+test('fails fast: fed byte by byte, a message is invalid at the first byte that no valid string can continue with (RFC 3629 §4)', () => {
+  // Every lead byte with every second byte, then a few third and fourth bytes, one piece per byte.
+  const thirds = [0x00, 0x41, 0x7f, 0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbf, 0xc0, 0xf4, 0xff];
+  let checked = 0;
+  for (let a = 0; a < 256; a++) {
+    for (let b = 0; b < 256; b++) {
+      for (const c of a >= 0xe0 && (b & 0xc0) === 0x80 ? thirds : [0x20]) {
+        const seq = Buffer.from([a, b, c, 0x80, 0x20]);
+        let state = UTF8_START;
+        let failedAt = seq.length;
+        for (let i = 0; i < seq.length; i++) {
+          state = utf8Step(state, seq.subarray(i, i + 1), false);
+          if (state === UTF8_INVALID) {
+            failedAt = i;
+            break;
+          }
+        }
+        assert.equal(failedAt, viablePrefix(seq), seq.toString('hex'));
+        checked++;
+      }
+    }
+  }
+  assert.ok(checked > 65536);
 });

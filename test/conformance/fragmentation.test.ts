@@ -1,0 +1,5 @@
+/** Conformance group: fragmentation (docs/conformance.md). */
+import { runGroup } from './case-runner.js';
+import { fragmentation } from './cases/fragmentation.js';
+
+runGroup(fragmentation);
