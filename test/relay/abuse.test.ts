@@ -1,13 +1,18 @@
 /**
  * Abusive client input, sent as hand-built frames: each gets its close code, and
- * nothing of it reaches the upstream.
+ * nothing of it reaches the upstream. The message-size limits are checked once the
+ * session is open (the gateway's upstream leg is open, so the post-open limit
+ * applies): a message of exactly the limit passes, one byte more does not, and a
+ * fragmented message fails on the fragment that takes it over the limit, not before.
+ * Every protocol rule also has its case, frame by frame, in the conformance suite
+ * (test/conformance, docs/conformance.md).
  */
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { WebSocketServer } from 'ws';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
-import { startGateway, until } from '../helpers/gateway.js';
+import { relayOpen, relaySession, startGateway, until } from '../helpers/gateway.js';
 import { frame, rawConnect } from '../helpers/raw-ws.js';
 import type { Gateway } from '../../src/server/gateway.js';
 
@@ -23,25 +28,39 @@ describe('abusive client frames', () => {
     await upstream.close();
   });
 
+  /** A raw client whose session is open: the gateway has processed the upstream's 101 (the post-open limits apply). */
   async function openRaw(id: string) {
-    const conn = upstream.nextConnection();
     const raw = await rawConnect(gw.port, id);
-    await conn; // the upstream is open: limits are the post-open ones
+    await until(() => relayOpen(gw, id), 'the session to be open');
     return raw;
   }
 
-  test('a frame over limits.maxMessageBytes gives 1009 (only its header is sent)', async () => {
+  test('a message of exactly limits.maxMessageBytes is relayed; a frame one byte over gives 1009 (only its header is sent)', async () => {
     const raw = await openRaw('abuse-big');
+    // 131072 is twice limits.preOpenMaxMessageBytes (64 KiB): it passes only under the post-open limit.
+    raw.socket.write(frame({ opcode: 0x2, payload: Buffer.alloc(131072, 0x62) }));
+    await until(() => raw.received.frames === 1, 'the echo of the message at the limit');
+    assert.equal(raw.received.bytes, 131072);
     raw.socket.write(frame({ opcode: 0x2, payload: Buffer.alloc(0), claimedLength: 131073 }).subarray(0, 14));
     assert.equal(await raw.closeCode, 1009);
+    assert.equal(raw.received.frames, 1, 'nothing more was echoed');
   });
 
-  test('a fragmented message whose parts add up to more than the limit gives 1009', async () => {
+  test('a fragmented message whose parts add up to more than the limit gives 1009 on the second part, not the first', async () => {
     const raw = await openRaw('abuse-frag-big');
+    const session = relaySession(gw, 'abuse-frag-big');
+    const before = upstream.received.length;
+    // Each part is over limits.preOpenMaxMessageBytes and under limits.maxMessageBytes; together they are over.
     const part = Buffer.alloc(70_000, 0x61);
-    raw.socket.write(frame({ opcode: 0x1, fin: false, payload: part }));
+    const first = frame({ opcode: 0x1, fin: false, payload: part });
+    const read = session.client.socket.bytesRead;
+    raw.socket.write(first);
+    await until(() => session.client.socket.bytesRead >= read + first.length, 'the gateway to read the first part');
+    assert.equal(session.client.closeSent, false, 'the first part alone is within the limit');
+    assert.equal(session.client.midMessage, true, 'the message is in progress');
     raw.socket.write(frame({ opcode: 0x0, fin: true, payload: part }));
     assert.equal(await raw.closeCode, 1009);
+    assert.equal(upstream.received.length, before, 'the message never reached the upstream whole');
   });
 
   test('invalid UTF-8 in a text frame gives 1007', async () => {
