@@ -14,6 +14,17 @@ export const enum Direction {
 }
 const DIRECTION_LABELS = ['client_to_upstream', 'upstream_to_client'] as const;
 
+/** The buffers of a verbatim session whose largest size is kept (stratix_relay_buffer_peak_bytes). */
+export const enum RelayBuffer {
+  /** Client bytes queued while the upstream connects (limits.preOpenQueueBytes). */
+  PreOpenQueue = 0,
+  /** Bytes the gateway holds for a client socket (backpressure.highWaterMarkBytes). */
+  ClientWrite = 1,
+  /** Bytes the gateway holds for an upstream socket. */
+  UpstreamWrite = 2,
+}
+const RELAY_BUFFER_LABELS = ['preopen_queue', 'client_write', 'upstream_write'] as const;
+
 /** Why an accepted message was not delivered. */
 export type FailureReason =
   /** Queued while the upstream was connecting, and the upstream never opened. */
@@ -41,6 +52,8 @@ export class GatewayMetrics {
   readonly messagesSent = new Float64Array(2);
   readonly bytesReceived = new Float64Array(2);
   readonly bytesSent = new Float64Array(2);
+  /** The largest size each RelayBuffer reached in any session since the process started. */
+  readonly bufferPeaks = new Float64Array(3);
   readonly #failed = new Map<string, Float64Array>();
   connectionsTotal = 0;
   /** Set by the owner (e.g. a function returning the session count). */
@@ -96,6 +109,16 @@ export class GatewayMetrics {
         for (const [reason, counts] of self.#failed) {
           for (let d = 0; d < 2; d++) if (counts[d]! > 0) this.inc({ direction: DIRECTION_LABELS[d], reason }, counts[d]);
         }
+      },
+    });
+    new Gauge({
+      name: 'stratix_relay_buffer_peak_bytes',
+      help: 'The largest buffer of each kind any verbatim session held since the process started (the bounds: docs/conformance.md).',
+      labelNames: ['buffer'],
+      registers,
+      aggregator: 'max',
+      collect() {
+        for (let b = 0; b < 3; b++) this.set({ buffer: RELAY_BUFFER_LABELS[b]! }, self.bufferPeaks[b]!);
       },
     });
     new Gauge({
@@ -185,6 +208,11 @@ export class GatewayMetrics {
         },
       });
     }
+  }
+
+  /** Notes that buffer `b` of a session holds `bytes` now (keeps the peak). */
+  bufferAt(b: RelayBuffer, bytes: number): void {
+    if (bytes > this.bufferPeaks[b]!) this.bufferPeaks[b] = bytes;
   }
 
   /** Records `count` accepted messages that will not be delivered. */

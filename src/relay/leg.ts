@@ -175,6 +175,21 @@ export class Leg extends FrameParser {
     return this.socket.writableLength;
   }
 
+  /** What this leg reads still goes somewhere: its peer exists and takes data (not gone, not closed by us). */
+  get feedsPeer(): boolean {
+    const p = this.peer;
+    return p !== null && (p.flags & GONE) === 0 && ((p.flags & CLOSE_SENT) === 0 || p.holding);
+  }
+
+  /**
+   * After our close, this leg's reply must be read: a paused leg is read again once
+   * what it sends can no longer grow a buffer (its data goes nowhere); until then
+   * backpressure holds, and the reply comes after the data before it.
+   */
+  resumeForClose(): void {
+    if (this.flags & CLOSE_SENT && !this.feedsPeer && this.socket.isPaused()) this.socket.resume();
+  }
+
   /** Clears the alive flag and sends a ping; the next data or pong sets it again. */
   ping(): void {
     if (this.flags & (CLOSE_SENT | GONE)) return;
@@ -190,7 +205,8 @@ export class Leg extends FrameParser {
   close(code: number | undefined, reason: string): void {
     if (this.flags & (CLOSE_SENT | GONE)) return;
     this.flags |= CLOSE_SENT;
-    if (this.socket.isPaused()) this.socket.resume(); // the peer's close reply must be read
+    this.resumeForClose();
+    this.peer?.resumeForClose(); // its data can no longer come here
     const frame = controlFrame(OP_CLOSE, closePayload(code, reason), (this.flags & UPSTREAM) !== 0);
     const source = this.peer;
     if (source !== null && source.midFrame) {
@@ -208,7 +224,8 @@ export class Leg extends FrameParser {
   }
 
   pause(): void {
-    if (!(this.flags & (CLOSE_SENT | GONE))) this.socket.pause();
+    if (this.flags & GONE || (this.flags & CLOSE_SENT && !this.feedsPeer)) return;
+    this.socket.pause();
   }
 
   resume(): void {
@@ -338,7 +355,11 @@ function onSocketClose(this: TaggedSocket): void {
   const leg = this[kLeg]!;
   leg.flags |= GONE;
   leg.owner.legGone(leg);
-  if (leg.peer !== null && leg.peer.holding) leg.peer.flushHeld();
+  const peer = leg.peer;
+  if (peer !== null) {
+    if (peer.holding) peer.flushHeld();
+    peer.resumeForClose();
+  }
 }
 
 function onSocketError(this: TaggedSocket): void {

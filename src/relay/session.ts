@@ -31,7 +31,7 @@ import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { CloseCode, closeCodeLabel, type CloseCodeInfo } from '../protocol/close-codes.js';
 import { upstreamError, type UpstreamError } from '../errors.js';
-import { Direction, type GatewayMetrics, type FailureReason } from '../metrics/gateway-metrics.js';
+import { Direction, RelayBuffer, type GatewayMetrics, type FailureReason } from '../metrics/gateway-metrics.js';
 import { currentChunkArrivedAt, Leg, LegKind, type LegOwner } from './leg.js';
 import { UpstreamConnect, type UpstreamConnectOwner, type UpstreamRequest } from './upstream-connect.js';
 import { MessageRate, type ClientRateLimits, type RatePaused, type RatePauses } from '../admission/message-rate.js';
@@ -192,9 +192,9 @@ export class Session implements LegOwner, UpstreamConnectOwner, ConnectTimed, Ra
    * returns true when the client has been slow for longer than `slowMs`.
    */
   checkBackpressure(now: number, since: number, slowMs: number): boolean {
-    if (this.state !== SessionState.Open) return false;
+    const up = this.upstream;
+    if ((this.state !== SessionState.Open && this.state !== SessionState.Closing) || up === null) return false;
     const low = this.owner.settings.lowWaterMarkBytes;
-    const up = this.upstream!;
     if (this.flags & (PAUSED_C2U | PAUSED_UPSTREAM_SELF) && up.bufferedAmount <= low) upstreamDrained(this);
     if (this.flags & CLIENT_SLOW) {
       if (this.client.bufferedAmount <= low) clientDrained(this);
@@ -268,23 +268,26 @@ export class Session implements LegOwner, UpstreamConnectOwner, ConnectTimed, Ra
     // Buffer's pool when small: no allocation of its own).
     const bytes = Buffer.allocUnsafe(end - start);
     buf.copy(bytes, 0, start, end);
-    const open = this.state === SessionState.Open;
     if (leg === this.client) {
       if (this.state === SessionState.Connecting) {
         this.pending!.push(bytes);
         this.pendingBytes += bytes.length;
+        this.owner.metrics.bufferAt(RelayBuffer.PreOpenQueue, this.pendingBytes);
         if (this.pendingBytes >= this.owner.settings.preOpenQueueBytes && !(this.flags & PAUSED_C2U)) pauseLeg(this, Direction.ClientToUpstream);
         return;
       }
       const to = this.upstream;
       if (to === null || !acceptsData(to)) return;
       to.socket.write(bytes);
-      if (open && to.bufferedAmount > this.owner.settings.highWaterMarkBytes && !(this.flags & PAUSED_C2U)) pauseLeg(this, Direction.ClientToUpstream);
+      this.owner.metrics.bufferAt(RelayBuffer.UpstreamWrite, to.bufferedAmount);
+      // Closing too: what a leg sends before its close answer is held to the mark like the rest.
+      if (to.bufferedAmount > this.owner.settings.highWaterMarkBytes && !(this.flags & PAUSED_C2U)) pauseLeg(this, Direction.ClientToUpstream);
     } else {
       const to = this.client;
       if (!acceptsData(to)) return;
       to.socket.write(bytes);
-      if (open && to.bufferedAmount > this.owner.settings.highWaterMarkBytes && !(this.flags & PAUSED_U2C)) pauseLeg(this, Direction.UpstreamToClient);
+      this.owner.metrics.bufferAt(RelayBuffer.ClientWrite, to.bufferedAmount);
+      if (to.bufferedAmount > this.owner.settings.highWaterMarkBytes && !(this.flags & PAUSED_U2C)) pauseLeg(this, Direction.UpstreamToClient);
     }
   }
 
@@ -481,6 +484,7 @@ export class Session implements LegOwner, UpstreamConnectOwner, ConnectTimed, Ra
       out.cork();
       for (const b of queue) out.write(b);
       out.uncork();
+      m.bufferAt(RelayBuffer.UpstreamWrite, up.bufferedAmount);
     }
     m.messagesSent[Direction.ClientToUpstream] += this.pendingMessages;
     m.bytesSent[Direction.ClientToUpstream] += this.pendingPayloadBytes;

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { startGateway, openClient, until } from '../helpers/gateway.js';
-import { rawConnect } from '../helpers/raw-ws.js';
+import { frame, rawConnect } from '../helpers/raw-ws.js';
 import type { Gateway } from '../../src/server/gateway.js';
 import { Session } from '../../src/relay/session.js';
 import { seedMetrics } from '../../src/metrics/metrics-format.js';
@@ -110,5 +110,40 @@ test('a client stuck above the high-water mark past slowClientTimeoutMs is close
   } finally {
     await gw.close();
     up.close();
+  }
+});
+
+test('a client that sends a burst and its close, and reads only later: its buffer stays at the mark while closing, and every echo arrives before the answer', async () => {
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false, maxPayload: 0 });
+  await once(wss, 'listening');
+  wss.on('connection', (ws) => ws.on('message', (d: Buffer, b: boolean) => ws.send(d, { binary: b })));
+  const gw = await startGateway({
+    gateway: { closeTimeoutMs: 30_000 },
+    defaultRoute: { openclawGateway: `ws://127.0.0.1:${(wss.address() as { port: number }).port}/` },
+    backpressure: { highWaterMarkBytes: HWM, lowWaterMarkBytes: 64 * KiB, slowClientTimeoutMs: 600_000 },
+  });
+  try {
+    const raw = await rawConnect(gw.port, 'late-reader');
+    await until(() => sessionOf(gw, 'late-reader')?.upstream != null, 'the session to be open');
+    raw.socket.pause();
+    const n = 256; // 16 MiB of echoes: far more than the kernel's buffers hold
+    const burst = Buffer.concat(Array.from({ length: n }, () => frame({ opcode: 0x2, payload: Buffer.alloc(MESSAGE, 0x43) })));
+    raw.socket.write(Buffer.concat([burst, frame({ opcode: 0x8, payload: Buffer.from([0x03, 0xe8]) })]));
+    const session = sessionOf(gw, 'late-reader')!;
+    await until(() => session.client.closeReceived, 'the gateway to read the close', 20_000);
+    let peak = 0;
+    for (let i = 0; i < 50; i++) {
+      peak = Math.max(peak, session.client.bufferedAmount);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    raw.socket.resume();
+    assert.equal(await raw.closeCode, 1000, "the upstream's answer");
+    assert.equal(raw.received.frames, n, 'every echo before the answer');
+    assert.ok(peak <= HWM + MESSAGE, `gateway buffered ${peak} bytes for a client that closed (high-water mark ${HWM})`);
+    assert.ok(gw.metrics.bufferPeaks[1]! <= HWM + MESSAGE, `stratix_relay_buffer_peak_bytes{buffer="client_write"} ${gw.metrics.bufferPeaks[1]}`);
+  } finally {
+    await gw.close();
+    for (const c of wss.clients) c.terminate();
+    wss.close();
   }
 });
