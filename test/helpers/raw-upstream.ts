@@ -33,6 +33,8 @@ export interface RawUpstreamOptions {
   accept?: string;
   /** Answer each upgrade this long after its request arrived. */
   answerAfterMs?: number;
+  /** The whole response head instead of the 101 (given the right Sec-WebSocket-Accept), e.g. one missing a header. */
+  response?: (accept: string) => string;
 }
 
 /** An unmasked server frame. */
@@ -77,9 +79,10 @@ export async function startRawUpstream(opts: RawUpstreamOptions = {}): Promise<R
       conn = c;
       const answer = (): void => {
         socket.write(
-          `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n` +
-            (opts.extraHeaders ?? []).map((h) => `${h}\r\n`).join('') +
-            '\r\n',
+          opts.response?.(accept) ??
+            `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n` +
+              (opts.extraHeaders ?? []).map((h) => `${h}\r\n`).join('') +
+              '\r\n',
         );
         connections.push(c);
         waiters.shift()?.(c);
