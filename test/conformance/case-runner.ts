@@ -9,8 +9,9 @@
  * - that the gateway ended the client's TCP connection (within 5 s, far below
  *   the 30 s gateway.closeTimeoutMs of these gateways, so a case that only ends
  *   on the close timeout fails), and the upstream's;
- * - in-process: that the session is gone and every message it accepted was
- *   delivered or counted as failed.
+ * - that every message the gateway accepted was delivered or counted as failed
+ *   (in-process from its counters, through the CLI from /metrics), and in-process
+ *   that the session is gone.
  *
  * Case ids follow the Autobahn testsuite's numbering where a case maps onto one
  * of its cases (1.1.1 …); the gateway's own cases use a letter suffix (1.3.a …).
@@ -26,6 +27,7 @@ import { startCli, type RunningCli } from '../helpers/cli.js';
 import { startTappedUpstream, type TappedConnection, type TappedUpstream, type TappedUpstreamOptions } from '../helpers/tapped-upstream.js';
 import { wireConnect, type WireClient } from '../helpers/wire-client.js';
 import { describeFrame, describeStream } from '../helpers/ws-wire.js';
+import { httpGet, promSample } from '../helpers/raw-http.js';
 
 /** One thing the client does. */
 export type Step =
@@ -86,6 +88,8 @@ export interface ConformanceEnv {
   readonly upstream: TappedUpstream;
   /** The in-process gateway (standalone): read barriers, session checks, accounting. Undefined through the CLI. */
   readonly gateway: Gateway | undefined;
+  /** The message counters, summed over both directions (and every worker). */
+  counts(): Promise<Counts>;
   close(): Promise<void>;
 }
 
@@ -102,6 +106,7 @@ export async function standaloneEnv(group: Pick<CaseGroup, 'config' | 'upstream'
     port: gateway.port,
     upstream,
     gateway,
+    counts: async () => counts(gateway),
     async close() {
       await gateway.close();
       await upstream.close();
@@ -124,6 +129,7 @@ export async function cliEnv(group: Pick<CaseGroup, 'config' | 'upstream'>, work
     port: cli.port,
     upstream,
     gateway: undefined,
+    counts: () => scrapeCounts(cli.port),
     async close() {
       await cli.stop();
       await upstream.close();
@@ -175,10 +181,21 @@ function sessionOf(gw: Gateway, clientId: string): Session | undefined {
   return [...gw.sessions].find((s): s is Session => s instanceof Session && s.clientId === clientId);
 }
 
-interface Counts {
+export interface Counts {
   received: number;
   sent: number;
   failed: number;
+}
+
+/** The counters from /metrics (the primary sums its workers'). */
+async function scrapeCounts(port: number): Promise<Counts> {
+  const res = await httpGet(port, '/metrics', { Accept: 'text/plain' });
+  assert.equal(res.status, 200);
+  return {
+    received: promSample(res.body, 'stratix_messages_received_total') ?? 0,
+    sent: promSample(res.body, 'stratix_messages_sent_total') ?? 0,
+    failed: promSample(res.body, 'stratix_messages_failed_total') ?? 0,
+  };
 }
 
 function counts(gw: Gateway): Counts {
@@ -193,7 +210,7 @@ function counts(gw: Gateway): Counts {
 export async function runCase(env: ConformanceEnv, k: ConformanceCase, index: number): Promise<void> {
   const id = clientIdFor(k, index);
   const gw = env.gateway;
-  const before = gw === undefined ? undefined : counts(gw);
+  const before = await env.counts();
   const upstreamConn = env.upstream.connectionFor(id);
   const client = await wireConnect(env.port, id);
   let session: Session | undefined;
@@ -250,10 +267,8 @@ export async function runCase(env: ConformanceEnv, k: ConformanceCase, index: nu
     await within(up.closed, 'the upstream TCP connection to end');
     assert.deepEqual(up.receivedLines(), k.upstream.flatMap(describeStream), 'what the upstream received');
   }
-  if (gw !== undefined && before !== undefined) {
-    const now = counts(gw);
-    assert.equal(now.received - before.received, now.sent - before.sent + (now.failed - before.failed), 'every accepted message delivered or counted as failed');
-  }
+  const now = await env.counts();
+  assert.equal(now.received - before.received, now.sent - before.sent + (now.failed - before.failed), 'every accepted message delivered or counted as failed');
 }
 
 /**
