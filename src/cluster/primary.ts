@@ -126,7 +126,7 @@ export class Primary {
     });
     this.#listener = createNetServer({ noDelay: true }, (socket) => this.#onConnection(socket));
     const timeout = config.gateway.handshakeTimeoutMs;
-    this.#ops = createHttpServer({ headersTimeout: timeout, requestTimeout: timeout + 1_000, maxHeaderSize: config.gateway.maxHeaderBytes });
+    this.#ops = createHttpServer({ headersTimeout: timeout, requestTimeout: timeout + 1_000, maxHeaderSize: config.gateway.maxHeaderBytes, requireHostHeader: false });
     this.#ops.on('request', (req, res) =>
       handleOpsRequest(req, res, {
         snapshots: () => this.#snapshots(),

@@ -44,6 +44,8 @@ export function checkUpgradeRequest(h: RequestHeaders): string | HandshakeError 
   if (h['sec-websocket-version'] !== '13') {
     return handshakeError('UPGRADE_REQUIRED', 'unsupported Sec-WebSocket-Version (only 13)', { 'Sec-WebSocket-Version': '13' });
   }
+  // RFC 6455 §4.1 (2), §4.2.1: the handshake carries a Host (node:http does not check it on an upgrade).
+  if (typeof h.host !== 'string' || h.host.trim() === '') return handshakeError('BAD_REQUEST', 'missing Host header');
   const key = h['sec-websocket-key'];
   if (typeof key !== 'string' || !KEY_RE.test(key.trim())) {
     return handshakeError('BAD_REQUEST', 'missing or invalid Sec-WebSocket-Key');

@@ -180,6 +180,7 @@ export class Gateway implements SessionOwner, NegotiationHost {
       maxHeaderSize: config.gateway.maxHeaderBytes,
       connectionsCheckingInterval: Math.min(1_000, timeout),
       keepAliveTimeout: 5_000,
+      requireHostHeader: false, // checked by the handshake and the ops endpoints, which answer with a code
     });
     this.#server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.handleUpgrade(req, socket, head));
     this.#server.on('request', (req: IncomingMessage, res: ServerResponse) => this.#onRequest(req, res));

@@ -29,7 +29,10 @@ export function handleOpsRequest(
   const q = url.indexOf('?');
   const path = q === -1 ? url : url.slice(0, q);
   const get = req.method === 'GET' || req.method === 'HEAD';
-  if (path === '/healthz' && get) {
+  if (req.headers.host === undefined && req.httpVersion === '1.1') {
+    // RFC 9112 §3.2 (the servers are made with requireHostHeader off, so this answer has its code and body).
+    refuse(res, handshakeError('BAD_REQUEST', 'missing Host header'), onRefusal);
+  } else if (path === '/healthz' && get) {
     sendJson(res, 200, { status: 'ok' });
   } else if (path === '/readyz' && get) {
     const r = source.readiness();
@@ -50,10 +53,14 @@ export function handleOpsRequest(
     source.admin(req, res);
   } else {
     const err = path === WS_PATH ? handshakeError('UPGRADE_REQUIRED', undefined, { Upgrade: 'websocket' }) : handshakeError('NOT_FOUND', `no such path: ${path.slice(0, 64)}`);
-    onRefusal(err);
-    res.writeHead(err.status, { 'Content-Type': 'application/json', 'X-Stratix-Error': err.code, ...err.headers });
-    res.end(errorBody(err));
+    refuse(res, err, onRefusal);
   }
+}
+
+function refuse(res: ServerResponse, err: HandshakeError, onRefusal: (err: HandshakeError) => void): void {
+  onRefusal(err);
+  res.writeHead(err.status, { 'Content-Type': 'application/json', 'X-Stratix-Error': err.code, ...err.headers });
+  res.end(errorBody(err));
 }
 
 export function sendJson(res: ServerResponse, status: number, body: unknown): void {

@@ -17,7 +17,8 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { startGateway, until } from '../helpers/gateway.js';
-import { startRawUpstream, type RawUpstreamOptions } from '../helpers/raw-upstream.js';
+import { startRawUpstream } from '../helpers/raw-upstream.js';
+import { UPSTREAM_HANDSHAKE_CASES } from './cases/upstream-handshake.js';
 import { wireConnect } from '../helpers/wire-client.js';
 import { C, describeFrame, describeStream, S } from '../helpers/ws-wire.js';
 import { Direction } from '../../src/metrics/gateway-metrics.js';
@@ -32,34 +33,6 @@ async function within<T>(p: Promise<T>, what: string): Promise<T> {
     clearTimeout(timer);
   }
 }
-
-const head = (lines: string[]) => `${lines.join('\r\n')}\r\n\r\n`;
-
-interface UpstreamCase {
-  readonly id: string;
-  readonly title: string;
-  readonly upstream: RawUpstreamOptions;
-  /** The reason of the client's 4502 (the check that failed). */
-  readonly problem: string;
-}
-
-export const UPSTREAM_HANDSHAKE_CASES: readonly UpstreamCase[] = [
-  { id: 'U.2', title: 'a wrong Sec-WebSocket-Accept', upstream: { accept: 'AAAAAAAAAAAAAAAAAAAAAAAAAAA=' }, problem: 'invalid Sec-WebSocket-Accept in the 101' },
-  {
-    id: 'U.3',
-    title: 'no Sec-WebSocket-Accept',
-    upstream: { response: () => head(['HTTP/1.1 101 Switching Protocols', 'Upgrade: websocket', 'Connection: Upgrade']) },
-    problem: 'invalid Sec-WebSocket-Accept in the 101',
-  },
-  {
-    id: 'U.4',
-    title: 'a 101 without "Upgrade: websocket"',
-    upstream: { response: (accept) => head(['HTTP/1.1 101 Switching Protocols', 'Upgrade: h2c', 'Connection: Upgrade', `Sec-WebSocket-Accept: ${accept}`]) },
-    problem: 'invalid Upgrade header in the 101',
-  },
-  { id: 'U.5', title: 'an extension nobody offered (permessage-deflate)', upstream: { extraHeaders: ['Sec-WebSocket-Extensions: permessage-deflate'] }, problem: 'upstream chose an extension that was not offered' },
-  { id: 'U.6', title: 'a subprotocol nobody offered', upstream: { extraHeaders: ['Sec-WebSocket-Protocol: chat.v1'] }, problem: 'upstream chose a subprotocol that was not offered' },
-];
 
 describe('conformance U: the upstream handshake', () => {
   test('U.1 a correct 101 from the same hand-made upstream: the session opens and relays', async () => {

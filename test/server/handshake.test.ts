@@ -131,6 +131,14 @@ describe('handshake refusals (standalone gateway)', { timeout: 60_000 }, () => {
     await refused('GET /ws?clientId=client-1 HTTP/1.1\r\nHost: x\r\nthis is not a header\r\n\r\n', 400, 'STRATIX_ERR_BAD_REQUEST');
   });
 
+  it('an upgrade without Host → 400 STRATIX_ERR_BAD_REQUEST with its JSON body, not a bare 400 (RFC 6455 §4.2.1; found by the fuzz suite)', async () => {
+    const head = upgradeRequest('/ws?clientId=client-1').replace('Host: 127.0.0.1\r\n', '');
+    assert.ok(!/host:/i.test(head));
+    await refused(head, 400, 'STRATIX_ERR_BAD_REQUEST');
+    // A plain request without Host, too (node:http's own answer would be a bare 400).
+    await refused('GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n', 400, 'STRATIX_ERR_BAD_REQUEST');
+  });
+
   it('a request head over gateway.maxHeaderBytes → 431 STRATIX_ERR_HEADERS_TOO_LARGE', async () => {
     await refused(upgradeRequest('/ws?clientId=client-1', [`X-Padding: ${'p'.repeat(2048)}`]), 431, 'STRATIX_ERR_HEADERS_TOO_LARGE');
   });

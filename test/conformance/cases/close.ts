@@ -27,8 +27,13 @@ function closeCase(id: string, title: string, rfc: string, before: Buffer[], clo
   };
 }
 
-const VALID = [1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 3999, 4000, 4999];
-const INVALID = [0, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000, 65535];
+/** Autobahn 7.7.1 … 7.7.13, then the codes registered since (7.7.a …). */
+const VALID = [1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 3000, 3999, 4000, 4999];
+const VALID_SINCE = [1012, 1013, 1014];
+/** Autobahn 7.9.1 … 7.9.9, then more that no endpoint may send (7.9.a …). */
+const INVALID = [0, 999, 1004, 1005, 1006, 1016, 1100, 2000, 2999];
+const INVALID_MORE = [1015, 5000, 65535];
+const letter = (i: number) => String.fromCharCode(0x61 + i);
 
 const autobahn: ConformanceCase[] = [
   echoCase({ id: '7.1.1', title: 'a message, then a close', rfc: '§5.5.1, §7.1.2' }, [C.text(hello)], [S.text(hello)], { outcome: 'the echo, then the upstream answers the close' }),
@@ -52,9 +57,9 @@ const autobahn: ConformanceCase[] = [
   failCase({ id: '7.3.6', title: 'close with a 124-byte reason (payload 126)', rfc: '§5.5' }, [], C.close(1000, '*'.repeat(124)), 1002, REASON.controlTooLong),
   failCase({ id: '7.5.1', title: 'close with an invalid UTF-8 reason', rfc: '§5.5.1, §8.1' }, [], C.close(1000, KOSME_SURROGATE), 1007, REASON.closeUtf8),
   ...VALID.map((code, i) => closeCase(`7.7.${i + 1}`, `close with the valid code ${code}`, '§7.4.1, §7.4.2', [], C.close(code), S.close(code), { outcome: `${code} relayed, and echoed back` })),
-  ...INVALID.map((code, i) =>
-    failCase({ id: `7.9.${i + 1}`, title: `close with the invalid code ${code}`, rfc: '§7.4.1, §7.4.2' }, [], C.close(code), 1002, REASON.closeCode(code)),
-  ),
+  ...VALID_SINCE.map((code, i) => closeCase(`7.7.${letter(i)}`, `close with the valid code ${code} (registered after RFC 6455)`, '§7.4.2, §11.7', [], C.close(code), S.close(code), { outcome: `${code} relayed, and echoed back` })),
+  ...INVALID.map((code, i) => failCase({ id: `7.9.${i + 1}`, title: `close with the invalid code ${code}`, rfc: '§7.4.1, §7.4.2' }, [], C.close(code), 1002, REASON.closeCode(code))),
+  ...INVALID_MORE.map((code, i) => failCase({ id: `7.9.${letter(i)}`, title: `close with the invalid code ${code}`, rfc: '§7.4.1, §7.4.2' }, [], C.close(code), 1002, REASON.closeCode(code))),
 ];
 
 const own: ConformanceCase[] = [

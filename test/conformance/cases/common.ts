@@ -3,7 +3,7 @@
  * of what the client sends and what must come of it.
  */
 import { C, S } from '../../helpers/ws-wire.js';
-import type { ConformanceCase, Step } from '../case-runner.js';
+import type { ConformanceCase, LazyCase, Step } from '../case-runner.js';
 
 /** What the upstream gets when the client fails the protocol or leaves: the gateway's own close. */
 export const CLIENT_WENT_AWAY = C.close(1001, 'client went away');
@@ -96,6 +96,14 @@ export function failCase(head: CaseHead, before: Buffer[], bad: Buffer, code: nu
     client: [...echoes, ...(o.pongs ?? []), S.close(code, reason)],
     outcome: `fail ${code}${echoes.length > 0 ? ` after ${echoes.length === 1 ? 'the echo' : `${echoes.length} echoes`}` : ''}`,
   };
+}
+
+/**
+ * A case whose frames (megabytes) are made only when it runs; `head` says what the
+ * document shows without making them (the made case keeps that head).
+ */
+export function lazy(head: CaseHead & { outcome: string; closeLabel: string }, make: () => ConformanceCase): LazyCase {
+  return { ...head, make: () => ({ ...make(), ...head }) };
 }
 
 /** `n` bytes of `fill`. */

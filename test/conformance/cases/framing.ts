@@ -5,8 +5,8 @@
  * (its length encoding too, even a non-minimal one) and payload, re-masked.
  */
 import { C, S } from '../../helpers/ws-wire.js';
-import type { CaseGroup, ConformanceCase } from '../case-runner.js';
-import { bytes, echoCase, failCase, KiB, MiB, pattern, REASON, CLIENT_WENT_AWAY } from './common.js';
+import type { CaseGroup, CaseSpec, ConformanceCase } from '../case-runner.js';
+import { bytes, echoCase, failCase, KiB, lazy, MiB, pattern, REASON, CLIENT_WENT_AWAY, type CaseHead } from './common.js';
 
 const LENGTHS = [0, 125, 126, 127, 128, 65535, 65536] as const;
 
@@ -26,14 +26,37 @@ function lengthCases(sub: string, binary: boolean): ConformanceCase[] {
 
 const t5 = Buffer.from('hello');
 
-const own: ConformanceCase[] = [
+/** A big message, whole or chopped into TCP writes, echoed (made when it runs). */
+function bigEcho(head: CaseHead, n: number, binary: boolean, chop?: number): CaseSpec {
+  return lazy({ ...head, outcome: 'echoed; clean close', closeLabel: '1000' }, () => {
+    const p = binary ? pattern(n) : bytes(n);
+    return echoCase(head, [binary ? C.binary(p) : C.text(p)], [binary ? S.binary(p) : S.text(p)], chop === undefined ? {} : { chop });
+  });
+}
+
+/** Autobahn 9.3/9.4: a 4 MiB message in fragments of `size` bytes, relayed as those fragments, echoed whole. */
+function fragmented(head: CaseHead, size: number, binary: boolean): CaseSpec {
+  const n = 4 * MiB;
+  return lazy({ ...head, outcome: `relayed as ${n / size} fragments; echoed whole`, closeLabel: '1000' }, () => {
+    const p = binary ? pattern(n) : bytes(n);
+    const frames: Buffer[] = [];
+    for (let at = 0; at < n; at += size) {
+      const piece = p.subarray(at, at + size);
+      const fin = at + size >= n;
+      frames.push(at > 0 ? C.cont(piece, { fin }) : binary ? C.binary(piece, { fin }) : C.text(piece, { fin }));
+    }
+    return echoCase(head, frames, [binary ? S.binary(p) : S.text(p)]);
+  });
+}
+
+const own: CaseSpec[] = [
   echoCase({ id: '1.3.a', title: 'text, payload 5 in the 16-bit length form (not minimal)', rfc: '§5.2' }, [C.text(t5, { form: 16 })], [S.text(t5)], { outcome: 'relayed in the 16-bit form; echoed' }),
   echoCase({ id: '1.3.b', title: 'binary, payload 5 in the 64-bit length form', rfc: '§5.2' }, [C.binary(t5, { form: 64 })], [S.binary(t5)], { outcome: 'relayed in the 64-bit form; echoed' }),
   echoCase({ id: '1.3.c', title: 'binary, payload 65535 in the 64-bit length form', rfc: '§5.2' }, [C.binary(pattern(65535), { form: 64 })], [S.binary(pattern(65535))], { outcome: 'relayed in the 64-bit form; echoed' }),
   echoCase({ id: '1.3.d', title: 'text, payload 126 in the 64-bit length form, header in 1-byte TCP writes', rfc: '§5.2' }, [C.text(bytes(126), { form: 64 })], [S.text(bytes(126))], { chop: 1, outcome: 'relayed in the 64-bit form; echoed' }),
-  echoCase({ id: '1.3.e', title: 'binary 1 MiB (not all one byte value)', rfc: '§5.2' }, [C.binary(pattern(MiB))], [S.binary(pattern(MiB))]),
-  echoCase({ id: '1.3.f', title: 'binary 16 MiB', rfc: '§5.2' }, [C.binary(pattern(16 * MiB))], [S.binary(pattern(16 * MiB))]),
-  echoCase({ id: '1.3.g', title: 'text 16 MiB', rfc: '§5.2, §5.6' }, [C.text(bytes(16 * MiB))], [S.text(bytes(16 * MiB))]),
+  bigEcho({ id: '1.3.e', title: 'binary 1 MiB (not all one byte value)', rfc: '§5.2' }, MiB, true),
+  bigEcho({ id: '1.3.f', title: 'binary 16 MiB', rfc: '§5.2' }, 16 * MiB, true),
+  bigEcho({ id: '1.3.g', title: 'text 16 MiB', rfc: '§5.2, §5.6' }, 16 * MiB, false),
   echoCase(
     { id: '1.3.h', title: '100 small text and binary messages in one TCP write', rfc: '§5.2' },
     Array.from({ length: 100 }, (_, i) => (i % 2 === 0 ? C.text(`m${i}`) : C.binary(Buffer.from([i])))),
@@ -73,16 +96,16 @@ const own: ConformanceCase[] = [
 
 /** Autobahn 9.1/9.2: one message of 64 KiB … 16 MiB. */
 const bigSizes = [64 * KiB, 256 * KiB, MiB, 4 * MiB, 8 * MiB, 16 * MiB];
-const long: ConformanceCase[] = [
-  ...bigSizes.map((n, i) => echoCase({ id: `9.1.${i + 1}`, title: `text message of ${n / KiB} KiB`, rfc: '§5.2', long: true }, [C.text(bytes(n))], [S.text(bytes(n))])),
-  ...bigSizes.map((n, i) => echoCase({ id: `9.2.${i + 1}`, title: `binary message of ${n / KiB} KiB`, rfc: '§5.2', long: true }, [C.binary(pattern(n))], [S.binary(pattern(n))])),
-  // 9.5/9.6: 1 MiB sent in TCP writes of 64 bytes … 4 KiB.
-  ...[64, 128, 256, 512, 1024, 2048].map((chop, i) =>
-    echoCase({ id: `9.5.${i + 1}`, title: `text 1 MiB in TCP writes of ${chop} bytes`, rfc: '§5.2', long: true }, [C.text(bytes(MiB))], [S.text(bytes(MiB))], { chop }),
-  ),
-  ...[64, 128, 256, 512, 1024, 2048].map((chop, i) =>
-    echoCase({ id: `9.6.${i + 1}`, title: `binary 1 MiB in TCP writes of ${chop} bytes`, rfc: '§5.2', long: true }, [C.binary(pattern(MiB))], [S.binary(pattern(MiB))], { chop }),
-  ),
+const fragmentSizes = [64, 256, KiB, 4 * KiB, 16 * KiB, 64 * KiB, 256 * KiB, MiB, 4 * MiB];
+const size = (n: number) => (n >= MiB ? `${n / MiB} MiB` : n >= KiB ? `${n / KiB} KiB` : `${n} bytes`);
+const long: CaseSpec[] = [
+  ...bigSizes.map((n, i) => bigEcho({ id: `9.1.${i + 1}`, title: `text message of ${size(n)}`, rfc: '§5.2', long: true }, n, false)),
+  ...bigSizes.map((n, i) => bigEcho({ id: `9.2.${i + 1}`, title: `binary message of ${size(n)}`, rfc: '§5.2', long: true }, n, true)),
+  ...fragmentSizes.map((f, i) => fragmented({ id: `9.3.${i + 1}`, title: `text 4 MiB in fragments of ${size(f)}`, rfc: '§5.4', long: true }, f, false)),
+  ...fragmentSizes.map((f, i) => fragmented({ id: `9.4.${i + 1}`, title: `binary 4 MiB in fragments of ${size(f)}`, rfc: '§5.4', long: true }, f, true)),
+  // 9.5/9.6: 1 MiB sent in TCP writes of 64 bytes … 2 KiB.
+  ...[64, 128, 256, 512, 1024, 2048].map((chop, i) => bigEcho({ id: `9.5.${i + 1}`, title: `text 1 MiB in TCP writes of ${chop} bytes`, rfc: '§5.2', long: true }, MiB, false, chop)),
+  ...[64, 128, 256, 512, 1024, 2048].map((chop, i) => bigEcho({ id: `9.6.${i + 1}`, title: `binary 1 MiB in TCP writes of ${chop} bytes`, rfc: '§5.2', long: true }, MiB, true, chop)),
 ];
 
 /** Autobahn 9.7/9.8: 1000 round trips (send, wait for the echo) of each size. */
