@@ -107,10 +107,13 @@ export interface ConformanceEnv {
   close(): Promise<void>;
 }
 
-/** The gateway settings every conformance run uses (closeTimeoutMs far above the 5 s a case may take). */
+/**
+ * The gateway settings every conformance run uses: closeTimeoutMs far above the 5 s a
+ * case may take; the heartbeat (whose pings are no case's) out of the way of long runs.
+ */
 function baseConfig(upstream: TappedUpstream, extra: Record<string, unknown> = {}): Record<string, unknown> {
   const gateway = (extra.gateway ?? {}) as Record<string, unknown>;
-  return { ...extra, gateway: { closeTimeoutMs: 30_000, ...gateway }, defaultRoute: { openclawGateway: `${upstream.url}/{clientId}` } };
+  return { ...extra, gateway: { closeTimeoutMs: 30_000, pingIntervalMs: 600_000, ...gateway }, defaultRoute: { openclawGateway: `${upstream.url}/{clientId}` } };
 }
 
 export async function standaloneEnv(group: Pick<CaseGroup, 'config' | 'upstream'>): Promise<ConformanceEnv> {

@@ -68,7 +68,9 @@ export interface TappedUpstreamOptions {
 }
 
 export async function startTappedUpstream(opts: TappedUpstreamOptions = {}): Promise<TappedUpstream> {
-  const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: 64 * 1024 * 1024 });
+  // ws (8.23) refuses a message of more than 16384 fragments by default (1008), an upstream's own
+  // policy; this one takes what the gateway relays, so that Autobahn 9.3/9.4 (65536 fragments) echo.
+  const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: 64 * 1024 * 1024, maxFragments: 0 });
   const connections: TappedConnection[] = [];
   const waiters: Array<(c: TappedConnection) => void> = [];
   const sockets = new Set<Duplex>();
