@@ -45,5 +45,7 @@ export type ToPrimary =
   | { t: 'reply'; id: number; ok: true; value: unknown }
   | { t: 'reply'; id: number; ok: false; error: string }
   | { t: 'drained' }
+  /** The worker took `n` handed-over sockets off its IPC channel (batched once per event-loop turn; admission/handshake-queue.ts). */
+  | { t: 'taken'; n: number }
   /** Connections counted against these source addresses have ended (batched; a key repeats per connection). */
   | { t: 'sources-released'; sources: string[] };

@@ -33,6 +33,7 @@ import { systemClock } from '../time/clock.js';
 import { availableParallelism } from 'node:os';
 import { TLSSocket } from 'node:tls';
 import { SourceAdmission } from '../admission/source-admission.js';
+import { HandshakeQueue } from '../admission/handshake-queue.js';
 import { TrustedProxies } from '../security/client-address.js';
 import { resolveAdminToken } from '../security/admin-token.js';
 import { checkCredentialFiles } from '../security/credential-check.js';
@@ -62,6 +63,8 @@ export class Primary {
   #draining: Promise<void> | undefined;
   /** Per-source and instance handshake limits, and open connections per source (docs/security.md). */
   readonly #sources: SourceAdmission;
+  /** Handshakes handed to each worker and not yet taken: at its bound, 503 at once (admission/handshake-queue.ts). */
+  readonly #queue: HandshakeQueue;
   readonly #trusted: TrustedProxies;
   /** tls.server: the TLS listener and the pipe to the workers. */
   #tls: TlsListener | undefined;
@@ -84,9 +87,19 @@ export class Primary {
       onSourcesReleased: (w: number, sources: readonly string[]) => {
         for (const source of sources) this.#sources.release(source, w);
       },
-      onExit: (w: number) => this.#sources.releaseOwner(w),
+      onTaken: (w: number, n: number) => this.#queue.taken(w, n),
+      onExit: (w: number) => {
+        this.#sources.releaseOwner(w);
+        this.#queue.ownerGone(w);
+      },
     };
     this.#sources = new SourceAdmission(config.admission);
+    const maxQueued = config.admission.instance.maxQueuedHandshakes;
+    this.#queue = new HandshakeQueue({
+      maxPerOwner: maxQueued === 0 ? 0 : Math.max(1, Math.ceil(maxQueued / count)),
+      retryAfterMaxSeconds: config.admission.instance.retryAfterMaxSeconds,
+      now: systemClock.now,
+    });
     this.#trusted = new TrustedProxies(config.gateway.trustedProxies);
     for (let i = 0; i < count; i++) {
       this.workers.push(new WorkerHandle(i, count, workerConfig, config.gateway.workerNodeOptions, this.logger, events));
@@ -105,6 +118,9 @@ export class Primary {
     const workers = this.workers;
     const sources = this.#sources;
     new Gauge({ name: 'stratix_source_connections', help: 'Open connections counted against their source address.', registers, collect() { this.set(sources.open); } });
+    const queue = this.#queue;
+    new Gauge({ name: 'stratix_handshakes_queued', help: 'Handshakes handed to the workers that they have not yet taken (admission.instance.maxQueuedHandshakes).', registers, collect() { this.set(queue.queued); } });
+    new Gauge({ name: 'stratix_handshakes_taken_per_second', help: 'Handshakes the workers took over the last second: what the instance sustains when it is saturated.', registers, collect() { this.set(queue.ratePerSecond); } });
     new Gauge({ name: 'stratix_source_rate_tracked', help: 'Source addresses tracked for the per-source handshake rate.', registers, collect() { this.set(sources.rateTracked.size); } });
     new Counter({
       name: 'stratix_rate_limit_evictions_total',
@@ -162,10 +178,10 @@ export class Primary {
     let addr;
     if (this.config.tls.server !== undefined) {
       this.#pipe = await TlsPipe.start();
-      this.#tls = await listenTls(this.config.tls.server, { host, port, handshakeTimeoutMs: this.config.gateway.handshakeTimeoutMs }, (s) => this.#onConnection(s), this.logger);
+      this.#tls = await listenTls(this.config.tls.server, { host, port, backlog: this.config.gateway.listenBacklog, handshakeTimeoutMs: this.config.gateway.handshakeTimeoutMs }, (s) => this.#onConnection(s), this.logger);
       addr = this.#tls.server.address();
     } else {
-      this.#listener.listen({ host, port, backlog: 4096 });
+      this.#listener.listen({ host, port, backlog: this.config.gateway.listenBacklog });
       await once(this.#listener, 'listening');
       addr = this.#listener.address();
     }
@@ -207,15 +223,17 @@ export class Primary {
       return;
     }
     const source = this.#trusted.clientAddress(socket.remoteAddress ?? '', head.headers['x-forwarded-for']);
-    const limited = this.#sources.check(source);
+    const limited = this.#sources.check(source) ?? this.#queue.check(worker.index);
     if (limited !== undefined) {
       this.#refuse(socket, limited, head.headers);
       return;
     }
     this.#sources.acquire(source, worker.index);
+    this.#queue.sent(worker.index);
     if (socket instanceof TLSSocket) {
       this.#handOverTls(socket, head, worker, source);
     } else if (!worker.handOver(socket, head.bytes, { source })) {
+      this.#queue.taken(worker.index, 1);
       this.#sources.release(source, worker.index);
       this.#refuse(socket, handshakeError('WORKER_UNAVAILABLE', undefined, { 'Retry-After': '1' }), head.headers);
     }
@@ -228,6 +246,7 @@ export class Primary {
         if (tls.destroyed || !worker.handOver(far, head.bytes, { source, peer: tls.remoteAddress, secure: true })) {
           near.destroy();
           far.destroy();
+          this.#queue.taken(worker.index, 1);
           this.#sources.release(source, worker.index);
           this.#refuse(tls, handshakeError('WORKER_UNAVAILABLE', undefined, { 'Retry-After': '1' }), head.headers);
           return;
@@ -235,6 +254,7 @@ export class Primary {
         TlsPipe.relay(tls, near);
       },
       () => {
+        this.#queue.taken(worker.index, 1);
         this.#sources.release(source, worker.index);
         this.#refuse(tls, handshakeError('WORKER_UNAVAILABLE', undefined, { 'Retry-After': '1' }), head.headers);
       },

@@ -38,6 +38,8 @@ export interface WorkerHandleEvents {
   onRecovered(index: number, orphans: readonly string[]): void;
   /** Connections the worker held, counted against these sources, ended. */
   onSourcesReleased?(index: number, sources: readonly string[]): void;
+  /** The worker took `n` of the sockets handed to it. */
+  onTaken?(index: number, n: number): void;
   /** The process exited (every connection it held is gone). */
   onExit?(index: number): void;
 }
@@ -135,6 +137,8 @@ export class WorkerHandle implements RouteReplica {
           child.kill('SIGKILL');
         },
       );
+    } else if (msg.t === 'taken') {
+      this.#events.onTaken?.(this.index, msg.n);
     } else if (msg.t === 'sources-released') {
       this.#events.onSourcesReleased?.(this.index, msg.sources);
     } else if (msg.t === 'reply') {

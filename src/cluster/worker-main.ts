@@ -58,6 +58,18 @@ function flushReleased(): void {
   released = [];
 }
 
+/** Sockets taken off the IPC channel this turn: the primary learns it once per event-loop turn (its handshake queue). */
+let taken = 0;
+
+function tookSocket(): void {
+  if (taken++ === 0) {
+    setImmediate(() => {
+      send({ t: 'taken', n: taken });
+      taken = 0;
+    });
+  }
+}
+
 async function init(msg: Extract<ToWorker, { t: 'init' }>): Promise<void> {
   const config = parseConfig(msg.config, '<from primary>');
   logger = createLogger({ level: config.log.level, bindings: { role: 'worker', worker: msg.index } });
@@ -157,6 +169,7 @@ process.on('message', (msg: ToWorker, handle?: Socket) => {
       });
       break;
     case 'conn':
+      tookSocket();
       if (handle === undefined) break;
       if (gateway === undefined) handle.destroy();
       else gateway.adopt(handle, Buffer.from(msg.head), { source: msg.source, peer: msg.peer, secure: msg.secure });

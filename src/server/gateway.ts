@@ -259,10 +259,10 @@ export class Gateway implements SessionOwner, NegotiationHost {
   async listen(): Promise<void> {
     const { host, port } = parseListen(this.config.gateway.listen);
     if (this.config.tls.server !== undefined) {
-      this.#tls = await listenTls(this.config.tls.server, { host, port, handshakeTimeoutMs: this.config.gateway.handshakeTimeoutMs }, (s) => this.#server.emit('connection', s), this.logger);
+      this.#tls = await listenTls(this.config.tls.server, { host, port, backlog: this.config.gateway.listenBacklog, handshakeTimeoutMs: this.config.gateway.handshakeTimeoutMs }, (s) => this.#server.emit('connection', s), this.logger);
       return;
     }
-    this.#server.listen({ host, port, backlog: 4096 });
+    this.#server.listen({ host, port, backlog: this.config.gateway.listenBacklog });
     await once(this.#server, 'listening');
   }
 
