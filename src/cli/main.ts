@@ -8,7 +8,7 @@
  *   stratix-gateway routes import|export|explain …   the route rules, in etcd or a file
  *   stratix-gateway --help | --version
  */
-import { readFileSync } from 'node:fs';
+import { gatewayVersion } from '../version.js';
 import { runGateway } from './run.js';
 import { checkConfig } from './check-config.js';
 import { resolveConfigPath } from './config-path.js';
@@ -31,8 +31,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (command === '--version' || command === '-v') {
-    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
-    process.stdout.write(`${pkg.version}\n`);
+    process.stdout.write(`${gatewayVersion()}\n`);
     return 0;
   }
   if (command === 'routes') {

@@ -20,9 +20,12 @@ import { HandshakeError, handshakeError } from '../errors.js';
 import { onHttpClientError, parseHandshakeTarget } from '../protocol/handshake.js';
 import { refuseUpgrade, type RequestHeaders } from '../relay/websocket-handshake.js';
 import { GatewayMetrics } from '../metrics/gateway-metrics.js';
-import type { MetricsSnapshot } from '../metrics/metrics-format.js';
+import { labelProcessMetrics, type MetricsSnapshot } from '../metrics/metrics-format.js';
 import { handleOpsRequest } from '../server/ops-endpoints.js';
 import { createAdminHandler, listenAdmin, type AdminHandler } from '../server/admin-endpoints.js';
+import { opsAdmin } from '../server/ops-admin.js';
+import { ProcessStats } from '../server/process-stats.js';
+import { SessionAdmin } from '../server/session-admin.js';
 import { RouteController, type ReloadResult, type ReloadTrigger } from '../control/route-controller.js';
 import { startEchoUpstream, type EchoUpstream } from '../demo/echo-upstream.js';
 import { readRequestHead, type RequestHead } from './request-head.js';
@@ -49,6 +52,7 @@ export class Primary {
   #demo: EchoUpstream | undefined;
   readonly #admin: AdminHandler;
   #adminServer: HttpServer | undefined;
+  readonly #stats = new ProcessStats();
   #draining: Promise<void> | undefined;
 
   constructor(config: Config, opts: PrimaryOptions) {
@@ -72,7 +76,9 @@ export class Primary {
       logger: this.logger,
       registry: this.metrics.registry,
     });
-    this.#admin = createAdminHandler(this.control, config.admin.token, this.logger);
+    const sessions = new SessionAdmin({ replicas: this.workers, defaultRatePerSecond: config.routing.migrateRatePerSecond, primary: this.#stats });
+    const ops = opsAdmin({ snapshots: () => this.#snapshots(), uptimeSeconds: () => this.#uptimeSeconds(), readiness: () => this.readiness() });
+    this.#admin = createAdminHandler({ routes: this.control, sessions, ops }, config.admin.token, this.logger);
     const registers = [this.metrics.registry];
     this.#restarts = new Counter({ name: 'stratix_worker_restarts_total', help: 'Worker processes restarted after dying.', labelNames: ['worker'], registers });
     const workers = this.workers;
@@ -90,7 +96,7 @@ export class Primary {
     this.#ops.on('request', (req, res) =>
       handleOpsRequest(req, res, {
         snapshots: () => this.#snapshots(),
-        uptimeSeconds: () => (performance.now() - this.#startedAt) / 1000,
+        uptimeSeconds: () => this.#uptimeSeconds(),
         readiness: () => this.readiness(),
         admin: config.admin.listen === undefined ? this.#admin : undefined,
       }, (err) => this.#countRefusal(err)),
@@ -167,10 +173,16 @@ export class Primary {
     this.metrics.handshakeRejections.inc({ code: err.code });
   }
 
+  #uptimeSeconds(): number {
+    return (performance.now() - this.#startedAt) / 1000;
+  }
+
+  /** One snapshot per process; per-process series (process_*, nodejs_*) carry a `worker` label. */
   async #snapshots(): Promise<MetricsSnapshot[]> {
-    const all = await Promise.all(this.workers.map((w) => w.metrics()));
-    const out = all.filter((s): s is MetricsSnapshot => s !== undefined);
-    out.push(await this.metrics.registry.getMetricsAsJSON());
+    const all = await Promise.all(this.workers.map(async (w) => ({ worker: String(w.index), snapshot: await w.metrics() })));
+    const out: MetricsSnapshot[] = [];
+    for (const { worker, snapshot } of all) if (snapshot !== undefined) out.push(labelProcessMetrics(snapshot, worker));
+    out.push(labelProcessMetrics(await this.metrics.registry.getMetricsAsJSON(), 'primary'));
     return out;
   }
 
@@ -209,6 +221,7 @@ export class Primary {
       this.#listener.close();
       this.#adminServer?.close();
       await this.#demo?.close();
+      this.#stats.close();
       this.logger.info('drained');
     })();
     return this.#draining;

@@ -84,6 +84,8 @@ export interface UpstreamRequest {
 export const CLOSE_TIMEOUT_MS = 10_000;
 const SAMPLE_MASK = 63;
 
+const STATE_NAMES = ['connecting', 'open', 'closing', 'closed'] as const;
+
 // Flag bits.
 /** Client reads paused (upstream buffer high, or the pre-open queue full). */
 const PAUSED_C2U = 1;
@@ -108,6 +110,17 @@ export class Session implements LegOwner {
   backlog1 = 0;
   /** Why the upstream failed, once it did. */
   upstreamFailure: UpstreamError | undefined;
+  /**
+   * For the admin API (src/server/session-view.ts): messages and payload bytes accepted
+   * per direction (0 client→upstream, 1 upstream→client), and the number and open time
+   * the owner's session directory gives the session. Small integers only.
+   */
+  messages0 = 0;
+  messages1 = 0;
+  bytes0 = 0;
+  bytes1 = 0;
+  serial = 0;
+  openedAt = 0;
   #req: ClientRequest | null = null;
   /** The Sec-WebSocket-Accept the upstream must answer with (until it answers). */
   #accept = '';
@@ -134,6 +147,20 @@ export class Session implements LegOwner {
 
   get paused(): boolean {
     return (this.flags & (PAUSED_C2U | PAUSED_U2C)) !== 0;
+  }
+
+  /** The client reads too slowly: upstream reads are paused for it. */
+  get slow(): boolean {
+    return (this.flags & PAUSED_U2C) !== 0;
+  }
+
+  get stateName(): 'connecting' | 'open' | 'closing' | 'closed' {
+    return STATE_NAMES[this.state];
+  }
+
+  /** The operator closes the session (admin API): a verbatim session always ends both legs, so `end` changes nothing. */
+  adminClose(code: number, reason: string, _end: boolean): void {
+    this.close({ code, name: 'OPERATOR', reconnect: 'backoff', meaning: reason }, reason);
   }
 
   /** Owner's tick: gives up on an upstream still connecting after `connectTimeoutMs`. */
@@ -247,6 +274,13 @@ export class Session implements LegOwner {
   legMessage(leg: Leg, bytes: number): void {
     const m = this.owner.metrics;
     const dir = leg === this.client ? Direction.ClientToUpstream : Direction.UpstreamToClient;
+    if (dir === Direction.ClientToUpstream) {
+      this.messages0++;
+      this.bytes0 += bytes;
+    } else {
+      this.messages1++;
+      this.bytes1 += bytes;
+    }
     m.messagesReceived[dir]++;
     m.bytesReceived[dir] += bytes;
     const to = dir === Direction.ClientToUpstream ? this.upstream : this.client;

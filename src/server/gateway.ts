@@ -35,6 +35,11 @@ import { createAdminHandler, listenAdmin, type AdminHandler } from './admin-endp
 import { DrainSchedule } from './drain-schedule.js';
 import { LiveRoutes } from './live-routes.js';
 import { handleOpsRequest, type OpsSource } from './ops-endpoints.js';
+import { opsAdmin } from './ops-admin.js';
+import { ProcessStats } from './process-stats.js';
+import { SessionAdmin } from './session-admin.js';
+import { SessionDirectory } from './session-directory.js';
+import { LocalSessionReplica } from './session-replica.js';
 
 const TICK_MS = 250;
 
@@ -53,6 +58,8 @@ export interface GatewayOptions {
   maxConnections?: number;
   /** Worker index, sent in the X-Stratix-Worker header of the 101. */
   workerIndex?: number;
+  /** The worker's generation (1 for its first process), for session ids. Default 1. */
+  generation?: number;
 }
 
 export class Gateway implements SessionOwner {
@@ -67,6 +74,8 @@ export class Gateway implements SessionOwner {
   readonly paused = new Map<Session, number>();
   readonly connecting = new Map<Session, number>();
   readonly closing = new Map<Session, number>();
+  /** The sessions as the admin API lists them (src/server/session-directory.ts). */
+  readonly directory: SessionDirectory;
   sampleCounter = 0;
   readonly #server: Server;
   readonly #maxConnections: number;
@@ -84,6 +93,7 @@ export class Gateway implements SessionOwner {
   #control: RouteController | undefined;
   #admin: AdminHandler | undefined;
   #adminServer: Server | undefined;
+  #stats: ProcessStats | undefined;
 
   constructor(config: Config, opts: GatewayOptions = {}) {
     this.config = config;
@@ -92,6 +102,8 @@ export class Gateway implements SessionOwner {
     this.live = new LiveRoutes(this, config, { initial: opts.routes, deferred: opts.deferRoutes, workers: opts.workers });
     this.routes = this.live.holder;
     this.health = this.live.health;
+    this.directory = new SessionDirectory({ worker: opts.workerIndex ?? 0, generation: opts.generation ?? 1, logger: this.logger });
+    this.directory.addSource(this.sessions);
     this.metrics.activeSessions = () => this.sessions.size;
     this.metrics.pausedSessions = () => this.paused.size;
     this.#maxConnections = opts.maxConnections ?? config.gateway.maxConnections;
@@ -141,7 +153,9 @@ export class Gateway implements SessionOwner {
         });
         gw.#control = control;
         await control.start();
-        const handler = createAdminHandler(control, config.admin.token, gw.logger);
+        const stats = (gw.#stats = new ProcessStats());
+        const sessions = new SessionAdmin({ replicas: [new LocalSessionReplica(gw.directory, stats)], defaultRatePerSecond: config.routing.migrateRatePerSecond });
+        const handler = createAdminHandler({ routes: control, sessions, ops: opsAdmin(gw.#opsSource()) }, config.admin.token, gw.logger);
         if (config.admin.listen === undefined) gw.#admin = handler;
         else gw.#adminServer = await listenAdmin(config.admin.listen, handler, config.gateway);
       }
@@ -227,6 +241,7 @@ export class Gateway implements SessionOwner {
   #open(socket: Socket, head: Buffer, req: IncomingMessage, clientId: string, match: RouteMatch): void {
     const upstream = this.#upstreamRequest(req, match.target); // before the leg takes the socket over
     const session = new Session(this, clientId, socket, match.target);
+    this.directory.opened(session);
     this.sessions.add(session);
     this.live.opened(session, match);
     this.metrics.connectionsTotal++;
@@ -303,6 +318,7 @@ export class Gateway implements SessionOwner {
     if (this.#drained !== undefined) return this.#drained;
     this.metrics.draining.set(1);
     this.live.stopMigrations();
+    this.directory.stop();
     void this.#control?.close();
     this.logger.info({ sessions: this.sessions.size, periodMs }, 'draining');
     const schedule = new DrainSchedule([...this.sessions], periodMs, performance.now(), (s: Session) => {
@@ -332,6 +348,8 @@ export class Gateway implements SessionOwner {
     this.#closed = true;
     clearInterval(this.#tick);
     this.live.stopMigrations();
+    this.directory.stop();
+    this.#stats?.close();
     await this.#control?.close();
     if (this.#adminServer !== undefined) {
       this.#adminServer.closeAllConnections();
@@ -358,14 +376,17 @@ export class Gateway implements SessionOwner {
     };
   }
 
-  #onRequest(req: IncomingMessage, res: ServerResponse): void {
-    const source: OpsSource = {
+  #opsSource(): OpsSource {
+    return {
       snapshots: async () => [await this.metrics.registry.getMetricsAsJSON()],
       uptimeSeconds: () => this.uptimeSeconds,
       readiness: () => this.readiness(),
       admin: this.#admin,
     };
-    handleOpsRequest(req, res, source, (r) => this.#countRefusal(r));
+  }
+
+  #onRequest(req: IncomingMessage, res: ServerResponse): void {
+    handleOpsRequest(req, res, this.#opsSource(), (r) => this.#countRefusal(r));
   }
 
   #countRefusal(err: HandshakeError): void {

@@ -1,0 +1,73 @@
+/**
+ * What `GET /admin/workers` tells about one process: its pid, memory, uptime and how
+ * late its event loop ran (perf_hooks' event-loop delay histogram, 20 ms resolution,
+ * over the last complete 10-second window: the figures do not depend on how often
+ * anyone asks). One per process, created by its entry point.
+ */
+import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
+
+const WINDOW_MS = 10_000;
+
+export interface EventLoopDelay {
+  /** Milliseconds; the histogram's own resolution is 20 ms. */
+  readonly meanMs: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly maxMs: number;
+  /** Seconds the window covers (less than 10 for a process younger than that). */
+  readonly windowSeconds: number;
+}
+
+export interface ProcessInfo {
+  readonly pid: number;
+  readonly rssBytes: number;
+  readonly heapUsedBytes: number;
+  readonly uptimeSeconds: number;
+  readonly eventLoopDelay: EventLoopDelay;
+}
+
+export class ProcessStats {
+  readonly #histogram: IntervalHistogram;
+  readonly #timer: NodeJS.Timeout;
+  #windowStart = performance.now();
+  #last: EventLoopDelay | undefined;
+
+  constructor() {
+    this.#histogram = monitorEventLoopDelay({ resolution: 20 });
+    this.#histogram.enable();
+    this.#timer = setInterval(() => {
+      this.#last = this.#read();
+      this.#histogram.reset();
+      this.#windowStart = performance.now();
+    }, WINDOW_MS);
+    this.#timer.unref();
+  }
+
+  info(): ProcessInfo {
+    const mem = process.memoryUsage();
+    return {
+      pid: process.pid,
+      rssBytes: mem.rss,
+      heapUsedBytes: mem.heapUsed,
+      uptimeSeconds: Math.round(process.uptime()),
+      eventLoopDelay: this.#last ?? this.#read(),
+    };
+  }
+
+  close(): void {
+    clearInterval(this.#timer);
+    this.#histogram.disable();
+  }
+
+  #read(): EventLoopDelay {
+    const h = this.#histogram;
+    const ms = (ns: number): number => (Number.isFinite(ns) ? Math.round(ns / 1e4) / 100 : 0);
+    return {
+      meanMs: h.count === 0 ? 0 : ms(h.mean),
+      p50Ms: h.count === 0 ? 0 : ms(h.percentile(50)),
+      p99Ms: h.count === 0 ? 0 : ms(h.percentile(99)),
+      maxMs: h.count === 0 ? 0 : ms(h.max),
+      windowSeconds: Math.round((performance.now() - this.#windowStart) / 100) / 10,
+    };
+  }
+}
