@@ -6,6 +6,8 @@
  *   stratix-gateway [--config FILE]            run the gateway
  *   stratix-gateway check-config [FILE]        validate a config file
  *   stratix-gateway routes import|export|explain …   the route rules, in etcd or a file
+ *   stratix-gateway status | sessions list|show|close …  a running instance, through its admin API
+ *   stratix-gateway default-config             a complete, commented config
  *   stratix-gateway --help | --version
  */
 import { gatewayVersion } from '../version.js';
@@ -14,6 +16,9 @@ import { checkConfig } from './check-config.js';
 import { resolveConfigPath } from './config-path.js';
 import { runRoutesCommand } from './routes-command.js';
 import { routesCommandDefaults } from './routes-target.js';
+import { runStatusCommand } from './status-command.js';
+import { runSessionsCommand } from './sessions-command.js';
+import { runDefaultConfigCommand } from './default-config-command.js';
 
 const USAGE = `Usage:
   stratix-gateway [--config FILE]          run the gateway (default config: $STRATIX_CONFIG or config/route.json)
@@ -21,6 +26,9 @@ const USAGE = `Usage:
   stratix-gateway routes import FILE | export | explain ID  [--etcd URL… [--prefix P] | --file FILE | --config FILE]
                                            the route rules, in etcd or a file (default: the config's routeSource);
                                            see \`stratix-gateway routes --help\`
+  stratix-gateway status                   a running instance: readiness, route table, workers
+  stratix-gateway sessions list|show|close …  its sessions (see \`stratix-gateway sessions --help\`)
+  stratix-gateway default-config           print a complete config, every setting commented
   stratix-gateway --help | --version
 `;
 
@@ -37,6 +45,9 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'routes') {
     return runRoutesCommand(rest, process, routesCommandDefaults(rest, process.env));
   }
+  if (command === 'status') return runStatusCommand(rest, process, process.env);
+  if (command === 'sessions') return runSessionsCommand(rest, process, process.env);
+  if (command === 'default-config') return runDefaultConfigCommand(rest, process.stdout, process.stderr);
   if (command === 'check-config') {
     const file = rest[0] === '--config' ? rest[1] : rest[0];
     return checkConfig(resolveConfigPath(file), process.stdout, process.stderr);

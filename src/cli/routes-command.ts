@@ -24,6 +24,8 @@ import { once } from 'node:events';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { applyEdits, modify } from 'jsonc-parser';
+import { parseJsonc } from '../config/load.js';
 import type { Writable } from 'node:stream';
 import type { DefaultRouteConfig, RouteRuleConfig } from '../config/route-schema.js';
 import { buildRouteTable } from '../routing/index.js';
@@ -223,20 +225,42 @@ function toValues(content: RouteFileContent): Map<string, RouteValue> {
 
 /** Merges into a file's `routes`/`defaultRoute`, keeping its other settings; atomic replace. */
 async function writeRulesIntoFile(path: string, values: Map<string, RouteValue>): Promise<void> {
-  let doc: Record<string, unknown> = {};
+  let text: string | undefined;
   try {
-    const parsed: unknown = JSON.parse(await readFile(path, 'utf8'));
-    if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed)) doc = parsed as Record<string, unknown>;
+    text = await readFile(path, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
   const { rules, defaultRoute } = splitValues(values);
-  doc['routes'] = rules;
-  if (defaultRoute !== undefined) doc['defaultRoute'] = defaultRoute;
-  else delete doc['defaultRoute'];
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
-  await writeFile(tmp, JSON.stringify(doc, null, 2) + '\n');
+  await writeFile(tmp, text === undefined ? JSON.stringify({ routes: rules }, null, 2) + '\n' : mergeRules(text, rules, defaultRoute));
   await rename(tmp, path);
+}
+
+/**
+ * The file's text with `routes` and `defaultRoute` replaced. Plain JSON is rewritten
+ * (fast for a million rules); a file with comments (JSONC, as default-config writes) is
+ * edited in place, so its comments and layout survive.
+ */
+function mergeRules(text: string, rules: RouteRuleConfig[], defaultRoute: DefaultRouteConfig | undefined): string {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch {
+    doc = undefined;
+  }
+  if (doc !== undefined) {
+    const obj: Record<string, unknown> = doc !== null && typeof doc === 'object' && !Array.isArray(doc) ? (doc as Record<string, unknown>) : {};
+    obj['routes'] = rules;
+    if (defaultRoute !== undefined) obj['defaultRoute'] = defaultRoute;
+    else delete obj['defaultRoute'];
+    return JSON.stringify(obj, null, 2) + '\n';
+  }
+  parseJsonc(text); // not even JSONC: fail with JSON's message, the file untouched
+  const formattingOptions = { insertSpaces: true, tabSize: 2 };
+  let out = applyEdits(text, modify(text, ['routes'], rules, { formattingOptions }));
+  out = applyEdits(out, modify(out, ['defaultRoute'], defaultRoute, { formattingOptions }));
+  return out;
 }
 
 // --- export ---------------------------------------------------------------------

@@ -11,7 +11,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { defaultRouteSchema, routeRuleSchema, type DefaultRouteConfig, type RouteRuleConfig } from '../config/route-schema.js';
-import { formatIssues } from '../config/load.js';
+import { formatIssues, parseJsonc } from '../config/load.js';
 import { ruleKey } from './route-key.js';
 import { routeSourceError } from './route-source-error.js';
 
@@ -68,7 +68,7 @@ export function parseRouteFile(text: string, source: string): RouteFileContent {
   let doc: unknown;
   let isDocument = true;
   try {
-    doc = JSON.parse(text);
+    doc = parseJsonc(text); // a config file may carry comments
   } catch {
     isDocument = false;
   }

@@ -1,0 +1,122 @@
+/**
+ * `stratix-gateway default-config`: every setting with its default and what it does, as
+ * JSON with comments (the loader accepts `//` and block comments; see load.ts). Loaded as
+ * it is, it gives exactly the defaults (a test keeps the text and the schema in step:
+ * every setting of the schema appears, and the values are the defaults). Settings without
+ * a default (admin.token, admin.listen, defaultRoute, an etcd source) are shown commented
+ * out, with an example value.
+ */
+export const DEFAULT_CONFIG_TEXT = `// Stratix Gateway configuration: every setting, at its default.
+// JSON with comments: "//" and "/* */" comments are allowed, trailing commas are not.
+// Durations are milliseconds (...Ms), sizes are bytes (...Bytes). Unknown keys are refused.
+// Check a file with: stratix-gateway check-config FILE
+{
+  "gateway": {
+    // Where clients connect: ":8080" (every address), "127.0.0.1:8080", "[::1]:8080".
+    "listen": ":8080",
+    // Open client sessions on this instance; each worker takes an equal share. Over it: 503.
+    "maxConnections": 100000,
+    // Worker processes, "auto" = one per core. A clientId's worker is fnv1a(clientId) % workers.
+    "workers": "auto",
+    // The upgrade request head must arrive within this time, else 408 (slowloris guard).
+    "handshakeTimeoutMs": 10000,
+    // Largest request head, else 431.
+    "maxHeaderBytes": 16384,
+    // Every leg is pinged once per interval; a leg that did not answer the previous ping is dropped.
+    "pingIntervalMs": 25000,
+    // On SIGTERM/SIGINT, client closes (1012) are spread at random over this period.
+    "drainPeriodMs": 30000,
+    // After the drain period, sessions still closing get this long, then are cut.
+    "drainGraceMs": 5000,
+    // Node/V8 flags of the worker processes (the default halves the memory of idle sessions).
+    "workerNodeOptions": ["--max-semi-space-size=2"]
+  },
+
+  // Rules, most specific wins: {"clientId": ID, ...} (exact) or {"clientIdPrefix": P, ...}
+  // (longest prefix), each with "openclawGateway": URL or template, or "openclawGateways": [pool].
+  "routes": [
+    // { "clientIdPrefix": "acme-", "openclawGateway": "ws://oc-1.internal:18789/ws" },
+    // { "clientId": "vip-7", "openclawGateways": ["ws://oc-2.internal:18789/ws", "ws://oc-3.internal:18789/ws"] }
+  ],
+  // Where clientIds that match no rule go; without it they are refused (404 STRATIX_ERR_NO_ROUTE).
+  // "defaultRoute": { "openclawGateway": "ws://oc-default.internal:18789/ws" },
+
+  "upstream": {
+    // TCP connect + WebSocket upgrade to the upstream, else close 4522.
+    "connectTimeoutMs": 10000,
+    // "none", "x-forwarded-for" or "forwarded" (RFC 7239). OpenClaw refuses them unless it trusts the gateway.
+    "forwardedHeaders": "none",
+    // Pass the client's Origin header upstream.
+    "forwardOrigin": false,
+    // Static headers added to every upstream upgrade request, e.g. {"X-Tenant": "acme"}.
+    "headers": {}
+  },
+
+  "limits": {
+    // Largest message either way (25 MiB, OpenClaw's maxPayload), else 1009 (client) or 1014 (upstream).
+    "maxMessageBytes": 26214400,
+    // Largest client message while the upstream is still connecting (64 KiB), else 1009.
+    "preOpenMaxMessageBytes": 65536,
+    // Client messages held while the upstream connects; past it the gateway stops reading the client.
+    "preOpenQueueMessages": 64,
+    // The same bound in bytes.
+    "preOpenQueueBytes": 1048576
+  },
+
+  "backpressure": {
+    // When one leg has this much buffered, the other leg's reads pause.
+    "highWaterMarkBytes": 1048576,
+    // Paused reads resume when the buffer drains to this.
+    "lowWaterMarkBytes": 262144,
+    // A client above the high-water mark this long is closed with 4408.
+    "slowClientTimeoutMs": 60000
+  },
+
+  "log": {
+    // fatal, error, warn, info, debug, trace, silent. Nothing is logged per message at info.
+    "level": "info"
+  },
+
+  "demo": {
+    // Start the bundled echo upstream (the quick start's config/route.json does; never in production).
+    "enabled": false,
+    "listen": "127.0.0.1:8081"
+  },
+
+  // Where the rules come from: this file ("file"), or etcd, one key per rule:
+  //   "routeSource": { "type": "etcd", "etcd": { "endpoints": ["http://10.0.0.5:2379"],
+  //     "prefix": "/stratix/routes/", "snapshotPath": "data/routes.snapshot", "dialTimeoutMs": 5000,
+  //     "requestTimeoutMs": 10000, "pageSize": 50000, "progressEveryKeys": 100000,
+  //     "snapshotDebounceMs": 2000, "reconnectInitialMs": 100, "reconnectMaxMs": 5000, "keepaliveMs": 10000 } },
+  "routeSource": { "type": "file" },
+
+  "routing": {
+    // On a reload, live sessions whose route changed are kept ("keep") or closed with 4307 ("migrate"), paced.
+    "onRouteChange": "keep",
+    // With "migrate" (and for POST /admin/sessions/close): closes per second per instance, with jitter.
+    "migrateRatePerSecond": 100,
+    // Reload when this file changes (also on SIGHUP and POST /admin/reload).
+    "watchConfigFile": true,
+    // File changes closer together than this are one reload.
+    "watchDebounceMs": 250,
+    // How long POST /admin/reload waits for every worker to hold the new table.
+    "convergeTimeoutMs": 60000,
+    "health": {
+      // Consecutive failed connects that take a pool member down.
+      "failuresToMarkDown": 3,
+      // How long a member taken down by failures is skipped.
+      "downCooldownMs": 30000,
+      // Upstreams tracked per worker.
+      "maxTracked": 100000
+    }
+  },
+
+  "admin": {
+    // Bearer token for /admin/* and the dashboard (16+ printable characters). Without it the
+    // admin endpoints answer 403.
+    // "token": "change-me-to-a-long-random-string",
+    // Serve /admin/* only on this address (recommended: keep it off the clients' network).
+    // "listen": "127.0.0.1:9091"
+  }
+}
+`;
