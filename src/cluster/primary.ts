@@ -31,6 +31,7 @@ import { startEchoUpstream, type EchoUpstream } from '../demo/echo-upstream.js';
 import { readRequestHead, type RequestHead } from './request-head.js';
 import { shardOf } from './shard.js';
 import { WorkerHandle } from './worker-handle.js';
+import { checkWorkerNodeOptions } from './worker-launch.js';
 import { availableParallelism } from 'node:os';
 
 export interface PrimaryOptions {
@@ -58,6 +59,7 @@ export class Primary {
   constructor(config: Config, opts: PrimaryOptions) {
     this.config = config;
     this.logger = opts.logger;
+    checkWorkerNodeOptions(config.gateway.workerNodeOptions, opts.configPath ?? '<config>');
     const count = config.gateway.workers === 'auto' ? availableParallelism() : config.gateway.workers;
     // The rules go to the workers from the route controller, in chunks, not in the init message.
     const { routes: _routes, defaultRoute: _default, ...workerConfig } = config;
