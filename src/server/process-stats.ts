@@ -24,6 +24,8 @@ export interface ProcessInfo {
   readonly heapUsedBytes: number;
   readonly uptimeSeconds: number;
   readonly eventLoopDelay: EventLoopDelay;
+  /** The Node/V8 flags the process runs with: its execArgv (the executable's built-in ones included) and NODE_OPTIONS. */
+  readonly nodeFlags: string[];
 }
 
 export class ProcessStats {
@@ -51,6 +53,7 @@ export class ProcessStats {
       heapUsedBytes: mem.heapUsed,
       uptimeSeconds: Math.round(process.uptime()),
       eventLoopDelay: this.#last ?? this.#read(),
+      nodeFlags: [...process.execArgv, ...(process.env['NODE_OPTIONS'] ?? '').split(/\s+/).filter((f) => f.startsWith('--'))],
     };
   }
 

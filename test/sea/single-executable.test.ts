@@ -1,0 +1,143 @@
+/**
+ * Integration: the single executable. `npm run build:sea`'s script builds it with the
+ * Node that runs this test; it is copied alone into an empty directory and started from
+ * there (its config lives elsewhere); it relays a message through its two workers (the
+ * executable started again with --stratix-worker), serves the dashboard's files from
+ * inside itself, runs the primary and the workers with their V8 flags, and drains on
+ * SIGTERM with exit 0.
+ */
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, it } from 'node:test';
+import { writeTempConfig } from '../helpers/cli.js';
+import { openClient } from '../helpers/gateway.js';
+import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
+import { TOKEN } from '../routing-runtime/fixtures.js';
+
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+
+function procFile(pid: number, name: 'cmdline' | 'environ'): string[] {
+  return readFileSync(`/proc/${pid}/${name}`, 'utf8').split('\0').filter(Boolean);
+}
+
+/** The flags a process runs with: on its command line, or in NODE_OPTIONS (how an executable takes them). */
+function nodeFlagsOf(pid: number): string {
+  const env = procFile(pid, 'environ').find((e) => e.startsWith('NODE_OPTIONS=')) ?? '';
+  return `${procFile(pid, 'cmdline').join(' ')} ${env}`;
+}
+
+describe('the single executable', () => {
+  const buildDir = mkdtempSync(join(tmpdir(), 'stratix-sea-build-'));
+  const runDir = mkdtempSync(join(tmpdir(), 'stratix-sea-run-'));
+  const exe = join(runDir, 'stratix-gateway');
+  let up: TestUpstream;
+  let config: ReturnType<typeof writeTempConfig>;
+  let proc: ChildProcess | undefined;
+  let logs = '';
+  let listening: { port: number; pid: number; pids: number[] };
+
+  before(async () => {
+    const built = join(buildDir, 'stratix-gateway');
+    const r = spawnSync(process.execPath, [join(ROOT, 'scripts/build-sea.mjs'), '--out', built], { cwd: ROOT, encoding: 'utf8' });
+    assert.equal(r.status, 0, `build failed:\n${r.stdout}\n${r.stderr}`);
+    process.stdout.write(`${r.stdout.trim().split('\n').at(-1)}\n`);
+    copyFileSync(built, exe);
+    spawnSync('chmod', ['755', exe]);
+    assert.deepEqual(readdirSync(runDir), ['stratix-gateway'], 'alone in its directory');
+    up = await startUpstream();
+    config = writeTempConfig({
+      gateway: { listen: '127.0.0.1:0', workers: 2, drainPeriodMs: 200, drainGraceMs: 1_000 },
+      defaultRoute: { openclawGateway: up.url },
+      admin: { token: TOKEN },
+    });
+    // A clean environment: nothing of this checkout on the PATH or in NODE_* variables.
+    const env = { PATH: '/usr/bin:/bin', HOME: runDir };
+    proc = spawn(exe, ['--config', config.path], { cwd: runDir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    proc.stderr!.on('data', (d: Buffer) => (logs += d.toString()));
+    listening = await new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no "listening" line:\n${logs}`)), 30_000);
+      proc!.stdout!.on('data', (d: Buffer) => {
+        logs += d.toString();
+        const line = logs.split('\n').find((l) => l.includes('"msg":"listening"'));
+        if (line !== undefined) {
+          clearTimeout(timer);
+          resolve(JSON.parse(line) as { port: number; pid: number; pids: number[] });
+        }
+      });
+      proc!.on('exit', (code) => reject(new Error(`exited ${code}:\n${logs}`)));
+    });
+  });
+  after(async () => {
+    if (proc !== undefined && proc.exitCode === null && proc.signalCode === null) {
+      proc.kill('SIGKILL');
+      for (const pid of [listening?.pid, ...(listening?.pids ?? [])]) {
+        try {
+          if (pid !== undefined) process.kill(pid, 'SIGKILL');
+        } catch {
+          // gone
+        }
+      }
+    }
+    await up?.close();
+    config?.cleanup();
+    rmSync(buildDir, { recursive: true, force: true });
+    rmSync(runDir, { recursive: true, force: true });
+  });
+
+  it('is one file of a documented size', () => {
+    const mib = statSync(exe).size / 2 ** 20;
+    assert.ok(mib > 50 && mib < 200, `${mib.toFixed(1)} MiB`);
+  });
+
+  it('relays a message through a worker that is the executable started again', async () => {
+    assert.equal(listening.pids.length, 2);
+    for (const pid of listening.pids) {
+      const args = procFile(pid, 'cmdline');
+      assert.equal(args[0], exe);
+      assert.equal(args[1], '--stratix-worker');
+      assert.match(nodeFlagsOf(pid), /--max-semi-space-size=2/, 'worker flags (gateway.workerNodeOptions, in NODE_OPTIONS)');
+    }
+    // As the process sees them (an executable's built-in execArgv shows on no command line).
+    const workers = (await (await fetch(`http://127.0.0.1:${listening.port}/admin/workers`, { headers: { Authorization: `Bearer ${TOKEN}` } })).json()) as {
+      primary: { pid: number; nodeFlags: string[] };
+      workers: Array<{ pid: number; nodeFlags: string[] }>;
+    };
+    assert.equal(workers.primary.pid, listening.pid);
+    assert.ok(workers.primary.nodeFlags.includes('--max-semi-space-size=2'), `primary: ${workers.primary.nodeFlags.join(' ')}`);
+    for (const w of workers.workers) assert.ok(w.nodeFlags.includes('--max-semi-space-size=2'), `worker ${w.pid}: ${w.nodeFlags.join(' ')}`);
+    const c = await openClient(listening.port, 'sea-client-1');
+    c.ws.send('{"type":0,"messageId":"msg-001","data":"Hello World"}');
+    await c.waitFor(1);
+    assert.equal(c.messages[0]!.data.toString(), '{"type":0,"messageId":"msg-001","data":"Hello World"}');
+    assert.equal(up.received.length, 1);
+    c.ws.terminate();
+  });
+
+  it('serves the dashboard from inside itself', async () => {
+    for (const [path, type] of [
+      ['/admin/ui', 'text/html'],
+      ['/admin/ui/app.js', 'text/javascript'],
+      ['/admin/ui/uPlot.iife.min.js', 'text/javascript'],
+    ] as const) {
+      const res = await fetch(`http://127.0.0.1:${listening.port}${path}`);
+      assert.equal(res.status, 200, path);
+      assert.ok(res.headers.get('content-type')?.startsWith(type), `${path}: ${res.headers.get('content-type')}`);
+      assert.ok((await res.arrayBuffer()).byteLength > 0);
+    }
+    const version = spawnSync(exe, ['--version'], { encoding: 'utf8' });
+    assert.equal(version.stdout.trim(), JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version);
+  });
+
+  it('drains on SIGTERM and exits 0', async () => {
+    const c = await openClient(listening.port, 'sea-client-2');
+    proc!.kill('SIGTERM');
+    const [closed, [code]] = await Promise.all([c.closed, once(proc!, 'exit')]);
+    assert.equal(closed.code, 1012);
+    assert.equal(code, 0, logs.slice(-2000));
+  });
+});
