@@ -9,7 +9,7 @@
  *      etcd (scripts/install-etcd.sh), Chromium for test/dashboard/ (install-chromium.sh),
  *      Prometheus and promtool for test/deploy/prometheus* (install-prometheus.sh), nginx
  *      for test/deploy/nginx* (install-bench-proxies.sh), systemd-analyze for
- *      test/deploy/systemd* (install-systemd-analyze.sh).
+ *      test/sea/ (install-systemd-analyze.sh).
  *
  * Usage: npm test [-- <file filter substring>...]
  * Runs under whatever `node` is first on PATH (CI runs it under Node 20, then 24).
@@ -54,7 +54,7 @@ const installs = [
   ['Chromium', 'scripts/install-chromium.sh', all.filter((f) => f.includes('/dashboard/'))],
   ['Prometheus', 'scripts/install-prometheus.sh', all.filter((f) => f.includes('/deploy/prometheus') || f.includes('/deploy/grafana'))],
   ['nginx', 'scripts/install-bench-proxies.sh', all.filter((f) => f.includes('/deploy/nginx'))],
-  ['systemd-analyze', 'scripts/install-systemd-analyze.sh', all.filter((f) => f.includes('/deploy/systemd'))],
+  ['systemd-analyze', 'scripts/install-systemd-analyze.sh', all.filter((f) => f.includes('/deploy/systemd') || f.includes('/sea/'))],
 ];
 for (const [what, script, files] of installs) {
   if (files.length > 0 && run('bash', [script]) !== 0) {

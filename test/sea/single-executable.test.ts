@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -131,6 +131,35 @@ describe('the single executable', () => {
     }
     const version = spawnSync(exe, ['--version'], { encoding: 'utf8' });
     assert.equal(version.stdout.trim(), JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version);
+  });
+
+  it('the systemd unit verifies (systemd-analyze verify) with this executable where it names it, and not without', () => {
+    const unit = readFileSync(join(ROOT, 'deploy/systemd/stratix-gateway.service'), 'utf8');
+    const execStart = /^ExecStart=(\S+) /m.exec(unit)![1]!;
+    assert.equal(execStart, '/usr/local/bin/stratix-gateway');
+    // A root of its own: the unit, the executable at the path the unit names, systemd's own
+    // units (sysinit.target and friends) and kill (ExecReload).
+    const root = mkdtempSync(join(tmpdir(), 'stratix-unit-root-'));
+    try {
+      for (const d of ['etc/systemd/system', 'usr/local/bin', 'usr/lib/systemd', 'usr/bin']) mkdirSync(join(root, d), { recursive: true });
+      writeFileSync(join(root, 'etc/systemd/system/stratix-gateway.service'), unit);
+      spawnSync('cp', ['-a', '/usr/lib/systemd/system', join(root, 'usr/lib/systemd/')]);
+      symlinkSync('usr/bin', join(root, 'bin'));
+      copyFileSync('/usr/bin/kill', join(root, 'usr/bin/kill'));
+      const verify = (): { status: number | null; out: string } => {
+        const r = spawnSync('systemd-analyze', ['verify', `--root=${root}`, '/etc/systemd/system/stratix-gateway.service'], { encoding: 'utf8' });
+        return { status: r.status, out: `${r.stdout}${r.stderr}` };
+      };
+      const without = verify();
+      assert.notEqual(without.status, 0);
+      assert.match(without.out, /\/usr\/local\/bin\/stratix-gateway is not executable/);
+      copyFileSync(exe, join(root, execStart));
+      const ok = verify();
+      assert.equal(ok.status, 0, ok.out);
+      assert.equal(ok.out.trim(), '', 'no warning either');
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 
   it('drains on SIGTERM and exits 0', async () => {
