@@ -73,6 +73,7 @@ export function proxySettings(options: RelayOptions): ProxySettings {
     nodeArgs: options.proxyNodeArgs,
     stratixMain: options.stratixMain,
     stratixNodeArgs: options.stratixNodeArgs,
+    stratixExec: options.stratixExec,
   };
 }
 

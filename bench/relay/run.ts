@@ -36,7 +36,7 @@ async function main(): Promise<void> {
   const date = new Date().toISOString();
   console.log(`# relay benchmark\ncommand: ${command}\nmachine: ${machine}\ndate:    ${date}`);
   if (options.proxies.includes('stratix')) {
-    console.log(`stratix: node ${stratixCommand(proxySettings(options)).join(' ')} --config <temporary config>`);
+    console.log(`stratix: ${options.stratixExec ?? `node ${stratixCommand(proxySettings(options)).join(' ')}`} --config <temporary config>`);
   }
   // On a terminal a bar on stderr (measurements done, rate, time left); plain lines otherwise.
   const progress = new Progress(process.stderr, { label: 'relay benchmark', unit: 'measurements', total: options.runs * measurementsPerRun(options), plainEveryMs: 60_000 });

@@ -1,12 +1,14 @@
 /**
  * What `GET /admin/workers` tells about one process: its pid, memory, uptime and how
- * late its event loop ran (perf_hooks' event-loop delay histogram, 20 ms resolution,
+ * late its event loop ran (perf_hooks' event-loop delay histogram, sampled every 20 ms,
  * over the last complete 10-second window: the figures do not depend on how often
- * anyone asks). One per process, created by its entry point.
+ * anyone asks). A loop that is never late shows 0. One per process, created by its entry point.
  */
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 
 const WINDOW_MS = 10_000;
+/** The histogram's timer fires every RESOLUTION_MS and records the whole interval: the lateness is the rest. */
+const RESOLUTION_MS = 20;
 
 export interface EventLoopDelay {
   /** Milliseconds; the histogram's own resolution is 20 ms. */
@@ -35,7 +37,7 @@ export class ProcessStats {
   #last: EventLoopDelay | undefined;
 
   constructor() {
-    this.#histogram = monitorEventLoopDelay({ resolution: 20 });
+    this.#histogram = monitorEventLoopDelay({ resolution: RESOLUTION_MS });
     this.#histogram.enable();
     this.#timer = setInterval(() => {
       this.#last = this.#read();
@@ -64,7 +66,7 @@ export class ProcessStats {
 
   #read(): EventLoopDelay {
     const h = this.#histogram;
-    const ms = (ns: number): number => (Number.isFinite(ns) ? Math.round(ns / 1e4) / 100 : 0);
+    const ms = (ns: number): number => (Number.isFinite(ns) ? Math.max(0, Math.round(ns / 1e4) / 100 - RESOLUTION_MS) : 0);
     return {
       meanMs: h.count === 0 ? 0 : ms(h.mean),
       p50Ms: h.count === 0 ? 0 : ms(h.percentile(50)),
