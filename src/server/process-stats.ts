@@ -66,7 +66,7 @@ export class ProcessStats {
 
   #read(): EventLoopDelay {
     const h = this.#histogram;
-    const ms = (ns: number): number => (Number.isFinite(ns) ? Math.max(0, Math.round(ns / 1e4) / 100 - RESOLUTION_MS) : 0);
+    const ms = (ns: number): number => (Number.isFinite(ns) ? Math.max(0, Math.round((ns / 1e6 - RESOLUTION_MS) * 100) / 100) : 0);
     return {
       meanMs: h.count === 0 ? 0 : ms(h.mean),
       p50Ms: h.count === 0 ? 0 : ms(h.percentile(50)),
