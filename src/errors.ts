@@ -121,7 +121,7 @@ export class AdminError extends HttpError {
   }
 }
 
-/** Admin endpoint errors, by code. docs/routing.md lists them; a test keeps the two in step. */
+/** Admin endpoint errors, by code. docs/operations.md lists them; a test keeps the two in step. */
 export const AdminErrors = Object.freeze({
   BAD_REQUEST: { code: 'STRATIX_ERR_ADMIN_BAD_REQUEST', status: 400, meaning: 'A query parameter or a session id is missing or malformed (the message names it).' },
   UNAUTHORIZED: { code: 'STRATIX_ERR_ADMIN_UNAUTHORIZED', status: 401, meaning: 'No `Authorization: Bearer <admin.token>` header, or a wrong token.' },

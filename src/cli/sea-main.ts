@@ -4,7 +4,7 @@
  * WORKER_FLAG first (src/cluster/worker-launch.ts), and that run becomes a worker.
  * Everything else is the ordinary command line (main.ts).
  */
-import { WORKER_FLAG } from '../cluster/executable.js';
+import { WORKER_FLAG } from '../executable.js';
 
 if (process.argv[2] === WORKER_FLAG) {
   process.argv.splice(2, 1);

@@ -18,7 +18,7 @@
  * only through NODE_OPTIONS (its command line is its own), so that is where they go there.
  */
 import { spawn } from 'node:child_process';
-import { isSingleExecutable } from './executable.js';
+import { isSingleExecutable } from '../executable.js';
 
 /** Halves the memory of idle sessions in the workers; in the primary it caps the young generation during connect bursts. */
 export const PRIMARY_NODE_OPTIONS: readonly string[] = Object.freeze(['--max-semi-space-size=2']);

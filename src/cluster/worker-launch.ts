@@ -13,7 +13,7 @@
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { ConfigError } from '../errors.js';
-import { isBundle, isSingleExecutable, WORKER_FLAG } from './executable.js';
+import { isBundle, isSingleExecutable, WORKER_FLAG } from '../executable.js';
 
 const WORKER_MAIN = new URL('./worker-main.js', import.meta.url);
 

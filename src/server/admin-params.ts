@@ -37,7 +37,7 @@ export function parseSessionQuery(q: URLSearchParams): SessionQuery {
 export function parseCloseParams(q: URLSearchParams, extra: readonly string[] = []): { code: number; end: boolean } {
   onlyKnown(q, ['code', 'end', ...extra]);
   const code = integer(q, 'code', 1000, 4999) ?? DEFAULT_ADMIN_CLOSE_CODE;
-  if (!isOperatorCloseCode(code)) throw bad('code: 1000, 1001, 1008, 1011, 1012, 1013 or 3000-4999');
+  if (!isOperatorCloseCode(code)) throw bad('code: 1000, 1001, 1008, 1011, 1012, 1013, 3000-3999 or 4100-4999');
   const endText = single(q, 'end');
   if (endText !== undefined && endText !== 'true' && endText !== 'false') throw bad('end: true or false');
   return { code, end: endText === 'true' };
@@ -51,9 +51,13 @@ export function parsePrefixCloseParams(q: URLSearchParams): { prefix: string; co
   return { prefix, code, end, ratePerSecond: integer(q, 'rate', 1, MAX_RATE) };
 }
 
-/** Close codes an operator may send: the ones that tell a client something true. */
+/**
+ * Close codes an operator may send: the standard ones that tell a client something true,
+ * and the private ranges, but not 4000-4099 (OpenClaw's client uses 4000 for its own tick
+ * timeout, and docs/protocol.md promises the gateway never sends that range).
+ */
 export function isOperatorCloseCode(code: number): boolean {
-  return code === 1000 || code === 1001 || code === 1008 || code === 1011 || code === 1012 || code === 1013 || (code >= 3000 && code <= 4999);
+  return code === 1000 || code === 1001 || code === 1008 || code === 1011 || code === 1012 || code === 1013 || (code >= 3000 && code <= 3999) || (code >= 4100 && code <= 4999);
 }
 
 function bad(message: string): Error {

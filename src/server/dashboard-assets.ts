@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { embeddedAsset, isSingleExecutable } from '../cluster/executable.js';
+import { embeddedAsset, isSingleExecutable } from '../executable.js';
 
 export interface Asset {
   readonly body: Buffer;

@@ -80,9 +80,9 @@ describe('session admin API across workers', () => {
     const shown = await admin(cli.port, 'GET', `/admin/sessions/${target.id}`);
     assert.equal(shown.status, 200);
     assert.equal(shown.body['clientId'], target.clientId);
-    const closed = await admin(cli.port, 'POST', `/admin/sessions/${target.id}/close?code=4000`);
+    const closed = await admin(cli.port, 'POST', `/admin/sessions/${target.id}/close?code=4100`);
     assert.equal(closed.status, 200);
-    assert.deepEqual(await clients.get(target.clientId)!.closed, { code: 4000, reason: 'closed by the operator' });
+    assert.deepEqual(await clients.get(target.clientId)!.closed, { code: 4100, reason: 'closed by the operator' });
     clients.delete(target.clientId);
     await until(() => up.connections.size === 5, 'its upstream closed too');
     const missing = await admin(cli.port, 'GET', `/admin/sessions/${target.id}`);

@@ -173,6 +173,7 @@ describe('session admin API (standalone)', () => {
       ['GET', '/admin/sessions?colour=red', /^colour: unknown parameter/],
       ['POST', '/admin/sessions/0-1-1/close?code=1006', /^code: /],
       ['POST', '/admin/sessions/0-1-1/close?code=2000', /^code: /],
+      ['POST', '/admin/sessions/0-1-1/close?code=4000', /^code: .*4100-4999/],
       ['POST', '/admin/sessions/0-1-1/close?end=yes', /^end: /],
       ['POST', '/admin/sessions/close', /^prefix: required/],
       ['POST', '/admin/sessions/close?prefix=', /^prefix: required/],

@@ -157,10 +157,10 @@ describe('status and sessions against a running instance', () => {
   it('sessions close ID --code, and close --prefix --rate; each client gets the code', async () => {
     const all = JSON.parse((await runCli(['sessions', 'list', '--json'], env())).stdout) as { sessions: Array<{ id: string; clientId: string }> };
     const b = all.sessions.find((s) => s.clientId === 'cli-b')!;
-    const r = await runCli(['sessions', 'close', b.id, '--code', '4001'], env());
+    const r = await runCli(['sessions', 'close', b.id, '--code', '4101'], env());
     assert.equal(r.code, 0, r.stderr);
-    assert.equal(r.stdout, `closed ${b.id} (cli-b) with 4001\n`);
-    assert.equal((await clients[1]!.closed).code, 4001);
+    assert.equal(r.stdout, `closed ${b.id} (cli-b) with 4101\n`);
+    assert.equal((await clients[1]!.closed).code, 4101);
     const p = await runCli(['sessions', 'close', '--prefix', 'cli-', '--rate', '100'], env());
     assert.equal(p.code, 0, p.stderr);
     assert.match(p.stdout, /^closing 2 sessions with clientId prefix "cli-" with 1012, 100\/s/);
