@@ -38,7 +38,7 @@ import { handleOpsRequest, type OpsSource } from './ops-endpoints.js';
 import { opsAdmin } from './ops-admin.js';
 import { ProcessStats } from './process-stats.js';
 import { SessionAdmin } from './session-admin.js';
-import { SessionDirectory } from './session-directory.js';
+import { NumberedSessions, SessionDirectory } from './session-directory.js';
 import { LocalSessionReplica } from './session-replica.js';
 
 const TICK_MS = 250;
@@ -70,7 +70,7 @@ export class Gateway implements SessionOwner {
   readonly live: LiveRoutes;
   readonly health: UpstreamHealth;
   readonly settings: RelaySettings;
-  readonly sessions = new Set<Session>();
+  readonly sessions: Set<Session>;
   readonly paused = new Map<Session, number>();
   readonly connecting = new Map<Session, number>();
   readonly closing = new Map<Session, number>();
@@ -99,11 +99,11 @@ export class Gateway implements SessionOwner {
     this.config = config;
     this.logger = opts.logger ?? silentLogger();
     this.metrics = opts.metrics ?? new GatewayMetrics();
+    this.directory = new SessionDirectory({ worker: opts.workerIndex ?? 0, generation: opts.generation ?? 1, logger: this.logger });
+    this.sessions = new NumberedSessions<Session>(this.directory);
     this.live = new LiveRoutes(this, config, { initial: opts.routes, deferred: opts.deferRoutes, workers: opts.workers });
     this.routes = this.live.holder;
     this.health = this.live.health;
-    this.directory = new SessionDirectory({ worker: opts.workerIndex ?? 0, generation: opts.generation ?? 1, logger: this.logger });
-    this.directory.addSource(this.sessions);
     this.metrics.activeSessions = () => this.sessions.size;
     this.metrics.pausedSessions = () => this.paused.size;
     this.#maxConnections = opts.maxConnections ?? config.gateway.maxConnections;
@@ -241,7 +241,6 @@ export class Gateway implements SessionOwner {
   #open(socket: Socket, head: Buffer, req: IncomingMessage, clientId: string, match: RouteMatch): void {
     const upstream = this.#upstreamRequest(req, match.target); // before the leg takes the socket over
     const session = new Session(this, clientId, socket, match.target);
-    this.directory.opened(session);
     this.sessions.add(session);
     this.live.opened(session, match);
     this.metrics.connectionsTotal++;

@@ -217,3 +217,22 @@ function matches(s: SessionView, q: SessionQuery): boolean {
   if (q.states !== undefined && !q.states.includes(s.stateName)) return false;
   return true;
 }
+
+/**
+ * The gateway's session set: a Set that numbers each session as it joins (its serial and
+ * open time in the directory), so that every place that adds a session numbers it.
+ */
+export class NumberedSessions<T extends SessionView> extends Set<T> {
+  readonly #directory: SessionDirectory;
+
+  constructor(directory: SessionDirectory) {
+    super();
+    this.#directory = directory;
+    directory.addSource(this);
+  }
+
+  override add(session: T): this {
+    if (!this.has(session)) this.#directory.opened(session);
+    return super.add(session);
+  }
+}
