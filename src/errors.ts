@@ -75,7 +75,8 @@ export const HandshakeErrors = Object.freeze({
   HANDSHAKE_TIMEOUT: refusal('STRATIX_ERR_HANDSHAKE_TIMEOUT', 408, 'The request head did not arrive within gateway.handshakeTimeoutMs.'),
   UPGRADE_REQUIRED: refusal('STRATIX_ERR_UPGRADE_REQUIRED', 426, 'GET /ws without a valid WebSocket upgrade (Upgrade, Connection, Sec-WebSocket-Key/Version 13).'),
   HEADERS_TOO_LARGE: refusal('STRATIX_ERR_HEADERS_TOO_LARGE', 431, 'The request head exceeded gateway.maxHeaderBytes.'),
-  UPSTREAM_REFUSED: refusal('STRATIX_ERR_UPSTREAM_REFUSED', 502, 'Subprotocols offered (not stratix.v1): the upstream refused the connection or could not be reached, so the upgrade cannot be answered.'),
+  UPSTREAM_FAILED: refusal('STRATIX_ERR_UPSTREAM_FAILED', 502, 'Subprotocols offered (not stratix.v1): the upstream refused the connection, could not be reached, or answered with an invalid 101, so the upgrade cannot be answered.'),
+  UPSTREAM_REJECTED: refusal('STRATIX_ERR_UPSTREAM_REJECTED', 0, "Subprotocols offered (not stratix.v1): the upstream answered the upgrade with an HTTP error; its status is passed on."),
   UPSTREAM_TIMEOUT: refusal('STRATIX_ERR_UPSTREAM_TIMEOUT', 504, 'Subprotocols offered (not stratix.v1): the upstream did not answer the upgrade within upstream.connectTimeoutMs.'),
   OVER_CAPACITY: refusal('STRATIX_ERR_OVER_CAPACITY', 503, 'gateway.maxConnections sessions are open. Retry-After is set.', CloseCode.UNAVAILABLE),
   DRAINING: refusal('STRATIX_ERR_DRAINING', 503, 'The instance is draining for shutdown. Retry-After is set; connect to another instance.', CloseCode.UNAVAILABLE),
@@ -84,9 +85,10 @@ export const HandshakeErrors = Object.freeze({
 
 export type HandshakeErrorName = keyof typeof HandshakeErrors;
 
-export function handshakeError(name: HandshakeErrorName, message?: string, headers?: Record<string, string>): HandshakeError {
+/** `status` overrides the catalogue's (for UPSTREAM_REJECTED, whose status is the upstream's). */
+export function handshakeError(name: HandshakeErrorName, message?: string, headers?: Record<string, string>, status?: number): HandshakeError {
   const e: HandshakeErrorInfo = HandshakeErrors[name];
-  return new HandshakeError(e.code, e.status, message ?? e.meaning, headers, e.close);
+  return new HandshakeError(e.code, status ?? e.status, message ?? e.meaning, headers, e.close);
 }
 
 /** Why an upstream connection could not be opened or was lost; carries the close code the client gets. */
@@ -141,3 +143,30 @@ export function adminError(name: AdminErrorName, message?: string, details?: Rec
   const e = AdminErrors[name];
   return new AdminError(e.code, e.status, message ?? e.meaning, details, headers);
 }
+
+/**
+ * Why a reliable session's DATA was not delivered (`NACK`, docs/protocol.md §3.3).
+ * `index` is the code's number in the message log (0 means ACK there); never reuse one.
+ */
+export const NackCodes = Object.freeze({
+  BAD_JSON: { code: 'STRATIX_NACK_BAD_JSON', index: 1, meaning: 'The frame is not a JSON object.' },
+  BAD_ENVELOPE: { code: 'STRATIX_NACK_BAD_ENVELOPE', index: 2, meaning: 'A field has the wrong type or form (type, messageId, binary, timestamp), or the type is not one a client sends.' },
+  BAD_BASE64: { code: 'STRATIX_NACK_BAD_BASE64', index: 3, meaning: 'data is not strict base64 (RFC 4648 §4, padded).' },
+  INVALID_UTF8: { code: 'STRATIX_NACK_INVALID_UTF8', index: 4, meaning: 'A text payload (binary absent or false) is not valid UTF-8.' },
+  CLIENT_ID_MISMATCH: { code: 'STRATIX_NACK_CLIENT_ID_MISMATCH', index: 5, meaning: "The envelope's clientId differs from the URL's." },
+  TOO_LARGE: { code: 'STRATIX_NACK_TOO_LARGE', index: 6, meaning: 'The decoded payload exceeds limits.maxMessageBytes.' },
+  UPSTREAM_NOT_OPEN: { code: 'STRATIX_NACK_UPSTREAM_NOT_OPEN', index: 7, meaning: 'No upstream connection is open now (before upstream_open, or while the gateway reconnects it): nothing was sent. Wait for upstream_open or upstream_reset.' },
+  UPSTREAM_LOST: { code: 'STRATIX_NACK_UPSTREAM_LOST', index: 8, meaning: 'The upstream connection closed before the write of this message completed; it may have reached the old upstream in part or whole.' },
+  SESSION_ENDED: { code: 'STRATIX_NACK_SESSION_ENDED', index: 9, meaning: 'The upstream closed for good (upstream_closed was sent); the session is ending.' },
+  LOG_UNAVAILABLE: { code: 'STRATIX_NACK_LOG_UNAVAILABLE', index: 10, meaning: "The gateway's message log cannot be written (e.g. a full disk), so the outcome could not be kept: nothing was sent." },
+} as const);
+
+export type NackCodeName = keyof typeof NackCodes;
+export type NackCode = (typeof NackCodes)[NackCodeName];
+
+/** The NACK code with log index `index` (1..). */
+export function nackByIndex(index: number): NackCode | undefined {
+  return NACK_BY_INDEX[index];
+}
+const NACK_BY_INDEX: Array<NackCode | undefined> = [];
+for (const n of Object.values(NackCodes)) NACK_BY_INDEX[n.index] = n;

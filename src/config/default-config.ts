@@ -24,6 +24,9 @@ export const DEFAULT_CONFIG_TEXT = `// Stratix Gateway configuration: every sett
     "maxHeaderBytes": 16384,
     // Every leg is pinged once per interval; a leg that did not answer the previous ping is dropped.
     "pingIntervalMs": 25000,
+    // A close handshake must complete within this time; then the gateway answers a close still
+    // owed, cuts a leg that never answered ours, and at twice it cuts everything left.
+    "closeTimeoutMs": 10000,
     // On SIGTERM/SIGINT, client closes (1012) are spread at random over this period.
     "drainPeriodMs": 30000,
     // After the drain period, sessions still closing get this long, then are cut.
@@ -108,6 +111,42 @@ export const DEFAULT_CONFIG_TEXT = `// Stratix Gateway configuration: every sett
       "downCooldownMs": 30000,
       // Upstreams tracked per worker.
       "maxTracked": 100000
+    }
+  },
+
+  // Reliable sessions (clients that offer the stratix.v1 subprotocol; docs/protocol.md).
+  "reliable": {
+    // How long a session waits for its client to come back after a disconnect.
+    "resumeWindowMs": 120000,
+    // A connected client that got nothing for this long gets a HEARTBEAT envelope.
+    "heartbeatMs": 25000,
+    // A stratix.v1 connection must send its HELLO within this time (close 4400 otherwise).
+    "helloTimeoutMs": 10000,
+    // Per session: unacknowledged envelopes kept, and their bytes; at the bound the upstream is not read.
+    "maxUnackedMessages": 10000,
+    "maxUnackedBytes": 16777216,
+    // Per instance (split between workers): unacknowledged envelopes of all sessions.
+    "maxBufferedMessages": 1000000,
+    // Per instance: memory for copies of unacknowledged envelopes; past it they are read back from the log.
+    "memoryBytes": 268435456,
+    // Per session: client messageIds remembered for duplicate detection, each for resumeWindowMs.
+    "duplicateWindowMessages": 10000,
+    // Upstream reconnects after a retryable close: capped exponential backoff with full jitter.
+    "upstreamReconnect": { "initialDelayMs": 1000, "maxDelayMs": 30000, "giveUpAfterMs": 300000 },
+    // When an upstream's circuit breaker closes, the sessions waiting for it reconnect spread over this long.
+    "breakerReleaseSpreadMs": 2000,
+    "log": {
+      // Where the message logs live (one directory per gateway process), relative to the working directory.
+      "dir": "data/reliable",
+      // What survives a power cut: "none" (the OS decides), "interval" (fdatasync every fsyncIntervalMs), "always".
+      "fsync": "interval",
+      "fsyncIntervalMs": 1000,
+      // A segment file is closed and a new one started at this size.
+      "segmentBytes": 67108864,
+      // The instance's log may hold this much (split between workers); past it sessions stop reading upstreams.
+      "maxBytes": 8589934592,
+      // A log that stays unwritable this long (e.g. a full disk) ends its sessions with 4507.
+      "failureTimeoutMs": 10000
     }
   },
 

@@ -42,6 +42,12 @@ export const gatewaySchema = z.strictObject({
   maxHeaderBytes: bytes(1 * KiB, 64 * KiB).default(16 * KiB),
   /** The gateway pings every client (and upstream) this often; a leg that missed the previous pong is dropped. */
   pingIntervalMs: ms(1_000, 600_000).default(25_000),
+  /**
+   * A close handshake must complete within this time: a close still owed by the other
+   * side is then answered by the gateway, a leg that never answered ours is cut (at
+   * twice it, everything left is cut).
+   */
+  closeTimeoutMs: ms(100, 120_000).default(10_000),
   /** On SIGTERM/SIGINT, client closes (1012) are spread at random over this period. */
   drainPeriodMs: ms(0, 3_600_000).default(30_000),
   /** After the drain period, sessions still closing get this long before the process exits anyway. */
@@ -173,6 +179,50 @@ export const adminSchema = z.strictObject({
   listen: listenAddress.optional(),
 });
 
+export const reliableLogSchema = z.strictObject({
+  /** Where reliable sessions' message logs live (created 0700; one directory per gateway process). Relative to the working directory. */
+  dir: z.string().min(1).max(4_096).default('data/reliable'),
+  /** What survives a power cut: `none` (the OS decides), `interval` (fdatasync every fsyncIntervalMs), `always` (before each send). */
+  fsync: z.enum(['none', 'interval', 'always']).default('interval'),
+  fsyncIntervalMs: ms(1, 60_000).default(1_000),
+  /** A segment file is closed and a new one started at this size. */
+  segmentBytes: bytes(1 * MiB, 1024 * MiB).default(64 * MiB),
+  /** The instance's log may hold this much (split between workers); past it, sessions stop reading their upstreams. */
+  maxBytes: z.int().min(16 * MiB).max(2 ** 50).default(8 * 1024 * MiB),
+  /** A log that stays unwritable this long (e.g. a full disk) ends its sessions with 4507. */
+  failureTimeoutMs: ms(1_000, 600_000).default(10_000),
+});
+
+export const reliableSchema = z.strictObject({
+  /** How long a session waits for its client to come back after a disconnect. */
+  resumeWindowMs: ms(1_000, 3_600_000).default(120_000),
+  /** A connected client that got nothing for this long gets a HEARTBEAT envelope. */
+  heartbeatMs: ms(1_000, 600_000).default(25_000),
+  /** A stratix.v1 connection must send its HELLO within this time (close 4400 otherwise). */
+  helloTimeoutMs: ms(100, 120_000).default(10_000),
+  /** Per session: unacknowledged envelopes kept; at the bound the upstream is not read. */
+  maxUnackedMessages: z.int().min(1).max(10_000_000).default(10_000),
+  /** Per session: bytes of unacknowledged envelopes kept; at the bound the upstream is not read. */
+  maxUnackedBytes: bytes(64 * KiB, 4096 * MiB).default(16 * MiB),
+  /** Per instance (split between workers): unacknowledged envelopes of all sessions; at the bound upstreams are not read. */
+  maxBufferedMessages: z.int().min(1_000).max(1_000_000_000).default(1_000_000),
+  /** Per instance (split between workers): memory for copies of unacknowledged envelopes; past it they are read back from the log. */
+  memoryBytes: z.int().min(1 * MiB).max(2 ** 46).default(256 * MiB),
+  /** Per session: client messageIds (and outcomes) remembered for duplicate detection, each for resumeWindowMs. */
+  duplicateWindowMessages: z.int().min(1).max(1_000_000).default(10_000),
+  /** Upstream reconnects after a retryable close: capped exponential backoff with full jitter. */
+  upstreamReconnect: z
+    .strictObject({
+      initialDelayMs: ms(10, 600_000).default(1_000),
+      maxDelayMs: ms(10, 3_600_000).default(30_000),
+      giveUpAfterMs: ms(1_000, 86_400_000).default(300_000),
+    })
+    .prefault({}),
+  /** When an upstream's circuit breaker closes, the sessions waiting for it reconnect spread over this long. */
+  breakerReleaseSpreadMs: ms(0, 600_000).default(2_000),
+  log: reliableLogSchema.prefault({}),
+});
+
 /** Why a config with routeSource etcd must not carry rules (shared with the streaming loader). */
 export const ETCD_SOURCE_ROUTES_MESSAGE = 'must be empty when routeSource.type is "etcd" (the rules live in etcd; import them with `stratix-gateway routes import`)';
 export const ETCD_SOURCE_DEFAULT_MESSAGE = 'must be absent when routeSource.type is "etcd" (the default route is the etcd key <prefix>default)';
@@ -191,6 +241,7 @@ export const configSchema = z
     routeSource: routeSourceSchema,
     routing: routingSchema.prefault({}),
     admin: adminSchema.prefault({}),
+    reliable: reliableSchema.prefault({}),
   })
   .superRefine((c, ctx) => {
     if (c.routeSource.type === 'etcd') {
@@ -209,6 +260,10 @@ export const configSchema = z
         path: ['limits', 'preOpenMaxMessageBytes'],
         message: 'must not exceed limits.maxMessageBytes',
       });
+    }
+    const r = c.reliable.upstreamReconnect;
+    if (r.initialDelayMs > r.maxDelayMs) {
+      ctx.addIssue({ code: 'custom', path: ['reliable', 'upstreamReconnect', 'initialDelayMs'], message: 'must not exceed reliable.upstreamReconnect.maxDelayMs' });
     }
     if (c.backpressure.lowWaterMarkBytes >= c.backpressure.highWaterMarkBytes) {
       ctx.addIssue({

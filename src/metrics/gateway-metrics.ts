@@ -21,7 +21,11 @@ export type FailureReason =
   /** The other leg was already closing or closed when the message arrived. */
   | 'peer_closed'
   /** Still buffered for a leg that was closed or dropped before it could be written. */
-  | 'unflushed';
+  | 'unflushed'
+  /** Reliable sessions: a client message answered with a NACK. */
+  | 'nacked'
+  /** Reliable sessions: an envelope still unacknowledged when its session ended (expired, or closed). */
+  | 'session_ended';
 
 export interface GatewayMetricsOptions {
   /** Add prom-client's process_* and nodejs_* metrics. */
@@ -50,6 +54,7 @@ export class GatewayMetrics {
   readonly relayLatencySeconds: Histogram<'direction'>;
   readonly backpressurePauses: Counter<'direction'>;
   readonly pingTimeouts: Counter<'leg'>;
+  readonly controlFramesDropped: Counter<'leg' | 'why'>;
   readonly draining: Gauge;
   readonly routeTableVersion: Gauge<'version'>;
   readonly routeTableRules: Gauge;
@@ -142,6 +147,12 @@ export class GatewayMetrics {
       name: 'stratix_ping_timeouts_total',
       help: 'Legs dropped because they did not answer a ping.',
       labelNames: ['leg'],
+      registers,
+    });
+    this.controlFramesDropped = new Counter({
+      name: 'stratix_control_frames_dropped_total',
+      help: 'Control frames not written: pongs to a leg whose buffer was over the high-water mark (its reads are then paused), or pings/pongs beyond the 8 that may wait behind a frame in flight.',
+      labelNames: ['leg', 'why'],
       registers,
     });
     this.draining = new Gauge({ name: 'stratix_draining', help: '1 while the instance drains for shutdown.', registers });

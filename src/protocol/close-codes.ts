@@ -33,6 +33,7 @@ export const CloseCode = Object.freeze({
   NORMAL: def(1000, 'NORMAL', 'no', 'Normal closure; relayed from the other leg when it closed normally.'),
   GOING_AWAY: def(1001, 'GOING_AWAY', 'backoff', 'Relayed from the upstream when it went away; sent upstream when the client vanished.'),
   PROTOCOL_ERROR: def(1002, 'PROTOCOL_ERROR', 'no', 'The client broke the WebSocket protocol (e.g. an unmasked frame, a bad opcode).'),
+  UNSUPPORTED_DATA: def(1003, 'UNSUPPORTED_DATA', 'no', 'stratix.v1: the client sent a binary frame (every envelope is a JSON text frame).'),
   INVALID_PAYLOAD: def(1007, 'INVALID_PAYLOAD', 'no', 'A text message was not valid UTF-8.'),
   POLICY_VIOLATION: def(1008, 'POLICY_VIOLATION', 'no', 'Relayed from the upstream (OpenClaw uses it for handshake and auth failures).'),
   MESSAGE_TOO_BIG: def(1009, 'MESSAGE_TOO_BIG', 'no', 'A message exceeded limits.maxMessageBytes (limits.preOpenMaxMessageBytes before the upstream is open).'),

@@ -65,6 +65,7 @@ export function errorBody(err: HandshakeError): string {
 /** Answers a raw socket (before or instead of the upgrade) and closes it. */
 export function rejectHandshake(socket: Duplex, err: HandshakeError): void {
   if (socket.destroyed) return;
+  if (socket.listenerCount('error') === 0) socket.on('error', noop); // a reset while we answer is not an error of ours
   const body = errorBody(err);
   let head = `HTTP/1.1 ${err.status} ${STATUS_CODES[err.status] ?? 'Error'}\r\n` +
     'Connection: close\r\n' +
@@ -77,6 +78,8 @@ export function rejectHandshake(socket: Duplex, err: HandshakeError): void {
   socket.once('finish', () => socket.destroy());
   setTimeout(() => socket.destroy(), 2_000).unref();
 }
+
+function noop(): void {}
 
 function truncate(s: string): string {
   return s.length > 64 ? `${s.slice(0, 64)}…` : s;

@@ -1,9 +1,10 @@
 /**
- * WebSocket frame constants and the small frames the gateway writes itself
- * (close, ping, pong). Data frames are never built here: they are relayed as
- * they arrive (see frame-relay.ts).
+ * WebSocket frame constants and the frames the gateway writes itself: close, ping,
+ * pong, and (reliable sessions) whole messages to the upstream. The verbatim relay
+ * never builds data frames: it relays them as they arrive (frame-parser.ts).
  */
 import { randomFillSync } from 'node:crypto';
+import { xorInPlace } from './xor-mask.js';
 
 export const OP_CONTINUATION = 0x0;
 export const OP_TEXT = 0x1;
@@ -46,6 +47,33 @@ export function controlFrame(opcode: number, payload: Buffer, masked: boolean): 
   frame.writeUInt32BE(key >>> 0, 2);
   for (let i = 0; i < len; i++) frame[6 + i] = payload[i]! ^ ((key >>> (24 - 8 * (i & 3))) & 0xff);
   return frame;
+}
+
+/**
+ * A masked (client → server) FIN frame of `opcode` with room for a `len`-byte
+ * payload at its end: the caller writes the payload there, then `maskPayload`.
+ */
+export function allocMaskedFrame(opcode: number, len: number): Buffer {
+  const hlen = (len < 126 ? 2 : len < 65536 ? 4 : 10) + 4;
+  const frame = Buffer.allocUnsafe(hlen + len);
+  frame[0] = 0x80 | opcode;
+  if (len < 126) frame[1] = 0x80 | len;
+  else if (len < 65536) {
+    frame[1] = 0x80 | 126;
+    frame.writeUInt16BE(len, 2);
+  } else {
+    frame[1] = 0x80 | 127;
+    frame.writeUInt32BE(Math.floor(len / 0x100000000), 2);
+    frame.writeUInt32BE(len >>> 0, 6);
+  }
+  frame.writeUInt32BE(randomMaskKey() >>> 0, hlen - 4);
+  return frame;
+}
+
+/** Masks the payload of a frame from `allocMaskedFrame` (written in place after `len` bytes of header room). */
+export function maskPayload(frame: Buffer, len: number): void {
+  const at = frame.length - len;
+  xorInPlace(frame, at, frame.length, frame.readUInt32BE(at - 4));
 }
 
 /** An unmasked (server → client) text frame carrying `payload` whole. */

@@ -2,37 +2,38 @@
  * A Session is one client leg and its one upstream leg, relayed verbatim.
  *
  * Life: CONNECTING (client open, upstream handshake in flight; client frames wait
- * in a bounded queue) → OPEN (relaying) → CLOSING (one leg closing or gone, the
- * other being closed) → CLOSED (both sockets gone; the owner forgets the session).
+ * in a bounded queue) → OPEN (relaying) → CLOSING (a close handshake in flight, or
+ * a leg gone) → CLOSED (both sockets gone; the owner forgets the session).
  *
  * The legs (leg.ts) parse frames and hand the bytes over; the session decides
  * where they go and maps closes between the legs:
- * - a close frame is relayed with its code (a close without a code stays so);
+ * - the close handshake is end to end: a close frame (or a client's FIN) is relayed
+ *   to the other leg, what that leg still sends is relayed back, and its close
+ *   answers the first (within gateway.closeTimeoutMs, else the gateway answers itself);
  * - a client that vanishes gives the upstream 1001; an upstream that vanishes
  *   gives the client 4520; an upstream that breaks the protocol gives 1014;
  * - an upstream that cannot be opened gives 4502/4521/4522/4523 (errors.ts).
  *
  * Backpressure: when a leg buffers more than the high-water mark, reads on the
  * other leg pause; they resume on 'drain' or at the low-water mark (owner's
- * tick). A client above the mark for `slowClientTimeoutMs` is closed with 4408.
+ * tick). A leg whose own pongs cannot be written (its buffer is over the mark: a
+ * ping flood from a peer that never reads) has its reads paused the same way. A
+ * client above the mark for `slowClientTimeoutMs` is closed with 4408.
  *
  * Accounting: every data message received is counted once it is complete, and
  * then as sent (written to the other leg), queued (upstream not open yet) or
  * failed (with a reason). Queued ones become sent or failed when the upstream
  * opens or fails.
  */
-import type { ClientRequest, IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { CloseCode, closeCodeLabel, type CloseCodeInfo } from '../protocol/close-codes.js';
 import { upstreamError, type UpstreamError } from '../errors.js';
 import { Direction, type GatewayMetrics, type FailureReason } from '../metrics/gateway-metrics.js';
 import { currentChunkArrivedAt, Leg, LegKind, type LegOwner } from './leg.js';
-import { checkUpgradeResponse, requestUpgrade } from './websocket-handshake.js';
-import { classifyConnectError } from './upstream-failure.js';
+import { UpstreamConnect, type UpstreamConnectOwner, type UpstreamRequest } from './upstream-connect.js';
 
-const kSession = Symbol('stratix.session');
-type TaggedRequest = ClientRequest & { [kSession]?: Session };
+export type { UpstreamRequest } from './upstream-connect.js';
 
 export const enum SessionState {
   Connecting = 0,
@@ -50,6 +51,13 @@ export interface RelaySettings {
   readonly highWaterMarkBytes: number;
   readonly lowWaterMarkBytes: number;
   readonly connectTimeoutMs: number;
+  /** How long a close handshake may take (gateway.closeTimeoutMs). */
+  readonly closeTimeoutMs: number;
+}
+
+/** Something whose upstream connect the owner's tick times out. */
+export interface ConnectTimed {
+  checkConnectTimeout(now: number, since: number): void;
 }
 
 /** What a session needs from its owner (the Gateway). */
@@ -63,8 +71,8 @@ export interface SessionOwner {
    */
   /** Sessions with a paused leg (since when the client became slow, or the pause); the owner's tick resumes them or closes slow clients. */
   readonly paused: Map<Session, number>;
-  /** Sessions whose upstream is connecting (since the attempt began); the owner's tick enforces the connect timeout. */
-  readonly connecting: Map<Session, number>;
+  /** Upstream connects in flight (since the attempt began); the owner's tick enforces the connect timeout. */
+  readonly connecting: Map<ConnectTimed, number>;
   /** Sessions with a close handshake in flight (since it began); the owner's tick cuts the ones that hang. */
   readonly closing: Map<Session, number>;
   sessionClosed(session: Session): void;
@@ -74,15 +82,10 @@ export interface SessionOwner {
   sampleCounter: number;
 }
 
-export interface UpstreamRequest {
-  readonly url: string;
-  readonly headers: Record<string, string>;
-  readonly origin: string | undefined;
-}
-
-/** A leg whose close handshake is not answered within this time is cut. */
-export const CLOSE_TIMEOUT_MS = 10_000;
 const SAMPLE_MASK = 63;
+
+/** The reason of a 4307 close. */
+export const ROUTE_CHANGED_REASON = 'route changed, reconnect now';
 
 const STATE_NAMES = ['connecting', 'open', 'closing', 'closed'] as const;
 
@@ -91,8 +94,15 @@ const STATE_NAMES = ['connecting', 'open', 'closing', 'closed'] as const;
 const PAUSED_C2U = 1;
 /** Upstream reads paused (client buffer high). */
 const PAUSED_U2C = 2;
+/** Client reads paused because the client's own buffer is high (its pongs could not be written). */
+const PAUSED_CLIENT_SELF = 4;
+/** Upstream reads paused because the upstream's own buffer is high. */
+const PAUSED_UPSTREAM_SELF = 8;
+const PAUSED_ANY = PAUSED_C2U | PAUSED_U2C | PAUSED_CLIENT_SELF | PAUSED_UPSTREAM_SELF;
+/** The client's buffer is over the mark (the slow-client clock runs). */
+const CLIENT_SLOW = PAUSED_U2C | PAUSED_CLIENT_SELF;
 
-export class Session implements LegOwner {
+export class Session implements LegOwner, UpstreamConnectOwner, ConnectTimed {
   readonly owner: SessionOwner;
   readonly clientId: string;
   readonly target: string;
@@ -121,9 +131,7 @@ export class Session implements LegOwner {
   bytes1 = 0;
   serial = 0;
   openedAt = 0;
-  #req: ClientRequest | null = null;
-  /** The Sec-WebSocket-Accept the upstream must answer with (until it answers). */
-  #accept = '';
+  #connect: UpstreamConnect | null = null;
 
   constructor(owner: SessionOwner, clientId: string, clientSocket: Socket, target: string) {
     this.owner = owner;
@@ -134,19 +142,22 @@ export class Session implements LegOwner {
 
   /** Opens the upstream leg. */
   connect(request: UpstreamRequest): void {
-    const { req, accept } = requestUpgrade(new URL(request.url), request.headers, request.origin);
-    this.#req = req;
-    this.#accept = accept;
-    (req as TaggedRequest)[kSession] = this;
-    req.on('upgrade', onUpgrade);
-    req.on('response', onResponse);
-    req.on('error', onRequestError);
-    req.end();
+    this.#connect = new UpstreamConnect(this, request);
     this.owner.connecting.set(this, performance.now());
   }
 
   get paused(): boolean {
-    return (this.flags & (PAUSED_C2U | PAUSED_U2C)) !== 0;
+    return (this.flags & PAUSED_ANY) !== 0;
+  }
+
+  /** Connecting or open. */
+  get live(): boolean {
+    return this.state === SessionState.Connecting || this.state === SessionState.Open;
+  }
+
+  /** The route changed (routing.onRouteChange "migrate"): the client reconnects to the new one. */
+  routeChanged(): void {
+    if (this.live) this.close(CloseCode.ROUTE_CHANGED, ROUTE_CHANGED_REASON);
   }
 
   /** The client reads too slowly: upstream reads are paused for it. */
@@ -165,27 +176,37 @@ export class Session implements LegOwner {
 
   /** Owner's tick: gives up on an upstream still connecting after `connectTimeoutMs`. */
   checkConnectTimeout(now: number, since: number): void {
-    if (this.#req === null || now - since < this.owner.settings.connectTimeoutMs) return;
-    this.#connectFailed(upstreamError('TIMEOUT', `upstream did not open within ${this.owner.settings.connectTimeoutMs} ms`));
-  }
-
-  /** Owner's tick: cuts legs whose close handshake hangs (the session began closing at `since`). */
-  checkClosing(now: number, since: number): void {
-    if (now - since < CLOSE_TIMEOUT_MS) return;
-    if (this.client.closeSent && !this.client.gone) this.client.terminate();
-    if (this.upstream !== null && this.upstream.closeSent && !this.upstream.gone) this.upstream.terminate();
+    if (this.#connect === null || now - since < this.owner.settings.connectTimeoutMs) return;
+    this.upstreamFailed(upstreamError('TIMEOUT', `upstream did not open within ${this.owner.settings.connectTimeoutMs} ms`));
   }
 
   /**
-   * Owner's tick: resumes a paused leg whose peer buffer fell to the low-water
-   * mark; returns true when the client has been slow for longer than `slowMs`.
+   * Owner's tick: the session began closing at `since`. After closeTimeoutMs a
+   * close still owed is answered by the gateway and a leg that never replied to
+   * ours is cut; at twice that, everything left is cut.
+   */
+  checkClosing(now: number, since: number): void {
+    const t = now - since;
+    const timeout = this.owner.settings.closeTimeoutMs;
+    if (t < timeout) return;
+    for (const leg of [this.client, this.upstream]) {
+      if (leg === null || leg.gone) continue;
+      if (leg.owesClose) leg.close(CloseCode.GOING_AWAY.code, 'the other side did not answer the close in time');
+      else if (leg.closeSent && (t >= 2 * timeout || !leg.socket.writableEnded)) leg.terminate();
+    }
+  }
+
+  /**
+   * Owner's tick: resumes paused legs whose buffer fell to the low-water mark;
+   * returns true when the client has been slow for longer than `slowMs`.
    */
   checkBackpressure(now: number, since: number, slowMs: number): boolean {
     if (this.state !== SessionState.Open) return false;
     const low = this.owner.settings.lowWaterMarkBytes;
-    if (this.flags & PAUSED_C2U && this.upstream !== null && this.upstream.bufferedAmount <= low) resumeLeg(this, Direction.ClientToUpstream);
-    if (this.flags & PAUSED_U2C) {
-      if (this.client.bufferedAmount <= low) resumeLeg(this, Direction.UpstreamToClient);
+    const up = this.upstream!;
+    if (this.flags & (PAUSED_C2U | PAUSED_UPSTREAM_SELF) && up.bufferedAmount <= low) upstreamDrained(this);
+    if (this.flags & CLIENT_SLOW) {
+      if (this.client.bufferedAmount <= low) clientDrained(this);
       else if (now - since >= slowMs) return true;
     }
     return false;
@@ -194,21 +215,23 @@ export class Session implements LegOwner {
   /**
    * One liveness round (once per ping interval): a leg that did not answer the
    * previous ping (nor sent anything) is dropped; the others are pinged. A leg
-   * whose reads are paused by backpressure cannot be heard, so it is not judged.
+   * that cannot be heard (its reads are paused) or whose ping would wait behind
+   * buffered data (a slow reader: the 4408 rule judges it) is not judged.
    */
   heartbeat(): void {
     if (this.state !== SessionState.Open && this.state !== SessionState.Connecting) return;
     const m = this.owner.metrics;
-    if (!(this.flags & PAUSED_C2U)) {
-      if (!this.client.alive) {
+    const c = this.client;
+    if (!(this.flags & (PAUSED_C2U | PAUSED_CLIENT_SELF)) && c.bufferedAmount === 0) {
+      if (!c.alive) {
         m.pingTimeouts.inc({ leg: 'client' });
-        this.client.terminate();
+        c.terminate();
         return;
       }
-      this.client.ping();
+      c.ping();
     }
     const up = this.upstream;
-    if (this.state === SessionState.Open && up !== null && !(this.flags & PAUSED_U2C)) {
+    if (this.state === SessionState.Open && up !== null && !(this.flags & (PAUSED_U2C | PAUSED_UPSTREAM_SELF)) && up.bufferedAmount === 0) {
       if (!up.alive) {
         m.pingTimeouts.inc({ leg: 'upstream' });
         this.upstreamFailure = upstreamError('LOST', 'upstream did not answer ping');
@@ -231,7 +254,7 @@ export class Session implements LegOwner {
 
   /** Drops both legs at once (no close handshake). */
   terminate(): void {
-    this.#req?.destroy();
+    this.#connect?.abort();
     this.client.terminate();
     this.upstream?.terminate();
   }
@@ -242,6 +265,10 @@ export class Session implements LegOwner {
   messageLimit(leg: Leg): number {
     const s = this.owner.settings;
     return leg === this.client && this.state === SessionState.Connecting ? s.preOpenMaxMessageBytes : s.maxMessageBytes;
+  }
+
+  controlBufferLimit(): number {
+    return this.owner.settings.highWaterMarkBytes;
   }
 
   legData(leg: Leg, buf: Buffer, start: number, end: number): void {
@@ -259,13 +286,12 @@ export class Session implements LegOwner {
         return;
       }
       const to = this.upstream;
-      // Closing: only the rest of a frame already half written goes on (its close waits for it).
-      if (to === null || to.gone || (!open && !to.holding)) return;
+      if (to === null || !acceptsData(to)) return;
       to.socket.write(bytes);
       if (open && to.bufferedAmount > this.owner.settings.highWaterMarkBytes && !(this.flags & PAUSED_C2U)) pauseLeg(this, Direction.ClientToUpstream);
     } else {
       const to = this.client;
-      if (to.gone || (!open && !to.holding)) return;
+      if (!acceptsData(to)) return;
       to.socket.write(bytes);
       if (open && to.bufferedAmount > this.owner.settings.highWaterMarkBytes && !(this.flags & PAUSED_U2C)) pauseLeg(this, Direction.UpstreamToClient);
     }
@@ -284,7 +310,7 @@ export class Session implements LegOwner {
     m.messagesReceived[dir]++;
     m.bytesReceived[dir] += bytes;
     const to = dir === Direction.ClientToUpstream ? this.upstream : this.client;
-    if (to !== null && !to.gone && (this.state === SessionState.Open || to.holding)) {
+    if (to !== null && acceptsData(to)) {
       m.messagesSent[dir]++;
       m.bytesSent[dir] += bytes;
       const buffered = to.bufferedAmount;
@@ -300,13 +326,27 @@ export class Session implements LegOwner {
     }
   }
 
+  legMessageData(): void {
+    throw new Error('a verbatim session relays frames, not messages');
+  }
+
+  /**
+   * A close frame arrived on `leg`. If it answers ours, the other leg may be
+   * waiting for exactly this answer; otherwise it is relayed to the other leg,
+   * whose answer will answer it — or, with nobody to relay to, answered now.
+   */
   legCloseReceived(leg: Leg, code: number | undefined, reason: string): void {
-    if (leg === this.client) {
-      this.owner.metrics.clientCloses.inc({ code: closeCodeLabel(code ?? 1005) });
-      if (this.state === SessionState.Connecting) this.#abortConnect('peer_closed');
-      else if (this.state === SessionState.Open) this.upstream!.close(code, reason);
-    } else if (this.state === SessionState.Open) {
-      this.client.close(code, reason);
+    if (leg === this.client) this.owner.metrics.clientCloses.inc({ code: closeCodeLabel(code ?? 1005) });
+    const other = leg === this.client ? this.upstream : this.client;
+    if (this.state === SessionState.Connecting) {
+      this.#abortConnect('peer_closed');
+      leg.close(code, reason);
+    } else if (leg.closeSent) {
+      if (other !== null && other.owesClose) other.close(code, reason);
+    } else if (other === null || other.gone || other.closeSent) {
+      leg.close(code, reason);
+    } else {
+      other.close(code, reason);
     }
     if (this.state !== SessionState.Closed) this.state = SessionState.Closing;
     closingSince(this);
@@ -317,13 +357,39 @@ export class Session implements LegOwner {
     if (leg === this.client) {
       this.owner.metrics.clientCloses.inc({ code: closeCodeLabel(code) });
       if (this.state === SessionState.Connecting) this.#abortConnect('peer_closed');
-      else if (this.state === SessionState.Open) this.upstream!.close(CloseCode.GOING_AWAY.code, 'client went away');
+      else this.upstream?.close(CloseCode.GOING_AWAY.code, 'client went away');
     } else {
       this.upstreamFailure = upstreamError('PROTOCOL', `upstream protocol error: ${reason}`);
-      if (this.state === SessionState.Open) this.client.close(CloseCode.BAD_GATEWAY.code, this.upstreamFailure.message);
+      this.client.close(CloseCode.BAD_GATEWAY.code, this.upstreamFailure.message);
     }
     if (this.state !== SessionState.Closed) this.state = SessionState.Closing;
     closingSince(this);
+  }
+
+  /** The client sent FIN: the upstream is closed, and its answer (and what it says before it) still reaches the client. */
+  legEnded(leg: Leg): void {
+    if (this.state === SessionState.Connecting) {
+      this.#abortConnect('peer_closed');
+      leg.close(CloseCode.GOING_AWAY.code, 'client went away');
+    } else if (this.upstream === null || this.upstream.gone || this.upstream.closeSent) {
+      leg.close(CloseCode.GOING_AWAY.code, 'client went away');
+    } else {
+      this.upstream.close(CloseCode.GOING_AWAY.code, 'client went away');
+    }
+    if (this.state !== SessionState.Closed) this.state = SessionState.Closing;
+    closingSince(this);
+  }
+
+  legControlDropped(leg: Leg, why: 'pong' | 'held'): void {
+    const isClient = leg === this.client;
+    this.owner.metrics.controlFramesDropped.inc({ leg: isClient ? 'client' : 'upstream', why });
+    if (why !== 'pong' || this.state !== SessionState.Open) return;
+    // A peer that sends pings and does not read its pongs: stop reading it until it does.
+    const flag = isClient ? PAUSED_CLIENT_SELF : PAUSED_UPSTREAM_SELF;
+    if (this.flags & flag) return;
+    this.flags |= flag;
+    leg.pause();
+    if (!this.owner.paused.has(this) || isClient) this.owner.paused.set(this, performance.now());
   }
 
   legGone(leg: Leg): void {
@@ -331,10 +397,10 @@ export class Session implements LegOwner {
       if (this.backlog1 > 0 && !leg.closeReceived) unflushed(this, Direction.UpstreamToClient);
       if (!leg.closeReceived && !leg.closeSent) this.owner.metrics.clientCloses.inc({ code: '1006' });
       if (this.state === SessionState.Connecting) this.#abortConnect('peer_closed');
-      else if (this.state === SessionState.Open && this.upstream !== null) this.upstream.close(CloseCode.GOING_AWAY.code, 'client went away');
+      else if (this.upstream !== null && !this.upstream.gone) this.upstream.close(CloseCode.GOING_AWAY.code, 'client went away');
     } else {
       if (this.backlog0 > 0 && !leg.closeReceived) unflushed(this, Direction.ClientToUpstream);
-      if (this.state === SessionState.Open && !leg.closeReceived) {
+      if (!leg.closeReceived || this.client.owesClose) {
         const failure = this.upstreamFailure ?? upstreamError('LOST', 'upstream connection lost');
         this.client.close(failure.close.code, failure.message);
       }
@@ -347,31 +413,31 @@ export class Session implements LegOwner {
   legDrained(leg: Leg): void {
     if (leg === this.client) {
       this.backlog1 = 0;
-      if (this.flags & PAUSED_U2C) resumeLeg(this, Direction.UpstreamToClient);
+      if (this.flags & CLIENT_SLOW) clientDrained(this);
     } else {
       this.backlog0 = 0;
-      if (this.flags & PAUSED_C2U) resumeLeg(this, Direction.ClientToUpstream);
+      if (this.flags & (PAUSED_C2U | PAUSED_UPSTREAM_SELF)) upstreamDrained(this);
     }
   }
 
   // -------------------------------------------------------------------------
-  // Upstream handshake
+  // Upstream handshake (UpstreamConnectOwner)
 
-  /** The upstream answered 101: check it and start relaying. */
-  upgraded(res: IncomingMessage, socket: Socket, head: Buffer): void {
-    this.#req = null;
+  /** The upstream answered a valid 101: start relaying. */
+  upstreamOpened(socket: Socket, head: Buffer): void {
+    this.#connect = null;
     const startedAt = this.owner.connecting.get(this) ?? performance.now();
     this.owner.connecting.delete(this);
-    const problem = checkUpgradeResponse(res, this.#accept);
-    this.#accept = '';
-    if (problem !== undefined) {
-      socket.destroy();
-      this.#connectFailed(upstreamError('REJECTED', problem));
-      return;
-    }
-    const m = this.owner.metrics;
-    m.upstreamConnectSeconds.observe({ result: 'open' }, (performance.now() - startedAt) / 1000);
+    this.owner.metrics.upstreamConnectSeconds.observe({ result: 'open' }, (performance.now() - startedAt) / 1000);
     this.owner.upstreamOutcome(this, true);
+    this.adoptUpstream(socket, head);
+  }
+
+  /**
+   * Takes the open upstream socket as the upstream leg (also used when the
+   * upstream was opened before the client's 101: negotiated subprotocols).
+   */
+  adoptUpstream(socket: Socket, head: Buffer): void {
     const up = new Leg(this, socket, LegKind.Upstream);
     this.upstream = up;
     up.peer = this.client;
@@ -383,6 +449,7 @@ export class Session implements LegOwner {
       return;
     }
     this.state = SessionState.Open;
+    const m = this.owner.metrics;
     const queue = this.pending!;
     this.pending = null;
     if (queue.length > 0) {
@@ -400,17 +467,17 @@ export class Session implements LegOwner {
     if (head.length > 0) up.onData(head);
   }
 
-  /** Connecting failed: tell the client why. */
-  #connectFailed(failure: UpstreamError): void {
-    if (this.#req === null && this.upstreamFailure !== undefined) return;
-    const req = this.#req;
-    this.#req = null;
+  /** Connecting failed (or timed out): tell the client why. */
+  upstreamFailed(failure: UpstreamError): void {
+    const attempt = this.#connect;
+    if (attempt === null) return;
+    this.#connect = null;
+    attempt.abort();
     const startedAt = this.owner.connecting.get(this) ?? performance.now();
     this.owner.connecting.delete(this);
-    req?.destroy();
     this.upstreamFailure = failure;
-    const m = this.owner.metrics;
     if (this.state === SessionState.Connecting) {
+      const m = this.owner.metrics;
       m.upstreamConnectSeconds.observe({ result: 'error' }, (performance.now() - startedAt) / 1000);
       m.upstreamConnectFailures.inc({ code: failure.code });
       if (failure.code !== 'STRATIX_ERR_UPSTREAM_REJECTED' || failure.message.includes('HTTP 5')) this.owner.upstreamOutcome(this, false);
@@ -426,11 +493,11 @@ export class Session implements LegOwner {
   /** The client is gone or closing before the upstream opened. */
   #abortConnect(reason: FailureReason): void {
     this.#dropPending(reason);
-    const req = this.#req;
-    if (req !== null) {
-      this.#req = null;
+    const attempt = this.#connect;
+    if (attempt !== null) {
+      this.#connect = null;
       this.owner.connecting.delete(this);
-      req.destroy();
+      attempt.abort();
     }
   }
 
@@ -444,7 +511,7 @@ export class Session implements LegOwner {
 
   #finish(): void {
     if (this.state === SessionState.Closed || !this.client.gone) return;
-    if (this.#req !== null || (this.upstream !== null && !this.upstream.gone)) return;
+    if (this.#connect !== null || (this.upstream !== null && !this.upstream.gone)) return;
     this.state = SessionState.Closed;
     this.pending = null;
     this.owner.paused.delete(this);
@@ -452,34 +519,14 @@ export class Session implements LegOwner {
     this.owner.connecting.delete(this);
     this.owner.sessionClosed(this);
   }
-
-  /** Called when the upstream request ended without a 101 (error or HTTP answer). */
-  requestEnded(err: Error | undefined, status: number | undefined): void {
-    if (this.#req === null) {
-      this.#finish();
-      return;
-    }
-    this.#connectFailed(classifyConnectError(err ?? new Error('upstream closed during handshake'), status));
-  }
 }
 
 // ---------------------------------------------------------------------------
-// Upstream request handlers (this = the ClientRequest).
 
-function onUpgrade(this: TaggedRequest, res: IncomingMessage, socket: Socket, head: Buffer): void {
-  this[kSession]!.upgraded(res, socket, head);
+/** Whether data may still be written to `to`: not gone, and no close sent (or only the rest of a frame before our held close). */
+function acceptsData(to: Leg): boolean {
+  return !to.gone && (!to.closeSent || to.holding);
 }
-
-function onResponse(this: TaggedRequest, res: IncomingMessage): void {
-  res.resume();
-  this[kSession]!.requestEnded(undefined, res.statusCode ?? 0);
-}
-
-function onRequestError(this: TaggedRequest, err: Error): void {
-  this[kSession]!.requestEnded(err, undefined);
-}
-
-// ---------------------------------------------------------------------------
 
 function sampleLatency(m: GatewayMetrics, to: Leg, dir: Direction, since: number): void {
   const label = dir === Direction.ClientToUpstream ? 'client_to_upstream' : 'upstream_to_client';
@@ -522,12 +569,32 @@ function resumeLeg(s: Session, dir: Direction): void {
   if (dir === Direction.ClientToUpstream) {
     if (s.state === SessionState.Connecting) return; // the queue empties when the upstream opens
     s.flags &= ~PAUSED_C2U;
-    s.client.resume();
+    if (!(s.flags & PAUSED_CLIENT_SELF)) s.client.resume();
   } else {
     s.flags &= ~PAUSED_U2C;
-    s.upstream?.resume();
+    if (!(s.flags & PAUSED_UPSTREAM_SELF)) s.upstream?.resume();
   }
   if (!s.paused) s.owner.paused.delete(s);
+}
+
+/** The client's buffer drained: upstream reads (and the client's own, after a pong flood) resume. */
+function clientDrained(s: Session): void {
+  if (s.flags & PAUSED_CLIENT_SELF) {
+    s.flags &= ~PAUSED_CLIENT_SELF;
+    if (!(s.flags & PAUSED_C2U)) s.client.resume();
+  }
+  if (s.flags & PAUSED_U2C) resumeLeg(s, Direction.UpstreamToClient);
+  else if (!s.paused) s.owner.paused.delete(s);
+}
+
+/** The upstream's buffer drained: client reads (and the upstream's own) resume. */
+function upstreamDrained(s: Session): void {
+  if (s.flags & PAUSED_UPSTREAM_SELF) {
+    s.flags &= ~PAUSED_UPSTREAM_SELF;
+    if (!(s.flags & PAUSED_U2C)) s.upstream?.resume();
+  }
+  if (s.flags & PAUSED_C2U) resumeLeg(s, Direction.ClientToUpstream);
+  else if (!s.paused) s.owner.paused.delete(s);
 }
 
 /** Enters the closing state's clock (once: a second close on the other leg does not restart it). */

@@ -42,7 +42,7 @@ interface HandleCarrier {
  * or undefined when `socket` has to stay as it is (TLS, no handle, bytes already
  * buffered in its stream).
  */
-export function withSharedReads(socket: Socket, onRead: SharedReadHandler): Socket | undefined {
+export function withSharedReads(socket: Socket, onRead: SharedReadHandler, allowHalfOpen = false): Socket | undefined {
   const carrier = socket as unknown as HandleCarrier;
   const handle = carrier._handle;
   if (socket instanceof TLSSocket || handle === null || handle === undefined || typeof handle.useUserBuffer !== 'function') return undefined;
@@ -52,5 +52,5 @@ export function withSharedReads(socket: Socket, onRead: SharedReadHandler): Sock
   socket.removeAllListeners();
   carrier._handle = null;
   socket.destroy();
-  return new Socket({ handle: handle as never, allowHalfOpen: false, onread: { buffer: shared, callback: onRead } } as never);
+  return new Socket({ handle: handle as never, allowHalfOpen, onread: { buffer: shared, callback: onRead } } as never);
 }

@@ -97,8 +97,8 @@ export interface UpstreamUpgrade {
   readonly accept: string;
 }
 
-/** Starts the upgrade request to an upstream `ws://` or `wss://` URL. */
-export function requestUpgrade(url: URL, headers: Record<string, string>, origin: string | undefined): UpstreamUpgrade {
+/** Starts the upgrade request to an upstream `ws://` or `wss://` URL, offering `protocols` if given. */
+export function requestUpgrade(url: URL, headers: Record<string, string>, origin: string | undefined, protocols?: readonly string[]): UpstreamUpgrade {
   const key = randomBytes(16).toString('base64');
   const secure = url.protocol === 'wss:';
   const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
@@ -110,6 +110,7 @@ export function requestUpgrade(url: URL, headers: Record<string, string>, origin
     'Sec-WebSocket-Key': key,
   };
   if (origin !== undefined) all.Origin = origin;
+  if (protocols !== undefined && protocols.length > 0) all['Sec-WebSocket-Protocol'] = protocols.join(', ');
   const options: RequestOptions = {
     host,
     port: url.port === '' ? (secure ? 443 : 80) : Number(url.port),
@@ -131,11 +132,17 @@ function tlsConnection(options: { host?: string; port?: number; servername?: str
   return tlsConnect(options as { host: string; port: number; servername?: string });
 }
 
-/** Why an upstream's 101 is unacceptable, or undefined if it is fine. */
-export function checkUpgradeResponse(res: IncomingMessage, accept: string): string | undefined {
-  if (!headerHas(res.headers.upgrade, 'websocket')) return 'invalid Upgrade header in the 101';
-  if (res.headers['sec-websocket-accept'] !== accept) return 'invalid Sec-WebSocket-Accept in the 101';
-  if (res.headers['sec-websocket-extensions'] !== undefined) return 'upstream chose an extension that was not offered';
-  if (res.headers['sec-websocket-protocol'] !== undefined) return 'upstream chose a subprotocol that was not offered';
-  return undefined;
+/** Why an upstream's 101 is unacceptable (`problem`), or the subprotocol it selected. */
+export function checkUpgradeResponse(
+  res: IncomingMessage,
+  accept: string,
+  offered: readonly string[] | undefined,
+): { problem?: string; protocol?: string } {
+  if (!headerHas(res.headers.upgrade, 'websocket')) return { problem: 'invalid Upgrade header in the 101' };
+  if (res.headers['sec-websocket-accept'] !== accept) return { problem: 'invalid Sec-WebSocket-Accept in the 101' };
+  if (res.headers['sec-websocket-extensions'] !== undefined) return { problem: 'upstream chose an extension that was not offered' };
+  const chosen = res.headers['sec-websocket-protocol'];
+  if (chosen === undefined) return {};
+  if (offered === undefined || !offered.includes(chosen)) return { problem: 'upstream chose a subprotocol that was not offered' };
+  return { protocol: chosen };
 }

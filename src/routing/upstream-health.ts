@@ -9,11 +9,19 @@
  * A pool skips down members (see `route-target.ts`). One instance per process,
  * passed to the route table; nothing here is global.
  *
+ * It is also the circuit breaker of reliable sessions' reconnects (`admit`):
+ * closed (up) lets every attempt through; open (down) lets none; half-open (a
+ * failure-down upstream whose cooldown has passed) lets exactly one attempt through
+ * at a time, the probe, whose outcome closes or reopens it.
+ *
  * Bounded: at most `maxTracked` upstreams are tracked; past it the oldest entry that
  * is not an operator mark is dropped and counted in `evicted`.
  */
 
 export type DownReason = 'operator' | 'failures';
+
+/** The circuit breaker's view of an upstream. */
+export type BreakerState = 'closed' | 'open' | 'half_open';
 
 export interface UpstreamStatus {
   readonly target: string;
@@ -50,6 +58,8 @@ interface Entry {
   operator: boolean;
   /** 0 = not failure-down. */
   downUntil: number;
+  /** Half-open: the one attempt let through is in flight. */
+  probing: boolean;
 }
 
 export class UpstreamHealth implements UpstreamHealthView {
@@ -106,9 +116,33 @@ export class UpstreamHealth implements UpstreamHealthView {
     return [...this.#entries.keys()].map((t) => this.status(t)!);
   }
 
+  /** The breaker's state for `target`. */
+  breakerState(target: string): BreakerState {
+    const e = this.#entries.get(target);
+    if (e === undefined) return 'closed';
+    if (e.operator || e.downUntil > this.#now()) return 'open';
+    return e.downUntil > 0 ? 'half_open' : 'closed';
+  }
+
+  /**
+   * May a connect to `target` start now? Closed: yes. Open: no. Half-open: yes for
+   * the first caller (the probe; its recordSuccess/recordFailure settles the state),
+   * no for the others until then.
+   */
+  admit(target: string): boolean {
+    const e = this.#entries.get(target);
+    if (e === undefined) return true;
+    if (e.operator || e.downUntil > this.#now()) return false;
+    if (e.downUntil === 0) return true;
+    if (e.probing) return false;
+    e.probing = true;
+    return true;
+  }
+
   /** A connect to `target` failed. Returns true when this failure took it down. */
   recordFailure(target: string): boolean {
     const e = this.#entry(target);
+    e.probing = false;
     e.failures++;
     if (e.operator || e.failures < this.failureThreshold) return false;
     const wasDown = e.downUntil > this.#now();
@@ -123,6 +157,7 @@ export class UpstreamHealth implements UpstreamHealthView {
     if (e.operator) {
       e.failures = 0;
       e.downUntil = 0;
+      e.probing = false;
     } else {
       this.#entries.delete(target);
     }
@@ -142,7 +177,7 @@ export class UpstreamHealth implements UpstreamHealthView {
     let e = this.#entries.get(target);
     if (e === undefined) {
       if (this.#entries.size >= this.maxTracked) this.#evictOne();
-      e = { failures: 0, operator: false, downUntil: 0 };
+      e = { failures: 0, operator: false, downUntil: 0, probing: false };
       this.#entries.set(target, e);
     }
     return e;

@@ -18,17 +18,25 @@ import type { AddressInfo } from 'node:net';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { once } from 'node:events';
-import { checkUpgradeRequest, refuseUpgrade, writeSwitchingProtocols } from '../relay/websocket-handshake.js';
+import { checkUpgradeRequest, offersStratixV1, refuseUpgrade, writeSwitchingProtocols } from '../relay/websocket-handshake.js';
+import { NegotiatedUpgrade, type NegotiationHost } from '../relay/negotiated-upgrade.js';
+import { parseSubprotocols, STRATIX_V1 } from '../protocol/subprotocol.js';
+import { openReliable, removeOrphans, standalonePlacement, type ReliablePlacement } from '../reliable/reliable-process.js';
+import type { ReliableSessions } from '../reliable/reliable-sessions.js';
+import type { ReliableSession } from '../reliable/reliable-session.js';
+import type { LogFileSystem } from '../reliable/message-log.js';
+import { systemClock, type Clock } from '../time/clock.js';
+import type { GatewaySession } from './gateway-session.js';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { parseListen } from '../config/load.js';
-import { HandshakeError, handshakeError } from '../errors.js';
+import { HandshakeError, handshakeError, type UpstreamError } from '../errors.js';
 import { onHttpClientError, parseHandshakeTarget } from '../protocol/handshake.js';
 import { CloseCode } from '../protocol/close-codes.js';
 import { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import type { RouteMatch, RouteTable, RouteTableHolder } from '../routing/route-table.js';
 import type { UpstreamHealth } from '../routing/upstream-health.js';
-import { Session, SessionState, type RelaySettings, type SessionOwner, type UpstreamRequest } from '../relay/session.js';
+import { Session, type ConnectTimed, type RelaySettings, type SessionOwner, type UpstreamRequest } from '../relay/session.js';
 import { RouteController } from '../control/route-controller.js';
 import { silentLogger } from '../log.js';
 import { createAdminHandler, listenAdmin, type AdminHandler } from './admin-endpoints.js';
@@ -58,11 +66,15 @@ export interface GatewayOptions {
   maxConnections?: number;
   /** Worker index, sent in the X-Stratix-Worker header of the 101. */
   workerIndex?: number;
+  /** The clock (default: the process's). */
+  clock?: Clock;
+  /** The file system under the reliable sessions' log (default node:fs; tests inject failures). */
+  logFs?: LogFileSystem;
   /** The worker's generation (1 for its first process), for session ids. Default 1. */
   generation?: number;
 }
 
-export class Gateway implements SessionOwner {
+export class Gateway implements SessionOwner, NegotiationHost {
   readonly config: Config;
   readonly logger: Logger;
   readonly metrics: GatewayMetrics;
@@ -70,9 +82,15 @@ export class Gateway implements SessionOwner {
   readonly live: LiveRoutes;
   readonly health: UpstreamHealth;
   readonly settings: RelaySettings;
-  readonly sessions: Set<Session>;
+  readonly clock: Clock;
+  /** Every session: verbatim and reliable (numbered as they join: session-directory.ts). */
+  readonly sessions: Set<GatewaySession>;
+  /** Reliable sessions (`stratix.v1`), once `startReliable` has run. */
+  reliable: ReliableSessions | undefined;
   readonly paused = new Map<Session, number>();
-  readonly connecting = new Map<Session, number>();
+  readonly connecting = new Map<ConnectTimed, number>();
+  /** Upgrades waiting for the upstream's subprotocol choice (negotiated-upgrade.ts), with their route. */
+  readonly #negotiations = new Map<NegotiatedUpgrade, { clientId: string; match: RouteMatch; accept: string }>();
   readonly closing = new Map<Session, number>();
   /** The sessions as the admin API lists them (src/server/session-directory.ts). */
   readonly directory: SessionDirectory;
@@ -83,10 +101,10 @@ export class Gateway implements SessionOwner {
   readonly #workerHeader: string;
   readonly #startedAt = performance.now();
   #tick: NodeJS.Timeout | undefined;
-  #sweep: IterableIterator<Session> | undefined;
+  #sweep: IterableIterator<GatewaySession> | undefined;
   #roundStartedAt = 0;
   #perTick = 1;
-  #drain: DrainSchedule<Session> | undefined;
+  #drain: DrainSchedule<GatewaySession> | undefined;
   #drained: Promise<void> | undefined;
   #closed = false;
   /** Standalone only: the controller of the routes, and the admin endpoints. */
@@ -94,13 +112,16 @@ export class Gateway implements SessionOwner {
   #admin: AdminHandler | undefined;
   #adminServer: Server | undefined;
   #stats: ProcessStats | undefined;
+  readonly #logFs: LogFileSystem | undefined;
 
   constructor(config: Config, opts: GatewayOptions = {}) {
     this.config = config;
+    this.clock = opts.clock ?? systemClock;
+    this.#logFs = opts.logFs;
     this.logger = opts.logger ?? silentLogger();
     this.metrics = opts.metrics ?? new GatewayMetrics();
     this.directory = new SessionDirectory({ worker: opts.workerIndex ?? 0, generation: opts.generation ?? 1, logger: this.logger });
-    this.sessions = new NumberedSessions<Session>(this.directory);
+    this.sessions = new NumberedSessions<GatewaySession>(this.directory);
     this.live = new LiveRoutes(this, config, { initial: opts.routes, deferred: opts.deferRoutes, workers: opts.workers });
     this.routes = this.live.holder;
     this.health = this.live.health;
@@ -116,6 +137,7 @@ export class Gateway implements SessionOwner {
       highWaterMarkBytes: config.backpressure.highWaterMarkBytes,
       lowWaterMarkBytes: config.backpressure.lowWaterMarkBytes,
       connectTimeoutMs: config.upstream.connectTimeoutMs,
+      closeTimeoutMs: config.gateway.closeTimeoutMs,
     });
 
     const timeout = config.gateway.handshakeTimeoutMs;
@@ -153,6 +175,9 @@ export class Gateway implements SessionOwner {
         });
         gw.#control = control;
         await control.start();
+        const placement = standalonePlacement(config, gw.clock);
+        gw.startReliable(placement);
+        removeOrphans(placement.orphans);
         const stats = (gw.#stats = new ProcessStats());
         const sessions = new SessionAdmin({ replicas: [new LocalSessionReplica(gw.directory, stats)], defaultRatePerSecond: config.routing.migrateRatePerSecond });
         const handler = createAdminHandler({ routes: control, sessions, ops: opsAdmin(gw.#opsSource()) }, config.admin.token, gw.logger);
@@ -165,6 +190,31 @@ export class Gateway implements SessionOwner {
       throw err;
     }
     return gw;
+  }
+
+  /**
+   * Opens the reliable sessions' log in `placement` and recovers its orphans (before
+   * the process takes clients). Without it, stratix.v1 clients are refused (4503).
+   */
+  startReliable(placement: ReliablePlacement): void {
+    const { reliable } = openReliable(
+      this.config,
+      placement,
+      {
+        relay: this.settings,
+        counters: this.metrics,
+        registry: this.metrics.registry,
+        logger: this.logger,
+        connecting: this.connecting,
+        health: this.health,
+        upstreamRequest: (target, forwarded) => this.#upstreamRequestFor(target, forwarded),
+        sessionOpened: (s) => this.sessions.add(s),
+        sessionClosed: (s) => this.#reliableClosed(s),
+      },
+      this.clock,
+      this.#logFs,
+    );
+    this.reliable = reliable;
   }
 
   async listen(): Promise<void> {
@@ -212,15 +262,77 @@ export class Gateway implements SessionOwner {
       this.#refuse(socket, admitted, req);
       return;
     }
-    // The WebSocket handshake is answered here; from then on the socket is a relay leg.
-    // No subprotocol is negotiated: the relay cannot know the upstream's choice before it opens.
     const accept = checkUpgradeRequest(req.headers);
     if (accept instanceof HandshakeError) {
       this.#refuse(socket, accept, req);
       return;
     }
+    const offered = parseSubprotocols(req.headers['sec-websocket-protocol']);
+    if (offered !== undefined && offered !== null && offered.length > 0 && !offersStratixV1(req.headers)) {
+      // Negotiated end to end: the client's 101 waits for the upstream's choice.
+      const upstream = { ...this.#upstreamRequest(req, admitted.match.target), protocols: offered };
+      const n = new NegotiatedUpgrade(this, socket as Socket, head, upstream);
+      this.#negotiations.set(n, { clientId: admitted.clientId, match: admitted.match, accept });
+      return;
+    }
+    if (offersStratixV1(req.headers)) {
+      this.#openReliable(socket as Socket, head, req, accept, admitted.clientId, admitted.match);
+      return;
+    }
+    // Accept first: the WebSocket handshake is answered here; from then on the socket is a relay leg.
     writeSwitchingProtocols(socket, accept, this.#workerHeader);
     this.#open(socket as Socket, head, req, admitted.clientId, admitted.match);
+  }
+
+  /** A stratix.v1 client: the upgrade is answered with it, and the connection waits for its HELLO. */
+  #openReliable(socket: Socket, head: Buffer, req: IncomingMessage, accept: string, clientId: string, match: RouteMatch): void {
+    const reliable = this.reliable;
+    if (reliable === undefined) {
+      this.#refuse(socket, handshakeError('OVER_CAPACITY', 'reliable sessions are not available in this process', { 'Retry-After': '5' }), req);
+      return;
+    }
+    writeSwitchingProtocols(socket, accept, this.#workerHeader, STRATIX_V1);
+    this.metrics.connectionsTotal++;
+    reliable.accept(socket, head, clientId, match.target, this.#forwarded(req));
+  }
+
+  negotiated(n: NegotiatedUpgrade, upstream: Socket, head: Buffer, protocol: string | undefined): void {
+    const info = this.#negotiations.get(n);
+    this.#negotiations.delete(n);
+    if (info === undefined) {
+      upstream.destroy();
+      return;
+    }
+    const m = this.metrics;
+    m.upstreamConnectSeconds.observe({ result: 'open' }, (performance.now() - n.startedAt) / 1000);
+    if (this.#drain !== undefined || this.#closed) {
+      upstream.destroy();
+      this.#refuseSocket(n.client, handshakeError('DRAINING', undefined, { 'Retry-After': '1' }));
+      return;
+    }
+    writeSwitchingProtocols(n.client, info.accept, this.#workerHeader, protocol);
+    const session = new Session(this, info.clientId, n.client, info.match.target);
+    this.sessions.add(session);
+    this.live.opened(session, info.match);
+    this.live.outcome(session, true);
+    m.connectionsTotal++;
+    session.adoptUpstream(upstream, head);
+    if (n.clientHead.length > 0) session.client.onData(n.clientHead);
+  }
+
+  negotiationAbandoned(n: NegotiatedUpgrade): void {
+    this.#negotiations.delete(n);
+  }
+
+  negotiationFailed(n: NegotiatedUpgrade, refusal: HandshakeError, failure: UpstreamError | undefined): void {
+    const info = this.#negotiations.get(n);
+    this.#negotiations.delete(n);
+    if (info === undefined) return;
+    const m = this.metrics;
+    m.upstreamConnectSeconds.observe({ result: 'error' }, (performance.now() - n.startedAt) / 1000);
+    m.upstreamConnectFailures.inc({ code: failure?.code ?? 'STRATIX_ERR_UPSTREAM_TIMEOUT' });
+    if (refusal.code !== 'STRATIX_ERR_UPSTREAM_REJECTED' || refusal.status >= 500) this.live.recordOutcome(info.match, false);
+    this.#refuseSocket(n.client, refusal);
   }
 
   #admit(req: IncomingMessage): HandshakeError | { clientId: string; match: RouteMatch } {
@@ -229,13 +341,21 @@ export class Gateway implements SessionOwner {
     if (parsed instanceof HandshakeError) return parsed;
     const match = this.routes.current.resolve(parsed.clientId);
     if (match === undefined) return handshakeError('NO_ROUTE', `no route for clientId ${parsed.clientId}`);
-    if (this.sessions.size >= this.#maxConnections) return handshakeError('OVER_CAPACITY', undefined, { 'Retry-After': '5' });
+    if (this.sessions.size + this.#negotiations.size + (this.reliable?.pending ?? 0) >= this.#maxConnections) {
+      return handshakeError('OVER_CAPACITY', undefined, { 'Retry-After': '5' });
+    }
     return { clientId: parsed.clientId, match };
   }
 
   #refuse(socket: Duplex, err: HandshakeError, req: IncomingMessage): void {
     this.metrics.handshakeRejections.inc({ code: err.code });
     refuseUpgrade(socket, err, req.headers);
+  }
+
+  /** An HTTP refusal after the request was accepted for negotiation. */
+  #refuseSocket(socket: Duplex, err: HandshakeError): void {
+    this.metrics.handshakeRejections.inc({ code: err.code });
+    refuseUpgrade(socket, err, undefined);
   }
 
   #open(socket: Socket, head: Buffer, req: IncomingMessage, clientId: string, match: RouteMatch): void {
@@ -249,8 +369,14 @@ export class Gateway implements SessionOwner {
   }
 
   #upstreamRequest(req: IncomingMessage, url: string): UpstreamRequest {
+    return this.#upstreamRequestFor(url, this.#forwarded(req));
+  }
+
+  /** The forwarding headers (and Origin) the config passes upstream for this client, or undefined for none. */
+  #forwarded(req: IncomingMessage): Record<string, string> | undefined {
     const up = this.config.upstream;
-    const headers: Record<string, string> = { ...up.headers };
+    if (up.forwardedHeaders === 'none' && !up.forwardOrigin) return undefined;
+    const headers: Record<string, string> = {};
     if (up.forwardedHeaders !== 'none') {
       const ip = req.socket.remoteAddress ?? '';
       if (up.forwardedHeaders === 'x-forwarded-for') {
@@ -262,8 +388,25 @@ export class Gateway implements SessionOwner {
         headers.Forwarded = `for=${node};proto=ws`;
       }
     }
-    const origin = up.forwardOrigin ? req.headers.origin : undefined;
+    if (up.forwardOrigin && req.headers.origin !== undefined) headers.Origin = req.headers.origin;
+    return headers;
+  }
+
+  #upstreamRequestFor(url: string, forwarded: Readonly<Record<string, string>> | undefined): UpstreamRequest {
+    const headers: Record<string, string> = { ...this.config.upstream.headers };
+    let origin: string | undefined;
+    if (forwarded !== undefined) {
+      for (const [k, v] of Object.entries(forwarded)) {
+        if (k === 'Origin') origin = v;
+        else headers[k] = v;
+      }
+    }
     return { url, headers, origin };
+  }
+
+  #reliableClosed(s: ReliableSession): void {
+    this.sessions.delete(s);
+    this.live.closed(s);
   }
 
   sessionClosed(session: Session): void {
@@ -278,6 +421,7 @@ export class Gateway implements SessionOwner {
 
   #onTick(): void {
     const now = performance.now();
+    this.reliable?.tick();
     for (const [s, since] of this.connecting) s.checkConnectTimeout(now, since);
     for (const [s, since] of this.closing) s.checkClosing(now, since);
     // Backpressure: resume legs at the low-water mark, close clients slow for too long.
@@ -320,25 +464,37 @@ export class Gateway implements SessionOwner {
     this.directory.stop();
     void this.#control?.close();
     this.logger.info({ sessions: this.sessions.size, periodMs }, 'draining');
-    const schedule = new DrainSchedule([...this.sessions], periodMs, performance.now(), (s: Session) => {
-      if (s.state === SessionState.Connecting || s.state === SessionState.Open) s.close(CloseCode.SERVICE_RESTART, 'service restart');
+    // Reliable clients get 1012 too ("resume now"): their sessions stay in the log for the next process.
+    const schedule = new DrainSchedule([...this.sessions], periodMs, performance.now(), (s: GatewaySession) => {
+      if (s.live) s.close(CloseCode.SERVICE_RESTART, 'service restart');
     });
     this.#drain = schedule;
     this.#drained = new Promise<void>((resolve) => {
+      const finish = (): void => {
+        this.reliable?.shutdown();
+        resolve();
+      };
       const deadline = setTimeout(() => {
         for (const s of this.sessions) s.terminate();
-        resolve();
+        finish();
       }, periodMs + graceMs);
       const poll = setInterval(() => {
         schedule.tick(performance.now());
-        if (schedule.done && this.sessions.size === 0) {
+        if (schedule.done && this.#connectedClients() === 0) {
           clearTimeout(deadline);
           clearInterval(poll);
-          resolve();
+          finish();
         }
       }, Math.min(50, Math.max(1, periodMs / 100)));
     });
     return this.#drained;
+  }
+
+  /** Client connections still open: verbatim sessions, and reliable sessions with a client attached. */
+  #connectedClients(): number {
+    const reliable = this.reliable;
+    if (reliable === undefined) return this.sessions.size;
+    return this.sessions.size - reliable.sessions.size + reliable.attachedCount;
   }
 
   /** Stops at once: terminates every session and closes the server. */
@@ -355,6 +511,11 @@ export class Gateway implements SessionOwner {
       this.#adminServer.close();
     }
     for (const s of this.sessions) s.terminate();
+    this.reliable?.close();
+    for (const n of [...this.#negotiations.keys()]) {
+      n.abandon();
+      n.client.destroy();
+    }
     this.#server.closeAllConnections?.();
     if (this.#server.listening) {
       this.#server.close();

@@ -25,18 +25,18 @@ import type { Logger } from 'pino';
 import { Counter, Gauge } from 'prom-client';
 import type { Config, RouteChangePolicy } from '../config/schema.js';
 import type { RouteSetData, RouteReplica } from '../control/route-replica.js';
-import { CloseCode } from '../protocol/close-codes.js';
 import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import { buildRouteTable, buildRouteTableAsync } from '../routing/build-route-table.js';
 import { HashRouteTable } from '../routing/hash-route-table.js';
 import { RouteTableHolder, type RouteExplanation, type RouteMatch, type RouteTable } from '../routing/route-table.js';
 import { UpstreamHealth, type UpstreamStatus } from '../routing/upstream-health.js';
-import { SessionState, type Session } from '../relay/session.js';
+import type { Session } from '../relay/session.js';
+import type { GatewaySession } from './gateway-session.js';
 import type { RouteChange } from '../sources/route-source.js';
 import { PacedCloses } from './paced-closes.js';
 
 export interface LiveRoutesHost {
-  readonly sessions: ReadonlySet<Session>;
+  readonly sessions: ReadonlySet<GatewaySession>;
   readonly logger: Logger;
   readonly metrics: GatewayMetrics;
 }
@@ -53,7 +53,7 @@ export interface LiveRoutesOptions {
 /** Sessions checked between two looks at the clock while searching for affected ones. */
 const SCAN_BATCH = 256;
 const SCAN_SLICE_MS = 8;
-export const ROUTE_CHANGED_REASON = 'route changed, reconnect now';
+export { ROUTE_CHANGED_REASON } from '../relay/session.js';
 
 export class LiveRoutes implements RouteReplica {
   readonly label = 'local';
@@ -66,7 +66,7 @@ export class LiveRoutes implements RouteReplica {
   #table: HashRouteTable | undefined;
   /** Sessions whose target is a pool member: their connect outcomes feed `health`. */
   readonly #pooled = new WeakSet<Session>();
-  readonly #migrations: PacedCloses<Session>;
+  readonly #migrations: PacedCloses<GatewaySession>;
   #chain: Promise<unknown> = Promise.resolve();
 
   constructor(host: LiveRoutesHost, config: Config, opts: LiveRoutesOptions = {}) {
@@ -84,12 +84,12 @@ export class LiveRoutes implements RouteReplica {
 
     const registers = [host.metrics.registry];
     const migrated = new Counter({ name: 'stratix_route_migrations_total', help: 'Sessions closed with 4307 ROUTE_CHANGED because their route changed (routing.onRouteChange "migrate").', registers });
-    this.#migrations = new PacedCloses<Session>({
+    this.#migrations = new PacedCloses<GatewaySession>({
       ratePerSecond: config.routing.migrateRatePerSecond / this.#workers,
       close: (s) => {
-        if (s.state !== SessionState.Connecting && s.state !== SessionState.Open) return;
+        if (!s.live) return;
         migrated.inc();
-        s.close(CloseCode.ROUTE_CHANGED, ROUTE_CHANGED_REASON);
+        s.routeChanged(this.holder.current.resolve(s.clientId)?.target);
       },
     });
     const migrations = this.#migrations;
@@ -132,8 +132,15 @@ export class LiveRoutes implements RouteReplica {
     }
   }
 
+  /** A connect to `match`'s target ended before any session existed (negotiated subprotocols). */
+  recordOutcome(match: RouteMatch, opened: boolean): void {
+    if (match.member < 0) return;
+    if (opened) this.health.recordSuccess(match.target);
+    else this.health.recordFailure(match.target);
+  }
+
   /** A session is gone: it no longer waits for a migration. */
-  closed(session: Session): void {
+  closed(session: GatewaySession): void {
     this.#migrations.delete(session);
   }
 
@@ -199,8 +206,8 @@ export class LiveRoutes implements RouteReplica {
   }
 
   /** Queues the sessions `affected` picks for a paced 4307 close; the search yields every few ms. */
-  async #migrate(policy: RouteChangePolicy, affected: (s: Session) => boolean): Promise<void> {
-    const picked: Session[] = [];
+  async #migrate(policy: RouteChangePolicy, affected: (s: GatewaySession) => boolean): Promise<void> {
+    const picked: GatewaySession[] = [];
     let deadline = performance.now() + SCAN_SLICE_MS;
     let n = 0;
     for (const s of [...this.#host.sessions]) {
@@ -208,7 +215,7 @@ export class LiveRoutes implements RouteReplica {
         await nextTurn();
         deadline = performance.now() + SCAN_SLICE_MS;
       }
-      if ((s.state === SessionState.Connecting || s.state === SessionState.Open) && affected(s)) picked.push(s);
+      if (s.live && affected(s)) picked.push(s);
     }
     if (picked.length === 0) return;
     const rate = policy.migrateRatePerSecond / this.#workers;

@@ -27,7 +27,7 @@ import { EventEmitter } from 'node:events';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { IEvent, IWatchResponse } from 'etcd3';
 import type { Logger } from 'pino';
-import { Backoff } from './backoff.js';
+import { Backoff } from '../time/backoff.js';
 import { EtcdRouteStore } from './etcd-route-store.js';
 import { DEFAULT_KEY, DEFAULT_ROUTE_PREFIX, entryValue, parseRouteEntry, sameValue, type RouteValue } from './route-key.js';
 import { routeSourceError, RouteSourceError } from './route-source-error.js';

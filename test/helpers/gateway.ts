@@ -6,10 +6,33 @@ import { once } from 'node:events';
 import WebSocket from 'ws';
 import { parseConfig } from '../../src/config/load.js';
 import { Gateway } from '../../src/server/gateway.js';
+import { Session } from '../../src/relay/session.js';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
-export async function startGateway(config: Record<string, unknown>): Promise<Gateway> {
+/**
+ * A standalone gateway on 127.0.0.1:0. Its reliable-session log goes to a fresh
+ * temp directory unless the config names one.
+ */
+export async function startGateway(config: Record<string, unknown>, opts: Parameters<typeof Gateway.start>[1] = {}): Promise<Gateway> {
   const gateway = (config.gateway ?? {}) as Record<string, unknown>;
-  return Gateway.start(parseConfig({ ...config, gateway: { listen: '127.0.0.1:0', ...gateway } }));
+  const reliable = (config.reliable ?? {}) as Record<string, unknown>;
+  const log = (reliable.log ?? {}) as Record<string, unknown>;
+  const dir = (log.dir as string | undefined) ?? join(mkdtempSync(join(tmpdir(), 'stratix-log-')), 'reliable');
+  return Gateway.start(parseConfig({ ...config, gateway: { listen: '127.0.0.1:0', ...gateway }, reliable: { ...reliable, log: { ...log, dir } } }), opts);
+}
+
+/** The verbatim session of `clientId` (the gateway holds reliable ones too). */
+export function relaySession(gw: Gateway, clientId: string): Session {
+  const s = [...gw.sessions].find((x): x is Session => x instanceof Session && x.clientId === clientId);
+  if (s === undefined) throw new Error(`no verbatim session for ${clientId}`);
+  return s;
+}
+
+/** Whether a verbatim session of `clientId` exists with its upstream open. */
+export function relayOpen(gw: Gateway, clientId: string): boolean {
+  return [...gw.sessions].some((x) => x instanceof Session && x.clientId === clientId && x.upstream !== null);
 }
 
 export interface Closed {

@@ -40,17 +40,23 @@ export interface RawClient {
   socket: Socket;
   /** Complete data frames (text, binary, continuation) received so far, and their payload bytes. */
   readonly received: { frames: number; bytes: number };
+  /** Every complete frame the server sent, in order (opcode and payload). */
+  readonly frames: Array<{ opcode: number; payload: Buffer }>;
+  /** Resolves when the server ends the TCP connection (FIN or reset). */
+  ended: Promise<void>;
   /** Resolves with the close code of the first close frame the server sends (or 1006 if the socket just ends). */
   closeCode: Promise<number>;
 }
 
 /** Opens a raw WebSocket to the gateway and completes the upgrade. */
-export async function rawConnect(port: number, clientId: string): Promise<RawClient> {
+export async function rawConnect(port: number, clientId: string, extraHeaders: string[] = []): Promise<RawClient> {
   const socket = connect(port, '127.0.0.1');
   await once(socket, 'connect');
   socket.write(
     `GET /ws?clientId=${clientId} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-      `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+      `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n` +
+      extraHeaders.map((h) => `${h}\r\n`).join('') +
+      '\r\n',
   );
   let buf = Buffer.alloc(0);
   let upgraded = false;
@@ -58,6 +64,9 @@ export async function rawConnect(port: number, clientId: string): Promise<RawCli
   let rejectUpgrade!: (e: Error) => void;
   const upgrade = new Promise<void>((res, rej) => ((resolveUpgrade = res), (rejectUpgrade = rej)));
   const received = { frames: 0, bytes: 0 };
+  const frames: Array<{ opcode: number; payload: Buffer }> = [];
+  let resolveEnded!: () => void;
+  const ended = new Promise<void>((res) => (resolveEnded = res));
   let resolveClose!: (code: number) => void;
   const closeCode = new Promise<number>((res) => (resolveClose = res));
   socket.on('data', (d: Buffer) => {
@@ -89,6 +98,7 @@ export async function rawConnect(port: number, clientId: string): Promise<RawCli
       }
       if (buf.length < off + len) return;
       const opcode = buf[0]! & 0x0f;
+      frames.push({ opcode, payload: Buffer.from(buf.subarray(off, off + len)) });
       if (opcode === 0x8) resolveClose(len >= 2 ? buf.readUInt16BE(off) : 1005);
       else if (opcode <= 0x2) {
         received.frames++;
@@ -98,10 +108,12 @@ export async function rawConnect(port: number, clientId: string): Promise<RawCli
     }
   });
   socket.on('error', () => {});
+  socket.on('end', () => resolveEnded());
   socket.on('close', () => {
+    resolveEnded();
     resolveClose(1006);
     rejectUpgrade(new Error('socket closed before upgrade'));
   });
   await upgrade;
-  return { socket, closeCode, received };
+  return { socket, closeCode, received, frames, ended };
 }

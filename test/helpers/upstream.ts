@@ -82,6 +82,7 @@ export async function startBlackhole(): Promise<{ port: number; sockets: Set<Soc
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
     s.on('error', () => {});
+    s.resume(); // read (and drop) what arrives, so that a peer that leaves is noticed
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');

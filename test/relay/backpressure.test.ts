@@ -11,6 +11,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { startGateway, openClient, until } from '../helpers/gateway.js';
 import { rawConnect } from '../helpers/raw-ws.js';
 import type { Gateway } from '../../src/server/gateway.js';
+import { Session } from '../../src/relay/session.js';
 import { seedMetrics } from '../../src/metrics/metrics-format.js';
 
 const KiB = 1024;
@@ -43,9 +44,8 @@ async function floodingUpstream(): Promise<{ port: number; flooders: WebSocket[]
   };
 }
 
-function sessionOf(gw: Gateway, clientId: string) {
-  for (const s of gw.sessions) if (s.clientId === clientId) return s;
-  return undefined;
+function sessionOf(gw: Gateway, clientId: string): Session | undefined {
+  return [...gw.sessions].find((x): x is Session => x instanceof Session && x.clientId === clientId);
 }
 
 test('a client that stops reading holds gateway memory near the high-water mark and loses nothing', async () => {

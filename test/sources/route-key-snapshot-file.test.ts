@@ -8,7 +8,7 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { Backoff } from '../../src/sources/backoff.js';
+import { Backoff } from '../../src/time/backoff.js';
 import { parseRouteFile } from '../../src/sources/route-file.js';
 import { candidateKeys, parseRouteEntry, prefixRangeEnd, ruleKey, type RouteValue } from '../../src/sources/route-key.js';
 import { readRouteSnapshot, writeRouteSnapshot } from '../../src/sources/route-snapshot.js';

@@ -1,0 +1,264 @@
+/**
+ * The `stratix.v1` envelope codec (docs/protocol.md §3): checking what a client
+ * sends, and writing what the gateway sends. No socket here.
+ *
+ * Client envelopes are parsed with JSON.parse and then checked field by field; the
+ * result names the NACK code when something is wrong. `data` stays a string until
+ * it is decoded straight into the upstream frame (`decodeBase64Into`): strict
+ * RFC 4648 §4 base64, checked by length (Node's decoder skips what it does not
+ * know, so a shorter result means a bad character), by alphabet (Node also takes
+ * base64url) and by canonical padding bits.
+ *
+ * Gateway DATA envelopes are built directly as the WebSocket text frame that
+ * carries them: one allocation for the frame, the base64 string copied into it.
+ */
+import { NackCodes, type NackCode } from '../errors.js';
+import { OP_TEXT } from '../relay/frame-codec.js';
+
+export const enum EnvelopeType {
+  Data = 0,
+  Ack = 1,
+  Hello = 2,
+  Nack = 3,
+  Event = 4,
+  Heartbeat = 5,
+}
+
+/** 1–128 printable ASCII characters without `"` and `\`: written into JSON as they are. */
+const MESSAGE_ID = /^[\x21\x23-\x5b\x5d-\x7e]{1,128}$/;
+/** A sessionId as the gateway makes them: 16 bytes, base64url without padding. */
+const SESSION_ID = /^[A-Za-z0-9_-]{22}$/;
+
+export interface DataEnvelope {
+  readonly type: EnvelopeType.Data;
+  readonly messageId: string;
+  readonly data: string;
+  readonly binary: boolean;
+}
+export interface AckEnvelope {
+  readonly type: EnvelopeType.Ack;
+  readonly seq: number;
+}
+export interface HelloEnvelope {
+  readonly type: EnvelopeType.Hello;
+  readonly sessionId: string | undefined;
+  readonly lastSeq: number;
+}
+export interface HeartbeatEnvelope {
+  readonly type: EnvelopeType.Heartbeat;
+}
+/** A client envelope to NACK (`messageId` null when it had no usable one). */
+export interface BadEnvelope {
+  readonly type: -1;
+  readonly messageId: string | null;
+  readonly nack: NackCode;
+  readonly reason: string;
+}
+/** A HELLO (or an ACK) that breaks the protocol: the connection is closed with 4400. */
+export interface ProtocolBreach {
+  readonly type: -2;
+  readonly reason: string;
+}
+
+export type ClientEnvelope = DataEnvelope | AckEnvelope | HelloEnvelope | HeartbeatEnvelope | BadEnvelope | ProtocolBreach;
+
+function bad(messageId: string | null, nack: NackCode, reason: string): BadEnvelope {
+  return { type: -1, messageId, nack, reason };
+}
+
+function breach(reason: string): ProtocolBreach {
+  return { type: -2, reason };
+}
+
+function isSeq(v: unknown): v is number {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+}
+
+/** Parses and checks one client envelope (`raw`: the text frame's UTF-8 bytes, already validated). */
+export function parseClientEnvelope(raw: Buffer, clientId: string): ClientEnvelope {
+  const text = raw.toString('utf8');
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    return bad(null, NackCodes.BAD_JSON, 'not JSON');
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return bad(null, NackCodes.BAD_JSON, 'not a JSON object');
+  const e = v as Record<string, unknown>;
+  switch (e.type) {
+    case EnvelopeType.Data:
+      return checkData(e, text, clientId);
+    case EnvelopeType.Ack:
+      return isSeq(e.seq) ? { type: EnvelopeType.Ack, seq: e.seq } : breach('ACK needs an integer seq >= 0');
+    case EnvelopeType.Hello:
+      return checkHello(e, clientId);
+    case EnvelopeType.Heartbeat:
+      return { type: EnvelopeType.Heartbeat };
+    default: {
+      const id = typeof e.messageId === 'string' && MESSAGE_ID.test(e.messageId) ? e.messageId : null;
+      return bad(id, NackCodes.BAD_ENVELOPE, `type ${JSON.stringify(e.type) ?? 'missing'} is not one a client sends`);
+    }
+  }
+}
+
+function checkData(e: Record<string, unknown>, text: string, clientId: string): DataEnvelope | BadEnvelope {
+  const id = e.messageId;
+  if (typeof id !== 'string' || !MESSAGE_ID.test(id)) return bad(null, NackCodes.BAD_ENVELOPE, 'messageId must be 1-128 printable ASCII characters without " and \\');
+  if (e.clientId !== undefined && e.clientId !== clientId) return bad(id, NackCodes.CLIENT_ID_MISMATCH, 'clientId differs from the connection\'s');
+  if (e.binary !== undefined && typeof e.binary !== 'boolean') return bad(id, NackCodes.BAD_ENVELOPE, 'binary must be true or false');
+  if (e.timestamp !== undefined && !isIntegerLiteral(text, 'timestamp', e.timestamp)) return bad(id, NackCodes.BAD_ENVELOPE, 'timestamp must be an integer (nanoseconds)');
+  if (typeof e.data !== 'string') return bad(id, NackCodes.BAD_ENVELOPE, 'data must be a base64 string');
+  return { type: EnvelopeType.Data, messageId: id, data: e.data, binary: e.binary === true };
+}
+
+function checkHello(e: Record<string, unknown>, clientId: string): HelloEnvelope | ProtocolBreach {
+  if (e.clientId !== undefined && e.clientId !== clientId) return breach('HELLO clientId differs from the connection\'s');
+  if (e.sessionId === undefined) return { type: EnvelopeType.Hello, sessionId: undefined, lastSeq: 0 };
+  if (typeof e.sessionId !== 'string' || !SESSION_ID.test(e.sessionId)) return breach('HELLO sessionId must be a sessionId from a WELCOME');
+  if (!isSeq(e.lastSeq)) return breach('HELLO lastSeq must be an integer >= 0');
+  return { type: EnvelopeType.Hello, sessionId: e.sessionId, lastSeq: e.lastSeq };
+}
+
+/**
+ * Whether the JSON integer `value` (parsed as a double) was written as digits only
+ * in `text`: exponents and fractions are refused, and the digits are what counts,
+ * not the rounded double. `"key"` cannot occur inside another string value of an
+ * envelope unescaped, so its first occurrence is the key.
+ */
+function isIntegerLiteral(text: string, key: string, value: unknown): boolean {
+  if (typeof value !== 'number' || value < 0) return false;
+  const at = text.indexOf(`"${key}"`);
+  if (at === -1) return false;
+  return /^\s*:\s*\d{1,20}\s*[,}]/.test(text.slice(at + key.length + 2, at + key.length + 32));
+}
+
+// ---------------------------------------------------------------------------
+// Base64
+
+/**
+ * The decoded length of base64 `s` (from its length and padding), or -1 when its
+ * length is not a multiple of 4. Whether it is strict base64 is decided by
+ * `decodeBase64Into`.
+ */
+export function base64DecodedLength(s: string): number {
+  const n = s.length;
+  if (n % 4 !== 0) return -1;
+  if (n === 0) return 0;
+  const pad = s.charCodeAt(n - 1) === 0x3d ? (s.charCodeAt(n - 2) === 0x3d ? 2 : 1) : 0;
+  return (n / 4) * 3 - pad;
+}
+
+/**
+ * Decodes `s` into `out` at `offset` and checks it is the strict, canonical base64
+ * (RFC 4648 §4, padded) of exactly `length` bytes: Node's decoder is lenient (it
+ * skips unknown characters, takes base64url, stops at an inner `=`), so the bytes
+ * are encoded again and must give `s` back. Linear, and cheaper than a regex on
+ * large payloads.
+ */
+export function decodeBase64Into(s: string, out: Buffer, offset: number, length: number): boolean {
+  if (length === 0) return s.length === 0;
+  if (out.write(s, offset, length, 'base64') !== length) return false;
+  return out.toString('base64', offset, offset + length) === s;
+}
+
+// ---------------------------------------------------------------------------
+// Gateway envelopes
+
+export const HEARTBEAT_TEXT = '{"type":5}';
+
+export function ackText(messageId: string): string {
+  return `{"type":1,"messageId":"${messageId}"}`;
+}
+
+export function nackText(messageId: string | null, nack: NackCode, reason: string): string {
+  return JSON.stringify({ type: EnvelopeType.Nack, messageId, code: nack.code, reason });
+}
+
+export interface Welcome {
+  readonly sessionId: string;
+  readonly recovered: boolean;
+  readonly resume: 'new' | 'recovered' | 'unknown' | 'expired' | 'out_of_range';
+  readonly firstSeq: number;
+  readonly lastSeq: number;
+  readonly resumeWindowMs: number;
+  readonly heartbeatMs: number;
+}
+
+export function welcomeText(w: Welcome): string {
+  return JSON.stringify({ type: EnvelopeType.Hello, ...w });
+}
+
+export type SessionEventName = 'upstream_open' | 'upstream_reset' | 'upstream_closed';
+
+export function eventText(seq: number, event: SessionEventName, code?: number, reason?: string): string {
+  return JSON.stringify(code === undefined ? { type: EnvelopeType.Event, seq, event } : { type: EnvelopeType.Event, seq, event, code, reason: reason ?? '' });
+}
+
+/** The header length of an unmasked frame with a `len`-byte payload. */
+export function frameHeaderLength(len: number): number {
+  return len < 126 ? 2 : len < 65536 ? 4 : 10;
+}
+
+/** Writes an unmasked FIN text frame header for a `len`-byte payload at the start of `frame`. */
+export function writeTextHeader(frame: Buffer, len: number): void {
+  frame[0] = 0x80 | OP_TEXT;
+  if (len < 126) frame[1] = len;
+  else if (len < 65536) {
+    frame[1] = 126;
+    frame.writeUInt16BE(len, 2);
+  } else {
+    frame[1] = 127;
+    frame.writeUInt32BE(Math.floor(len / 0x100000000), 2);
+    frame.writeUInt32BE(len >>> 0, 6);
+  }
+}
+
+/** A text frame carrying `text` (gateway → client). */
+export function textFrameOf(text: string): Buffer {
+  const len = Buffer.byteLength(text);
+  const h = frameHeaderLength(len);
+  const frame = Buffer.allocUnsafe(h + len);
+  writeTextHeader(frame, len);
+  frame.write(text, h);
+  return frame;
+}
+
+/**
+ * The frame of a gateway DATA envelope for upstream message `payload`:
+ * `{"type":0,"seq":S,"messageId":"S","timestamp":T,"data":"…"[,"binary":true]}`.
+ * The envelope is `frame.subarray(frameHeaderLength(frame.length - …))`; use
+ * `envelopeStart(frame)` to find it.
+ */
+export function dataFrame(seq: number, timestampNs: string, payload: Buffer, binary: boolean): Buffer {
+  const head = `{"type":0,"seq":${seq},"messageId":"${seq}","timestamp":${timestampNs},"data":"`;
+  const tail = binary ? '","binary":true}' : '"}';
+  const b64 = payload.toString('base64');
+  const len = head.length + b64.length + tail.length;
+  const h = frameHeaderLength(len);
+  const frame = Buffer.allocUnsafe(h + len);
+  writeTextHeader(frame, len);
+  let at = h + frame.write(head, h, 'latin1');
+  at += frame.write(b64, at, 'latin1');
+  frame.write(tail, at, 'latin1');
+  return frame;
+}
+
+/** Where the envelope (the frame's payload) starts in a frame built here. */
+export function envelopeStart(frame: Buffer): number {
+  const len7 = frame[1]! & 0x7f;
+  return len7 === 126 ? 4 : len7 === 127 ? 10 : 2;
+}
+
+/** The frame for an envelope read back from the log. */
+export function frameOfEnvelope(envelope: Buffer): Buffer {
+  const h = frameHeaderLength(envelope.length);
+  const frame = Buffer.allocUnsafe(h + envelope.length);
+  writeTextHeader(frame, envelope.length);
+  envelope.copy(frame, h);
+  return frame;
+}
+
+/** The largest envelope a client may send: base64 of the largest payload plus 1 KiB for the fields. */
+export function maxEnvelopeBytes(maxPayloadBytes: number): number {
+  return 4 * Math.ceil(maxPayloadBytes / 3) + 1024;
+}
