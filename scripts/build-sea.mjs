@@ -12,6 +12,12 @@
  *      src/cluster/primary-flags.ts).
  *   3. a copy of the node binary gets the blob injected with postject.
  *
+ * etcd3 reads its gRPC service definitions from .proto files next to its code at run
+ * time; there is no such file beside an executable. They go in as assets, and the one
+ * line of etcd3 that names their path is pointed at a directory the bundle provides:
+ * inside the executable, the three files written to a private temporary directory the
+ * first time etcd is used (removed at exit); for the bundle run by node, dist/sea/etcd-proto/.
+ *
  * Options: --node PATH  build with another node binary (the executable is that Node:
  *                       e.g. .cache/node24/node_modules/.bin/node); default: this node.
  *          --out PATH   the executable (default dist/stratix-gateway).
@@ -45,6 +51,35 @@ const ASSETS = {
   'dashboard/uPlot.min.css': require.resolve('uplot/dist/uPlot.min.css'),
 };
 
+const ETCD_PROTOS = ['rpc.proto', 'kv.proto', 'auth.proto'];
+const etcdProtoDir = join(dirname(require.resolve('etcd3/package.json')), 'proto');
+for (const f of ETCD_PROTOS) ASSETS[`etcd-proto/${f}`] = join(etcdProtoDir, f);
+
+/** Where etcd3's connection-pool.js loads rpc.proto from (see the header). */
+const ETCD_PROTO_DIR_FUNCTION = `function __stratixEtcdProtoDir() {
+  const path = require('node:path'), fs = require('node:fs'), os = require('node:os');
+  let sea;
+  try { sea = require('node:sea'); } catch { sea = undefined; }
+  if (sea === undefined || typeof sea.isSea !== 'function' || !sea.isSea()) return path.join(__dirname, 'etcd-proto');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stratix-etcd-proto-'));
+  for (const f of ${JSON.stringify(ETCD_PROTOS)}) fs.writeFileSync(path.join(dir, f), Buffer.from(sea.getAsset('etcd-proto/' + f)));
+  process.once('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}`;
+
+/** esbuild plugin: etcd3 loads its protos from __stratixEtcdProtoDir() instead of its own directory. */
+const etcdProtos = {
+  name: 'etcd-protos',
+  setup(b) {
+    b.onLoad({ filter: /etcd3[\\/]lib[\\/]connection-pool\.js$/ }, (args) => {
+      const text = readFileSync(args.path, 'utf8');
+      const from = '`${__dirname}/../proto/rpc.proto`';
+      if (!text.includes(from)) throw new Error(`etcd3 changed: ${args.path} no longer loads ${from}`);
+      return { contents: text.replace(from, "require('node:path').join(__stratixEtcdProtoDir(), 'rpc.proto')"), loader: 'js' };
+    });
+  },
+};
+
 function run(cmd, args) {
   const r = spawnSync(cmd, args, { stdio: 'inherit', cwd: root });
   if (r.status !== 0) {
@@ -70,14 +105,17 @@ await build({
   // jsonc-parser's "main" is a UMD build whose require() calls esbuild cannot follow: take its ESM build.
   mainFields: ['module', 'main'],
   logLevel: 'warning',
+  plugins: [etcdProtos],
   alias: { bufferutil: join(dirname(require.resolve('bufferutil/package.json')), 'fallback.js') },
   define: {
     __STRATIX_BUNDLE__: 'true',
     __STRATIX_VERSION__: JSON.stringify(pkg.version),
     'import.meta.url': '__stratix_import_meta_url',
   },
-  banner: { js: "var __stratix_import_meta_url = require('node:url').pathToFileURL(__filename).href;" },
+  banner: { js: `var __stratix_import_meta_url = require('node:url').pathToFileURL(__filename).href;\n${ETCD_PROTO_DIR_FUNCTION}` },
 });
+mkdirSync(join(work, 'etcd-proto'), { recursive: true });
+for (const f of ETCD_PROTOS) copyFileSync(join(etcdProtoDir, f), join(work, 'etcd-proto', f));
 
 const blob = join(work, 'stratix-gateway.blob');
 const seaConfig = join(work, 'sea-config.json');

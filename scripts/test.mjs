@@ -46,7 +46,7 @@ if (run(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 
 
 const all = find(join(root, 'dist/test')).filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)));
 const interop = all.filter((f) => f.endsWith('.interop.test.js'));
-const needsEtcd = all.filter((f) => f.includes('/sources/') || f.includes('/routing-runtime/'));
+const needsEtcd = all.filter((f) => f.includes('/sources/') || f.includes('/routing-runtime/') || f.includes('/sea/'));
 const main = all.filter((f) => !interop.includes(f));
 
 const installs = [

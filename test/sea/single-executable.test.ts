@@ -4,7 +4,8 @@
  * there (its config lives elsewhere); it relays a message through its two workers (the
  * executable started again with --stratix-worker), serves the dashboard's files from
  * inside itself, runs the primary and the workers with their V8 flags, and drains on
- * SIGTERM with exit 0.
+ * SIGTERM with exit 0; its etcd client works from inside it; the systemd unit verifies
+ * with it where the unit names it.
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -15,6 +16,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { writeTempConfig } from '../helpers/cli.js';
+import { EtcdServer } from '../helpers/etcd-server.js';
 import { openClient } from '../helpers/gateway.js';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
 import { TOKEN } from '../routing-runtime/fixtures.js';
@@ -159,6 +161,24 @@ describe('the single executable', () => {
       assert.equal(ok.out.trim(), '', 'no warning either');
     } finally {
       rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it('talks to etcd from inside itself (routes import, export; etcd3 reads its protos from the executable)', async () => {
+    const etcd = await EtcdServer.start();
+    try {
+      const rules = join(buildDir, 'rules.json');
+      writeFileSync(rules, JSON.stringify({ routes: [{ clientIdPrefix: 'sea-', openclawGateway: 'ws://oc-1.internal:18789/ws' }] }));
+      const env = { PATH: '/usr/bin:/bin', HOME: runDir };
+      const imported = spawnSync(exe, ['routes', 'import', rules, '--etcd', etcd.endpoint], { cwd: runDir, env, encoding: 'utf8' });
+      assert.equal(imported.status, 0, imported.stderr);
+      assert.match(imported.stdout, /^imported 1 routes into etcd .*: 1 added/);
+      const exported = spawnSync(exe, ['routes', 'export', '--etcd', etcd.endpoint], { cwd: runDir, env, encoding: 'utf8' });
+      assert.equal(exported.status, 0, exported.stderr);
+      assert.deepEqual(JSON.parse(exported.stdout), { routes: [{ clientIdPrefix: 'sea-', openclawGateway: 'ws://oc-1.internal:18789/ws' }] });
+      assert.deepEqual(readdirSync(runDir), ['stratix-gateway'], 'nothing left beside it');
+    } finally {
+      await etcd.close();
     }
   });
 
