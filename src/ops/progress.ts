@@ -9,7 +9,9 @@
  *
  *   importing into etcd: 550,000/1,000,000 rules (55%), 61,204/s, 7 s left
  *
- * The rate is over the whole task so far; the time left is what remains at that rate.
+ * The rate counts from the first update (work before it, such as parsing a file before
+ * the first rule is counted, does not slow it down); the time left is what remains at
+ * that rate. The last line gives the whole task's time and average rate.
  * Without a known total it shows the count and the rate. `log()` prints a line above the
  * bar without breaking it. The clock is passed in (tests).
  */
@@ -59,6 +61,9 @@ export class Progress {
   readonly #startedAt: number;
   #total: number | undefined;
   #done = 0;
+  /** The first update: where the rate is counted from. */
+  #originAt: number | undefined;
+  #originDone = 0;
   #drawnAt = Number.NEGATIVE_INFINITY;
   #lineShown = false;
   #finished = false;
@@ -85,6 +90,10 @@ export class Progress {
     this.#done = done;
     if (this.#quiet()) return;
     const now = this.#now();
+    if (this.#originAt === undefined) {
+      this.#originAt = now;
+      this.#originDone = done;
+    }
     if (now - this.#drawnAt < (this.#tty ? TTY_EVERY_MS : (this.#opts.plainEveryMs ?? 5_000))) return;
     this.#drawnAt = now;
     this.#draw(now);
@@ -128,13 +137,13 @@ export class Progress {
 
   #draw(now: number): void {
     if (this.#finished) return;
-    const elapsed = (now - this.#startedAt) / 1000;
-    const rate = elapsed > 0 ? this.#done / elapsed : 0;
+    const elapsed = (now - (this.#originAt ?? now)) / 1000;
+    const rate = elapsed > 0 ? (this.#done - this.#originDone) / elapsed : 0;
     const total = this.#total;
     const fraction = total === undefined || total === 0 ? undefined : Math.min(1, this.#done / total);
     const left = total === undefined || rate === 0 ? undefined : (total - this.#done) / rate;
     const unit = this.#opts.unit ?? 'items';
-    const rateText = this.#opts.format === undefined ? `${numbers.format(Math.round(rate))}/s` : '';
+    const rateText = this.#opts.format === undefined && elapsed > 0 ? `${numbers.format(Math.round(rate))}/s` : '';
     const leftText = left === undefined ? '' : `${formatDuration(left)} left`;
     if (this.#tty) {
       const bar = fraction === undefined ? '' : ` [${'#'.repeat(Math.round(fraction * BAR_WIDTH)).padEnd(BAR_WIDTH, '-')}] ${String(Math.floor(fraction * 100)).padStart(3)}%`;
