@@ -29,11 +29,7 @@ export async function runGateway(configPath: string): Promise<number> {
   try {
     primary = new Primary(config, { logger, configPath });
   } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`${err.message}\n`);
-      return 1;
-    }
-    throw err;
+    return cannotStart(logger, err);
   }
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals): void => {
@@ -65,12 +61,16 @@ export async function runGateway(configPath: string): Promise<number> {
   try {
     await primary.start();
   } catch (err) {
-    logger.fatal({ err }, 'failed to start');
     primary.kill();
-    logger.flush();
-    const code = err instanceof StratixError ? ` (${err.code})` : '';
-    process.stderr.write(`stratix-gateway: cannot start: ${(err as Error).message}${code}\n`);
-    return 1;
+    return cannotStart(logger, err);
   }
   return -1;
+}
+
+function cannotStart(logger: ReturnType<typeof createLogger>, err: unknown): number {
+  logger.fatal({ err }, 'failed to start');
+  logger.flush();
+  const code = err instanceof StratixError ? ` (${err.code})` : '';
+  process.stderr.write(`stratix-gateway: cannot start: ${(err as Error).message}${code}\n`);
+  return 1;
 }

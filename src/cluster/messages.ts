@@ -20,7 +20,11 @@ export const ROUTE_CHUNK_RULES = 2_500;
 
 export type ToWorker =
   /** First message: the validated config without its rules (re-validated by the worker) and its place. */
-  | { t: 'init'; config: unknown; index: number; workers: number; generation: number }
+  /**
+   * `generation`/`orphans`: where this process's reliable log goes, and the logs it must recover first.
+   * `starts`: how many times this worker's process has been started (1, 2, …: the G of the admin API's session ids).
+   */
+  | { t: 'init'; config: unknown; index: number; workers: number; generation: string; orphans: string[]; starts: number }
   /** A client socket (sent as the handle) and the request head already read from it. */
   | { t: 'conn'; head: Buffer }
   | { t: 'metrics'; id: number }
@@ -40,7 +44,8 @@ export type ToWorker =
   | { t: 'process-info'; id: number };
 
 export type ToPrimary =
-  | { t: 'ready' }
+  /** Up (after its recovery): `recovered` lists the orphan logs it has read. */
+  | { t: 'ready'; recovered: string[] }
   | { t: 'reply'; id: number; ok: true; value: unknown }
   | { t: 'reply'; id: number; ok: false; error: string }
   | { t: 'drained' };

@@ -15,6 +15,7 @@ import { Gateway } from '../server/gateway.js';
 import { LocalSessionReplica } from '../server/session-replica.js';
 import { ProcessStats } from '../server/process-stats.js';
 import type { ToPrimary, ToWorker } from './messages.js';
+import { shardOf } from './shard.js';
 
 let gateway: Gateway | undefined;
 let sessions: LocalSessionReplica | undefined;
@@ -51,10 +52,12 @@ function init(msg: Extract<ToWorker, { t: 'init' }>): void {
     workerIndex: msg.index,
     workers: msg.workers,
     deferRoutes: true,
-    generation: msg.generation,
+    starts: msg.starts,
   });
   sessions = new LocalSessionReplica(gateway.directory, new ProcessStats(), `worker ${msg.index}`);
-  send({ t: 'ready' });
+  const { index, workers } = msg;
+  const recovered = gateway.startReliable({ generation: msg.generation, orphans: msg.orphans, owns: (id) => shardOf(id, workers) === index, workers });
+  send({ t: 'ready', recovered: [...recovered] });
 }
 
 let signals = 0;

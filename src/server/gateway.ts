@@ -70,8 +70,8 @@ export interface GatewayOptions {
   clock?: Clock;
   /** The file system under the reliable sessions' log (default node:fs; tests inject failures). */
   logFs?: LogFileSystem;
-  /** The worker's generation (1 for its first process), for session ids. Default 1. */
-  generation?: number;
+  /** How many times this worker's process has been started (1 for the first): the G of the admin API's session ids. Default 1. */
+  starts?: number;
 }
 
 export class Gateway implements SessionOwner, NegotiationHost {
@@ -113,6 +113,8 @@ export class Gateway implements SessionOwner, NegotiationHost {
   #adminServer: Server | undefined;
   #stats: ProcessStats | undefined;
   readonly #logFs: LogFileSystem | undefined;
+  /** Standalone: gives the log root up. */
+  #releaseLog: (() => void) | undefined;
 
   constructor(config: Config, opts: GatewayOptions = {}) {
     this.config = config;
@@ -120,7 +122,7 @@ export class Gateway implements SessionOwner, NegotiationHost {
     this.#logFs = opts.logFs;
     this.logger = opts.logger ?? silentLogger();
     this.metrics = opts.metrics ?? new GatewayMetrics();
-    this.directory = new SessionDirectory({ worker: opts.workerIndex ?? 0, generation: opts.generation ?? 1, logger: this.logger });
+    this.directory = new SessionDirectory({ worker: opts.workerIndex ?? 0, generation: opts.starts ?? 1, logger: this.logger });
     this.sessions = new NumberedSessions<GatewaySession>(this.directory);
     this.live = new LiveRoutes(this, config, { initial: opts.routes, deferred: opts.deferRoutes, workers: opts.workers });
     this.routes = this.live.holder;
@@ -176,8 +178,8 @@ export class Gateway implements SessionOwner, NegotiationHost {
         gw.#control = control;
         await control.start();
         const placement = standalonePlacement(config, gw.clock);
-        gw.startReliable(placement);
-        removeOrphans(placement.orphans);
+        gw.#releaseLog = placement.release;
+        removeOrphans(gw.startReliable(placement));
         const stats = (gw.#stats = new ProcessStats());
         const sessions = new SessionAdmin({ replicas: [new LocalSessionReplica(gw.directory, stats)], defaultRatePerSecond: config.routing.migrateRatePerSecond });
         const handler = createAdminHandler({ routes: control, sessions, ops: opsAdmin(gw.#opsSource()) }, config.admin.token, gw.logger);
@@ -196,8 +198,8 @@ export class Gateway implements SessionOwner, NegotiationHost {
    * Opens the reliable sessions' log in `placement` and recovers its orphans (before
    * the process takes clients). Without it, stratix.v1 clients are refused (4503).
    */
-  startReliable(placement: ReliablePlacement): void {
-    const { reliable } = openReliable(
+  startReliable(placement: ReliablePlacement): readonly string[] {
+    const { reliable, report } = openReliable(
       this.config,
       placement,
       {
@@ -215,6 +217,7 @@ export class Gateway implements SessionOwner, NegotiationHost {
       this.#logFs,
     );
     this.reliable = reliable;
+    return report?.read ?? [];
   }
 
   async listen(): Promise<void> {
@@ -512,6 +515,7 @@ export class Gateway implements SessionOwner, NegotiationHost {
     }
     for (const s of this.sessions) s.terminate();
     this.reliable?.close();
+    this.#releaseLog?.();
     for (const n of [...this.#negotiations.keys()]) {
       n.abandon();
       n.client.destroy();
