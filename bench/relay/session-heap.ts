@@ -15,6 +15,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { resolve } from 'node:path';
 import { WebSocket, WebSocketServer } from 'ws';
 
 const CHILD = fileURLToPath(new URL('./session-heap-child.js', import.meta.url));
@@ -71,7 +72,7 @@ async function measure(dist: string, sessions: number): Promise<{ bytesPerSessio
 
 const { values } = parseArgs({ options: { sessions: { type: 'string', default: '3000' }, dist: { type: 'string', multiple: true } } });
 const sessions = Number(values.sessions);
-const builds = values.dist ?? [OWN_DIST];
+const builds = (values.dist ?? [OWN_DIST]).map((d) => resolve(d));
 console.log(`# session heap: node dist/bench/relay/session-heap.js --sessions ${sessions} ${builds.map((d) => `--dist ${d}`).join(' ')}`);
 for (const dist of builds) {
   const r = await measure(dist, sessions);
