@@ -979,7 +979,7 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
     }
   }
 
-  /** One HEARTBEAT round (per reliable.heartbeatMs): a connected client that got nothing since the last round gets a HEARTBEAT; idle structures are freed. */
+  /** One HEARTBEAT round (every reliable.heartbeatMs / 2): a connected client that got nothing since the last round gets a HEARTBEAT (so it never waits heartbeatMs in silence); idle structures are freed. */
   keepAlive(nowMs: number): void {
     const c = this.client;
     if (c !== null && !c.closeSent) {

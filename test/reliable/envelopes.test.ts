@@ -122,9 +122,13 @@ describe('stratix.v1 envelopes', () => {
     assert.equal((await b.closed).code, 1003);
   });
 
-  test('an idle session gets a HEARTBEAT every reliable.heartbeatMs', async () => {
+  test('an idle session hears something at least every reliable.heartbeatMs (HEARTBEATs)', async () => {
     const c = await session('hb-1');
-    await c.until(() => c.envelopes.filter((e) => e.type === 5).length >= 2, 'two heartbeats', 5_000);
+    const at: number[] = [];
+    c.ws.on('message', () => at.push(Date.now()));
+    await c.until(() => c.envelopes.filter((e) => e.type === 5).length >= 3, 'heartbeats', 5_000);
+    // heartbeatMs is 1000 here: rounds every 500 ms on a 250 ms tick, so a silence stays under 1000 + 500 ms (plus timer lag).
+    for (let i = 1; i < at.length; i++) assert.ok(at[i]! - at[i - 1]! < 1_000 + 500 + 150, `silence of ${at[i]! - at[i - 1]!} ms`);
     assert.ok(c.envelopes.filter((e) => e.type === 5).every((e) => Object.keys(e).length === 1));
     c.send({ type: 5 }); // the client may send them too; nothing answers
     c.data('after-hb', 'x');
