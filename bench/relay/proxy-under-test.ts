@@ -3,6 +3,8 @@
  * - `stratix`: the gateway CLI (dist/src/cli/main.js, or a snapshot's) started as
  *   production starts it (`node --max-semi-space-size=2 main.js`), with a temporary
  *   config whose default route is the echo upstream; measured over primary + workers;
+ * - `stratix-reliable`: the same gateway, with clients that speak stratix.v1 (reliable
+ *   sessions: envelopes, acks, the message log on with fsync every 10 ms);
  * - `ws-relay`: reference-ws-relay.ts, the naive one-process `ws` relay;
  * - `raw-relay`: reference-raw-relay.ts, handshakes then raw byte pipes (the floor);
  * - `nginx`, `haproxy`: the real programs (reference-nginx.ts, reference-haproxy.ts),
@@ -23,7 +25,7 @@ import { findExecutable, type ProgramSetup, type ProxyProgram } from './proxy-pr
 import { haproxy } from './reference-haproxy.js';
 import { nginx } from './reference-nginx.js';
 
-export const PROXY_KINDS = ['stratix', 'ws-relay', 'raw-relay', 'nginx', 'haproxy', 'direct'] as const;
+export const PROXY_KINDS = ['stratix', 'stratix-reliable', 'ws-relay', 'raw-relay', 'nginx', 'haproxy', 'direct'] as const;
 export type ProxyKind = (typeof PROXY_KINDS)[number];
 
 const START_TIMEOUT_MS = 30_000;
@@ -41,6 +43,8 @@ export interface ProxyUnderTest {
   kind: ProxyKind;
   /** Base WebSocket URL clients connect to; the generator appends `?clientId=`. */
   url: string;
+  /** The sessions' protocol: stratix.v1 for reliable sessions, else plain frames. */
+  protocol?: 'stratix.v1';
   /** Roots of the process trees whose CPU and memory are attributed to the proxy. */
   pids: number[];
   /** Most idle sessions it can hold without a process passing the descriptor limit. */
@@ -92,8 +96,8 @@ function freePort(): Promise<number> {
  * Resolves with the failures (empty when all relayed) and the sessions that
  * relayed only a re-sent probe.
  */
-export async function relayFailures(url: string, clientIds: readonly string[], timeoutMs = 6_000): Promise<string[]> {
-  const results = await Promise.all(clientIds.map((id) => openProbedSession(`${url}?clientId=${id}`, timeoutMs)));
+export async function relayFailures(url: string, clientIds: readonly string[], timeoutMs = 6_000, protocol?: 'stratix.v1'): Promise<string[]> {
+  const results = await Promise.all(clientIds.map((id) => openProbedSession(`${url}?clientId=${id}`, timeoutMs, undefined, protocol)));
   const failures: string[] = [];
   results.forEach(({ socket, failure, reprobed }, i) => {
     socket?.terminate();
@@ -106,7 +110,7 @@ export async function relayFailures(url: string, clientIds: readonly string[], t
 const PROBE_CLIENT_IDS = Array.from({ length: 8 }, (_, i) => `bench-probe-${i}`);
 let startProbes = 0;
 
-async function startStratix(echoPort: number, settings: ProxySettings): Promise<ProxyUnderTest> {
+async function startStratix(echoPort: number, settings: ProxySettings, reliable = false): Promise<ProxyUnderTest> {
   const port = await freePort();
   const echoUrl = `ws://127.0.0.1:${echoPort}/`;
   const dir = mkdtempSync(path.join(os.tmpdir(), 'stratix-bench-'));
@@ -124,6 +128,7 @@ async function startStratix(echoPort: number, settings: ProxySettings): Promise<
       routes: [],
       defaultRoute: { openclawGateway: echoUrl },
       log: { level: 'warn' },
+      reliable: { log: { dir: path.join(dir, 'reliable'), fsync: (process.env.BENCH_FSYNC ?? 'interval') as 'interval', fsyncIntervalMs: 10 } },
     }),
   );
   const url = `ws://127.0.0.1:${port}/ws`;
@@ -144,8 +149,9 @@ async function startStratix(echoPort: number, settings: ProxySettings): Promise<
   }
   const workers = settings.workers === 'auto' ? os.availableParallelism() : settings.workers;
   const proxy: ProxyUnderTest = {
-    kind: 'stratix',
+    kind: reliable ? 'stratix-reliable' : 'stratix',
     url: `ws://127.0.0.1:${gateway.port}/ws`,
+    ...(reliable ? { protocol: 'stratix.v1' as const } : {}),
     pids: [gateway.pid],
     maxSessions: Math.floor((USABLE_DESCRIPTORS / 2) * workers * 0.95), // two sockets per session, uneven hashing
     stop: async () => {
@@ -225,7 +231,7 @@ async function startReferenceProgram(kind: keyof typeof REFERENCE_PROGRAMS, echo
 }
 
 async function ensureRelays(proxy: ProxyUnderTest, server: ListeningProcess): Promise<void> {
-  const failures = await relayFailures(proxy.url, PROBE_CLIENT_IDS);
+  const failures = await relayFailures(proxy.url, PROBE_CLIENT_IDS, 6_000, proxy.protocol);
   if (failures.length === 0) return;
   await proxy.stop();
   throw new Error(`${proxy.kind} started but did not relay probe messages: ${failures.join('; ')}\n${server.outputTail}`);
@@ -243,6 +249,8 @@ export async function startProxy(
   switch (kind) {
     case 'stratix':
       return startStratix(echo.port, settings);
+    case 'stratix-reliable':
+      return startStratix(echo.port, settings, true);
     case 'ws-relay':
     case 'raw-relay':
       return startReferenceRelay(kind, echo.port, settings);

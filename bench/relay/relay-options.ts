@@ -72,7 +72,7 @@ export interface RelayOptions {
 const DEFAULT_STRATIX_NODE_ARGS = '--max-semi-space-size=2';
 
 const USAGE = `usage: node dist/bench/relay/run.js [options]
-  --proxy LIST              stratix | ws-relay | raw-relay | nginx | haproxy | direct, comma-separated
+  --proxy LIST              stratix | stratix-reliable | ws-relay | raw-relay | nginx | haproxy | direct, comma-separated
                             (default stratix); nginx and haproxy are the installed programs
                             (scripts/install-bench-proxies.sh installs them)
   --phases LIST             throughput,latency,memory (default all)
@@ -232,7 +232,7 @@ export function reproduceCommand(o: RelayOptions): string {
     `--workers ${o.workers}`,
     `--echo-workers ${o.echoWorkers}`,
     ...(o.proxyNodeArgs.length > 0 ? [`--proxy-node-args="${o.proxyNodeArgs.join(' ')}"`] : []),
-    ...(o.proxies.includes('stratix')
+    ...(o.proxies.some((p) => p.startsWith('stratix'))
       ? [
           ...(o.stratixExec !== undefined
             ? [`--stratix-exec ${o.stratixExec}`]

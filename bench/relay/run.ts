@@ -35,7 +35,7 @@ async function main(): Promise<void> {
   const machine = describeMachine();
   const date = new Date().toISOString();
   console.log(`# relay benchmark\ncommand: ${command}\nmachine: ${machine}\ndate:    ${date}`);
-  if (options.proxies.includes('stratix')) {
+  if (options.proxies.some((p) => p.startsWith('stratix'))) {
     console.log(`stratix: ${options.stratixExec ?? `node ${stratixCommand(proxySettings(options)).join(' ')}`} --config <temporary config>`);
   }
   // On a terminal a bar on stderr (measurements done, rate, time left); plain lines otherwise.

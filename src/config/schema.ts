@@ -208,6 +208,11 @@ export const reliableSchema = z.strictObject({
   maxBufferedMessages: z.int().min(1_000).max(1_000_000_000).default(1_000_000),
   /** Per instance (split between workers): memory for copies of unacknowledged envelopes; past it they are read back from the log. */
   memoryBytes: z.int().min(1 * MiB).max(2 ** 46).default(256 * MiB),
+  /**
+   * An ACK (or NACK) waits up to this long for other frames to the same client, so
+   * that they share one write; 0 sends each at once.
+   */
+  ackDelayMs: ms(0, 1_000).default(2),
   /** Per session: client messageIds (and outcomes) remembered for duplicate detection, each for resumeWindowMs. */
   duplicateWindowMessages: z.int().min(1).max(1_000_000).default(10_000),
   /** Upstream reconnects after a retryable close: capped exponential backoff with full jitter. */

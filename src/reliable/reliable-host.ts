@@ -23,6 +23,7 @@ export interface ReliableSettings {
   readonly maxUnackedMessages: number;
   readonly maxUnackedBytes: number;
   readonly duplicateWindowMessages: number;
+  readonly ackDelayMs: number;
   readonly reconnect: { readonly initialDelayMs: number; readonly maxDelayMs: number; readonly giveUpAfterMs: number };
 }
 
@@ -59,6 +60,8 @@ export interface ReliableHost {
   upstreamRequest(target: string, forwarded: Readonly<Record<string, string>> | undefined): UpstreamRequest;
   /** Envelopes held changed by these deltas (count, envelope bytes, bytes in memory). */
   bufferChanged(messages: number, bytes: number, memory: number): void;
+  /** `s` holds only ACK/NACK frames for its client: send them after reliable.ackDelayMs (unless other frames go first). */
+  deferSmall(s: ReliableSession): void;
   /** After a send: drop in-memory copies of `s` if the process is short of memory. */
   shedMemory(s: ReliableSession): void;
   /** `s` stopped reading its upstream at the process's bound; the host resumes it. */

@@ -36,6 +36,7 @@ export function reliableOptions(config: Config, generation: string, workers: num
     maxUnackedMessages: r.maxUnackedMessages,
     maxUnackedBytes: r.maxUnackedBytes,
     duplicateWindowMessages: r.duplicateWindowMessages,
+    ackDelayMs: r.ackDelayMs,
     reconnect: r.upstreamReconnect,
     logDir: generation,
     fsync: r.log.fsync,

@@ -34,7 +34,7 @@ import { UpstreamConnect, type UpstreamConnectOwner } from '../relay/upstream-co
 import { Backoff } from '../time/backoff.js';
 import { DuplicateCache, IN_FLIGHT, ACKED } from './duplicate-cache.js';
 import {
-  ackText,
+  ackFrame,
   base64DecodedLength,
   dataFrame,
   decodeBase64Into,
@@ -86,8 +86,14 @@ const CLIENT_SLOW = 16;
 const SENT = 32;
 /** An upstream has been open: the next open is a reset. */
 const EVER_OPEN = 64;
-/** Client reads stopped: its pongs could not be written (ping flood). */
+/** Client reads stopped: its own buffer is over the mark (ACKs, NACKs or pongs it does not read). */
 const CLIENT_READS_PAUSED = 128;
+/** Client reads stopped: the upstream's buffer is over the mark (it reads slower than the client sends). */
+const READS_PAUSED_FOR_UPSTREAM = 512;
+/** The deferred ACK/NACK frames are being sent now. */
+const SMALL_DUE = 256;
+/** Frames to one client up to this many bytes in all are concatenated into one write. */
+const COALESCE_MAX = 16 * 1024;
 
 export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectTimed, OutboxOwner {
   readonly host: ReliableHost;
@@ -236,12 +242,12 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
     if (seq < ring.endSeq) return true; // already held (a checkpointed copy read twice)
     if (seq !== ring.endSeq) return false;
     const h = this.host;
-    const frame = frameOfEnvelope(envelope);
+    const frame = keepInMemory ? frameOfEnvelope(envelope) : null;
     const pos = h.log.append(numberBody(RecordKind.Envelope, this.handle, seq), envelope);
     const seg = h.log.currentSegment;
     h.log.retain(seg);
-    ring.push(keepInMemory ? frame : null, seg, pos, envelope.length);
-    h.bufferChanged(1, envelope.length, keepInMemory ? frame.length : 0);
+    ring.push(frame, seg, pos, envelope.length);
+    h.bufferChanged(1, envelope.length, frame?.length ?? 0);
     return true;
   }
 
@@ -317,7 +323,7 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
     leg.owner = this;
     this.generation++;
     this.#toClient = null;
-    this.flags &= ~(CLIENT_SLOW | CLIENT_READS_PAUSED);
+    this.flags &= ~(CLIENT_SLOW | CLIENT_READS_PAUSED | READS_PAUSED_FOR_UPSTREAM);
     let resume: Welcome['resume'];
     if (lastSeq === undefined) {
       resume = fresh ?? 'new';
@@ -346,7 +352,7 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
     })));
     this.flags |= SENT;
     if (old === null) this.host.attached(this);
-    this.host.log.append(bareBody(RecordKind.Attached, this.handle));
+    this.host.log.append(bareBody(RecordKind.Attached, this.handle), undefined, false);
     if (this.state === ReliableState.Ended && this.sentSeq >= this.#endSeq) {
       this.#closeEnded();
       return resume;
@@ -376,7 +382,7 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
     }
     const at = this.host.clock.wallMs();
     this.host.detached(this, at);
-    this.host.log.append(numberBody(RecordKind.Detached, this.handle, at));
+    this.host.log.append(numberBody(RecordKind.Detached, this.handle, at), undefined, false);
   }
 
   /** The window passed without a resume. */
@@ -399,13 +405,16 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
     const log = this.host.log;
     if (this.flags & ACK_DIRTY) {
       this.flags &= ~ACK_DIRTY;
-      log.append(numberBody(RecordKind.ClientAck, this.handle, this.ackedSeq));
+      log.append(numberBody(RecordKind.ClientAck, this.handle, this.ackedSeq), undefined, false);
     }
     const out = this.#outbox;
     const up = this.upstream;
     if (out !== null && up !== null && this.state === ReliableState.Open) {
       out.write(up.socket);
       out.complete(up.bufferedAmount, this);
+      const buffered = up.bufferedAmount;
+      if (buffered > this.host.relay.highWaterMarkBytes) this.#pauseClientReads(READS_PAUSED_FOR_UPSTREAM);
+      else if (buffered <= this.host.relay.lowWaterMarkBytes) this.#resumeClientReads(READS_PAUSED_FOR_UPSTREAM); // no 'drain' will come
     }
     const c = this.client;
     if (c === null || c.closeSent || c.gone) {
@@ -418,34 +427,87 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
   #send(c: Leg): void {
     const small = this.#toClient;
     const from = this.sentSeq + 1;
-    const to = this.durableSeq;
-    if (small === null && (from > to || this.flags & CLIENT_SLOW)) return;
-    const socket = c.socket;
-    socket.cork();
-    if (small !== null) {
-      this.#toClient = null;
-      for (const f of small) socket.write(f);
+    const to = this.flags & CLIENT_SLOW ? this.sentSeq : this.durableSeq;
+    if (from > to) {
+      // Only ACK/NACK frames: they wait a moment for company (one write instead of two).
+      if (small !== null) {
+        if (this.host.settings.ackDelayMs > 0 && !(this.flags & SMALL_DUE)) this.host.deferSmall(this);
+        else this.#write(c, small);
+      }
+      return;
     }
+    const frames = small ?? [];
+    this.#toClient = null;
+    this.flags &= ~SMALL_DUE;
     const hwm = this.host.relay.highWaterMarkBytes;
     const m = this.host.metrics;
+    let bytes = c.bufferedAmount;
     let s = from;
-    if (!(this.flags & CLIENT_SLOW)) {
-      for (; s <= to; s++) {
-        socket.write(this.#frameOf(s));
-        m.envelopesSent++;
-        if (s <= this.#replayTo) m.envelopesReplayed++;
-        if (socket.writableLength > hwm) {
-          this.flags |= CLIENT_SLOW;
-          s++;
-          break;
-        }
+    for (; s <= to; s++) {
+      const f = this.#frameOf(s);
+      frames.push(f);
+      bytes += f.length;
+      m.envelopesSent++;
+      if (s <= this.#replayTo) m.envelopesReplayed++;
+      if (bytes > hwm) {
+        this.flags |= CLIENT_SLOW;
+        s++;
+        break;
       }
     }
-    socket.uncork();
-    this.flags |= SENT;
-    this.sentSeq = Math.max(this.sentSeq, s - 1);
+    this.sentSeq = s - 1;
+    this.#write(c, frames);
     this.host.shedMemory(this);
     if (this.state === ReliableState.Ended && this.sentSeq >= this.#endSeq) this.#closeEnded();
+  }
+
+  /** The deferred ACK/NACK frames are due (the host's timer). */
+  sendSmall(): void {
+    const c = this.client;
+    if (c === null || c.closeSent || c.gone || this.#toClient === null) return;
+    this.flags |= SMALL_DUE;
+    this.#send(c);
+    this.flags &= ~SMALL_DUE;
+  }
+
+  /** Writes `frames` to the client: one write (small ones concatenated), or a corked batch when large. */
+  #write(c: Leg, frames: Buffer[]): void {
+    this.#toClient = null;
+    this.flags |= SENT;
+    if (frames.length === 1) c.write(frames[0]!);
+    else {
+      let total = 0;
+      for (const f of frames) total += f.length;
+      if (total <= COALESCE_MAX) c.write(Buffer.concat(frames, total));
+      else {
+        const socket = c.socket;
+        socket.cork();
+        for (const f of frames) socket.write(f);
+        socket.uncork();
+      }
+    }
+    // A client that sends but does not read its ACKs holds a bounded buffer: stop reading it.
+    if (c.bufferedAmount > this.host.relay.highWaterMarkBytes) this.#pauseClientReads(CLIENT_READS_PAUSED);
+  }
+
+  /** Stops reading the client (`why`: its own buffer, or the upstream's, is over the mark) until that one drains. */
+  #pauseClientReads(why: number): void {
+    if (this.flags & why) return;
+    const was = this.flags & (CLIENT_READS_PAUSED | READS_PAUSED_FOR_UPSTREAM);
+    this.flags |= why;
+    this.host.counters.backpressurePauses.inc({ direction: 'client_to_upstream' });
+    if (was === 0) this.client?.pause();
+  }
+
+  #resumeClientReads(why: number): void {
+    if (!(this.flags & why)) return;
+    this.flags &= ~why;
+    if (!(this.flags & (CLIENT_READS_PAUSED | READS_PAUSED_FOR_UPSTREAM))) this.client?.resume();
+  }
+
+  /** The client's reads are paused by a full buffer (its own, or the upstream's). */
+  get clientReadsPaused(): boolean {
+    return (this.flags & (CLIENT_READS_PAUSED | READS_PAUSED_FOR_UPSTREAM)) !== 0;
   }
 
   /** The frame of envelope `seq`: from memory, or read back from the log. */
@@ -550,8 +612,11 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
     h.log.pin(h.log.currentSegment, now + h.settings.resumeWindowMs);
     counters.bytesReceived[Direction.ClientToUpstream] += n;
     this.bytes0 += n;
-    (this.#outbox ??= new UpstreamOutbox()).add(frame, id, this.generation);
+    const out = (this.#outbox ??= new UpstreamOutbox());
+    out.add(frame, id, this.generation);
     h.touch(this);
+    // An upstream that reads slower than the client sends: stop reading the client now, not after the turn.
+    if (out.waitingBytes + (this.upstream?.bufferedAmount ?? 0) > h.relay.highWaterMarkBytes) this.#pauseClientReads(READS_PAUSED_FOR_UPSTREAM);
   }
 
   /** The write of `messageId` to the upstream completed: ACK (on the connection it came on). */
@@ -566,7 +631,7 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
     const now = h.clock.wallMs();
     const waiter = this.dups?.settle(messageId, outcome) ?? -1;
     if (outcome !== ACKED) h.counters.failed(Direction.ClientToUpstream, 'nacked');
-    h.log.append(messageBody(this.handle, now, messageId, outcome));
+    h.log.append(messageBody(this.handle, now, messageId, outcome), undefined, false);
     h.log.pin(h.log.currentSegment, now + h.settings.resumeWindowMs);
     if (generation === this.generation) this.#answer(messageId, outcome);
     // A duplicate that waited for this outcome is answered too (on the connection it came on).
@@ -576,7 +641,7 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
   #answer(messageId: string, outcome: number): void {
     if (outcome === ACKED) {
       this.host.metrics.acksSent++;
-      this.#queueClient(textFrameOf(ackText(messageId)));
+      this.#queueClient(ackFrame(messageId));
     } else {
       const nack = nackByIndex(outcome) ?? NackCodes.UPSTREAM_LOST;
       this.host.metrics.nacks.inc({ code: nack.code });
@@ -595,7 +660,7 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
     if (messageId !== null && remember) {
       const now = h.clock.wallMs();
       this.dups!.remember(messageId, now, nack.index);
-      h.log.append(messageBody(this.handle, now, messageId, nack.index));
+      h.log.append(messageBody(this.handle, now, messageId, nack.index), undefined, false);
       h.log.pin(h.log.currentSegment, now + h.settings.resumeWindowMs);
     }
     h.counters.failed(Direction.ClientToUpstream, 'nacked');
@@ -790,6 +855,7 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
   #upstreamDown(code: number, reason: string): void {
     if (this.upstream === null) return;
     this.upstream = null;
+    this.#resumeClientReads(READS_PAUSED_FOR_UPSTREAM); // its buffer went with it
     this.#outbox?.drop(
       (id, gen) => this.#settle(id, NackCodes.UPSTREAM_LOST.index, gen),
       (id, gen) => this.#settle(id, NackCodes.UPSTREAM_NOT_OPEN.index, gen),
@@ -920,25 +986,20 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
 
   legDrained(leg: Leg): void {
     if (leg === this.client) {
-      if (this.flags & CLIENT_READS_PAUSED) {
-        this.flags &= ~CLIENT_READS_PAUSED;
-        leg.resume();
-      }
+      this.#resumeClientReads(CLIENT_READS_PAUSED);
       if (this.flags & CLIENT_SLOW) {
         this.flags &= ~CLIENT_SLOW;
         this.host.touch(this);
       }
-    } else if (leg === this.upstream && this.#outbox !== null) {
-      this.#outbox.complete(0, this);
+    } else if (leg === this.upstream) {
+      this.#outbox?.complete(0, this);
+      this.#resumeClientReads(READS_PAUSED_FOR_UPSTREAM);
     }
   }
 
   legControlDropped(leg: Leg, why: 'pong' | 'held'): void {
     this.host.counters.controlFramesDropped.inc({ leg: leg === this.upstream ? 'upstream' : 'client', why });
-    if (why === 'pong' && leg === this.client && !(this.flags & CLIENT_READS_PAUSED)) {
-      this.flags |= CLIENT_READS_PAUSED;
-      leg.pause();
-    }
+    if (why === 'pong' && leg === this.client) this.#pauseClientReads(CLIENT_READS_PAUSED);
   }
 
   messageLimit(leg: Leg): number {
@@ -964,7 +1025,7 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
   heartbeat(): void {
     const c = this.client;
     const m = this.host.counters;
-    if (c !== null && !(this.flags & CLIENT_READS_PAUSED) && c.bufferedAmount === 0) {
+    if (c !== null && !this.clientReadsPaused && c.bufferedAmount === 0) {
       if (!c.alive) {
         m.pingTimeouts.inc({ leg: 'client' });
         c.terminate();

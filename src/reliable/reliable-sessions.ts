@@ -96,6 +96,9 @@ export class ReliableSessions implements ReliableHost, HelloHost {
   readonly #stuck = new Map<ReliableSession, number>();
   #dirty: ReliableSession[] = [];
   #flushScheduled = false;
+  /** Sessions whose ACK/NACK frames wait for company (reliable.ackDelayMs). */
+  #deferred = new Set<ReliableSession>();
+  #deferTimer: NodeJS.Timeout | undefined;
   /** fsync "always": sessions written in a batch, waiting for it to be durable. */
   #awaitingDurable: Array<{ batch: number; sessions: ReliableSession[]; seqs: number[] }> = [];
   #nextHandle = 1;
@@ -233,7 +236,8 @@ export class ReliableSessions implements ReliableHost, HelloHost {
   /** Writes the turn's log batch, then lets the touched sessions send what it made durable. */
   flush(): void {
     this.#flushScheduled = false;
-    const ok = this.log.flush();
+    // Records nothing waits for (outcomes, client acks) ride with the next batch (or the tick's).
+    const ok = this.log.flush(true);
     const dirty = this.#dirty;
     this.#dirty = [];
     if (!ok) {
@@ -246,7 +250,7 @@ export class ReliableSessions implements ReliableHost, HelloHost {
     } else {
       for (const s of dirty) s.flushTurn(s.lastSeq);
     }
-    if (this.log.pendingBytes > 0 || this.#dirty.length > 0) this.#schedule();
+    if (this.log.urgentPending || this.#dirty.length > 0) this.#schedule();
   }
 
   #durable(batch: number): void {
@@ -322,6 +326,17 @@ export class ReliableSessions implements ReliableHost, HelloHost {
     this.#memoryBytes += memory;
   }
 
+  deferSmall(s: ReliableSession): void {
+    this.#deferred.add(s);
+    if (this.#deferTimer !== undefined) return;
+    this.#deferTimer = setTimeout(() => {
+      this.#deferTimer = undefined;
+      const due = this.#deferred;
+      this.#deferred = new Set();
+      for (const d of due) if (d.live) d.sendSmall();
+    }, this.#o.ackDelayMs);
+  }
+
   shedMemory(s: ReliableSession): void {
     if (this.#memoryBytes > this.#o.memoryBytes) this.#memoryBytes -= s.dropFrames();
     if (s.stuckAtBound && !this.#stuck.has(s)) this.#stuck.set(s, this.clock.now());
@@ -347,7 +362,7 @@ export class ReliableSessions implements ReliableHost, HelloHost {
       session.reconnectDue();
     }
     this.breaker.tick(now);
-    if (this.log.pendingBytes > 0) this.flush();
+    if (this.log.pendingBytes > 0 && this.log.flush() && this.#dirty.length > 0) this.flush();
     this.log.maintain(wall);
     this.#checkLog(now);
     if (this.#memoryBytes > s.memoryBytes) for (const d of this.#detached.keys()) if ((this.#memoryBytes -= d.dropFrames()) <= s.memoryBytes) break;
@@ -449,6 +464,7 @@ export class ReliableSessions implements ReliableHost, HelloHost {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    clearTimeout(this.#deferTimer);
     for (const gate of this.#hellos.keys()) gate.leg.terminate();
     this.#hellos.clear();
     for (const s of this.sessions.values()) s.terminate();
@@ -459,6 +475,7 @@ export class ReliableSessions implements ReliableHost, HelloHost {
   shutdown(): void {
     if (this.#closed) return;
     this.flush();
+    this.log.flush();
     for (const s of this.sessions.values()) {
       if (s.state === ReliableState.Open) s.upstream?.close(CloseCode.GOING_AWAY.code, 'gateway restarting');
     }
