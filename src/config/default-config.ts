@@ -131,6 +131,8 @@ export const DEFAULT_CONFIG_TEXT = `// Stratix Gateway configuration: every sett
     "memoryBytes": 268435456,
     // Per session: client messageIds remembered for duplicate detection, each for resumeWindowMs.
     "duplicateWindowMessages": 10000,
+    // An ACK (or NACK) waits up to this long for other frames to the same client, to share one write; 0: at once.
+    "ackDelayMs": 2,
     // Upstream reconnects after a retryable close: capped exponential backoff with full jitter.
     "upstreamReconnect": { "initialDelayMs": 1000, "maxDelayMs": 30000, "giveUpAfterMs": 300000 },
     // When an upstream's circuit breaker closes, the sessions waiting for it reconnect spread over this long.
