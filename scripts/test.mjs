@@ -5,7 +5,11 @@
  *   1. unit and integration suites (dist/test/**\/*.test.js), in parallel files;
  *   2. the OpenClaw interop suite (dist/test/interop/*.interop.test.js), after
  *      installing Node 24 and openclaw into .cache/ (scripts/install-*.sh);
- *   3. suites that need etcd install it first (scripts/install-etcd.sh).
+ *   3. suites that need a real program install it first, by the project's own scripts:
+ *      etcd (scripts/install-etcd.sh), Chromium for test/dashboard/ (install-chromium.sh),
+ *      Prometheus and promtool for test/deploy/prometheus* (install-prometheus.sh), nginx
+ *      for test/deploy/nginx* (install-bench-proxies.sh), systemd-analyze for
+ *      test/sea/ (install-systemd-analyze.sh).
  *
  * Usage: npm test [-- <file filter substring>...]
  * Runs under whatever `node` is first on PATH (CI runs it under Node 20, then 24).
@@ -42,12 +46,21 @@ if (run(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 
 
 const all = find(join(root, 'dist/test')).filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)));
 const interop = all.filter((f) => f.endsWith('.interop.test.js'));
-const needsEtcd = all.filter((f) => f.includes('/sources/') || f.includes('/routing-runtime/'));
+const needsEtcd = all.filter((f) => f.includes('/sources/') || f.includes('/routing-runtime/') || f.includes('/sea/'));
 const main = all.filter((f) => !interop.includes(f));
 
-if (needsEtcd.length > 0 && run('bash', ['scripts/install-etcd.sh']) !== 0) {
-  console.error('# could not install etcd');
-  process.exit(1);
+const installs = [
+  ['etcd', 'scripts/install-etcd.sh', needsEtcd],
+  ['Chromium', 'scripts/install-chromium.sh', all.filter((f) => f.includes('/dashboard/'))],
+  ['Prometheus', 'scripts/install-prometheus.sh', all.filter((f) => f.includes('/deploy/prometheus') || f.includes('/deploy/grafana'))],
+  ['nginx', 'scripts/install-bench-proxies.sh', all.filter((f) => f.includes('/deploy/nginx'))],
+  ['systemd-analyze', 'scripts/install-systemd-analyze.sh', all.filter((f) => f.includes('/deploy/systemd') || f.includes('/sea/'))],
+];
+for (const [what, script, files] of installs) {
+  if (files.length > 0 && run('bash', [script]) !== 0) {
+    console.error(`# could not install ${what}`);
+    process.exit(1);
+  }
 }
 
 let status = 0;

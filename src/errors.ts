@@ -138,17 +138,18 @@ export class AdminError extends HttpError {
   }
 }
 
-/** Admin endpoint errors, by code. docs/routing.md lists them; a test keeps the two in step. */
+/** Admin endpoint errors, by code. docs/operations.md lists them; a test keeps the two in step. */
 export const AdminErrors = Object.freeze({
-  BAD_REQUEST: { code: 'STRATIX_ERR_ADMIN_BAD_REQUEST', status: 400, meaning: 'A required query parameter (clientId, url) is missing or malformed.' },
+  BAD_REQUEST: { code: 'STRATIX_ERR_ADMIN_BAD_REQUEST', status: 400, meaning: 'A query parameter or a session id is missing or malformed (the message names it).' },
   UNAUTHORIZED: { code: 'STRATIX_ERR_ADMIN_UNAUTHORIZED', status: 401, meaning: 'No `Authorization: Bearer <admin.token>` header, or a wrong token.' },
   DISABLED: { code: 'STRATIX_ERR_ADMIN_DISABLED', status: 403, meaning: 'admin.token is not configured, so the admin endpoints are off.' },
   NOT_FOUND: { code: 'STRATIX_ERR_ADMIN_NOT_FOUND', status: 404, meaning: 'No such admin endpoint.' },
+  SESSION_NOT_FOUND: { code: 'STRATIX_ERR_SESSION_NOT_FOUND', status: 404, meaning: 'No open session has this id (it closed, or its worker restarted since).' },
   METHOD_NOT_ALLOWED: { code: 'STRATIX_ERR_ADMIN_METHOD_NOT_ALLOWED', status: 405, meaning: 'The endpoint exists but not for this method (reload and upstream marks are POST; Allow is set).' },
   RELOAD_INVALID: { code: 'STRATIX_ERR_RELOAD_INVALID', status: 422, meaning: 'The config file is invalid; `issues` names each bad setting by path. The old table stays.' },
   INTERNAL: { code: 'STRATIX_ERR_ADMIN_INTERNAL', status: 500, meaning: 'An unexpected error while serving the request (logged).' },
   RELOAD_NOT_APPLIED: { code: 'STRATIX_ERR_RELOAD_NOT_APPLIED', status: 503, meaning: 'The new table was built but not every worker reported it within routing.convergeTimeoutMs; they keep converging.' },
-  UNAVAILABLE: { code: 'STRATIX_ERR_ADMIN_UNAVAILABLE', status: 503, meaning: 'The worker that must answer (explain) is restarting; retry.' },
+  UNAVAILABLE: { code: 'STRATIX_ERR_ADMIN_UNAVAILABLE', status: 503, meaning: 'The worker that must answer (explain, one session) is restarting; retry.' },
 } as const);
 
 export type AdminErrorName = keyof typeof AdminErrors;

@@ -66,6 +66,8 @@ export interface ProxySettings {
   stratixMain: string;
   /** Node options of the Stratix primary as in production; given before `nodeArgs`. */
   stratixNodeArgs: string[];
+  /** Start this executable (`PATH --config FILE`) instead of node + stratixMain. */
+  stratixExec?: string | undefined;
 }
 
 /** The node arguments that start the Stratix primary (without `--config`). */
@@ -153,7 +155,9 @@ async function startStratix(echoPort: number, settings: ProxySettings, variant: 
   try {
     gateway = await ListeningProcess.start({
       name: 'stratix',
-      args: [...stratixCommand(settings), '--config', configFile],
+      ...(settings.stratixExec === undefined
+        ? { args: [...stratixCommand(settings), '--config', configFile] }
+        : { command: settings.stratixExec, args: ['--config', configFile] }),
       timeoutMs: START_TIMEOUT_MS,
       expectedPort: port, // at log level warn the "listening" line may be filtered out
       probe: async () => (await relayFailures(url, [`bench-start-${startProbes++}`], 2_000)).length === 0,

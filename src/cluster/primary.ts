@@ -20,14 +20,18 @@ import { HandshakeError, handshakeError } from '../errors.js';
 import { onHttpClientError, parseHandshakeTarget } from '../protocol/handshake.js';
 import { refuseUpgrade, type RequestHeaders } from '../relay/websocket-handshake.js';
 import { GatewayMetrics } from '../metrics/gateway-metrics.js';
-import type { MetricsSnapshot } from '../metrics/metrics-format.js';
+import { labelProcessMetrics, type MetricsSnapshot } from '../metrics/metrics-format.js';
 import { handleOpsRequest } from '../server/ops-endpoints.js';
 import { createAdminHandler, listenAdmin, type AdminHandler } from '../server/admin-endpoints.js';
+import { opsAdmin } from '../server/ops-admin.js';
+import { ProcessStats } from '../server/process-stats.js';
+import { SessionAdmin } from '../server/session-admin.js';
 import { RouteController, type ReloadResult, type ReloadTrigger } from '../control/route-controller.js';
 import { startEchoUpstream, type EchoUpstream } from '../demo/echo-upstream.js';
 import { readRequestHead, type RequestHead } from './request-head.js';
 import { shardOf } from './shard.js';
 import { WorkerHandle } from './worker-handle.js';
+import { checkWorkerNodeOptions } from './worker-launch.js';
 import { LogGenerations } from './log-generations.js';
 import { systemClock } from '../time/clock.js';
 import { availableParallelism } from 'node:os';
@@ -60,6 +64,7 @@ export class Primary {
   #demo: EchoUpstream | undefined;
   readonly #admin: AdminHandler;
   #adminServer: HttpServer | undefined;
+  readonly #stats = new ProcessStats();
   #draining: Promise<void> | undefined;
   /** Per-source and instance handshake limits, and open connections per source (docs/security.md). */
   readonly #sources: SourceAdmission;
@@ -74,6 +79,7 @@ export class Primary {
   constructor(config: Config, opts: PrimaryOptions) {
     this.config = config;
     this.logger = opts.logger;
+    checkWorkerNodeOptions(config.gateway.workerNodeOptions, opts.configPath ?? '<config>');
     const count = config.gateway.workers === 'auto' ? availableParallelism() : config.gateway.workers;
     // The rules go to the workers from the route controller, in chunks, not in the init message.
     const { routes: _routes, defaultRoute: _default, ...workerConfig } = config;
@@ -112,7 +118,9 @@ export class Primary {
       logger: this.logger,
       registry: this.metrics.registry,
     });
-    this.#admin = createAdminHandler(this.control, resolveAdminToken(config.admin, process.env, opts.configPath), this.logger);
+    const sessions = new SessionAdmin({ replicas: this.workers, defaultRatePerSecond: config.routing.migrateRatePerSecond, primary: this.#stats });
+    const ops = opsAdmin({ snapshots: () => this.#snapshots(), uptimeSeconds: () => this.#uptimeSeconds(), readiness: () => this.readiness() });
+    this.#admin = createAdminHandler({ routes: this.control, sessions, ops }, resolveAdminToken(config.admin, process.env, opts.configPath), this.logger);
     const registers = [this.metrics.registry];
     this.#restarts = new Counter({ name: 'stratix_worker_restarts_total', help: 'Worker processes restarted after dying.', labelNames: ['worker'], registers });
     const workers = this.workers;
@@ -146,7 +154,7 @@ export class Primary {
     this.#ops.on('request', (req, res) =>
       handleOpsRequest(req, res, {
         snapshots: () => this.#snapshots(),
-        uptimeSeconds: () => (performance.now() - this.#startedAt) / 1000,
+        uptimeSeconds: () => this.#uptimeSeconds(),
         readiness: () => this.readiness(),
         admin: config.admin.listen === undefined ? this.#admin : undefined,
       }, (err) => this.#countRefusal(err)),
@@ -277,10 +285,16 @@ export class Primary {
     this.metrics.handshakeRejections.inc({ code: err.code });
   }
 
+  #uptimeSeconds(): number {
+    return (performance.now() - this.#startedAt) / 1000;
+  }
+
+  /** One snapshot per process; per-process series (process_*, nodejs_*) carry a `worker` label. */
   async #snapshots(): Promise<MetricsSnapshot[]> {
-    const all = await Promise.all(this.workers.map((w) => w.metrics()));
-    const out = all.filter((s): s is MetricsSnapshot => s !== undefined);
-    out.push(await this.metrics.registry.getMetricsAsJSON());
+    const all = await Promise.all(this.workers.map(async (w) => ({ worker: String(w.index), snapshot: await w.metrics() })));
+    const out: MetricsSnapshot[] = [];
+    for (const { worker, snapshot } of all) if (snapshot !== undefined) out.push(labelProcessMetrics(snapshot, worker));
+    out.push(labelProcessMetrics(await this.metrics.registry.getMetricsAsJSON(), 'primary'));
     return out;
   }
 
@@ -321,6 +335,7 @@ export class Primary {
       this.#pipe?.close();
       this.#adminServer?.close();
       await this.#demo?.close();
+      this.#stats.close();
       this.#releaseLog();
       this.logger.info('drained');
     })();

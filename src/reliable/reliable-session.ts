@@ -135,6 +135,17 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
   ring: EnvelopeRing | null = null;
   dups: DuplicateCache | null = null;
   #outbox: UpstreamOutbox | null = null;
+  /**
+   * For the admin API (src/server/session-view.ts): client messages accepted and their
+   * payload bytes (0), envelopes made for the client and their bytes (1), as the
+   * metrics count them; the number and open time the session directory gives it.
+   */
+  messages0 = 0;
+  messages1 = 0;
+  bytes0 = 0;
+  bytes1 = 0;
+  serial = 0;
+  openedAt = 0;
   /** Small frames (ACK, NACK) for the client at this turn's flush. */
   #toClient: Buffer[] | null = null;
   #connect: UpstreamConnect | null = null;
@@ -163,6 +174,46 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
 
   get attached(): boolean {
     return this.client !== null;
+  }
+
+  // --- The admin API's view (src/server/session-view.ts) ------------------------------
+
+  get stateName(): 'connecting' | 'open' | 'closing' | 'closed' | 'detached' {
+    if (this.state === ReliableState.Closed) return 'closed';
+    if (this.state === ReliableState.Ended) return 'closing';
+    if (this.client === null) return 'detached';
+    return this.state === ReliableState.Open ? 'open' : 'connecting';
+  }
+
+  /** Upstream reads stopped at a bound, or client reads stopped. */
+  get paused(): boolean {
+    return (this.flags & (PAUSED_SESSION | PAUSED_INSTANCE | CLIENT_READS_PAUSED)) !== 0;
+  }
+
+  /** The client's socket buffer is over the mark. */
+  get slow(): boolean {
+    return (this.flags & CLIENT_SLOW) !== 0;
+  }
+
+  /** Envelopes kept until the client acknowledges them. */
+  get bufferDepth(): number {
+    return this.lastSeq - this.ackedSeq;
+  }
+
+  /**
+   * The operator closes the client connection with `code` (the session waits for a
+   * resume), or with `end` ends the session and its upstream too.
+   */
+  adminClose(code: number, reason: string, end: boolean): void {
+    if (!end) {
+      this.client?.close(code, reason);
+      return;
+    }
+    const c = this.client;
+    this.client = null;
+    c?.close(code, reason);
+    this.upstream?.close(CloseCode.NORMAL.code, 'the session was ended by the operator');
+    this.#finish('operator');
   }
 
   /** The state as a SESSION record. */
@@ -592,6 +643,7 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
     }
     const counters = h.counters;
     counters.messagesReceived[Direction.ClientToUpstream]++;
+    this.messages0++;
     if (this.state === ReliableState.Ended || this.state === ReliableState.Closed) return this.#refuse(id, NackCodes.SESSION_ENDED, 'the upstream closed for good');
     if (this.state !== ReliableState.Open || this.upstream === null) return this.#refuse(id, NackCodes.UPSTREAM_NOT_OPEN, 'no upstream connection is open now');
     if (!h.log.writable) return this.#refuse(id, NackCodes.LOG_UNAVAILABLE, 'the message log cannot be written');
@@ -609,6 +661,7 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
     h.log.pin(h.log.currentSegment, now + h.settings.resumeWindowMs);
     counters.bytesReceived[Direction.ClientToUpstream] += n;
     this.#chargeRate(0, n);
+    this.bytes0 += n;
     const out = (this.#outbox ??= new UpstreamOutbox());
     out.add(frame, id, this.generation);
     h.touch(this);
@@ -731,6 +784,8 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
     // Upstream → client counts envelopes: received when made, sent when acknowledged.
     h.counters.messagesReceived[Direction.UpstreamToClient]++;
     h.counters.bytesReceived[Direction.UpstreamToClient] += env.length;
+    this.messages1++;
+    this.bytes1 += env.length;
     h.touch(this);
     if (this.#atSessionBound()) this.pauseUpstream(PAUSED_SESSION);
     else if (!h.acceptingEnvelopes) this.pauseUpstream(PAUSED_INSTANCE);
