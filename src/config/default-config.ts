@@ -37,7 +37,7 @@ export const DEFAULT_CONFIG_TEXT = `// Stratix Gateway configuration: every sett
     // per-source limits and the upstream's forwarding headers. Others' X-Forwarded-For is replaced.
     "trustedProxies": [],
     // The listening socket's accept backlog (the kernel caps it at net.core.somaxconn).
-    "listenBacklog": 511
+    "listenBacklog": 4096
   },
 
   // Rules, most specific wins: {"clientId": ID, ...} (exact) or {"clientIdPrefix": P, ...}

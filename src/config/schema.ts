@@ -61,10 +61,11 @@ export const gatewaySchema = z.strictObject({
   trustedProxies: z.array(addressOrCidr).max(1_000).default([]),
   /**
    * The listening socket's accept queue (capped by the kernel's net.core.somaxconn).
-   * Short, like nginx's 511: in a reconnect herd, connections past it are paced by
-   * the clients' TCP retries instead of waiting in a long queue nobody answers.
+   * Deep enough for a reconnect herd to wait for the primary, which answers it at once
+   * (a 101 hand-off or a 503 with Retry-After), rather than for the clients' TCP
+   * retries of dropped connection attempts (1, 3, 7, 15 … s): docs/security.md, "Overload".
    */
-  listenBacklog: z.int().min(1).max(65_535).default(511),
+  listenBacklog: z.int().min(1).max(65_535).default(4_096),
   /**
    * Node/V8 flags for worker processes. The default caps V8's young generation at
    * 2 MiB semi-spaces: idle sessions then cost about half the RSS (docs/benchmarks.md).
