@@ -113,6 +113,8 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
   #replayTo = 0;
   /** The seq of upstream_closed, once sent. */
   #endSeq = 0;
+  /** The seq of the last upstream_reset: DATA waits until the client has acknowledged it. */
+  #resetSeq = 0;
   /** Connection counter: answers go only to the connection their message came on. */
   generation = 0;
   ring: EnvelopeRing | null = null;
@@ -483,6 +485,8 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
     counters.messagesReceived[Direction.ClientToUpstream]++;
     if (this.state === ReliableState.Ended || this.state === ReliableState.Closed) return this.#refuse(id, NackCodes.SESSION_ENDED, 'the upstream closed for good');
     if (this.state !== ReliableState.Open || this.upstream === null) return this.#refuse(id, NackCodes.UPSTREAM_NOT_OPEN, 'no upstream connection is open now');
+    // Sent before the client read upstream_reset: meant for the old upstream, not the fresh one.
+    if (this.ackedSeq < this.#resetSeq) return this.#refuse(id, NackCodes.UPSTREAM_NOT_OPEN, `acknowledge upstream_reset (seq ${this.#resetSeq}) first`);
     if (!h.log.writable) return this.#refuse(id, NackCodes.LOG_UNAVAILABLE, 'the message log cannot be written');
     const n = base64DecodedLength(e.data);
     if (n < 0) return this.#refuse(id, NackCodes.BAD_BASE64, 'data is not strict base64');
@@ -701,7 +705,7 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
     const up = new Leg(this, socket, LegKind.Upstream, true);
     this.upstream = up;
     this.state = ReliableState.Open;
-    if (reconnect) this.#appendEvent('upstream_reset', this.#lastCode, this.#lastReason);
+    if (reconnect) this.#resetSeq = this.#appendEvent('upstream_reset', this.#lastCode, this.#lastReason);
     else {
       this.flags |= EVER_OPEN;
       h.log.append(sessionBody(this.handle, this.snapshot()));
