@@ -1,0 +1,67 @@
+/**
+ * Is the connection alive? The gateway sends something (at least a HEARTBEAT) every
+ * `heartbeatMs`; browsers cannot see WebSocket pings, so this is the signal
+ * (docs/protocol.md §3.4). Silence for two intervals means the connection is dead.
+ *
+ * Time is read from the clock passed in (the wall clock by default, which goes on
+ * while a laptop sleeps, where a monotonic clock may stop). A check that runs late
+ * by more than an interval (the machine was asleep, the process stopped) while
+ * nothing arrived for more than an interval is taken as dead at once: the gateway
+ * has probably dropped the connection meanwhile, and a socket that slept rarely
+ * learns of it before it sends. A page whose timers are merely throttled (a hidden
+ * tab) still gets its frames, so it is not affected.
+ */
+export class Liveness {
+  readonly #clock: () => number;
+  readonly #onDead: (why: string) => void;
+  #heartbeatMs = 0;
+  #intervalMs = 0;
+  #lastTraffic = 0;
+  #due = 0;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(clock: () => number, onDead: (why: string) => void) {
+    this.#clock = clock;
+    this.#onDead = onDead;
+  }
+
+  /** Starts watching a connection whose gateway promised traffic every `heartbeatMs`. */
+  start(heartbeatMs: number): void {
+    this.stop();
+    this.#heartbeatMs = heartbeatMs;
+    this.#intervalMs = Math.max(50, Math.floor(heartbeatMs / 2));
+    this.#lastTraffic = this.#clock();
+    this.#schedule(this.#lastTraffic);
+  }
+
+  /** A frame arrived. */
+  traffic(): void {
+    this.#lastTraffic = this.#clock();
+  }
+
+  stop(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #schedule(now: number): void {
+    this.#due = now + this.#intervalMs;
+    this.#timer = setTimeout(() => this.#check(), this.#intervalMs);
+  }
+
+  #check(): void {
+    this.#timer = undefined;
+    const now = this.#clock();
+    const hb = this.#heartbeatMs;
+    if (now < this.#lastTraffic) this.#lastTraffic = now; // the wall clock was set back
+    const silence = now - this.#lastTraffic;
+    const late = now - this.#due;
+    if (silence > 2 * hb) {
+      this.#onDead(`nothing from the gateway for ${silence} ms (heartbeat ${hb} ms)`);
+    } else if (late > hb && silence > hb) {
+      this.#onDead(`the liveness check ran ${late} ms late and nothing arrived for ${silence} ms (asleep?)`);
+    } else {
+      this.#schedule(now);
+    }
+  }
+}
