@@ -4,15 +4,15 @@
  * ways with their ACKs, and it survives cuts with nothing lost, nothing repeated,
  * nothing sent twice upstream.
  */
-import { after, before, describe, test } from 'node:test';
+import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import WebSocket from 'ws';
-import { StratixClient, NackError } from '@stratix/client';
+import { StratixClient } from '@stratix/client';
 import { startGateway, until } from '../helpers/gateway.js';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
 import type { Gateway } from '../../src/server/gateway.js';
-import { counter, reach, record, track } from './fixtures.js';
+import { counter, MemoryStorage, reach, record, track } from './fixtures.js';
 
 const FAST = { initialDelayMs: 50, maxDelayMs: 200, immediateMaxDelayMs: 50 };
 
@@ -31,8 +31,15 @@ describe('StratixClient: a session through the gateway', () => {
     await upstream.close();
   });
 
-  const client = (clientId: string, extra: Partial<ConstructorParameters<typeof StratixClient>[0]> = {}) =>
-    new StratixClient({ url: `ws://127.0.0.1:${proxy.port}/ws`, clientId, WebSocket, reconnect: FAST, ...extra });
+  const clients: StratixClient[] = [];
+  afterEach(async () => {
+    for (const c of clients.splice(0)) await c.close(); // a failed test leaves none running
+  });
+  const client = (clientId: string, extra: Partial<ConstructorParameters<typeof StratixClient>[0]> = {}) => {
+    const c = new StratixClient({ url: `ws://127.0.0.1:${proxy.port}/ws`, clientId, WebSocket, reconnect: FAST, ...extra });
+    clients.push(c);
+    return c;
+  };
 
   test('connecting → open; send resolves on the ACK; the echo arrives as a message with its seq', async () => {
     const c = client('sdk-basic-1');
@@ -86,12 +93,162 @@ describe('StratixClient: a session through the gateway', () => {
     await c.close();
   });
 
-  test('a NACK rejects send() with a NackError carrying the gateway code', async () => {
-    const c = client('sdk-nack-1', { maxPayloadBytes: 64 * 1024 * 1024 });
+  test('many cuts at random moments while both sides stream: the stream once and in order, every send resolved once and sent upstream once', async (t) => {
+    const conn = upstream.nextConnection();
+    const c = client('sdk-soak-1');
+    const r = record(c);
     await reach(c, 'open');
-    const big = 'x'.repeat(26_214_401);
-    await assert.rejects(c.send(big), (e: unknown) => e instanceof NackError && e.code === 'STRATIX_NACK_TOO_LARGE' && e.messageId.length > 0);
-    await c.send('still fine');
+    const server = await conn;
+    const connections = upstream.upgradeHeaders.length;
+    const stream = counter(server, 'k', 2);
+    const sends: ReturnType<typeof track>[] = [];
+    const sender = setInterval(() => sends.push(track(sends.length, c.send(`q${sends.length}`))), 3);
+    for (let cut = 0; cut < 5; cut++) {
+      await new Promise((resolve) => setTimeout(resolve, 50 + Math.floor(Math.random() * 150)));
+      await proxy.cut();
+      await new Promise((resolve) => setTimeout(resolve, Math.floor(Math.random() * 150)));
+      await proxy.restore();
+      await reach(c, 'open', `the resume after cut ${cut}`);
+    }
+    clearInterval(sender);
+    const sent = stream.stop();
+    await until(() => sends.every((o) => o.settled === 1), 'every send to settle');
+    await until(() => r.texts().filter((t) => t.startsWith('k')).length >= sent, 'the whole stream');
+    assert.deepEqual(r.texts().filter((t) => t.startsWith('k')), stream.sent);
+    assert.deepEqual(sends.filter((o) => o.ok !== true).map((o) => String(o.error)), []);
+    const up = upstream.received.map((m) => m.data.toString()).filter((t) => t.startsWith('q'));
+    assert.deepEqual(up, sends.map((o) => `q${o.id}`), 'upstream got each message once, in order');
+    await until(() => r.texts().filter((t) => t.startsWith('q')).length === sends.length, 'every echo');
+    assert.deepEqual(r.texts().filter((t) => t.startsWith('q')), up);
+    assert.equal(upstream.upgradeHeaders.length, connections, 'no new upstream connection');
+    assert.ok(c.stats.resumes >= 1, `resumed ${c.stats.resumes} times`);
+    assert.deepEqual([r.gaps, r.errors], [[], []]);
+    t.diagnostic(`${sends.length} sends, ${sent} upstream messages, ${c.stats.resumes} resumes, ${c.stats.duplicatesSkipped} replayed duplicates skipped`);
     await c.close();
+  });
+
+  test('credentials() is called before every connect; its parameters go into the query string next to clientId', async () => {
+    let calls = 0;
+    const c = client('sdk-creds-1', { credentials: async () => ({ token: `t${++calls}`, sig: 'a+b/c=' }) });
+    await reach(c, 'open');
+    const before = proxy.requestLines.length;
+    await proxy.cut();
+    await proxy.restore();
+    await until(() => c.stats.connects === 2 && c.state === 'open', 'the resume');
+    const lines = proxy.requestLines.filter((l) => l.includes('sdk-creds-1'));
+    assert.ok(proxy.requestLines.length > before);
+    assert.equal(lines.length, calls, 'one call per connection attempt');
+    lines.forEach((l, i) => assert.equal(l, `GET /ws?token=t${i + 1}&sig=a%2Bb%2Fc%3D&clientId=sdk-creds-1 HTTP/1.1`));
+    await c.close();
+  });
+
+  test('credentials() that throws is reported (STRATIX_CLIENT_ERR_CREDENTIALS) and retried with backoff', async () => {
+    let calls = 0;
+    const c = client('sdk-creds-2', {
+      credentials: () => {
+        if (++calls < 3) throw new Error('token service down');
+        return { token: 'ok' };
+      },
+    });
+    const r = record(c);
+    await reach(c, 'open');
+    assert.equal(calls, 3);
+    assert.deepEqual(r.errors.map((e) => e.code), ['STRATIX_CLIENT_ERR_CREDENTIALS', 'STRATIX_CLIENT_ERR_CREDENTIALS']);
+    assert.match(r.errors[0]!.message, /credentials\(\) failed: token service down/);
+    assert.deepEqual(r.states, ['connecting', 'offline', 'connecting', 'offline', 'connecting', 'open']);
+    await c.close();
+  });
+
+  test('the platform WebSocket is used when none is passed (Node >= 22), else the constructor says to pass one (Node 20)', async () => {
+    const platform = (globalThis as { WebSocket?: unknown }).WebSocket;
+    const make = () => {
+      const c = new StratixClient({ url: `ws://127.0.0.1:${proxy.port}/ws`, clientId: 'sdk-platform-1', reconnect: FAST });
+      clients.push(c);
+      return c;
+    };
+    if (platform === undefined) {
+      assert.throws(make, (e: unknown) => (e as { code?: string }).code === 'STRATIX_CLIENT_ERR_NO_WEBSOCKET');
+      return;
+    }
+    const c = make();
+    const r = record(c);
+    await reach(c, 'open');
+    await c.send('native');
+    await until(() => r.texts().includes('native'), 'the echo');
+    await c.close();
+  });
+
+  test('a dead path (nothing arrives, nothing closes): after two heartbeat intervals the client reconnects and resumes; nothing lost or repeated', async () => {
+    const conn = upstream.nextConnection();
+    const c = client('sdk-dead-1');
+    const r = record(c);
+    await reach(c, 'open');
+    const server = await conn;
+    const stream = counter(server, 'd', 10);
+    await until(() => r.messages.length > 10, 'some messages');
+    proxy.freeze();
+    const frozenAt = Date.now();
+    await reach(c, 'offline', 'the client to give up on the silent connection', 5_000);
+    const waited = Date.now() - frozenAt;
+    await reach(c, 'open', 'the resume');
+    assert.ok(waited >= 1_900, `gave up after ${waited} ms: not before two heartbeats (2 x 1000 ms) of silence`);
+    const sent = stream.stop();
+    await until(() => r.texts().filter((t) => t.startsWith('d')).length === sent, 'the whole stream');
+    assert.deepEqual(r.texts(), stream.sent);
+    assert.equal(c.stats.resumes, 1);
+    await c.close();
+  });
+
+  test('a wall-clock jump (a laptop waking up: timers ran late, nothing arrived meanwhile) makes the client reconnect at once and resume', async () => {
+    let offset = 0;
+    const conn = upstream.nextConnection();
+    const c = client('sdk-sleep-1', { clock: () => Date.now() + offset });
+    const r = record(c);
+    await reach(c, 'open');
+    const server = await conn;
+    const stream = counter(server, 'z', 10);
+    await until(() => r.messages.length > 5, 'some messages');
+    const lines = proxy.requestLines.length;
+    proxy.freeze(); // asleep: nothing arrives ...
+    offset = 60_000; // ... and the wall clock went on while the timers did not run
+    const at = Date.now();
+    await reach(c, 'offline', 'the client to drop the connection', 1_500);
+    assert.ok(Date.now() - at < 1_500, 'before two heartbeats (2 s) of silence in real time');
+    await reach(c, 'open', 'the resume');
+    assert.equal(proxy.requestLines.length, lines + 1, 'one new connection');
+    const sent = stream.stop();
+    await until(() => r.texts().length === sent, 'the whole stream');
+    assert.deepEqual(r.texts(), stream.sent);
+    assert.equal(c.stats.resumes, 1);
+    await c.close();
+  });
+
+  test('close({ keepSession: true }) leaves the session for a client with the same storage: it resumes where the first stopped, nothing lost or repeated', async () => {
+    const storage = new MemoryStorage();
+    const conn = upstream.nextConnection();
+    const a = client('sdk-reload-1', { storage });
+    const ra = record(a);
+    await reach(a, 'open');
+    const server = await conn;
+    const connections = upstream.upgradeHeaders.length;
+    const stream = counter(server, 'r', 5);
+    await until(() => ra.messages.length >= 20, 'some messages');
+    await a.close({ keepSession: true });
+    const stored = JSON.parse(storage.getItem('stratix:sdk-reload-1')!) as { sessionId: string; lastSeq: number };
+    assert.equal(stored.sessionId, a.sessionId);
+    assert.equal(stored.lastSeq, ra.messages.at(-1)!.seq, 'the position of the last message handed on');
+    await new Promise((resolve) => setTimeout(resolve, 100)); // the stream goes on meanwhile
+    const b = client('sdk-reload-1', { storage });
+    const rb = record(b);
+    await reach(b, 'open');
+    assert.deepEqual(rb.states, ['resuming', 'open']);
+    assert.equal(b.sessionId, a.sessionId);
+    const sent = stream.stop();
+    await until(() => ra.messages.length + rb.messages.length === sent, 'the whole stream');
+    assert.deepEqual([...ra.texts(), ...rb.texts()], stream.sent);
+    assert.equal(rb.messages[0]!.seq, stored.lastSeq + 1);
+    assert.equal(upstream.upgradeHeaders.length, connections);
+    await b.close();
+    assert.equal(storage.getItem('stratix:sdk-reload-1'), null, 'close() ends the session and forgets it');
   });
 });
