@@ -127,6 +127,9 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
   /** Why the last upstream went (for upstream_reset / upstream_closed). */
   #lastCode = 0;
   #lastReason = '';
+  /** How the last open upstream went (for upstream_reset; failed attempts since do not change it). */
+  #resetCode = 0;
+  #resetReason = '';
 
   constructor(host: ReliableHost, id: string, clientId: string, target: string, handle: number, createdAtMs: number) {
     this.host = host;
@@ -170,8 +173,8 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
     this.durableSeq = s.lastSeq;
     this.state = ReliableState.Reconnecting;
     this.flags |= EVER_OPEN;
-    this.#lastCode = CloseCode.SERVICE_RESTART.code;
-    this.#lastReason = 'gateway restarted';
+    this.#lastCode = this.#resetCode = CloseCode.SERVICE_RESTART.code;
+    this.#lastReason = this.#resetReason = 'gateway restarted';
   }
 
   /** Takes this session into the host's flush list; false when it is there already. */
@@ -705,7 +708,7 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
     const up = new Leg(this, socket, LegKind.Upstream, true);
     this.upstream = up;
     this.state = ReliableState.Open;
-    if (reconnect) this.#resetSeq = this.#appendEvent('upstream_reset', this.#lastCode, this.#lastReason);
+    if (reconnect) this.#resetSeq = this.#appendEvent('upstream_reset', this.#resetCode, this.#resetReason);
     else {
       this.flags |= EVER_OPEN;
       h.log.append(sessionBody(this.handle, this.snapshot()));
@@ -742,8 +745,8 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
       (id, gen) => this.#settle(id, NackCodes.UPSTREAM_LOST.index, gen),
       (id, gen) => this.#settle(id, NackCodes.UPSTREAM_NOT_OPEN.index, gen),
     );
-    this.#lastCode = code;
-    this.#lastReason = reason;
+    this.#lastCode = this.#resetCode = code;
+    this.#lastReason = this.#resetReason = reason;
     if (this.state >= ReliableState.Ended) return;
     if (code === ROUTE_CHANGED) {
       this.state = ReliableState.Reconnecting;
