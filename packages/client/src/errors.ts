@@ -26,18 +26,21 @@ export const ClientErrorCodes = Object.freeze({
 
 export type ClientErrorCode = (typeof ClientErrorCodes)[keyof typeof ClientErrorCodes]['code'];
 
-/** The NACK codes of docs/protocol.md §3.3 (the gateway's catalogue). */
-export type NackCode =
-  | 'STRATIX_NACK_BAD_JSON'
-  | 'STRATIX_NACK_BAD_ENVELOPE'
-  | 'STRATIX_NACK_BAD_BASE64'
-  | 'STRATIX_NACK_INVALID_UTF8'
-  | 'STRATIX_NACK_CLIENT_ID_MISMATCH'
-  | 'STRATIX_NACK_TOO_LARGE'
-  | 'STRATIX_NACK_UPSTREAM_NOT_OPEN'
-  | 'STRATIX_NACK_UPSTREAM_LOST'
-  | 'STRATIX_NACK_SESSION_ENDED'
-  | 'STRATIX_NACK_LOG_UNAVAILABLE';
+/** The NACK codes of docs/protocol.md §3.3 (the gateway's catalogue; a test compares the two). */
+export const NACK_CODES = Object.freeze([
+  'STRATIX_NACK_BAD_JSON',
+  'STRATIX_NACK_BAD_ENVELOPE',
+  'STRATIX_NACK_BAD_BASE64',
+  'STRATIX_NACK_INVALID_UTF8',
+  'STRATIX_NACK_CLIENT_ID_MISMATCH',
+  'STRATIX_NACK_TOO_LARGE',
+  'STRATIX_NACK_UPSTREAM_NOT_OPEN',
+  'STRATIX_NACK_UPSTREAM_LOST',
+  'STRATIX_NACK_SESSION_ENDED',
+  'STRATIX_NACK_LOG_UNAVAILABLE',
+] as const);
+
+export type NackCode = (typeof NACK_CODES)[number];
 
 /** The base of every error the SDK gives you: key on `code`. */
 export class StratixError extends Error {

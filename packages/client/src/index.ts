@@ -11,6 +11,7 @@ export { CLOSE_ADVICE, adviceFor } from './reconnect-policy.js';
 export type { WebSocketConstructor, WebSocketLike } from './websocket.js';
 export {
   ClientErrorCodes,
+  NACK_CODES,
   ClosedByGatewayError,
   NackError,
   NotDeliveredError,
