@@ -7,27 +7,17 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { StratixClient } from '@stratix/client';
 import { until } from '../helpers/gateway.js';
 import { freePort, startUpstream, type TestUpstream } from '../helpers/upstream.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
 import { counter, reach, record, track, type Outcome } from './fixtures.js';
-
-const SCRIPT = fileURLToPath(new URL('./gateway-process.js', import.meta.url));
-
-function startProcess(config: Record<string, unknown>): Promise<ChildProcess> {
-  const proc = spawn(process.execPath, [SCRIPT, JSON.stringify(config)], { stdio: ['ignore', 'pipe', 'inherit'] });
-  return new Promise((resolve, reject) => {
-    proc.stdout!.once('data', () => resolve(proc));
-    proc.once('exit', (code) => reject(new Error(`the gateway process exited (${code})`)));
-  });
-}
+import { startGatewayProcess } from './gateway-process-handle.js';
 
 describe('StratixClient: the gateway process killed and restarted', () => {
   let upstream: TestUpstream;
@@ -44,9 +34,8 @@ describe('StratixClient: the gateway process killed and restarted', () => {
       gateway: { listen: `127.0.0.1:${port}` },
       defaultRoute: { openclawGateway: upstream.url },
       reliable: { resumeWindowMs: 30_000, heartbeatMs: 1_000, log: { dir: join(dir, 'reliable') } },
-      log: { level: 'warn' },
     };
-    gateway = await startProcess(config);
+    gateway = await startGatewayProcess(config);
     proxy = await TcpProxy.start(port);
   });
   after(async () => {
@@ -69,7 +58,7 @@ describe('StratixClient: the gateway process killed and restarted', () => {
       const second = upstream.nextConnection();
       gateway!.kill('SIGKILL');
       await new Promise((resolve) => gateway!.once('exit', resolve));
-      gateway = await startProcess(config);
+      gateway = await startGatewayProcess(config);
       const fresh = counter(await second, 'b', 5);
       await until(() => r.resets.length === 1, 'upstreamReset', 20_000);
       assert.deepEqual(r.resets[0], { seq: r.resets[0]!.seq, code: 1012, reason: 'gateway restarted' });
