@@ -21,7 +21,12 @@ export async function runGateway(configPath: string): Promise<number> {
     throw err;
   }
   const logger = createLogger({ level: config.log.level, bindings: { role: 'primary' } });
-  const primary = new Primary(config, { logger, configPath });
+  let primary: Primary;
+  try {
+    primary = new Primary(config, { logger, configPath });
+  } catch (err) {
+    return cannotStart(logger, err);
+  }
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals): void => {
     signals++;
@@ -46,12 +51,16 @@ export async function runGateway(configPath: string): Promise<number> {
   try {
     await primary.start();
   } catch (err) {
-    logger.fatal({ err }, 'failed to start');
     primary.kill();
-    logger.flush();
-    const code = err instanceof StratixError ? ` (${err.code})` : '';
-    process.stderr.write(`stratix-gateway: cannot start: ${(err as Error).message}${code}\n`);
-    return 1;
+    return cannotStart(logger, err);
   }
   return -1;
+}
+
+function cannotStart(logger: ReturnType<typeof createLogger>, err: unknown): number {
+  logger.fatal({ err }, 'failed to start');
+  logger.flush();
+  const code = err instanceof StratixError ? ` (${err.code})` : '';
+  process.stderr.write(`stratix-gateway: cannot start: ${(err as Error).message}${code}\n`);
+  return 1;
 }

@@ -19,7 +19,8 @@ export const ROUTE_CHUNK_RULES = 2_500;
 
 export type ToWorker =
   /** First message: the validated config without its rules (re-validated by the worker) and its place. */
-  | { t: 'init'; config: unknown; index: number; workers: number }
+  /** `generation`/`orphans`: where this process's reliable log goes, and the logs it must recover first. */
+  | { t: 'init'; config: unknown; index: number; workers: number; generation: string; orphans: string[] }
   /** A client socket (sent as the handle) and the request head already read from it. */
   | { t: 'conn'; head: Buffer }
   | { t: 'metrics'; id: number }
@@ -33,7 +34,8 @@ export type ToWorker =
   | { t: 'upstreams'; id: number };
 
 export type ToPrimary =
-  | { t: 'ready' }
+  /** Up (after its recovery): `recovered` lists the orphan logs it has read. */
+  | { t: 'ready'; recovered: string[] }
   | { t: 'reply'; id: number; ok: true; value: unknown }
   | { t: 'reply'; id: number; ok: false; error: string }
   | { t: 'drained' };

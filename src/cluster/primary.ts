@@ -28,6 +28,8 @@ import { startEchoUpstream, type EchoUpstream } from '../demo/echo-upstream.js';
 import { readRequestHead, type RequestHead } from './request-head.js';
 import { shardOf } from './shard.js';
 import { WorkerHandle } from './worker-handle.js';
+import { LogGenerations } from './log-generations.js';
+import { systemClock } from '../time/clock.js';
 import { availableParallelism } from 'node:os';
 
 export interface PrimaryOptions {
@@ -50,6 +52,7 @@ export class Primary {
   readonly #admin: AdminHandler;
   #adminServer: HttpServer | undefined;
   #draining: Promise<void> | undefined;
+  readonly #releaseLog: () => void;
 
   constructor(config: Config, opts: PrimaryOptions) {
     this.config = config;
@@ -57,9 +60,13 @@ export class Primary {
     const count = config.gateway.workers === 'auto' ? availableParallelism() : config.gateway.workers;
     // The rules go to the workers from the route controller, in chunks, not in the init message.
     const { routes: _routes, defaultRoute: _default, ...workerConfig } = config;
+    const generations = new LogGenerations(config.reliable.log.dir, count, systemClock, this.logger);
+    this.#releaseLog = generations.release;
     const events = {
       onRestart: (w: number) => this.#restarts.inc({ worker: String(w) }),
       onStarted: (w: WorkerHandle) => this.control.syncReplica(w),
+      place: (w: number) => generations.place(w),
+      onRecovered: (w: number, orphans: readonly string[]) => generations.recovered(w, orphans),
     };
     for (let i = 0; i < count; i++) {
       this.workers.push(new WorkerHandle(i, count, workerConfig, config.gateway.workerNodeOptions, this.logger, events));
@@ -209,6 +216,7 @@ export class Primary {
       this.#listener.close();
       this.#adminServer?.close();
       await this.#demo?.close();
+      this.#releaseLog();
       this.logger.info('drained');
     })();
     return this.#draining;

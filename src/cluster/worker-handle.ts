@@ -32,6 +32,10 @@ export interface WorkerHandleEvents {
   onRestart(index: number, code: number | null, signal: string | null): void;
   /** The worker process is up: bring it to the current state before it takes clients. */
   onStarted?(handle: WorkerHandle): Promise<void>;
+  /** Where a (re)starting worker's reliable log goes and what it must recover. */
+  place(index: number): { generation: string; orphans: string[] };
+  /** The worker has recovered these orphan logs. */
+  onRecovered(index: number, orphans: readonly string[]): void;
 }
 
 type Pending = { resolve(value: unknown): void; reject(err: Error): void; timer: NodeJS.Timeout };
@@ -98,12 +102,14 @@ export class WorkerHandle implements RouteReplica {
     });
     child.on('message', (msg: ToPrimary) => this.#onMessage(msg));
     child.on('error', (err) => this.#logger.error({ worker: this.index, err: err.message }, 'worker ipc error'));
-    this.#send({ t: 'init', config: this.#config, index: this.index, workers: this.#workers });
+    const { generation, orphans } = this.#events.place(this.index);
+    this.#send({ t: 'init', config: this.#config, index: this.index, workers: this.#workers, generation, orphans });
     return ready;
   }
 
   #onMessage(msg: ToPrimary): void {
     if (msg.t === 'ready') {
+      this.#events.onRecovered(this.index, msg.recovered);
       const child = this.#child;
       Promise.resolve(this.#events.onStarted?.(this)).then(
         () => {

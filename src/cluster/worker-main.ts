@@ -13,6 +13,7 @@ import { createLogger, type Logger } from '../log.js';
 import { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import { Gateway } from '../server/gateway.js';
 import type { ToPrimary, ToWorker } from './messages.js';
+import { shardOf } from './shard.js';
 
 let gateway: Gateway | undefined;
 let logger: Logger | undefined;
@@ -49,7 +50,9 @@ function init(msg: Extract<ToWorker, { t: 'init' }>): void {
     workers: msg.workers,
     deferRoutes: true,
   });
-  send({ t: 'ready' });
+  const { index, workers } = msg;
+  const recovered = gateway.startReliable({ generation: msg.generation, orphans: msg.orphans, owns: (id) => shardOf(id, workers) === index, workers });
+  send({ t: 'ready', recovered: [...recovered] });
 }
 
 let signals = 0;

@@ -1,6 +1,7 @@
 /**
  * The layout of reliable.log.dir (0700):
  *
+ *   LOCK                          the instance that owns the directory (pid and start time)
  *   g<startMs>-w<worker>-<rand>/  one process generation's log: segments (0600) and
  *                                 OWNER, the process that writes it (pid and start time)
  *   g…-w…-….recovering/           a recovery in progress (renamed when complete)
@@ -13,7 +14,8 @@
  * not renamed belongs to a recovery that died half way: its sources still exist, so
  * it is removed.
  */
-import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { StratixError } from '../errors.js';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 
@@ -30,11 +32,50 @@ export function processIdentity(pid: number): string | undefined {
     if ((err as NodeJS.ErrnoException).code !== 'EPERM') return undefined;
   }
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    return `${pid}:${stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]}`;
+    const fields = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const rest = fields.slice(fields.lastIndexOf(')') + 2).split(' ');
+    if (rest[0] === 'Z' || rest[0] === 'X') return undefined; // exited, not yet reaped
+    return `${pid}:${rest[19]}`;
   } catch {
     return String(pid);
   }
+}
+
+/** Another live gateway instance uses reliable.log.dir. */
+export class LogDirectoryLockedError extends StratixError {
+  constructor(root: string, holder: string) {
+    super('STRATIX_ERR_LOG_LOCKED', `reliable.log.dir ${root} is in use by another gateway instance (pid ${holder.split(':')[0]}); give each instance its own directory`);
+  }
+}
+
+/**
+ * Takes reliable.log.dir (created 0700) for this instance: its LOCK names this
+ * process. Throws LogDirectoryLockedError when another live process holds it (a
+ * second instance on the same directory would recover, and delete, the first one's
+ * logs). Returns the release.
+ */
+export function lockLogRoot(root: string): () => void {
+  mkdirSync(root, { recursive: true, mode: 0o700 });
+  const lock = join(root, 'LOCK');
+  const me = processIdentity(process.pid) ?? String(process.pid);
+  let holder = '';
+  try {
+    holder = readFileSync(lock, 'utf8').trim();
+  } catch {
+    holder = '';
+  }
+  if (holder !== '' && holder !== me) {
+    const pid = Number(holder.split(':')[0]);
+    if (Number.isInteger(pid) && pid > 0 && processIdentity(pid) === holder) throw new LogDirectoryLockedError(root, holder);
+  }
+  writeFileSync(lock, `${me}\n`, { mode: 0o600 });
+  return () => {
+    try {
+      if (readFileSync(lock, 'utf8').trim() === me) rmSync(lock, { force: true });
+    } catch {
+      // gone already
+    }
+  };
 }
 
 /** Marks `generation` as written by this process. */

@@ -10,7 +10,6 @@
  * the new log, in seq order; a gap (a lost log tail, a corrupt segment) shortens the
  * session to what is contiguous, and a client then ahead of it gets out_of_range.
  */
-import { NackCodes } from '../errors.js';
 import { parseMessageBody, parseSessionBody, RecordKind, sessionBody, ENVELOPE_HEAD, RECORD_PREFIX, BODY_HEAD, type SessionState } from './log-records.js';
 import { scanLog, type ScannedRecord } from './log-scan.js';
 import { lastWrite } from './log-directory.js';
@@ -19,6 +18,8 @@ import type { ReliableSessions } from './reliable-sessions.js';
 
 export interface RecoveryReport {
   readonly dirs: number;
+  /** The orphans that were read (the others stay on disk). */
+  readonly read: readonly string[];
   readonly sessions: number;
   readonly expired: number;
   readonly envelopes: number;
@@ -45,11 +46,21 @@ export function recoverInto(host: ReliableSessions, orphans: readonly string[], 
   const found = new Map<string, Found>();
   let bytes = 0;
   let cut = 0;
-  // Pass 1: states.
+  // Pass 1: states. An orphan that cannot be read at all is left where it is (reported, not removed).
+  const readable: string[] = [];
   for (const dir of orphans) {
     const byHandle = new Map<number, Found>();
-    const crashAt = lastWrite(dir);
-    const r = scanLog(dir, (rec) => learn(rec, byHandle, found));
+    let crashAt: number;
+    let r: ReturnType<typeof scanLog>;
+    try {
+      crashAt = lastWrite(dir);
+      r = scanLog(dir, (rec) => learn(rec, byHandle, found));
+    } catch (err) {
+      host.metrics.logErrors.inc({ op: 'recovery' });
+      host.logger.error({ dir, err: (err as Error).message }, 'message log: an orphan could not be read; it is kept for inspection');
+      continue;
+    }
+    readable.push(dir);
     bytes += r.bytes;
     cut += r.cut.length;
     for (const c of r.cut) host.logger.warn({ dir, ...c }, 'message log: record cut off (torn tail or corruption)');
@@ -73,7 +84,7 @@ export function recoverInto(host: ReliableSessions, orphans: readonly string[], 
   // Pass 2: envelopes and outcomes, copied forward.
   let envelopes = 0;
   if (restored.size > 0) {
-    for (const dir of orphans) {
+    for (const dir of readable) {
       const byHandle = new Map<number, ReliableSession | null>();
       scanLog(dir, (rec) => {
         if (rec.kind === RecordKind.Session) {
@@ -97,7 +108,7 @@ export function recoverInto(host: ReliableSessions, orphans: readonly string[], 
     for (const s of restored.values()) s.settleRecovered();
   }
   host.log.flush();
-  return { dirs: orphans.length, sessions: restored.size, expired, envelopes, bytes, cut, ms: host.clock.now() - t0 };
+  return { dirs: orphans.length, read: readable, sessions: restored.size, expired, envelopes, bytes, cut, ms: host.clock.now() - t0 };
 }
 
 /** Pass 1: what a record says about its session's state. */
@@ -139,4 +150,3 @@ function learn(rec: ScannedRecord, byHandle: Map<number, Found>, found: Map<stri
   }
 }
 
-export { NackCodes };

@@ -251,6 +251,8 @@ export class MessageLog {
     let written: number;
     try {
       written = this.#fs.writevSync(seg.fd, this.#iov, seg.size);
+      // A short write (the disk filled mid-batch): writing the rest surfaces the cause (ENOSPC, EFBIG…).
+      if (written !== bytes) this.#fs.writevSync(seg.fd, rest(this.#iov, written), seg.size + written);
       if (written !== bytes) throw Object.assign(new Error(`short write: ${written} of ${bytes} bytes`), { code: 'EIO' });
     } catch (err) {
       if (this.#failedAt < 0) this.#events.onError('write', err as Error);
@@ -410,4 +412,18 @@ export class MessageLog {
       }
     }
   }
+}
+
+/** The buffers of `iov` after its first `skip` bytes. */
+function rest(iov: readonly Buffer[], skip: number): Buffer[] {
+  const out: Buffer[] = [];
+  for (const b of iov) {
+    if (skip >= b.length) {
+      skip -= b.length;
+      continue;
+    }
+    out.push(skip > 0 ? b.subarray(skip) : b);
+    skip = 0;
+  }
+  return out;
 }

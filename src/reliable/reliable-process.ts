@@ -9,7 +9,7 @@
  */
 import type { Config } from '../config/schema.js';
 import type { Clock } from '../time/clock.js';
-import { listGenerations, newGeneration, ownedByLiveProcess, removeGeneration, writeOwner } from './log-directory.js';
+import { listGenerations, lockLogRoot, newGeneration, ownedByLiveProcess, removeGeneration, writeOwner } from './log-directory.js';
 import { recoverInto, type RecoveryReport } from './log-recovery.js';
 import type { LogFileSystem } from './message-log.js';
 import { ReliableSessions, type ReliableGatewayPort, type ReliableOptions } from './reliable-sessions.js';
@@ -72,14 +72,20 @@ export function openReliable(
   reliable.flush();
   reliable.log.syncNow();
   reliable.log.moveTo(placement.generation);
-  port.logger.info({ ...report, generation: placement.generation }, 'reliable sessions recovered from the message log');
+  const { read, ...figures } = report;
+  port.logger.info({ ...figures, read: read.length, generation: placement.generation }, 'reliable sessions recovered from the message log');
   return { reliable, report };
 }
 
-/** A standalone gateway (one process): its generation, and every generation no live process writes as orphans. */
-export function standalonePlacement(config: Config, clock: Clock): ReliablePlacement {
+/**
+ * A standalone gateway (one process): takes the log root (several standalone gateways
+ * of one process may share it), its generation, and as orphans every generation no
+ * live process writes.
+ */
+export function standalonePlacement(config: Config, clock: Clock): ReliablePlacement & { release(): void } {
   const root = config.reliable.log.dir;
   return {
+    release: lockLogRoot(root),
     generation: newGeneration(root, 0, clock.wallMs()),
     orphans: listGenerations(root).filter((g) => !ownedByLiveProcess(g)),
     owns: () => true,
@@ -87,7 +93,7 @@ export function standalonePlacement(config: Config, clock: Clock): ReliablePlace
   };
 }
 
-/** Removes orphans once recovered (standalone: at once; cluster: when every worker is done). */
+/** Removes the orphans that were read (standalone: at once; cluster: when every worker is done). */
 export function removeOrphans(orphans: readonly string[]): void {
   for (const g of orphans) removeGeneration(g);
 }

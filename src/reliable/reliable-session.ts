@@ -523,7 +523,8 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
     h.log.append(messageBody(this.handle, now, messageId, outcome));
     h.log.pin(h.log.currentSegment, now + h.settings.resumeWindowMs);
     if (generation === this.generation) this.#answer(messageId, outcome);
-    if (waiter === this.generation && waiter !== generation) this.#answer(messageId, outcome);
+    // A duplicate that waited for this outcome is answered too (on the connection it came on).
+    if (waiter === this.generation) this.#answer(messageId, outcome);
   }
 
   #answer(messageId: string, outcome: number): void {
@@ -748,6 +749,8 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
     this.#lastCode = this.#resetCode = code;
     this.#lastReason = this.#resetReason = reason;
     if (this.state >= ReliableState.Ended) return;
+    // A lost connection is a signal to the breaker: reconnects probe the upstream one at a time.
+    if (code !== ROUTE_CHANGED) this.host.breaker.lost(this.target);
     if (code === ROUTE_CHANGED) {
       this.state = ReliableState.Reconnecting;
       this.#retry();
@@ -799,8 +802,11 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
     if (this.state === ReliableState.Closed) return;
     const h = this.host;
     this.state = ReliableState.Closed;
-    this.#connect?.abort();
-    this.#connect = null;
+    if (this.#connect !== null) {
+      this.#connect.abort();
+      this.#connect = null;
+      h.breaker.abandoned(this.target); // its attempt may have been the probe
+    }
     h.connecting.delete(this);
     h.breaker.cancel(this.target, this);
     h.reconnectSettled(this);
@@ -828,10 +834,11 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
       this.#upstreamDown(code ?? 1005, reason);
       return;
     }
-    if (!leg.closeSent) leg.close(code, reason);
+    const reply = leg.closeSent; // the client answers a close of ours (drain, 4408, session ended…)
+    if (!reply) leg.close(code, reason);
     if (leg !== this.client) return;
     this.host.counters.clientCloses.inc({ code: String(code ?? 1005) });
-    if (code === CloseCode.NORMAL.code) {
+    if (!reply && code === CloseCode.NORMAL.code) {
       // The client ends the session.
       this.client = null;
       this.upstream?.close(CloseCode.NORMAL.code, 'the client ended the session');
@@ -924,7 +931,7 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
     }
   }
 
-  /** One HEARTBEAT round (per reliable.heartbeatMs): a connected client that got nothing since the last round gets a HEARTBEAT; idle structures are freed. */
+  /** One HEARTBEAT round (every reliable.heartbeatMs / 2): a connected client that got nothing since the last round gets a HEARTBEAT (so it never waits heartbeatMs in silence); idle structures are freed. */
   keepAlive(nowMs: number): void {
     const c = this.client;
     if (c !== null && !c.closeSent) {

@@ -363,7 +363,8 @@ export class ReliableSessions implements ReliableHost, HelloHost {
         session.close(CloseCode.SLOW_CLIENT);
       }
     }
-    if (now - this.#lastKeepAlive >= s.heartbeatMs) {
+    // Rounds every half interval: a client then never waits a whole heartbeatMs in silence.
+    if (now - this.#lastKeepAlive >= s.heartbeatMs / 2) {
       this.#lastKeepAlive = now;
       for (const session of this.sessions.values()) session.keepAlive(wall);
     }

@@ -68,6 +68,16 @@ export class UpstreamBreaker {
     for (const waiter of set) this.#releases.push({ waiter, at: now + this.#random() * this.#spreadMs });
   }
 
+  /** An open connection to `target` was lost: reconnects probe it one at a time until one succeeds. */
+  lost(target: string): void {
+    this.health.recordLoss(target);
+  }
+
+  /** An attempt to `target` was given up before its outcome (its session ended). */
+  abandoned(target: string): void {
+    this.health.probeAbandoned(target);
+  }
+
   /** A connect to `target` failed. True when this failure opened the breaker. */
   failure(target: string): boolean {
     return this.health.recordFailure(target);

@@ -150,6 +150,23 @@ export class UpstreamHealth implements UpstreamHealthView {
     return !wasDown;
   }
 
+  /**
+   * An open connection to `target` was lost: the breaker goes half-open (unless it is
+   * open already), so that the reconnects of many sessions send one probe first.
+   */
+  recordLoss(target: string): void {
+    const e = this.#entry(target);
+    if (e.operator || e.downUntil > this.#now()) return;
+    e.failures = Math.max(e.failures, this.failureThreshold);
+    if (e.downUntil === 0) e.downUntil = this.#now();
+  }
+
+  /** The probe let through by `admit` ended without an outcome: let another one through. */
+  probeAbandoned(target: string): void {
+    const e = this.#entries.get(target);
+    if (e !== undefined) e.probing = false;
+  }
+
   /** A connect to `target` succeeded: failures are forgotten (an operator mark stays). */
   recordSuccess(target: string): void {
     const e = this.#entries.get(target);

@@ -103,6 +103,8 @@ export class Gateway implements SessionOwner, NegotiationHost {
   #admin: AdminHandler | undefined;
   #adminServer: Server | undefined;
   readonly #logFs: LogFileSystem | undefined;
+  /** Standalone: gives the log root up. */
+  #releaseLog: (() => void) | undefined;
 
   constructor(config: Config, opts: GatewayOptions = {}) {
     this.config = config;
@@ -164,8 +166,8 @@ export class Gateway implements SessionOwner, NegotiationHost {
         gw.#control = control;
         await control.start();
         const placement = standalonePlacement(config, gw.clock);
-        gw.startReliable(placement);
-        removeOrphans(placement.orphans);
+        gw.#releaseLog = placement.release;
+        removeOrphans(gw.startReliable(placement));
         const handler = createAdminHandler(control, config.admin.token, gw.logger);
         if (config.admin.listen === undefined) gw.#admin = handler;
         else gw.#adminServer = await listenAdmin(config.admin.listen, handler, config.gateway);
@@ -182,8 +184,8 @@ export class Gateway implements SessionOwner, NegotiationHost {
    * Opens the reliable sessions' log in `placement` and recovers its orphans (before
    * the process takes clients). Without it, stratix.v1 clients are refused (4503).
    */
-  startReliable(placement: ReliablePlacement): void {
-    const { reliable } = openReliable(
+  startReliable(placement: ReliablePlacement): readonly string[] {
+    const { reliable, report } = openReliable(
       this.config,
       placement,
       {
@@ -201,6 +203,7 @@ export class Gateway implements SessionOwner, NegotiationHost {
       this.#logFs,
     );
     this.reliable = reliable;
+    return report?.read ?? [];
   }
 
   async listen(): Promise<void> {
@@ -495,6 +498,7 @@ export class Gateway implements SessionOwner, NegotiationHost {
     }
     for (const s of this.sessions) s.terminate();
     this.reliable?.close();
+    this.#releaseLog?.();
     for (const n of [...this.#negotiations.keys()]) {
       n.abandon();
       n.client.destroy();

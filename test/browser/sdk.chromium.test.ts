@@ -203,9 +203,7 @@ describe('the SDK in Chromium', { concurrency: 1 }, () => {
   test('the gateway process is killed (kill -9) and restarted within the window: what the log kept once and in order, sends settled once, upstreamReset fires', (t) =>
     killedGateway(t, processGateway, 'process-killed'));
 
-  // The CLI runs reliable sessions only once its workers open them (cluster wiring on main); until then a
-  // stratix.v1 client is refused with 4503 and this test fails at "the stream to flow".
-  test('the CLI\'s workers are killed (kill -9 of the pids in its "listening" line) and restarted within the window: the same, and upstreamReset fires', { todo: 'needs reliable sessions in cluster workers (main: worker-main does not call startReliable yet)' }, (t) =>
+  test('the CLI\'s workers are killed (kill -9 of the pids in its "listening" line) and restarted within the window: the same, and upstreamReset fires', (t) =>
     killedGateway(t, cliGateway, 'workers-killed'));
 
   test('the cut outlasts the resume window: the page sees a gap (recovered:false, "expired"), what waited is rejected, a new session streams', async (t) => {

@@ -24,10 +24,15 @@ export interface RunningCli {
   stop(): Promise<void>;
 }
 
+/** Writes `config` to a temp file; its reliable-session log goes to that temp dir unless the config names one. */
 export function writeTempConfig(config: unknown): { path: string; dir: string; cleanup(): void } {
   const dir = mkdtempSync(join(tmpdir(), 'stratix-test-'));
   const path = join(dir, 'config.json');
-  writeFileSync(path, JSON.stringify(config));
+  const c = config as Record<string, Record<string, unknown> | undefined>;
+  const reliable = (c.reliable ?? {}) as Record<string, unknown>;
+  const log = (reliable.log ?? {}) as Record<string, unknown>;
+  const withLog = typeof config === 'object' && config !== null && log.dir === undefined ? { ...c, reliable: { ...reliable, log: { ...log, dir: join(dir, 'reliable') } } } : config;
+  writeFileSync(path, JSON.stringify(withLog));
   return { path, dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 

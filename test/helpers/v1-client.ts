@@ -57,6 +57,18 @@ export class V1Client {
     return c;
   }
 
+  /** Opens a connection, says HELLO and waits for upstream_open: a new session, ready for DATA. */
+  static async session(port: number, clientId: string): Promise<V1Client> {
+    const c = await V1Client.open(port, clientId);
+    await c.hello();
+    await c.upstreamOpen();
+    return c;
+  }
+
+  upstreamOpen(): Promise<void> {
+    return this.until(() => this.sequenced.some((e) => e.event === 'upstream_open'), 'upstream_open');
+  }
+
   send(envelope: Record<string, unknown> | string): void {
     this.ws.send(typeof envelope === 'string' ? envelope : JSON.stringify(envelope));
   }

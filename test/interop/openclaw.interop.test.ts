@@ -18,6 +18,8 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
+import { randomUUID } from 'node:crypto';
+import { V1Client, type Envelope } from '../helpers/v1-client.js';
 import {
   ensureOpenClawInstalled,
   makeTrackedTempDir,
@@ -36,6 +38,8 @@ const NODE_RECONNECT_MS = 120_000; // backoff 1, 2, 4, 8, 16, 30 s while the gat
 const GATEWAY_VIEW_MS = 60_000;
 /** How long the node host must stay on one connection: more than a tick (30 s) and a ping (25 s). */
 const HOLD_MS = 35_000;
+/** How long the reliable client stays away: longer than a tick (30 s). */
+const AWAY_MS = 45_000;
 
 interface Metrics {
   connectionsTotal: number;
@@ -85,6 +89,19 @@ class StratixProcess {
   /** The URL a client uses, with its clientId. */
   clientUrl(clientId: string): string {
     return `ws://127.0.0.1:${this.port}/ws?clientId=${encodeURIComponent(clientId)}`;
+  }
+
+  /** One sample of Prometheus text from /metrics. */
+  async sample(name: string, labels: Record<string, string> = {}): Promise<number> {
+    const res = await fetch(`http://127.0.0.1:${this.port}/metrics`, { headers: { accept: 'text/plain' } });
+    const want = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
+    for (const line of (await res.text()).split('\n')) {
+      if (!line.startsWith(name)) continue;
+      const rest = line.slice(name.length);
+      if (!(rest.startsWith(' ') || rest.startsWith('{'))) continue;
+      if (want.every((w) => rest.includes(w))) return Number(line.slice(line.lastIndexOf(' ') + 1));
+    }
+    return 0;
   }
 
   async metrics(): Promise<Metrics> {
@@ -228,5 +245,65 @@ describe('interop with the real OpenClaw gateway through Stratix', { timeout: 30
       const res = await openclaw.call('health', { url: stratix.clientUrl('interop-cli-after-restart') });
       assert.equal(res.exitCode, 0, `gateway call health after the restart failed:\n${res.stdout}\n${res.stderr}`);
     });
+  });
+
+  it(`a reliable (stratix.v1) client does the token-only connect through envelopes, is away ${AWAY_MS / 1000} s, resumes, and is answered on the same upstream connection`, async (t) => {
+    const { openclaw, stratix } = running();
+    const clientId = 'interop-reliable-1';
+    let n = 0;
+    /** An OpenClaw request as a stratix.v1 DATA envelope; returns its request id. */
+    const request = (c: V1Client, method: string, params: Record<string, unknown>): string => {
+      const id = `${++n}:${randomUUID()}`;
+      c.data(`m-${n}`, JSON.stringify({ type: 'req', id, method, params }));
+      return id;
+    };
+    /** The OpenClaw frames inside the gateway's DATA envelopes. */
+    const frames = (c: V1Client): Array<{ env: Envelope; msg: { type: string; event?: string; id?: string; ok?: boolean; payload?: Record<string, unknown> } }> =>
+      c.envelopes.filter((e) => e.type === 0).map((env) => ({ env, msg: JSON.parse(Buffer.from(env.data!, 'base64').toString()) }));
+    const opensBefore = await stratix.sample('stratix_upstream_connect_seconds_count', { result: 'open' });
+
+    const c = await V1Client.open(stratix.port, clientId);
+    const w = await c.hello();
+    await c.upstreamOpen();
+    await c.until(() => frames(c).some((f) => f.msg.event === 'connect.challenge'), 'connect.challenge');
+    const connectId = request(c, 'connect', {
+      minProtocol: 4,
+      maxProtocol: 4,
+      client: { id: 'cli', version: OPENCLAW_VERSION, platform: 'linux', deviceFamily: 'linux', mode: 'cli', instanceId: randomUUID() },
+      caps: [],
+      role: 'operator',
+      scopes: ['operator.read'],
+      auth: { token: openclaw.token },
+    });
+    await c.until(() => frames(c).some((f) => f.msg.id === connectId), 'hello-ok', 60_000);
+    const hello = frames(c).find((f) => f.msg.id === connectId)!.msg;
+    assert.equal(hello.ok, true, `connect refused: ${JSON.stringify(hello).slice(0, 300)}`);
+    const connId = ((hello.payload as { server: { connId: string } }).server).connId;
+    t.diagnostic(`hello-ok on connId ${connId}`);
+    const lastSeen = c.sequenced.at(-1)!.seq!;
+    c.ack(lastSeen);
+    await delay(200);
+    c.ws.terminate(); // the laptop sleeps: no close frame
+
+    await delay(AWAY_MS);
+
+    const c2 = await V1Client.open(stratix.port, clientId);
+    const w2 = await c2.hello(w.sessionId!, lastSeen);
+    assert.deepEqual([w2.recovered, w2.resume], [true, 'recovered']);
+    await c2.until(() => frames(c2).some((f) => f.msg.event === 'tick'), 'the ticks missed while away', 30_000);
+    const seqs = c2.sequenced.map((e) => e.seq!);
+    assert.deepEqual(seqs, Array.from({ length: seqs.length }, (_, i) => lastSeen + 1 + i), 'consecutive seq from where the client left');
+    const ticks = frames(c2).filter((f) => f.msg.event === 'tick');
+    t.diagnostic(`replayed ${seqs.length} envelopes, ${ticks.length} of them ticks`);
+    assert.ok(ticks.length >= 1);
+    // The next request, without a new connect: a fresh upstream connection would refuse it (first request must be connect, 1008).
+    const healthId = request(c2, 'health', {});
+    await c2.until(() => frames(c2).some((f) => f.msg.id === healthId), 'the health answer', 60_000);
+    assert.equal(frames(c2).find((f) => f.msg.id === healthId)!.msg.ok, true);
+    assert.ok(!frames(c2).some((f) => f.msg.event === 'connect.challenge'), 'no new connect.challenge: the same upstream connection');
+    assert.ok(!c2.sequenced.some((e) => e.event === 'upstream_reset'), 'no upstream_reset');
+    assert.equal(await stratix.sample('stratix_upstream_connect_seconds_count', { result: 'open' }), opensBefore + 1, 'Stratix opened one upstream connection for the session');
+    c2.ws.close(1000);
+    await c2.closed;
   });
 });
