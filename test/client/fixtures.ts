@@ -98,6 +98,7 @@ export function counter(ws: WebSocket, prefix: string, ms: number): { stop(): nu
     sent.push(t);
     ws.send(t);
   }, ms);
+  ws.once('close', () => clearInterval(timer)); // a failed test leaves no timer running
   return {
     sent,
     stop() {
