@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Installs Debian's chromium when it is missing (the real browser for the SDK's
-# Chromium suite, driven by playwright-core with executablePath /usr/bin/chromium;
-# never a browser download). Idempotent and non-interactive: scripts/test.mjs runs
-# it as root before the *.chromium.test.js suites. Prints the version either way.
+# Installs Debian's chromium (/usr/bin/chromium) when it is missing: the real browser
+# for the dashboard test (test/dashboard/) and the client SDK's Chromium suites
+# (*.chromium.test.js), both driven by playwright-core with executablePath
+# /usr/bin/chromium (never a browser download of its own). Idempotent and
+# non-interactive; needs root to install: scripts/test.mjs runs it before those
+# suites. Prints the version either way.
 set -euo pipefail
 
 if [ ! -x /usr/bin/chromium ]; then

@@ -9,9 +9,14 @@
  *      packages/client/dist-test/**\/*.test.js), in parallel files;
  *   2. the OpenClaw interop suite (dist/test/interop/*.interop.test.js), after
  *      installing Node 24 and openclaw into .cache/ (scripts/install-*.sh);
- *   3. suites that need etcd install it first (scripts/install-etcd.sh);
- *   4. the real-Chromium suites (*.chromium.test.js), one file at a time, after
- *      installing Debian's chromium (scripts/install-chromium.sh).
+ *   3. suites that need a real program install it first, by the project's own scripts:
+ *      etcd (scripts/install-etcd.sh), Chromium for test/dashboard/ and the
+ *      *.chromium.test.js suites (install-chromium.sh), Prometheus and promtool for
+ *      test/deploy/prometheus* (install-prometheus.sh), nginx for test/deploy/nginx*
+ *      (install-bench-proxies.sh), systemd-analyze for test/sea/
+ *      (install-systemd-analyze.sh);
+ *   4. the real-Chromium suites of the client SDK (*.chromium.test.js), one file at a
+ *      time, after the others.
  *
  * Usage: npm test [-- <file filter substring>...]
  * Runs under whatever `node` is first on PATH (CI runs it under Node 20, then 24).
@@ -61,12 +66,21 @@ const all = [...find(join(root, 'dist/test')), ...find(join(root, 'packages/clie
 );
 const interop = all.filter((f) => f.endsWith('.interop.test.js'));
 const chromium = all.filter((f) => f.endsWith('.chromium.test.js'));
-const needsEtcd = all.filter((f) => f.includes('/sources/') || f.includes('/routing-runtime/'));
+const needsEtcd = all.filter((f) => f.includes('/sources/') || f.includes('/routing-runtime/') || f.includes('/sea/'));
 const main = all.filter((f) => !interop.includes(f) && !chromium.includes(f));
 
-if (needsEtcd.length > 0 && run('bash', ['scripts/install-etcd.sh']) !== 0) {
-  console.error('# could not install etcd');
-  process.exit(1);
+const installs = [
+  ['etcd', 'scripts/install-etcd.sh', needsEtcd],
+  ['Chromium', 'scripts/install-chromium.sh', all.filter((f) => f.includes('/dashboard/') || chromium.includes(f))],
+  ['Prometheus', 'scripts/install-prometheus.sh', all.filter((f) => f.includes('/deploy/prometheus') || f.includes('/deploy/grafana'))],
+  ['nginx', 'scripts/install-bench-proxies.sh', all.filter((f) => f.includes('/deploy/nginx'))],
+  ['systemd-analyze', 'scripts/install-systemd-analyze.sh', all.filter((f) => f.includes('/deploy/systemd') || f.includes('/sea/'))],
+];
+for (const [what, script, files] of installs) {
+  if (files.length > 0 && run('bash', [script]) !== 0) {
+    console.error(`# could not install ${what}`);
+    process.exit(1);
+  }
 }
 
 let status = 0;
@@ -81,10 +95,6 @@ if (interop.length > 0) {
   status |= run(process.execPath, ['--test', '--test-concurrency=1', '--test-timeout=600000', ...interop]);
 }
 if (chromium.length > 0) {
-  if (run('bash', ['scripts/install-chromium.sh']) !== 0) {
-    console.error('# could not install chromium');
-    process.exit(1);
-  }
   status |= run(process.execPath, ['--test', '--test-concurrency=1', '--test-timeout=300000', ...chromium]);
 }
 process.exit(status === 0 ? 0 : 1);

@@ -69,11 +69,21 @@ export const HandshakeErrors = Object.freeze({
   BAD_REQUEST: refusal('STRATIX_ERR_BAD_REQUEST', 400, 'The request line or headers could not be parsed.', CloseCode.BAD_REQUEST),
   CLIENT_ID_MISSING: refusal('STRATIX_ERR_CLIENT_ID_MISSING', 400, 'No clientId query parameter, an empty one, or more than one.', CloseCode.BAD_REQUEST),
   CLIENT_ID_INVALID: refusal('STRATIX_ERR_CLIENT_ID_INVALID', 400, 'The clientId has a character outside [A-Za-z0-9._:@-] or is longer than 128.', CloseCode.BAD_REQUEST),
+  AUTH_REQUIRED: refusal('STRATIX_ERR_AUTH_REQUIRED', 401, 'auth.mode requires credentials and the request carries none (no sig, no token, no Authorization: Bearer).', CloseCode.UNAUTHORIZED),
+  AUTH_INVALID: refusal('STRATIX_ERR_AUTH_INVALID', 401, 'The credentials are malformed, name an unknown kid or key, do not verify, or (JWT) have the wrong iss or aud.', CloseCode.UNAUTHORIZED),
+  AUTH_EXPIRED: refusal('STRATIX_ERR_AUTH_EXPIRED', 401, 'The signed ts is more than auth.hmac.maxSkewMs from the gateway clock, or the JWT is past exp or before nbf. Date is set.', CloseCode.UNAUTHORIZED),
+  AUTH_REPLAYED: refusal('STRATIX_ERR_AUTH_REPLAYED', 401, 'This nonce was already accepted for this clientId within the skew window (replay protection is per instance). Sign again with a fresh nonce.', CloseCode.UNAUTHORIZED),
+  AUTH_FORBIDDEN: refusal('STRATIX_ERR_AUTH_FORBIDDEN', 403, 'The token is valid but for another clientId (its auth.jwt.clientIdClaim differs).', CloseCode.FORBIDDEN),
+  ORIGIN_FORBIDDEN: refusal('STRATIX_ERR_ORIGIN_FORBIDDEN', 403, 'The Origin header is not in auth.allowedOrigins (or is missing while auth.allowMissingOrigin is false).', CloseCode.FORBIDDEN),
   NOT_FOUND: refusal('STRATIX_ERR_NOT_FOUND', 404, 'The path is not /ws (nor an operations endpoint).', CloseCode.NOT_FOUND),
   NO_ROUTE: refusal('STRATIX_ERR_NO_ROUTE', 404, 'No route matches the clientId and there is no defaultRoute.', CloseCode.NOT_FOUND),
   METHOD_NOT_ALLOWED: refusal('STRATIX_ERR_METHOD_NOT_ALLOWED', 405, 'The upgrade request was not a GET.'),
   HANDSHAKE_TIMEOUT: refusal('STRATIX_ERR_HANDSHAKE_TIMEOUT', 408, 'The request head did not arrive within gateway.handshakeTimeoutMs.'),
+  CLIENT_ID_IN_USE: refusal('STRATIX_ERR_CLIENT_ID_IN_USE', 409, 'Another connection holds this clientId on this instance and admission.duplicateClientId is reject.', CloseCode.CLIENT_ID_IN_USE),
   UPGRADE_REQUIRED: refusal('STRATIX_ERR_UPGRADE_REQUIRED', 426, 'GET /ws without a valid WebSocket upgrade (Upgrade, Connection, Sec-WebSocket-Key/Version 13).'),
+  SOURCE_RATE_LIMITED: refusal('STRATIX_ERR_SOURCE_RATE_LIMITED', 429, 'Too many handshakes from this source address (admission.source.handshakesPerSecond). Retry-After is set.', CloseCode.RATE_LIMITED),
+  SOURCE_CONNECTIONS: refusal('STRATIX_ERR_SOURCE_CONNECTIONS', 429, 'This source address holds admission.source.maxConnections connections. Retry-After is set.', CloseCode.RATE_LIMITED),
+  CLIENT_RATE_LIMITED: refusal('STRATIX_ERR_CLIENT_RATE_LIMITED', 429, 'Too many handshakes for this clientId (admission.clientId.handshakesPerSecond): a reconnect loop is slowed. Retry-After is set.', CloseCode.RATE_LIMITED),
   HEADERS_TOO_LARGE: refusal('STRATIX_ERR_HEADERS_TOO_LARGE', 431, 'The request head exceeded gateway.maxHeaderBytes.'),
   UPSTREAM_FAILED: refusal('STRATIX_ERR_UPSTREAM_FAILED', 502, 'Subprotocols offered (not stratix.v1): the upstream refused the connection, could not be reached, or answered with an invalid 101, so the upgrade cannot be answered.'),
   UPSTREAM_REJECTED: refusal('STRATIX_ERR_UPSTREAM_REJECTED', 0, "Subprotocols offered (not stratix.v1): the upstream answered the upgrade with an HTTP error; its status is passed on."),
@@ -81,6 +91,11 @@ export const HandshakeErrors = Object.freeze({
   OVER_CAPACITY: refusal('STRATIX_ERR_OVER_CAPACITY', 503, 'gateway.maxConnections sessions are open. Retry-After is set.', CloseCode.UNAVAILABLE),
   DRAINING: refusal('STRATIX_ERR_DRAINING', 503, 'The instance is draining for shutdown. Retry-After is set; connect to another instance.', CloseCode.UNAVAILABLE),
   WORKER_UNAVAILABLE: refusal('STRATIX_ERR_WORKER_UNAVAILABLE', 503, 'The worker that owns this clientId is restarting. Retry-After is set.', CloseCode.UNAVAILABLE),
+  ADMISSION_LIMITED: refusal('STRATIX_ERR_ADMISSION_LIMITED', 503, 'The instance takes admission.instance.handshakesPerSecond handshakes; more are refused. Retry-After is set, spread with jitter over the backlog.', CloseCode.UNAVAILABLE),
+  OVERLOADED: refusal('STRATIX_ERR_OVERLOADED', 503, 'The instance is at its handshake capacity: the worker for this clientId has admission.instance.maxQueuedHandshakes (split between workers) handshakes it has not yet taken. Retry-After is set, spread with jitter over the backlog at the rate handshakes are being taken.', CloseCode.UNAVAILABLE),
+  UPSTREAM_BUSY: refusal('STRATIX_ERR_UPSTREAM_BUSY', 503, 'admission.upstream.maxWaiting connects already wait for this upstream. Retry-After is set.', CloseCode.UNAVAILABLE),
+  AUTH_UNAVAILABLE: refusal('STRATIX_ERR_AUTH_UNAVAILABLE', 503, 'No key can check the token now: the JWKS endpoint is down and no key set younger than auth.jwt.jwks.maxStaleMs is held. Retry-After is set.', CloseCode.UNAVAILABLE),
+  NONCE_CACHE_FULL: refusal('STRATIX_ERR_NONCE_CACHE_FULL', 503, 'The replay cache (auth.hmac.nonceCacheEntries) is full; the handshake is refused rather than accepted unchecked. Retry-After is set.', CloseCode.UNAVAILABLE),
 } as const);
 
 export type HandshakeErrorName = keyof typeof HandshakeErrors;
@@ -123,17 +138,18 @@ export class AdminError extends HttpError {
   }
 }
 
-/** Admin endpoint errors, by code. docs/routing.md lists them; a test keeps the two in step. */
+/** Admin endpoint errors, by code. docs/operations.md lists them; a test keeps the two in step. */
 export const AdminErrors = Object.freeze({
-  BAD_REQUEST: { code: 'STRATIX_ERR_ADMIN_BAD_REQUEST', status: 400, meaning: 'A required query parameter (clientId, url) is missing or malformed.' },
+  BAD_REQUEST: { code: 'STRATIX_ERR_ADMIN_BAD_REQUEST', status: 400, meaning: 'A query parameter or a session id is missing or malformed (the message names it).' },
   UNAUTHORIZED: { code: 'STRATIX_ERR_ADMIN_UNAUTHORIZED', status: 401, meaning: 'No `Authorization: Bearer <admin.token>` header, or a wrong token.' },
   DISABLED: { code: 'STRATIX_ERR_ADMIN_DISABLED', status: 403, meaning: 'admin.token is not configured, so the admin endpoints are off.' },
   NOT_FOUND: { code: 'STRATIX_ERR_ADMIN_NOT_FOUND', status: 404, meaning: 'No such admin endpoint.' },
+  SESSION_NOT_FOUND: { code: 'STRATIX_ERR_SESSION_NOT_FOUND', status: 404, meaning: 'No open session has this id (it closed, or its worker restarted since).' },
   METHOD_NOT_ALLOWED: { code: 'STRATIX_ERR_ADMIN_METHOD_NOT_ALLOWED', status: 405, meaning: 'The endpoint exists but not for this method (reload and upstream marks are POST; Allow is set).' },
   RELOAD_INVALID: { code: 'STRATIX_ERR_RELOAD_INVALID', status: 422, meaning: 'The config file is invalid; `issues` names each bad setting by path. The old table stays.' },
   INTERNAL: { code: 'STRATIX_ERR_ADMIN_INTERNAL', status: 500, meaning: 'An unexpected error while serving the request (logged).' },
   RELOAD_NOT_APPLIED: { code: 'STRATIX_ERR_RELOAD_NOT_APPLIED', status: 503, meaning: 'The new table was built but not every worker reported it within routing.convergeTimeoutMs; they keep converging.' },
-  UNAVAILABLE: { code: 'STRATIX_ERR_ADMIN_UNAVAILABLE', status: 503, meaning: 'The worker that must answer (explain) is restarting; retry.' },
+  UNAVAILABLE: { code: 'STRATIX_ERR_ADMIN_UNAVAILABLE', status: 503, meaning: 'The worker that must answer (explain, one session) is restarting; retry.' },
 } as const);
 
 export type AdminErrorName = keyof typeof AdminErrors;

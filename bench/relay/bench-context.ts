@@ -12,6 +12,8 @@ export interface BenchContext {
   /** Date.now() past which the benchmark aborts between steps. */
   deadline: number;
   log: (line: string) => void;
+  /** Called after each measurement (the progress bar). */
+  measured?: (() => void) | undefined;
 }
 
 /** A single session's handshake plus probe echo must finish within this. */
@@ -29,12 +31,14 @@ export function checkDeadline(ctx: BenchContext, step: string): void {
 export async function openSessions(
   ctx: BenchContext,
   pool: LoadGeneratorPool,
-  url: string,
+  target: { url: string; protocol?: 'stratix.v1' | undefined },
   sessions: number,
   clientIdPrefix: string,
 ): Promise<ConnectResult> {
+  const url = target.url;
   const result = await pool.connect({
     url,
+    protocol: target.protocol,
     sessions,
     clientIdPrefix,
     sourceAddresses: ctx.sources,

@@ -8,6 +8,8 @@ export interface ConnectRequest {
   kind: 'connect';
   /** WebSocket URL without the clientId query; the generator appends `?clientId=...`. */
   url: string;
+  /** `stratix.v1`: the sessions speak the reliable-session protocol (envelopes, acks); else plain frames. */
+  protocol?: 'stratix.v1';
   /** Sessions this generator opens. */
   count: number;
   /** clientIds are `${clientIdPrefix}${firstIndex + i}`. */

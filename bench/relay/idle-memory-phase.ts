@@ -74,11 +74,11 @@ export async function measureIdleMemory(
     const pool = LoadGeneratorPool.start(Math.ceil(sessions / ctx.options.sessionsPerGenerator));
     try {
       if (ctx.options.memoryWarmupSessions > 0) {
-        await openSessions(ctx, pool, target.url, ctx.options.memoryWarmupSessions, 'warmup-');
+        await openSessions(ctx, pool, target, ctx.options.memoryWarmupSessions, 'warmup-');
         await pool.close(10_000);
       }
       const baseline = await settledSample(target.pids);
-      const connected = await openSessions(ctx, pool, target.url, sessions, 'idle-');
+      const connected = await openSessions(ctx, pool, target, sessions, 'idle-');
       const loaded = await settledSample(target.pids);
       const sample: MemorySample = {
         target: kind,

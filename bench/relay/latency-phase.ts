@@ -28,7 +28,7 @@ export async function measureLatency(
   const { options } = ctx;
   ctx.log(`latency: ${target.kind}, ${options.clients} clients, ${options.rate} messages/s offered`);
   await waitForQuiet(ctx);
-  await openSessions(ctx, pool, target.url, options.clients, 'bench-');
+  await openSessions(ctx, pool, target, options.clients, 'bench-');
   const result = await pool.openLoop(options.payloadBytes, options.rate, options.warmupMs, options.durationMs);
   await pool.close(10_000);
   const latencies = result.latenciesMs;

@@ -20,6 +20,8 @@ const GENERATOR_PATH = fileURLToPath(new URL('./load-generator.js', import.meta.
 
 export interface ConnectOptions {
   url: string;
+  /** `stratix.v1` for reliable sessions. */
+  protocol?: 'stratix.v1' | undefined;
   sessions: number;
   clientIdPrefix: string;
   sourceAddresses: string[];
@@ -112,6 +114,7 @@ export class LoadGeneratorPool {
         const request = {
           kind: 'connect' as const,
           url: options.url,
+          ...(options.protocol === undefined ? {} : { protocol: options.protocol }),
           count,
           clientIdPrefix: options.clientIdPrefix,
           firstIndex,

@@ -30,6 +30,48 @@ const DRAIN_WAIT_MS = 5_000;
 const sessions: WebSocket[] = [];
 let closedDuringPhase = 0;
 
+// ---- stratix.v1 (reliable sessions) -------------------------------------------
+// With `protocol` "stratix.v1" every message goes out as a DATA envelope (base64
+// payload) and comes back as one; the phase handlers see the decoded payload. The
+// client acknowledges cumulatively, every ACK_EVERY messages and every ACK_MS, as
+// the SDK does.
+
+let protocol: 'stratix.v1' | undefined;
+let messageId = 0;
+const ACK_EVERY = 32;
+const ACK_MS = 50;
+const kSeq = Symbol('seq');
+const kUnacked = Symbol('unacked');
+type V1Socket = WebSocket & { [kSeq]?: number; [kUnacked]?: number };
+let phaseHandler: (this: WebSocket, data: Buffer) => void = ignore;
+let ackTimer: NodeJS.Timeout | undefined;
+
+/** Sends one benchmark message on `socket` in the session's protocol. */
+function sendMessage(socket: WebSocket, payload: Buffer): void {
+  if (protocol === undefined) socket.send(payload, TEXT);
+  else socket.send(`{"type":0,"messageId":"${++messageId}","data":"${payload.toString('base64')}"}`, TEXT);
+}
+
+function onV1Message(this: V1Socket, data: Buffer): void {
+  const e = JSON.parse(data.toString()) as { type: number; seq?: number; data?: string };
+  if (e.seq !== undefined) {
+    this[kSeq] = e.seq;
+    const n = (this[kUnacked] ?? 0) + 1;
+    this[kUnacked] = n;
+    if (n >= ACK_EVERY) ackNow(this);
+  }
+  if (e.type === 0) phaseHandler.call(this, Buffer.from(e.data!, 'base64'));
+}
+
+function ackNow(socket: V1Socket): void {
+  socket[kUnacked] = 0;
+  if (socket.readyState === WebSocket.OPEN) socket.send(`{"type":1,"seq":${socket[kSeq]}}`, TEXT);
+}
+
+function ackPending(): void {
+  for (const socket of sessions as V1Socket[]) if ((socket[kUnacked] ?? 0) > 0) ackNow(socket);
+}
+
 function ignore(): void {}
 
 function onSessionClose(): void {
@@ -57,6 +99,9 @@ async function waitUntil(done: () => boolean, timeoutMs: number): Promise<void> 
 
 async function connect(request: ConnectRequest): Promise<ConnectResult> {
   const started = performance.now();
+  protocol = request.protocol;
+  clearInterval(ackTimer);
+  ackTimer = protocol === undefined ? undefined : setInterval(ackPending, ACK_MS);
   const deadline = started + request.deadlineMs;
   const failures: Record<string, number> = {};
   let next = 0;
@@ -69,7 +114,7 @@ async function connect(request: ConnectRequest): Promise<ConnectResult> {
       const index = request.firstIndex + next++;
       const url = `${request.url}${separator}clientId=${request.clientIdPrefix}${index}`;
       const source = request.sourceAddresses[index % request.sourceAddresses.length]!;
-      const { socket, failure, reprobed: late } = await openProbedSession(url, request.sessionTimeoutMs, source);
+      const { socket, failure, reprobed: late } = await openProbedSession(url, request.sessionTimeoutMs, source, request.protocol);
       if (socket !== undefined) {
         socket.on('close', onSessionClose);
         sessions.push(socket);
@@ -103,12 +148,14 @@ function onClosedLoopEcho(this: WebSocket): void {
   if (inWindow) windowRoundTrips++;
   if (loopRunning && this.readyState === WebSocket.OPEN) {
     outstanding++;
-    this.send(loopPayload, TEXT);
+    sendMessage(this, loopPayload);
   }
 }
 
 function setMessageHandler(handler: (this: WebSocket, data: Buffer) => void): void {
-  for (const socket of sessions) socket.removeAllListeners('message').on('message', handler);
+  phaseHandler = handler;
+  const listener = protocol === undefined ? handler : onV1Message;
+  for (const socket of sessions) socket.removeAllListeners('message').on('message', listener);
 }
 
 async function closedLoop(request: ClosedLoopRequest): Promise<ClosedLoopResult> {
@@ -123,7 +170,7 @@ async function closedLoop(request: ClosedLoopRequest): Promise<ClosedLoopResult>
     if (socket.readyState !== WebSocket.OPEN) continue;
     for (let i = 0; i < inFlight; i++) {
       outstanding++;
-      socket.send(loopPayload, TEXT);
+      sendMessage(socket, loopPayload);
     }
   }
   await sleep(request.warmupMs);
@@ -190,7 +237,7 @@ async function openLoop(request: OpenLoopRequest): Promise<OpenLoopResult> {
         const at = performance.now();
         sentAt[sent++] = at;
         if (at >= windowFrom && at < windowTo) inWindowSent++;
-        socket.send(message, TEXT);
+        sendMessage(socket, message);
         skipped = 0;
       }
       if (now >= start + totalMs || sessions.length === 0) {
@@ -216,7 +263,7 @@ async function closeAll(request: CloseRequest): Promise<CloseResult> {
   for (const socket of sessions) {
     if (socket.readyState === WebSocket.OPEN || socket.readyState === WebSocket.CONNECTING) {
       open++;
-      socket.close(1000);
+      socket.close(1000); // for a reliable session, 1000 also ends the session
     }
   }
   await waitUntil(() => sessions.every((s) => s.readyState === WebSocket.CLOSED), request.timeoutMs);

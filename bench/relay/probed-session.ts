@@ -3,6 +3,10 @@
  * small text probe and waits for the echo. If no echo came within half the time
  * allowed, the probe is sent once more, and the session is reported as
  * `reprobed` (its first message was lost or very late) rather than failed.
+ *
+ * With `protocol` "stratix.v1" the session is a reliable one (docs/protocol.md §3):
+ * HELLO, then, once upstream_open has come, the probe as a DATA envelope; the echo
+ * is a gateway DATA envelope, acknowledged so that the session holds nothing.
  */
 import { WebSocket } from 'ws';
 
@@ -20,12 +24,17 @@ export interface ProbedSession {
 
 function ignore(): void {}
 
-export function openProbedSession(url: string, timeoutMs: number, localAddress?: string): Promise<ProbedSession> {
+/** A probe as a stratix.v1 DATA envelope. */
+export const PROBE_ENVELOPE = JSON.stringify({ type: 0, messageId: 'probe', data: PROBE.toString('base64') });
+
+export function openProbedSession(url: string, timeoutMs: number, localAddress?: string, protocol?: 'stratix.v1'): Promise<ProbedSession> {
   return new Promise((resolve) => {
-    const socket = new WebSocket(url, {
+    const socket = new WebSocket(url, protocol === undefined ? [] : [protocol], {
       perMessageDeflate: false,
       handshakeTimeout: timeoutMs,
       ...(localAddress === undefined ? {} : { localAddress }),
+      // stratix-tls: the run's own self-signed certificate (what is measured is the cost, not the trust).
+      ...(url.startsWith('wss:') ? { rejectUnauthorized: false } : {}),
     });
     socket.on('error', ignore);
     let reprobed = false;
@@ -42,14 +51,26 @@ export function openProbedSession(url: string, timeoutMs: number, localAddress?:
       () => settle(socket.readyState === WebSocket.OPEN ? 'no echo in time' : 'no handshake in time'),
       timeoutMs,
     );
-    socket.once('open', () => {
-      socket.send(PROBE, TEXT);
-      reprobe = setTimeout(() => {
-        reprobed = true;
+    if (protocol === undefined) {
+      socket.once('open', () => {
         socket.send(PROBE, TEXT);
-      }, timeoutMs / 2);
-    });
-    socket.once('message', () => settle(undefined));
+        reprobe = setTimeout(() => {
+          reprobed = true;
+          socket.send(PROBE, TEXT);
+        }, timeoutMs / 2);
+      });
+      socket.once('message', () => settle(undefined));
+    } else {
+      socket.once('open', () => socket.send('{"type":2}'));
+      socket.on('message', (d: Buffer) => {
+        const e = JSON.parse(d.toString()) as { type: number; seq?: number; event?: string };
+        if (e.type === 4 && e.event === 'upstream_open') socket.send(PROBE_ENVELOPE);
+        else if (e.type === 0) {
+          socket.send(`{"type":1,"seq":${e.seq}}`);
+          settle(undefined);
+        }
+      });
+    }
     socket.once('unexpected-response', (_request, response) => settle(`HTTP ${response.statusCode}`));
     socket.once('close', (code) => settle(`close ${code}`));
     socket.once('error', (error: NodeJS.ErrnoException) => settle(error.code ?? error.message));

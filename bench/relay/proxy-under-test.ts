@@ -3,6 +3,10 @@
  * - `stratix`: the gateway CLI (dist/src/cli/main.js, or a snapshot's) started as
  *   production starts it (`node --max-semi-space-size=2 main.js`), with a temporary
  *   config whose default route is the echo upstream; measured over primary + workers;
+ * - `stratix-tls`: the same with `tls.server` (wss:// on the listener: the primary terminates
+ *   TLS and pipes to the workers), with a certificate made by openssl for the run;
+ * - `stratix-reliable`: the same gateway, with clients that speak stratix.v1 (reliable
+ *   sessions: envelopes, acks, the message log on with fsync every 10 ms);
  * - `ws-relay`: reference-ws-relay.ts, the naive one-process `ws` relay;
  * - `raw-relay`: reference-raw-relay.ts, handshakes then raw byte pipes (the floor);
  * - `nginx`, `haproxy`: the real programs (reference-nginx.ts, reference-haproxy.ts),
@@ -11,6 +15,7 @@
  * - `direct`: no proxy, the clients talk to the echo upstream (whose own process
  *   tree is then the one measured).
  */
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import os from 'node:os';
@@ -23,7 +28,7 @@ import { findExecutable, type ProgramSetup, type ProxyProgram } from './proxy-pr
 import { haproxy } from './reference-haproxy.js';
 import { nginx } from './reference-nginx.js';
 
-export const PROXY_KINDS = ['stratix', 'ws-relay', 'raw-relay', 'nginx', 'haproxy', 'direct'] as const;
+export const PROXY_KINDS = ['stratix', 'stratix-tls', 'stratix-reliable', 'ws-relay', 'raw-relay', 'nginx', 'haproxy', 'direct'] as const;
 export type ProxyKind = (typeof PROXY_KINDS)[number];
 
 const START_TIMEOUT_MS = 30_000;
@@ -41,6 +46,8 @@ export interface ProxyUnderTest {
   kind: ProxyKind;
   /** Base WebSocket URL clients connect to; the generator appends `?clientId=`. */
   url: string;
+  /** The sessions' protocol: stratix.v1 for reliable sessions, else plain frames. */
+  protocol?: 'stratix.v1';
   /** Roots of the process trees whose CPU and memory are attributed to the proxy. */
   pids: number[];
   /** Most idle sessions it can hold without a process passing the descriptor limit. */
@@ -59,6 +66,8 @@ export interface ProxySettings {
   stratixMain: string;
   /** Node options of the Stratix primary as in production; given before `nodeArgs`. */
   stratixNodeArgs: string[];
+  /** Start this executable (`PATH --config FILE`) instead of node + stratixMain. */
+  stratixExec?: string | undefined;
 }
 
 /** The node arguments that start the Stratix primary (without `--config`). */
@@ -90,8 +99,8 @@ function freePort(): Promise<number> {
  * Resolves with the failures (empty when all relayed) and the sessions that
  * relayed only a re-sent probe.
  */
-export async function relayFailures(url: string, clientIds: readonly string[], timeoutMs = 6_000): Promise<string[]> {
-  const results = await Promise.all(clientIds.map((id) => openProbedSession(`${url}?clientId=${id}`, timeoutMs)));
+export async function relayFailures(url: string, clientIds: readonly string[], timeoutMs = 6_000, protocol?: 'stratix.v1'): Promise<string[]> {
+  const results = await Promise.all(clientIds.map((id) => openProbedSession(`${url}?clientId=${id}`, timeoutMs, undefined, protocol)));
   const failures: string[] = [];
   results.forEach(({ socket, failure, reprobed }, i) => {
     socket?.terminate();
@@ -104,11 +113,23 @@ export async function relayFailures(url: string, clientIds: readonly string[], t
 const PROBE_CLIENT_IDS = Array.from({ length: 8 }, (_, i) => `bench-probe-${i}`);
 let startProbes = 0;
 
-async function startStratix(echoPort: number, settings: ProxySettings): Promise<ProxyUnderTest> {
+/** A self-signed certificate for 127.0.0.1 in `dir` (Debian's openssl). */
+function makeBenchCertificate(dir: string): { certFile: string; keyFile: string } {
+  const certFile = path.join(dir, 'cert.pem');
+  const keyFile = path.join(dir, 'key.pem');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+  return { certFile, keyFile };
+}
+
+/** `variant`: plain ws://, wss:// on the listener, or stratix.v1 clients. */
+async function startStratix(echoPort: number, settings: ProxySettings, variant: 'plain' | 'tls' | 'reliable' = 'plain'): Promise<ProxyUnderTest> {
+  const tls = variant === 'tls';
+  const reliable = variant === 'reliable';
   const port = await freePort();
   const echoUrl = `ws://127.0.0.1:${echoPort}/`;
   const dir = mkdtempSync(path.join(os.tmpdir(), 'stratix-bench-'));
   const configFile = path.join(dir, 'config.json');
+  const tlsConfig = tls ? { server: makeBenchCertificate(dir) } : {};
   writeFileSync(
     configFile,
     JSON.stringify({
@@ -122,14 +143,21 @@ async function startStratix(echoPort: number, settings: ProxySettings): Promise<
       routes: [],
       defaultRoute: { openclawGateway: echoUrl },
       log: { level: 'warn' },
+      tls: tlsConfig,
+      // Every bench client goes to one echo upstream; in production an upstream has a few
+      // clients. The per-upstream pacing (made for a herd after an OpenClaw restart) is off.
+      admission: { upstream: { maxConcurrentConnects: 0, connectsPerSecond: 0 } },
+      reliable: { log: { dir: path.join(dir, 'reliable'), fsync: (process.env.BENCH_FSYNC ?? 'interval') as 'interval', fsyncIntervalMs: 10 } },
     }),
   );
-  const url = `ws://127.0.0.1:${port}/ws`;
+  const url = `${tls ? 'wss' : 'ws'}://127.0.0.1:${port}/ws`;
   let gateway: ListeningProcess;
   try {
     gateway = await ListeningProcess.start({
       name: 'stratix',
-      args: [...stratixCommand(settings), '--config', configFile],
+      ...(settings.stratixExec === undefined
+        ? { args: [...stratixCommand(settings), '--config', configFile] }
+        : { command: settings.stratixExec, args: ['--config', configFile] }),
       timeoutMs: START_TIMEOUT_MS,
       expectedPort: port, // at log level warn the "listening" line may be filtered out
       probe: async () => (await relayFailures(url, [`bench-start-${startProbes++}`], 2_000)).length === 0,
@@ -140,8 +168,9 @@ async function startStratix(echoPort: number, settings: ProxySettings): Promise<
   }
   const workers = settings.workers === 'auto' ? os.availableParallelism() : settings.workers;
   const proxy: ProxyUnderTest = {
-    kind: 'stratix',
-    url: `ws://127.0.0.1:${gateway.port}/ws`,
+    kind: tls ? 'stratix-tls' : reliable ? 'stratix-reliable' : 'stratix',
+    url,
+    ...(reliable ? { protocol: 'stratix.v1' as const } : {}),
     pids: [gateway.pid],
     maxSessions: Math.floor((USABLE_DESCRIPTORS / 2) * workers * 0.95), // two sockets per session, uneven hashing
     stop: async () => {
@@ -221,7 +250,7 @@ async function startReferenceProgram(kind: keyof typeof REFERENCE_PROGRAMS, echo
 }
 
 async function ensureRelays(proxy: ProxyUnderTest, server: ListeningProcess): Promise<void> {
-  const failures = await relayFailures(proxy.url, PROBE_CLIENT_IDS);
+  const failures = await relayFailures(proxy.url, PROBE_CLIENT_IDS, 6_000, proxy.protocol);
   if (failures.length === 0) return;
   await proxy.stop();
   throw new Error(`${proxy.kind} started but did not relay probe messages: ${failures.join('; ')}\n${server.outputTail}`);
@@ -239,6 +268,10 @@ export async function startProxy(
   switch (kind) {
     case 'stratix':
       return startStratix(echo.port, settings);
+    case 'stratix-tls':
+      return startStratix(echo.port, settings, 'tls');
+    case 'stratix-reliable':
+      return startStratix(echo.port, settings, 'reliable');
     case 'ws-relay':
     case 'raw-relay':
       return startReferenceRelay(kind, echo.port, settings);

@@ -65,7 +65,7 @@ async function measureWindow(
 ): Promise<ThroughputSample> {
   const { options } = ctx;
   await waitForQuiet(ctx);
-  await openSessions(ctx, pool, target.url, options.clients, 'bench-');
+  await openSessions(ctx, pool, target, options.clients, 'bench-');
   const groups = [target.pids, [echoPid], pool.pids];
   let before: TreeSample[] = [];
   let after: TreeSample[] = [];

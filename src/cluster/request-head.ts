@@ -62,7 +62,7 @@ function finish(socket: Tagged, result: RequestHead | HandshakeError | undefined
  * the primary reads after the head would be lost when the handle moves to a
  * worker. `resume()` restarts reading, for the operations path.
  */
-function stopReading(socket: Socket): void {
+export function stopReading(socket: Socket): void {
   socket.pause();
   const handle = (socket as unknown as { _handle?: { reading?: boolean; readStop?: () => number } })._handle;
   if (handle?.reading === true) {

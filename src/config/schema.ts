@@ -10,6 +10,7 @@
  */
 import { z } from 'zod';
 import { defaultRouteSchema, routeRuleSchema } from './route-schema.js';
+import { addressOrCidr, admissionSchema, authSchema, tlsSchema } from './security-schema.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -53,11 +54,29 @@ export const gatewaySchema = z.strictObject({
   /** After the drain period, sessions still closing get this long before the process exits anyway. */
   drainGraceMs: ms(0, 600_000).default(5_000),
   /**
+   * Peers whose forwarding headers are believed (nginx in front): the client's address
+   * is then taken from X-Forwarded-For (rightmost address not in this list), for the
+   * per-source limits and the upstream's forwarding headers. Addresses or CIDR blocks.
+   */
+  trustedProxies: z.array(addressOrCidr).max(1_000).default([]),
+  /**
+   * The listening socket's accept queue (capped by the kernel's net.core.somaxconn).
+   * Short, like nginx's 511: in a reconnect herd, connections past it are paced by
+   * the clients' TCP retries instead of waiting in a long queue nobody answers.
+   */
+  listenBacklog: z.int().min(1).max(65_535).default(511),
+  /**
    * Node/V8 flags for worker processes. The default caps V8's young generation at
    * 2 MiB semi-spaces: idle sessions then cost about half the RSS (docs/benchmarks.md).
    */
   workerNodeOptions: z.array(z.string().regex(/^--[a-z0-9-]+(=\S+)?$/, 'expected a flag like "--max-semi-space-size=2"')).max(32).default(['--max-semi-space-size=2']),
 });
+
+/** Upstream request headers the gateway writes itself (the upgrade and the framing). */
+const GATEWAY_SET_HEADERS = new Set([
+  'connection', 'upgrade', 'sec-websocket-key', 'sec-websocket-version', 'sec-websocket-protocol', 'sec-websocket-extensions',
+  'sec-websocket-accept', 'content-length', 'transfer-encoding', 'keep-alive', 'te', 'trailer', 'proxy-connection',
+]);
 
 export const upstreamSchema = z.strictObject({
   /** TCP connect + WebSocket upgrade to the upstream must finish within this time (close 4522 otherwise). */
@@ -70,7 +89,17 @@ export const upstreamSchema = z.strictObject({
   /** Pass the client's Origin header upstream. OpenClaw then requires `gateway.controlUi.allowedOrigins`. */
   forwardOrigin: z.boolean().default(false),
   /** Extra static headers sent on every upstream upgrade request. */
-  headers: z.record(z.string().regex(/^[A-Za-z0-9-]+$/, 'invalid header name'), z.string()).default({}),
+  headers: z
+    .record(
+      z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'invalid header name (an RFC 9110 token)'),
+      z.string().max(8_192).regex(/^[\t\x20-\x7e\x80-\xff]*$/, 'invalid header value: CR, LF, NUL and other control or non-Latin-1 characters are not allowed'),
+    )
+    .superRefine((h, ctx) => {
+      for (const name of Object.keys(h)) {
+        if (GATEWAY_SET_HEADERS.has(name.toLowerCase())) ctx.addIssue({ code: 'custom', path: [name], message: 'set by the gateway itself; cannot be overridden' });
+      }
+    })
+    .default({}),
 });
 
 export const limitsSchema = z.strictObject({
@@ -169,12 +198,19 @@ export const routingSchema = z.strictObject({
   health: upstreamHealthSchema.prefault({}),
 });
 
+/** What an admin token must look like, wherever it comes from (admin.token, tokenFile, tokenEnv). */
+export const adminToken = z.string().min(16, 'must be at least 16 characters').max(4_096).regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces');
+
 export const adminSchema = z.strictObject({
   /**
    * Bearer token for /admin/* (`Authorization: Bearer <token>`). Without it the admin
    * endpoints answer 403 STRATIX_ERR_ADMIN_DISABLED.
    */
-  token: z.string().min(16, 'must be at least 16 characters').max(4_096).regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces').optional(),
+  token: adminToken.optional(),
+  /** Read the token from this file instead (trailing whitespace dropped); read at start and on reload. */
+  tokenFile: z.string().min(1).max(4_096).optional(),
+  /** Read the token from this environment variable instead (e.g. "STRATIX_ADMIN_TOKEN"). */
+  tokenEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, 'expected an environment variable name').optional(),
   /** Serve /admin/* on this address instead of the main port (which then answers 404 for them). */
   listen: listenAddress.optional(),
 });
@@ -208,6 +244,11 @@ export const reliableSchema = z.strictObject({
   maxBufferedMessages: z.int().min(1_000).max(1_000_000_000).default(1_000_000),
   /** Per instance (split between workers): memory for copies of unacknowledged envelopes; past it they are read back from the log. */
   memoryBytes: z.int().min(1 * MiB).max(2 ** 46).default(256 * MiB),
+  /**
+   * An ACK (or NACK) waits up to this long for other frames to the same client, so
+   * that they share one write; 0 sends each at once.
+   */
+  ackDelayMs: ms(0, 1_000).default(2),
   /** Per session: client messageIds (and outcomes) remembered for duplicate detection, each for resumeWindowMs. */
   duplicateWindowMessages: z.int().min(1).max(1_000_000).default(10_000),
   /** Upstream reconnects after a retryable close: capped exponential backoff with full jitter. */
@@ -241,6 +282,9 @@ export const configSchema = z
     routeSource: routeSourceSchema,
     routing: routingSchema.prefault({}),
     admin: adminSchema.prefault({}),
+    auth: authSchema.prefault({}),
+    admission: admissionSchema.prefault({}),
+    tls: tlsSchema.prefault({}),
     reliable: reliableSchema.prefault({}),
   })
   .superRefine((c, ctx) => {
@@ -251,9 +295,11 @@ export const configSchema = z
         ctx.addIssue({ code: 'custom', path: ['routeSource', 'etcd', 'reconnectInitialMs'], message: 'must not exceed routeSource.etcd.reconnectMaxMs' });
       }
     }
-    if (c.admin.listen !== undefined && c.admin.token === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['admin', 'listen'], message: 'needs admin.token (the admin endpoints are disabled without it)' });
+    const tokenSources = [c.admin.token, c.admin.tokenFile, c.admin.tokenEnv].filter((t) => t !== undefined).length;
+    if (c.admin.listen !== undefined && tokenSources === 0) {
+      ctx.addIssue({ code: 'custom', path: ['admin', 'listen'], message: 'needs admin.token, admin.tokenFile or admin.tokenEnv (the admin endpoints are disabled without one)' });
     }
+    if (tokenSources > 1) ctx.addIssue({ code: 'custom', path: ['admin', 'token'], message: 'give only one of admin.token, admin.tokenFile, admin.tokenEnv' });
     if (c.limits.preOpenMaxMessageBytes > c.limits.maxMessageBytes) {
       ctx.addIssue({
         code: 'custom',

@@ -55,6 +55,7 @@ export class GatewayMetrics {
   readonly backpressurePauses: Counter<'direction'>;
   readonly pingTimeouts: Counter<'leg'>;
   readonly controlFramesDropped: Counter<'leg' | 'why'>;
+  readonly ratePauses: Counter<'direction'>;
   readonly draining: Gauge;
   readonly routeTableVersion: Gauge<'version'>;
   readonly routeTableRules: Gauge;
@@ -153,6 +154,12 @@ export class GatewayMetrics {
       name: 'stratix_control_frames_dropped_total',
       help: 'Control frames not written: pongs to a leg whose buffer was over the high-water mark (its reads are then paused), or pings/pongs beyond the 8 that may wait behind a frame in flight.',
       labelNames: ['leg', 'why'],
+      registers,
+    });
+    this.ratePauses = new Counter({
+      name: 'stratix_rate_limit_pauses_total',
+      help: 'Times a connection went over its message or byte rate (admission.client) and that side stopped being read, by direction.',
+      labelNames: ['direction'],
       registers,
     });
     this.draining = new Gauge({ name: 'stratix_draining', help: '1 while the instance drains for shutdown.', registers });

@@ -32,6 +32,7 @@ import { upstreamError, type UpstreamError } from '../errors.js';
 import { Direction, type GatewayMetrics, type FailureReason } from '../metrics/gateway-metrics.js';
 import { currentChunkArrivedAt, Leg, LegKind, type LegOwner } from './leg.js';
 import { UpstreamConnect, type UpstreamConnectOwner, type UpstreamRequest } from './upstream-connect.js';
+import { MessageRate, type ClientRateLimits, type RatePaused, type RatePauses } from '../admission/message-rate.js';
 
 export type { UpstreamRequest } from './upstream-connect.js';
 
@@ -80,12 +81,18 @@ export interface SessionOwner {
   upstreamOutcome(session: Session, opened: boolean): void;
   /** Increments per relayed message; every 64th is timed for the latency histogram. */
   sampleCounter: number;
+  /** admission.client, when a limit is set (undefined: no per-connection rate limit). */
+  readonly rateLimits: ClientRateLimits | undefined;
+  /** Sessions paused by their rate limit; the owner's tick resumes them. */
+  readonly ratePauses: RatePauses<Session>;
 }
 
 const SAMPLE_MASK = 63;
 
 /** The reason of a 4307 close. */
 export const ROUTE_CHANGED_REASON = 'route changed, reconnect now';
+
+const STATE_NAMES = ['connecting', 'open', 'closing', 'closed'] as const;
 
 // Flag bits.
 /** Client reads paused (upstream buffer high, or the pre-open queue full). */
@@ -96,11 +103,18 @@ const PAUSED_U2C = 2;
 const PAUSED_CLIENT_SELF = 4;
 /** Upstream reads paused because the upstream's own buffer is high. */
 const PAUSED_UPSTREAM_SELF = 8;
-const PAUSED_ANY = PAUSED_C2U | PAUSED_U2C | PAUSED_CLIENT_SELF | PAUSED_UPSTREAM_SELF;
+/** Client reads paused by its rate limit (admission.client). */
+const PAUSED_RATE_C = 16;
+/** Upstream reads paused by the client's rate limit (what the upstream sends it). */
+const PAUSED_RATE_U = 32;
+const PAUSED_ANY = PAUSED_C2U | PAUSED_U2C | PAUSED_CLIENT_SELF | PAUSED_UPSTREAM_SELF | PAUSED_RATE_C | PAUSED_RATE_U;
+/** Reasons the client's reads are paused; it is read again when none is left. */
+const CLIENT_HELD = PAUSED_C2U | PAUSED_CLIENT_SELF | PAUSED_RATE_C;
+const UPSTREAM_HELD = PAUSED_U2C | PAUSED_UPSTREAM_SELF | PAUSED_RATE_U;
 /** The client's buffer is over the mark (the slow-client clock runs). */
 const CLIENT_SLOW = PAUSED_U2C | PAUSED_CLIENT_SELF;
 
-export class Session implements LegOwner, UpstreamConnectOwner, ConnectTimed {
+export class Session implements LegOwner, UpstreamConnectOwner, ConnectTimed, RatePaused {
   readonly owner: SessionOwner;
   readonly clientId: string;
   readonly target: string;
@@ -118,7 +132,20 @@ export class Session implements LegOwner, UpstreamConnectOwner, ConnectTimed {
   backlog1 = 0;
   /** Why the upstream failed, once it did. */
   upstreamFailure: UpstreamError | undefined;
+  /**
+   * For the admin API (src/server/session-view.ts): messages and payload bytes accepted
+   * per direction (0 client→upstream, 1 upstream→client), and the number and open time
+   * the owner's session directory gives the session. Small integers only.
+   */
+  messages0 = 0;
+  messages1 = 0;
+  bytes0 = 0;
+  bytes1 = 0;
+  serial = 0;
+  openedAt = 0;
   #connect: UpstreamConnect | null = null;
+  /** Its rate buckets (admission.client), made on its first message when a limit is set. */
+  #rate: MessageRate | null = null;
 
   constructor(owner: SessionOwner, clientId: string, clientSocket: Socket, target: string) {
     this.owner = owner;
@@ -145,6 +172,20 @@ export class Session implements LegOwner, UpstreamConnectOwner, ConnectTimed {
   /** The route changed (routing.onRouteChange "migrate"): the client reconnects to the new one. */
   routeChanged(): void {
     if (this.live) this.close(CloseCode.ROUTE_CHANGED, ROUTE_CHANGED_REASON);
+  }
+
+  /** The client reads too slowly: upstream reads are paused for it. */
+  get slow(): boolean {
+    return (this.flags & PAUSED_U2C) !== 0;
+  }
+
+  get stateName(): 'connecting' | 'open' | 'closing' | 'closed' {
+    return STATE_NAMES[this.state];
+  }
+
+  /** The operator closes the session (admin API): a verbatim session always ends both legs, so `end` changes nothing. */
+  adminClose(code: number, reason: string, _end: boolean): void {
+    this.close({ code, name: 'OPERATOR', reconnect: 'backoff', meaning: reason }, reason);
   }
 
   /** Owner's tick: gives up on an upstream still connecting after `connectTimeoutMs`. */
@@ -195,7 +236,7 @@ export class Session implements LegOwner, UpstreamConnectOwner, ConnectTimed {
     if (this.state !== SessionState.Open && this.state !== SessionState.Connecting) return;
     const m = this.owner.metrics;
     const c = this.client;
-    if (!(this.flags & (PAUSED_C2U | PAUSED_CLIENT_SELF)) && c.bufferedAmount === 0) {
+    if (!(this.flags & CLIENT_HELD) && c.bufferedAmount === 0) {
       if (!c.alive) {
         m.pingTimeouts.inc({ leg: 'client' });
         c.terminate();
@@ -204,7 +245,7 @@ export class Session implements LegOwner, UpstreamConnectOwner, ConnectTimed {
       c.ping();
     }
     const up = this.upstream;
-    if (this.state === SessionState.Open && up !== null && !(this.flags & (PAUSED_U2C | PAUSED_UPSTREAM_SELF)) && up.bufferedAmount === 0) {
+    if (this.state === SessionState.Open && up !== null && !(this.flags & UPSTREAM_HELD) && up.bufferedAmount === 0) {
       if (!up.alive) {
         m.pingTimeouts.inc({ leg: 'upstream' });
         this.upstreamFailure = upstreamError('LOST', 'upstream did not answer ping');
@@ -273,8 +314,20 @@ export class Session implements LegOwner, UpstreamConnectOwner, ConnectTimed {
   legMessage(leg: Leg, bytes: number): void {
     const m = this.owner.metrics;
     const dir = leg === this.client ? Direction.ClientToUpstream : Direction.UpstreamToClient;
+    if (dir === Direction.ClientToUpstream) {
+      this.messages0++;
+      this.bytes0 += bytes;
+    } else {
+      this.messages1++;
+      this.bytes1 += bytes;
+    }
     m.messagesReceived[dir]++;
     m.bytesReceived[dir] += bytes;
+    const limits = this.owner.rateLimits;
+    if (limits !== undefined) {
+      const ms = (this.#rate ??= new MessageRate(limits)).charge(dir, bytes);
+      if (ms > 0) this.#ratePause(dir, ms);
+    }
     const to = dir === Direction.ClientToUpstream ? this.upstream : this.client;
     if (to !== null && acceptsData(to)) {
       m.messagesSent[dir]++;
@@ -294,6 +347,31 @@ export class Session implements LegOwner, UpstreamConnectOwner, ConnectTimed {
 
   legMessageData(): void {
     throw new Error('a verbatim session relays frames, not messages');
+  }
+
+  /** Over its rate limit: that side is not read for `ms` (the owner's tick resumes it). */
+  #ratePause(dir: Direction, ms: number): void {
+    const flag = dir === Direction.ClientToUpstream ? PAUSED_RATE_C : PAUSED_RATE_U;
+    this.owner.metrics.ratePauses.inc({ direction: dir === Direction.ClientToUpstream ? 'client_to_upstream' : 'upstream_to_client' });
+    this.owner.ratePauses.pause(this, dir, ms);
+    if (this.flags & flag) return;
+    this.flags |= flag;
+    (dir === Direction.ClientToUpstream ? this.client : this.upstream)?.pause();
+  }
+
+  rateResume(dir: 0 | 1): void {
+    const flag = dir === Direction.ClientToUpstream ? PAUSED_RATE_C : PAUSED_RATE_U;
+    if (!(this.flags & flag)) return;
+    this.flags &= ~flag;
+    if (dir === Direction.ClientToUpstream) {
+      if (!(this.flags & CLIENT_HELD)) this.client.resume();
+    } else if (!(this.flags & UPSTREAM_HELD)) this.upstream?.resume();
+  }
+
+  /** Kept paused by its rate limit for admission.client.pausedTimeoutMs. */
+  rateExceeded(): void {
+    this.owner.logger.info({ clientId: this.clientId }, 'closing a client kept paused by its rate limit');
+    this.close(CloseCode.RATE_LIMITED, 'message rate limit exceeded');
   }
 
   /**
@@ -483,6 +561,7 @@ export class Session implements LegOwner, UpstreamConnectOwner, ConnectTimed {
     this.owner.paused.delete(this);
     this.owner.closing.delete(this);
     this.owner.connecting.delete(this);
+    this.owner.ratePauses.delete(this);
     this.owner.sessionClosed(this);
   }
 }
@@ -535,10 +614,10 @@ function resumeLeg(s: Session, dir: Direction): void {
   if (dir === Direction.ClientToUpstream) {
     if (s.state === SessionState.Connecting) return; // the queue empties when the upstream opens
     s.flags &= ~PAUSED_C2U;
-    if (!(s.flags & PAUSED_CLIENT_SELF)) s.client.resume();
+    if (!(s.flags & CLIENT_HELD)) s.client.resume();
   } else {
     s.flags &= ~PAUSED_U2C;
-    if (!(s.flags & PAUSED_UPSTREAM_SELF)) s.upstream?.resume();
+    if (!(s.flags & UPSTREAM_HELD)) s.upstream?.resume();
   }
   if (!s.paused) s.owner.paused.delete(s);
 }
@@ -547,7 +626,7 @@ function resumeLeg(s: Session, dir: Direction): void {
 function clientDrained(s: Session): void {
   if (s.flags & PAUSED_CLIENT_SELF) {
     s.flags &= ~PAUSED_CLIENT_SELF;
-    if (!(s.flags & PAUSED_C2U)) s.client.resume();
+    if (!(s.flags & CLIENT_HELD)) s.client.resume();
   }
   if (s.flags & PAUSED_U2C) resumeLeg(s, Direction.UpstreamToClient);
   else if (!s.paused) s.owner.paused.delete(s);
@@ -557,7 +636,7 @@ function clientDrained(s: Session): void {
 function upstreamDrained(s: Session): void {
   if (s.flags & PAUSED_UPSTREAM_SELF) {
     s.flags &= ~PAUSED_UPSTREAM_SELF;
-    if (!(s.flags & PAUSED_U2C)) s.upstream?.resume();
+    if (!(s.flags & UPSTREAM_HELD)) s.upstream?.resume();
   }
   if (s.flags & PAUSED_C2U) resumeLeg(s, Direction.ClientToUpstream);
   else if (!s.paused) s.owner.paused.delete(s);

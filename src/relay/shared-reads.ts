@@ -49,8 +49,36 @@ export function withSharedReads(socket: Socket, onRead: SharedReadHandler, allow
   if (socket.readableLength > 0 || socket.destroyed || !socket.readable) return undefined;
   // Detach the handle from the old object, then retire the object: with no handle,
   // destroy() closes nothing, and the server that accepted it stops counting it.
+  const carried = (socket as CarriesClose)[kCarriedClose];
   socket.removeAllListeners();
   carrier._handle = null;
   socket.destroy();
-  return new Socket({ handle: handle as never, allowHalfOpen, onread: { buffer: shared, callback: onRead } } as never);
+  const next = new Socket({ handle: handle as never, allowHalfOpen, onread: { buffer: shared, callback: onRead } } as never);
+  if (carried !== undefined) carryClose(next, carried);
+  return next;
+}
+
+/**
+ * A close listener that belongs to the connection, not to one socket object: it
+ * moves to the new object when withSharedReads replaces the socket (the admission
+ * layer counts open connections per source address this way, whoever ends up
+ * owning the connection). `onConnectionClosed` is called once, when the connection closes.
+ */
+export const kCarriedClose = Symbol('stratix.carriedClose');
+
+export interface ConnectionCloseListener {
+  onConnectionClosed(): void;
+}
+
+type CarriesClose = Socket & { [kCarriedClose]?: ConnectionCloseListener };
+
+export function carryClose(socket: Socket, listener: ConnectionCloseListener): void {
+  (socket as CarriesClose)[kCarriedClose] = listener;
+  socket.once('close', onCarriedClose);
+}
+
+function onCarriedClose(this: CarriesClose): void {
+  const l = this[kCarriedClose];
+  this[kCarriedClose] = undefined;
+  l?.onConnectionClosed();
 }

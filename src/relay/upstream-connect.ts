@@ -12,7 +12,7 @@ import type { Socket } from 'node:net';
 import type { UpstreamError } from '../errors.js';
 import { upstreamError } from '../errors.js';
 import { classifyConnectError } from './upstream-failure.js';
-import { checkUpgradeResponse, requestUpgrade } from './websocket-handshake.js';
+import { checkUpgradeResponse, requestUpgrade, type UpstreamTlsOptions } from './websocket-handshake.js';
 
 /** What to open: the URL, static headers, the Origin to pass (if any) and the subprotocols to offer. */
 export interface UpstreamRequest {
@@ -21,6 +21,8 @@ export interface UpstreamRequest {
   readonly origin: string | undefined;
   /** Subprotocols to offer (the client's offer, negotiated end to end); none when absent. */
   readonly protocols?: readonly string[] | undefined;
+  /** For wss:// upstreams: the CA bundle, client certificate and SNI (tls.upstream). */
+  readonly tls?: UpstreamTlsOptions | undefined;
 }
 
 export interface UpstreamConnectOwner {
@@ -41,7 +43,7 @@ export class UpstreamConnect {
   #owner: UpstreamConnectOwner | null;
 
   constructor(owner: UpstreamConnectOwner, request: UpstreamRequest) {
-    const { req, accept } = requestUpgrade(new URL(request.url), request.headers, request.origin, request.protocols);
+    const { req, accept } = requestUpgrade(new URL(request.url), request.headers, request.origin, request.protocols, request.tls);
     this.#req = req;
     this.#accept = accept;
     this.#protocols = request.protocols;

@@ -12,8 +12,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { request as httpRequest, type ClientRequest, type IncomingMessage, type RequestOptions } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { connect as netConnect, type Socket } from 'node:net';
-import { connect as tlsConnect } from 'node:tls';
+import { connect as netConnect, isIP, type Socket } from 'node:net';
+import { checkServerIdentity, connect as tlsConnect, type ConnectionOptions, type PeerCertificate, type SecureContext } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { handshakeError, type HandshakeError } from '../errors.js';
 import { rejectHandshake } from '../protocol/handshake.js';
@@ -97,8 +97,15 @@ export interface UpstreamUpgrade {
   readonly accept: string;
 }
 
+/** TLS for wss:// upstreams: one secure context (CA bundle, client certificate) built once, and the SNI name. */
+export interface UpstreamTlsOptions {
+  readonly secureContext: SecureContext;
+  /** SNI and the name the certificate must carry; default the URL's host (no SNI for an IP literal). */
+  readonly servername?: string | undefined;
+}
+
 /** Starts the upgrade request to an upstream `ws://` or `wss://` URL, offering `protocols` if given. */
-export function requestUpgrade(url: URL, headers: Record<string, string>, origin: string | undefined, protocols?: readonly string[]): UpstreamUpgrade {
+export function requestUpgrade(url: URL, headers: Record<string, string>, origin: string | undefined, protocols?: readonly string[], tls?: UpstreamTlsOptions): UpstreamUpgrade {
   const key = randomBytes(16).toString('base64');
   const secure = url.protocol === 'wss:';
   const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
@@ -118,7 +125,7 @@ export function requestUpgrade(url: URL, headers: Record<string, string>, origin
     method: 'GET',
     headers: all,
     createConnection: (secure ? tlsConnection : tcpConnection) as unknown as RequestOptions['createConnection'],
-    ...(secure ? { servername: host } : {}),
+    ...(secure ? tlsRequestOptions(host, tls) : {}),
   };
   const req = secure ? httpsRequest(options) : httpRequest(options);
   return { req, accept: acceptValue(key) };
@@ -128,8 +135,18 @@ function tcpConnection(options: { host?: string; port?: number }): Socket {
   return netConnect(options as { host: string; port: number });
 }
 
-function tlsConnection(options: { host?: string; port?: number; servername?: string }): Socket {
-  return tlsConnect(options as { host: string; port: number; servername?: string });
+function tlsRequestOptions(host: string, tls: UpstreamTlsOptions | undefined): Record<string, unknown> {
+  const servername = tls?.servername ?? (isIP(host) === 0 ? host : undefined);
+  return {
+    ...(servername === undefined ? {} : { servername }),
+    ...(tls === undefined ? {} : { secureContext: tls.secureContext }),
+    // An IP literal without a servername is checked against the certificate's IP SANs.
+    ...(tls?.servername !== undefined && isIP(host) !== 0 ? { checkServerIdentity: (_h: string, cert: PeerCertificate) => checkServerIdentity(tls.servername!, cert) } : {}),
+  };
+}
+
+function tlsConnection(options: ConnectionOptions): Socket {
+  return tlsConnect(options);
 }
 
 /** Why an upstream's 101 is unacceptable (`problem`), or the subprotocol it selected. */

@@ -170,6 +170,17 @@ export function ackText(messageId: string): string {
   return `{"type":1,"messageId":"${messageId}"}`;
 }
 
+/** The frame of an ACK (messageIds are ASCII by construction: no UTF-8 scan needed). */
+export function ackFrame(messageId: string): Buffer {
+  const len = messageId.length + 25; // {"type":1,"messageId":""}
+  if (len >= 126) return textFrameOf(ackText(messageId));
+  const frame = Buffer.allocUnsafe(2 + len);
+  frame[0] = 0x81;
+  frame[1] = len;
+  frame.write(ackText(messageId), 2, 'latin1');
+  return frame;
+}
+
 export function nackText(messageId: string | null, nack: NackCode, reason: string): string {
   return JSON.stringify({ type: EnvelopeType.Nack, messageId, code: nack.code, reason });
 }

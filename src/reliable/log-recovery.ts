@@ -5,9 +5,10 @@
  * write) or earlier if a DETACHED record says so — so a client that resumes within
  * the window gets every envelope it had not acknowledged, then upstream_reset.
  *
- * Two passes over each orphan: the first learns each session's state (checkpoints,
- * acks, ends), the second copies the envelopes and message outcomes still live into
- * the new log, in seq order; a gap (a lost log tail, a corrupt segment) shortens the
+ * Two passes over each orphan: the first checks every record and learns each
+ * session's state (checkpoints, acks, ends), the second copies the envelopes and
+ * message outcomes still live into the new log, in seq order, reading only what the
+ * first found good; a gap (a lost log tail, a corrupt segment) shortens the
  * session to what is contiguous, and a client then ahead of it gets out_of_range.
  */
 import { parseMessageBody, parseSessionBody, RecordKind, sessionBody, ENVELOPE_HEAD, RECORD_PREFIX, BODY_HEAD, type SessionState } from './log-records.js';
@@ -48,6 +49,7 @@ export function recoverInto(host: ReliableSessions, orphans: readonly string[], 
   let cut = 0;
   // Pass 1: states. An orphan that cannot be read at all is left where it is (reported, not removed).
   const readable: string[] = [];
+  const verified = new Map<string, ReadonlyMap<number, number>>();
   for (const dir of orphans) {
     const byHandle = new Map<number, Found>();
     let crashAt: number;
@@ -61,6 +63,7 @@ export function recoverInto(host: ReliableSessions, orphans: readonly string[], 
       continue;
     }
     readable.push(dir);
+    verified.set(dir, r.goodUntil);
     bytes += r.bytes;
     cut += r.cut.length;
     for (const c of r.cut) host.logger.warn({ dir, ...c }, 'message log: record cut off (torn tail or corruption)');
@@ -96,14 +99,14 @@ export function recoverInto(host: ReliableSessions, orphans: readonly string[], 
         if (rec.kind === RecordKind.Envelope) {
           const seq = rec.body.readDoubleLE(BODY_HEAD);
           if (seq <= s.ackedSeq) return;
-          const envelope = Buffer.from(rec.body.subarray(ENVELOPE_HEAD - RECORD_PREFIX));
-          if (s.restoreEnvelope(seq, envelope, !host.memoryShort)) envelopes++;
+          // A view into the segment's bytes: restoreEnvelope copies what it keeps.
+          if (s.restoreEnvelope(seq, rec.body.subarray(ENVELOPE_HEAD - RECORD_PREFIX), !host.memoryShort)) envelopes++;
         } else if (rec.kind === RecordKind.Accepted || rec.kind === RecordKind.Outcome) {
           const m = parseMessageBody(rec.kind, rec.body);
           if (m.atMs + window > now) s.restoreOutcome(m.messageId, m.atMs, m.outcome);
         }
         if (host.log.pendingBytes >= FLUSH_EVERY) host.log.flush();
-      });
+      }, { verified: verified.get(dir)! });
     }
     for (const s of restored.values()) s.settleRecovered();
   }

@@ -24,6 +24,13 @@ export interface ScanResult {
   readonly bytes: number;
   /** Segments that ended in a bad record: where, and why. */
   readonly cut: Array<{ segment: number; offset: number; why: string }>;
+  /** Per segment, where its good records end (what a second pass may read without checking again). */
+  readonly goodUntil: ReadonlyMap<number, number>;
+}
+
+export interface ScanOptions {
+  /** Read only these good extents (from a first pass), without checking CRCs again. */
+  readonly verified?: ReadonlyMap<number, number>;
 }
 
 /** The segment files of a log directory, oldest first. */
@@ -35,16 +42,20 @@ export function segmentFiles(dir: string): Array<{ index: number; path: string }
 }
 
 /** Calls `onRecord` for every good record of `dir`, in write order. */
-export function scanLog(dir: string, onRecord: (r: ScannedRecord) => void): ScanResult {
+export function scanLog(dir: string, onRecord: (r: ScannedRecord) => void, opts: ScanOptions = {}): ScanResult {
   let records = 0;
   let bytes = 0;
   const cut: Array<{ segment: number; offset: number; why: string }> = [];
+  const goodUntil = new Map<number, number>();
   for (const { index, path } of segmentFiles(dir)) {
+    const verifiedEnd = opts.verified?.get(index);
+    if (opts.verified !== undefined && verifiedEnd === undefined) continue;
     const data = readFileSync(path);
     bytes += data.length;
+    const end = verifiedEnd ?? data.length;
     let at = 0;
-    while (at < data.length) {
-      const why = badRecord(data, at);
+    while (at < end) {
+      const why = verifiedEnd === undefined ? badRecord(data, at) : undefined;
       if (why !== undefined) {
         cut.push({ segment: index, offset: at, why });
         break;
@@ -55,8 +66,9 @@ export function scanLog(dir: string, onRecord: (r: ScannedRecord) => void): Scan
       records++;
       at += RECORD_PREFIX + len;
     }
+    goodUntil.set(index, at);
   }
-  return { records, bytes, cut };
+  return { records, bytes, cut, goodUntil };
 }
 
 /** Why the record at `at` cannot be used, or undefined. */

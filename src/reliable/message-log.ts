@@ -105,11 +105,14 @@ export class MessageLog {
   #slabAt = 0;
   #slabStart = 0;
   #batch = 0;
+  /** The batch holds a record something waits for (an envelope to send, a message to write upstream). */
+  #urgent = false;
   #durable = 0;
   #failedAt = -1;
   #syncing = false;
   #syncWanted = false;
-  #lastSync = 0;
+  /** fsync "interval": the timer of the next fdatasync, while one is due. */
+  #syncTimer: NodeJS.Timeout | undefined;
   #totalBytes = 0;
   #closed = false;
 
@@ -132,7 +135,6 @@ export class MessageLog {
   open(): void {
     this.#fs.mkdirSync(this.#dir, { recursive: true, mode: 0o700 });
     this.#current = this.#openSegment();
-    this.#lastSync = this.#now();
   }
 
   get dir(): string {
@@ -186,14 +188,21 @@ export class MessageLog {
     return this.#batchBytes;
   }
 
+  /** The pending batch holds a record something waits for. */
+  get urgentPending(): boolean {
+    return this.#urgent;
+  }
+
   // --- Appending ----------------------------------------------------------------
 
   /**
    * Appends a record of `body` (kind, handle, fields) and optionally `tail` (an
    * envelope). Returns the byte position of `tail` in the current segment (of the
-   * body's end without one), for reading it back.
+   * body's end without one), for reading it back. `urgent`: something waits for
+   * this record's write (`flush(true)` writes only batches that hold one).
    */
-  append(body: Buffer, tail?: Buffer): number {
+  append(body: Buffer, tail?: Buffer, urgent = true): number {
+    if (urgent) this.#urgent = true;
     const recordAt = this.#current.size + this.#batchBytes;
     const tailLen = tail?.length ?? 0;
     if (tail === undefined || tailLen <= COPY_MAX) {
@@ -235,10 +244,13 @@ export class MessageLog {
 
   // --- Writing ------------------------------------------------------------------
 
-  /** Writes the batch. True when it is written (or empty); false when the write failed (it stays pending). */
-  flush(): boolean {
+  /**
+   * Writes the batch. True when it is written (or empty, or holds nothing urgent
+   * and `urgentOnly`); false when the write failed (it stays pending).
+   */
+  flush(urgentOnly = false): boolean {
     if (this.#closed) return false;
-    if (this.#batchBytes === 0) return true;
+    if (this.#batchBytes === 0 || (urgentOnly && !this.#urgent)) return true;
     if (this.#failedAt >= 0) return false;
     return this.#write();
   }
@@ -269,10 +281,18 @@ export class MessageLog {
     this.#totalBytes += bytes;
     this.#iov = [];
     this.#batchBytes = 0;
+    this.#urgent = false;
     this.#slabAt = 0;
     this.#slabStart = 0;
     this.#batch++;
     if (this.#o.fsync === 'always') this.#sync();
+    else if (this.#o.fsync === 'interval' && this.#syncTimer === undefined) {
+      this.#syncTimer = setTimeout(() => {
+        this.#syncTimer = undefined;
+        if (!this.#closed && this.#current.unsynced > 0) this.#sync();
+      }, this.#o.fsyncIntervalMs);
+      this.#syncTimer.unref();
+    }
     if (seg.size >= this.#o.segmentBytes) this.#roll();
     return true;
   }
@@ -312,8 +332,7 @@ export class MessageLog {
         seg.unsynced -= unsynced;
         this.#events.observeFsync((this.#now() - t0) / 1000);
         this.#durable = through;
-        this.#lastSync = this.#now();
-        if (this.#o.fsync === 'always') this.#events.onDurable(through);
+            if (this.#o.fsync === 'always') this.#events.onDurable(through);
       }
       if (this.#syncWanted && !this.#closed) {
         this.#syncWanted = false;
@@ -365,7 +384,8 @@ export class MessageLog {
 
   /**
    * Periodic work: retries a failed batch, rolls a segment that is old enough,
-   * deletes segments nothing needs any more, runs the interval fdatasync.
+   * deletes segments nothing needs any more. (The interval fdatasync has its own
+   * timer: at most `fsyncIntervalMs` after the write it covers.)
    */
   maintain(wallMs: number): void {
     if (this.#closed) return;
@@ -376,7 +396,6 @@ export class MessageLog {
       if (s === this.#current || s.envelopes > 0 || s.pinnedUntil > wallMs) continue;
       this.#delete(s);
     }
-    if (this.#o.fsync === 'interval' && this.#current.unsynced > 0 && !this.#syncing && now - this.#lastSync >= this.#o.fsyncIntervalMs) this.#sync();
   }
 
   #delete(s: Segment): void {
@@ -403,6 +422,7 @@ export class MessageLog {
     if (this.#closed) return;
     if (this.#batchBytes > 0) this.#write();
     this.#closed = true;
+    clearTimeout(this.#syncTimer);
     for (const s of this.#segments.values()) {
       try {
         if (s.unsynced > 0 || this.#o.fsync !== 'none') this.#fs.fdatasyncSync(s.fd);

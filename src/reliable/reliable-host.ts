@@ -14,6 +14,7 @@ import type { MessageLog } from './message-log.js';
 import type { ReliableMetrics, EndReason } from './reliable-metrics.js';
 import type { ReliableSession } from './reliable-session.js';
 import type { UpstreamBreaker } from './upstream-breaker.js';
+import type { ClientRateLimits, RatePauses } from '../admission/message-rate.js';
 
 /** The `reliable` settings a session reads (resolved from the config). */
 export interface ReliableSettings {
@@ -23,6 +24,9 @@ export interface ReliableSettings {
   readonly maxUnackedMessages: number;
   readonly maxUnackedBytes: number;
   readonly duplicateWindowMessages: number;
+  readonly ackDelayMs: number;
+  /** admission.client, when a limit is set. */
+  readonly rateLimits: ClientRateLimits | undefined;
   readonly reconnect: { readonly initialDelayMs: number; readonly maxDelayMs: number; readonly giveUpAfterMs: number };
 }
 
@@ -38,6 +42,8 @@ export interface ReliableHost {
   readonly breaker: UpstreamBreaker;
   /** The gateway's map of connects in flight (its tick enforces upstream.connectTimeoutMs). */
   readonly connecting: Map<ConnectTimed, number>;
+  /** Sessions paused by their rate limit (admission.client); the host's tick resumes them. */
+  readonly ratePauses: RatePauses<ReliableSession>;
   /** False while the process is at a bound (buffered messages, memory, the log): sessions stop reading their upstreams. */
   readonly acceptingEnvelopes: boolean;
 
@@ -57,8 +63,14 @@ export interface ReliableHost {
   reconnectingFor(s: ReliableSession): number;
   reconnectSettled(s: ReliableSession): void;
   upstreamRequest(target: string, forwarded: Readonly<Record<string, string>> | undefined): UpstreamRequest;
+  /** Per-upstream connect pacing: true = connect now; false = `s.connectTurn()` later. */
+  paceConnect(s: ReliableSession): boolean;
+  /** The connect attempt of `s` is over. */
+  connectDone(s: ReliableSession): void;
   /** Envelopes held changed by these deltas (count, envelope bytes, bytes in memory). */
   bufferChanged(messages: number, bytes: number, memory: number): void;
+  /** `s` holds only ACK/NACK frames for its client: send them after reliable.ackDelayMs (unless other frames go first). */
+  deferSmall(s: ReliableSession): void;
   /** After a send: drop in-memory copies of `s` if the process is short of memory. */
   shedMemory(s: ReliableSession): void;
   /** `s` stopped reading its upstream at the process's bound; the host resumes it. */

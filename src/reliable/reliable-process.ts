@@ -8,6 +8,7 @@
  * next one deletes, with its sources intact.
  */
 import type { Config } from '../config/schema.js';
+import { rateLimited } from '../admission/message-rate.js';
 import type { Clock } from '../time/clock.js';
 import { listGenerations, lockLogRoot, newGeneration, ownedByLiveProcess, removeGeneration, writeOwner } from './log-directory.js';
 import { recoverInto, type RecoveryReport } from './log-recovery.js';
@@ -36,6 +37,8 @@ export function reliableOptions(config: Config, generation: string, workers: num
     maxUnackedMessages: r.maxUnackedMessages,
     maxUnackedBytes: r.maxUnackedBytes,
     duplicateWindowMessages: r.duplicateWindowMessages,
+    ackDelayMs: r.ackDelayMs,
+    rateLimits: rateLimited(config.admission.client) ? config.admission.client : undefined,
     reconnect: r.upstreamReconnect,
     logDir: generation,
     fsync: r.log.fsync,
@@ -46,6 +49,7 @@ export function reliableOptions(config: Config, generation: string, workers: num
     maxBufferedMessages: share(r.maxBufferedMessages),
     memoryBytes: share(r.memoryBytes),
     slowClientTimeoutMs: config.backpressure.slowClientTimeoutMs,
+    ratePausedTimeoutMs: config.admission.client.pausedTimeoutMs,
     breakerReleaseSpreadMs: r.breakerReleaseSpreadMs,
     ...(fs === undefined ? {} : { fs }),
   };

@@ -34,7 +34,7 @@ import { UpstreamConnect, type UpstreamConnectOwner } from '../relay/upstream-co
 import { Backoff } from '../time/backoff.js';
 import { DuplicateCache, IN_FLIGHT, ACKED } from './duplicate-cache.js';
 import {
-  ackText,
+  ackFrame,
   base64DecodedLength,
   dataFrame,
   decodeBase64Into,
@@ -56,6 +56,7 @@ import { EnvelopeRing } from './envelope-ring.js';
 import { bareBody, messageBody, numberBody, RecordKind, sessionBody, type SessionState } from './log-records.js';
 import type { ReliableHost } from './reliable-host.js';
 import type { EndReason } from './reliable-metrics.js';
+import { MessageRate, type RatePaused } from '../admission/message-rate.js';
 import { UpstreamOutbox, type OutboxOwner } from './upstream-outbox.js';
 
 export const enum ReliableState {
@@ -86,10 +87,26 @@ const CLIENT_SLOW = 16;
 const SENT = 32;
 /** An upstream has been open: the next open is a reset. */
 const EVER_OPEN = 64;
-/** Client reads stopped: its pongs could not be written (ping flood). */
+/** Client reads stopped: its own buffer is over the mark (ACKs, NACKs or pongs it does not read). */
 const CLIENT_READS_PAUSED = 128;
+/** Client reads stopped: the upstream's buffer is over the mark (it reads slower than the client sends). */
+const READS_PAUSED_FOR_UPSTREAM = 512;
+/** The deferred ACK/NACK frames are being sent now. */
+const SMALL_DUE = 256;
+/** Waiting for its turn in the per-upstream connect pacing. */
+const CONNECT_QUEUED = 1024;
+/** Client reads stopped by its rate limit (admission.client). */
+const CLIENT_RATE = 2048;
+/** Upstream reads stopped by the client's rate limit. */
+const UPSTREAM_RATE = 4096;
+/** Reasons the client's reads are stopped. */
+const CLIENT_READS_HELD = CLIENT_READS_PAUSED | READS_PAUSED_FOR_UPSTREAM | CLIENT_RATE;
+/** Reasons the upstream's reads are stopped. */
+const UPSTREAM_HELD = PAUSED_SESSION | PAUSED_INSTANCE | UPSTREAM_RATE;
+/** Frames to one client up to this many bytes in all are concatenated into one write. */
+const COALESCE_MAX = 16 * 1024;
 
-export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectTimed, OutboxOwner {
+export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectTimed, OutboxOwner, RatePaused {
   readonly host: ReliableHost;
   readonly id: string;
   readonly clientId: string;
@@ -120,10 +137,23 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
   ring: EnvelopeRing | null = null;
   dups: DuplicateCache | null = null;
   #outbox: UpstreamOutbox | null = null;
+  /**
+   * For the admin API (src/server/session-view.ts): client messages accepted and their
+   * payload bytes (0), envelopes made for the client and their bytes (1), as the
+   * metrics count them; the number and open time the session directory gives it.
+   */
+  messages0 = 0;
+  messages1 = 0;
+  bytes0 = 0;
+  bytes1 = 0;
+  serial = 0;
+  openedAt = 0;
   /** Small frames (ACK, NACK) for the client at this turn's flush. */
   #toClient: Buffer[] | null = null;
   #connect: UpstreamConnect | null = null;
   #backoff: Backoff | null = null;
+  /** Its rate buckets (admission.client), made on its first message when a limit is set. */
+  #rate: MessageRate | null = null;
   /** Why the last upstream went (for upstream_reset / upstream_closed). */
   #lastCode = 0;
   #lastReason = '';
@@ -149,6 +179,46 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
 
   get attached(): boolean {
     return this.client !== null;
+  }
+
+  // --- The admin API's view (src/server/session-view.ts) ------------------------------
+
+  get stateName(): 'connecting' | 'open' | 'closing' | 'closed' | 'detached' {
+    if (this.state === ReliableState.Closed) return 'closed';
+    if (this.state === ReliableState.Ended) return 'closing';
+    if (this.client === null) return 'detached';
+    return this.state === ReliableState.Open ? 'open' : 'connecting';
+  }
+
+  /** Upstream reads stopped at a bound, or client reads stopped. */
+  get paused(): boolean {
+    return (this.flags & (PAUSED_SESSION | PAUSED_INSTANCE | CLIENT_READS_PAUSED)) !== 0;
+  }
+
+  /** The client's socket buffer is over the mark. */
+  get slow(): boolean {
+    return (this.flags & CLIENT_SLOW) !== 0;
+  }
+
+  /** Envelopes kept until the client acknowledges them. */
+  get bufferDepth(): number {
+    return this.lastSeq - this.ackedSeq;
+  }
+
+  /**
+   * The operator closes the client connection with `code` (the session waits for a
+   * resume), or with `end` ends the session and its upstream too.
+   */
+  adminClose(code: number, reason: string, end: boolean): void {
+    if (!end) {
+      this.client?.close(code, reason);
+      return;
+    }
+    const c = this.client;
+    this.client = null;
+    c?.close(code, reason);
+    this.upstream?.close(CloseCode.NORMAL.code, 'the session was ended by the operator');
+    this.#finish('operator');
   }
 
   /** The state as a SESSION record. */
@@ -190,12 +260,12 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
     if (seq < ring.endSeq) return true; // already held (a checkpointed copy read twice)
     if (seq !== ring.endSeq) return false;
     const h = this.host;
-    const frame = frameOfEnvelope(envelope);
+    const frame = keepInMemory ? frameOfEnvelope(envelope) : null;
     const pos = h.log.append(numberBody(RecordKind.Envelope, this.handle, seq), envelope);
     const seg = h.log.currentSegment;
     h.log.retain(seg);
-    ring.push(keepInMemory ? frame : null, seg, pos, envelope.length);
-    h.bufferChanged(1, envelope.length, keepInMemory ? frame.length : 0);
+    ring.push(frame, seg, pos, envelope.length);
+    h.bufferChanged(1, envelope.length, frame?.length ?? 0);
     return true;
   }
 
@@ -229,9 +299,22 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
     this.#finish('log_unavailable');
   }
 
-  /** Closes the client connection with `info` (drain 1012, slow 4408…): the session stays, the client may resume. */
+  /**
+   * Closes the client connection with `info` (drain 1012, slow 4408…): the session
+   * stays, the client may resume. Except TAKEN_OVER (the duplicate-clientId policy
+   * gave the clientId to another connection): told not to come back, the client
+   * will not resume, so the session ends with it.
+   */
   close(info: CloseCodeInfo, reason: string = info.name.toLowerCase().replace(/_/g, ' ')): void {
-    this.client?.close(info.code, reason);
+    if (info.code !== CloseCode.TAKEN_OVER.code) {
+      this.client?.close(info.code, reason);
+      return;
+    }
+    const c = this.client;
+    this.client = null;
+    c?.close(info.code, reason);
+    this.upstream?.close(CloseCode.NORMAL.code, 'the session was taken over');
+    this.#finish('taken_over');
   }
 
   /** The route changed (routing.onRouteChange "migrate"): the upstream moves; the session and the client stay. */
@@ -271,7 +354,7 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
     leg.owner = this;
     this.generation++;
     this.#toClient = null;
-    this.flags &= ~(CLIENT_SLOW | CLIENT_READS_PAUSED);
+    this.flags &= ~(CLIENT_SLOW | CLIENT_READS_PAUSED | READS_PAUSED_FOR_UPSTREAM | CLIENT_RATE);
     let resume: Welcome['resume'];
     if (lastSeq === undefined) {
       resume = fresh ?? 'new';
@@ -300,7 +383,7 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
     })));
     this.flags |= SENT;
     if (old === null) this.host.attached(this);
-    this.host.log.append(bareBody(RecordKind.Attached, this.handle));
+    this.host.log.append(bareBody(RecordKind.Attached, this.handle), undefined, false);
     if (this.state === ReliableState.Ended && this.sentSeq >= this.#endSeq) {
       this.#closeEnded();
       return resume;
@@ -330,7 +413,7 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
     }
     const at = this.host.clock.wallMs();
     this.host.detached(this, at);
-    this.host.log.append(numberBody(RecordKind.Detached, this.handle, at));
+    this.host.log.append(numberBody(RecordKind.Detached, this.handle, at), undefined, false);
   }
 
   /** The window passed without a resume. */
@@ -353,13 +436,16 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
     const log = this.host.log;
     if (this.flags & ACK_DIRTY) {
       this.flags &= ~ACK_DIRTY;
-      log.append(numberBody(RecordKind.ClientAck, this.handle, this.ackedSeq));
+      log.append(numberBody(RecordKind.ClientAck, this.handle, this.ackedSeq), undefined, false);
     }
     const out = this.#outbox;
     const up = this.upstream;
     if (out !== null && up !== null && this.state === ReliableState.Open) {
       out.write(up.socket);
       out.complete(up.bufferedAmount, this);
+      const buffered = up.bufferedAmount;
+      if (buffered > this.host.relay.highWaterMarkBytes) this.#pauseClientReads(READS_PAUSED_FOR_UPSTREAM);
+      else if (buffered <= this.host.relay.lowWaterMarkBytes) this.#resumeClientReads(READS_PAUSED_FOR_UPSTREAM); // no 'drain' will come
     }
     const c = this.client;
     if (c === null || c.closeSent || c.gone) {
@@ -372,34 +458,110 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
   #send(c: Leg): void {
     const small = this.#toClient;
     const from = this.sentSeq + 1;
-    const to = this.durableSeq;
-    if (small === null && (from > to || this.flags & CLIENT_SLOW)) return;
-    const socket = c.socket;
-    socket.cork();
-    if (small !== null) {
-      this.#toClient = null;
-      for (const f of small) socket.write(f);
+    const to = this.flags & CLIENT_SLOW ? this.sentSeq : this.durableSeq;
+    if (from > to) {
+      // Only ACK/NACK frames: they wait a moment for company (one write instead of two).
+      if (small !== null) {
+        if (this.host.settings.ackDelayMs > 0 && !(this.flags & SMALL_DUE)) this.host.deferSmall(this);
+        else this.#write(c, small);
+      }
+      return;
     }
+    const frames = small ?? [];
+    this.#toClient = null;
+    this.flags &= ~SMALL_DUE;
     const hwm = this.host.relay.highWaterMarkBytes;
     const m = this.host.metrics;
+    let bytes = c.bufferedAmount;
     let s = from;
-    if (!(this.flags & CLIENT_SLOW)) {
-      for (; s <= to; s++) {
-        socket.write(this.#frameOf(s));
-        m.envelopesSent++;
-        if (s <= this.#replayTo) m.envelopesReplayed++;
-        if (socket.writableLength > hwm) {
-          this.flags |= CLIENT_SLOW;
-          s++;
-          break;
-        }
+    for (; s <= to; s++) {
+      const f = this.#frameOf(s);
+      frames.push(f);
+      bytes += f.length;
+      m.envelopesSent++;
+      if (s <= this.#replayTo) m.envelopesReplayed++;
+      if (bytes > hwm) {
+        this.flags |= CLIENT_SLOW;
+        s++;
+        break;
       }
     }
-    socket.uncork();
-    this.flags |= SENT;
-    this.sentSeq = Math.max(this.sentSeq, s - 1);
+    this.sentSeq = s - 1;
+    this.#write(c, frames);
     this.host.shedMemory(this);
     if (this.state === ReliableState.Ended && this.sentSeq >= this.#endSeq) this.#closeEnded();
+  }
+
+  /** The deferred ACK/NACK frames are due (the host's timer). */
+  sendSmall(): void {
+    const c = this.client;
+    if (c === null || c.closeSent || c.gone || this.#toClient === null) return;
+    this.flags |= SMALL_DUE;
+    this.#send(c);
+    this.flags &= ~SMALL_DUE;
+  }
+
+  /** Writes `frames` to the client: one write (small ones concatenated), or a corked batch when large. */
+  #write(c: Leg, frames: Buffer[]): void {
+    this.#toClient = null;
+    this.flags |= SENT;
+    if (frames.length === 1) c.write(frames[0]!);
+    else {
+      let total = 0;
+      for (const f of frames) total += f.length;
+      if (total <= COALESCE_MAX) c.write(Buffer.concat(frames, total));
+      else {
+        const socket = c.socket;
+        socket.cork();
+        for (const f of frames) socket.write(f);
+        socket.uncork();
+      }
+    }
+    // A client that sends but does not read its ACKs holds a bounded buffer: stop reading it.
+    if (c.bufferedAmount > this.host.relay.highWaterMarkBytes) this.#pauseClientReads(CLIENT_READS_PAUSED);
+  }
+
+  /** Stops reading the client (`why`: its own buffer, or the upstream's, is over the mark) until that one drains. */
+  #pauseClientReads(why: number): void {
+    if (this.flags & why) return;
+    const was = this.flags & CLIENT_READS_HELD;
+    this.flags |= why;
+    if (why !== CLIENT_RATE) this.host.counters.backpressurePauses.inc({ direction: 'client_to_upstream' });
+    if (was === 0) this.client?.pause();
+  }
+
+  #resumeClientReads(why: number): void {
+    if (!(this.flags & why)) return;
+    this.flags &= ~why;
+    if (!(this.flags & CLIENT_READS_HELD)) this.client?.resume();
+  }
+
+  /** The client's reads are paused (a full buffer, its own or the upstream's, or its rate limit). */
+  get clientReadsPaused(): boolean {
+    return (this.flags & CLIENT_READS_HELD) !== 0;
+  }
+
+  /** One message of `bytes` went `dir` (0: from the client, 1: to it); over the limit, that side waits. */
+  #chargeRate(dir: 0 | 1, bytes: number): void {
+    const limits = this.host.settings.rateLimits;
+    if (limits === undefined) return;
+    const ms = (this.#rate ??= new MessageRate(limits, () => this.host.clock.now())).charge(dir, bytes);
+    if (ms <= 0) return;
+    this.host.counters.ratePauses.inc({ direction: dir === 0 ? 'client_to_upstream' : 'upstream_to_client' });
+    this.host.ratePauses.pause(this, dir, ms);
+    if (dir === 0) this.#pauseClientReads(CLIENT_RATE);
+    else this.pauseUpstream(UPSTREAM_RATE);
+  }
+
+  rateResume(dir: 0 | 1): void {
+    if (dir === 0) this.#resumeClientReads(CLIENT_RATE);
+    else this.resumeUpstream(UPSTREAM_RATE);
+  }
+
+  /** Kept paused by its rate limit too long: its connection is closed with 4429 (the session stays: it may resume). */
+  rateExceeded(): void {
+    this.host.logger.info({ clientId: this.clientId }, 'closing a reliable client kept paused by its rate limit');
+    this.close(CloseCode.RATE_LIMITED, 'message rate limit exceeded');
   }
 
   /** The frame of envelope `seq`: from memory, or read back from the log. */
@@ -486,6 +648,7 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
     }
     const counters = h.counters;
     counters.messagesReceived[Direction.ClientToUpstream]++;
+    this.messages0++;
     if (this.state === ReliableState.Ended || this.state === ReliableState.Closed) return this.#refuse(id, NackCodes.SESSION_ENDED, 'the upstream closed for good');
     if (this.state !== ReliableState.Open || this.upstream === null) return this.#refuse(id, NackCodes.UPSTREAM_NOT_OPEN, 'no upstream connection is open now');
     // Sent before the client read upstream_reset: meant for the old upstream, not the fresh one.
@@ -504,8 +667,13 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
     h.log.append(messageBody(this.handle, now, id));
     h.log.pin(h.log.currentSegment, now + h.settings.resumeWindowMs);
     counters.bytesReceived[Direction.ClientToUpstream] += n;
-    (this.#outbox ??= new UpstreamOutbox()).add(frame, id, this.generation);
+    this.#chargeRate(0, n);
+    this.bytes0 += n;
+    const out = (this.#outbox ??= new UpstreamOutbox());
+    out.add(frame, id, this.generation);
     h.touch(this);
+    // An upstream that reads slower than the client sends: stop reading the client now, not after the turn.
+    if (out.waitingBytes + (this.upstream?.bufferedAmount ?? 0) > h.relay.highWaterMarkBytes) this.#pauseClientReads(READS_PAUSED_FOR_UPSTREAM);
   }
 
   /** The write of `messageId` to the upstream completed: ACK (on the connection it came on). */
@@ -520,7 +688,7 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
     const now = h.clock.wallMs();
     const waiter = this.dups?.settle(messageId, outcome) ?? -1;
     if (outcome !== ACKED) h.counters.failed(Direction.ClientToUpstream, 'nacked');
-    h.log.append(messageBody(this.handle, now, messageId, outcome));
+    h.log.append(messageBody(this.handle, now, messageId, outcome), undefined, false);
     h.log.pin(h.log.currentSegment, now + h.settings.resumeWindowMs);
     if (generation === this.generation) this.#answer(messageId, outcome);
     // A duplicate that waited for this outcome is answered too (on the connection it came on).
@@ -530,7 +698,7 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
   #answer(messageId: string, outcome: number): void {
     if (outcome === ACKED) {
       this.host.metrics.acksSent++;
-      this.#queueClient(textFrameOf(ackText(messageId)));
+      this.#queueClient(ackFrame(messageId));
     } else {
       const nack = nackByIndex(outcome) ?? NackCodes.UPSTREAM_LOST;
       this.host.metrics.nacks.inc({ code: nack.code });
@@ -549,7 +717,7 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
     if (messageId !== null && remember) {
       const now = h.clock.wallMs();
       this.dups!.remember(messageId, now, nack.index);
-      h.log.append(messageBody(this.handle, now, messageId, nack.index));
+      h.log.append(messageBody(this.handle, now, messageId, nack.index), undefined, false);
       h.log.pin(h.log.currentSegment, now + h.settings.resumeWindowMs);
     }
     h.counters.failed(Direction.ClientToUpstream, 'nacked');
@@ -601,6 +769,7 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
 
   #upstreamMessage(payload: Buffer, binary: boolean): void {
     this.#appendEnvelope(dataFrame(this.lastSeq + 1, this.host.clock.wallNs(), payload, binary));
+    this.#chargeRate(1, payload.length);
   }
 
   #appendEvent(event: SessionEventName, code?: number, reason?: string): number {
@@ -622,6 +791,8 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
     // Upstream → client counts envelopes: received when made, sent when acknowledged.
     h.counters.messagesReceived[Direction.UpstreamToClient]++;
     h.counters.bytesReceived[Direction.UpstreamToClient] += env.length;
+    this.messages1++;
+    this.bytes1 += env.length;
     h.touch(this);
     if (this.#atSessionBound()) this.pauseUpstream(PAUSED_SESSION);
     else if (!h.acceptingEnvelopes) this.pauseUpstream(PAUSED_INSTANCE);
@@ -636,9 +807,9 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
   /** Stops reading the upstream (`why`: PAUSED_SESSION or PAUSED_INSTANCE). */
   pauseUpstream(why: number): void {
     if (this.flags & why) return;
-    const was = this.flags & (PAUSED_SESSION | PAUSED_INSTANCE);
+    const was = this.flags & UPSTREAM_HELD;
     this.flags |= why;
-    this.host.metrics.upstreamPauses.inc({ bound: why === PAUSED_SESSION ? 'session' : 'instance' });
+    if (why !== UPSTREAM_RATE) this.host.metrics.upstreamPauses.inc({ bound: why === PAUSED_SESSION ? 'session' : 'instance' });
     if (why === PAUSED_INSTANCE) this.host.pausedForInstance(this);
     if (was === 0) this.upstream?.pause();
   }
@@ -646,7 +817,7 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
   resumeUpstream(why: number): void {
     if (!(this.flags & why)) return;
     this.flags &= ~why;
-    if (!(this.flags & (PAUSED_SESSION | PAUSED_INSTANCE))) this.upstream?.resume();
+    if (!(this.flags & UPSTREAM_HELD)) this.upstream?.resume();
   }
 
   get pausedBySession(): boolean {
@@ -666,7 +837,7 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
 
   /** Connect now if the breaker lets us, else wait for it. */
   #retry(): void {
-    if (this.state >= ReliableState.Ended || this.#connect !== null) return;
+    if (this.state >= ReliableState.Ended || this.#connect !== null || this.flags & CONNECT_QUEUED) return;
     if (this.host.breaker.request(this.target, this)) this.#connectUpstream();
   }
 
@@ -676,13 +847,34 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
   }
 
   breakerAllows(): void {
-    if (this.state >= ReliableState.Ended || this.#connect !== null) return;
+    if (this.state >= ReliableState.Ended || this.#connect !== null || this.flags & CONNECT_QUEUED) return;
     this.#connectUpstream();
   }
 
+  /** The breaker lets us: wait for this upstream's connect pacing (admission.upstream), then open. */
   #connectUpstream(): void {
+    if (this.flags & CONNECT_QUEUED) return;
+    this.flags |= CONNECT_QUEUED;
+    if (this.host.paceConnect(this)) this.connectTurn();
+  }
+
+  /** Its turn in the per-upstream pacing came. */
+  connectTurn(): void {
+    this.flags &= ~CONNECT_QUEUED;
+    if (this.state >= ReliableState.Ended || this.#connect !== null) {
+      this.host.connectDone(this);
+      return;
+    }
     this.#connect = new UpstreamConnect(this, this.host.upstreamRequest(this.target, this.forwarded));
     this.host.connecting.set(this, this.host.clock.now());
+  }
+
+  /** It waited too long for its turn: a failed attempt (retried later). */
+  connectQueueTimedOut(): void {
+    this.flags &= ~CONNECT_QUEUED;
+    this.#lastCode = CloseCode.UPSTREAM_TIMEOUT.code;
+    this.#lastReason = 'upstream connect queue: no turn in time';
+    if (this.state < ReliableState.Ended) this.#reconnectLater();
   }
 
   checkConnectTimeout(now: number, since: number): void {
@@ -694,6 +886,7 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
   upstreamOpened(socket: Socket, head: Buffer): void {
     const h = this.host;
     this.#connect = null;
+    h.connectDone(this);
     const startedAt = h.connecting.get(this) ?? h.clock.now();
     h.connecting.delete(this);
     h.counters.upstreamConnectSeconds.observe({ result: 'open' }, (h.clock.now() - startedAt) / 1000);
@@ -715,7 +908,7 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
       h.log.append(sessionBody(this.handle, this.snapshot()));
       this.#appendEvent('upstream_open');
     }
-    if (this.flags & (PAUSED_SESSION | PAUSED_INSTANCE)) up.pause();
+    if (this.flags & UPSTREAM_HELD) up.pause();
     if (head.length > 0) up.onData(head);
   }
 
@@ -725,6 +918,7 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
     if (attempt === null) return;
     this.#connect = null;
     attempt.abort();
+    h.connectDone(this);
     const startedAt = h.connecting.get(this) ?? h.clock.now();
     h.connecting.delete(this);
     h.counters.upstreamConnectSeconds.observe({ result: 'error' }, (h.clock.now() - startedAt) / 1000);
@@ -742,6 +936,7 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
   #upstreamDown(code: number, reason: string): void {
     if (this.upstream === null) return;
     this.upstream = null;
+    this.#resumeClientReads(READS_PAUSED_FOR_UPSTREAM); // its buffer went with it
     this.#outbox?.drop(
       (id, gen) => this.#settle(id, NackCodes.UPSTREAM_LOST.index, gen),
       (id, gen) => this.#settle(id, NackCodes.UPSTREAM_NOT_OPEN.index, gen),
@@ -807,6 +1002,7 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
       this.#connect = null;
       h.breaker.abandoned(this.target); // its attempt may have been the probe
     }
+    h.connectDone(this); // in flight, or waiting for its turn
     h.connecting.delete(this);
     h.breaker.cancel(this.target, this);
     h.reconnectSettled(this);
@@ -872,25 +1068,20 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
 
   legDrained(leg: Leg): void {
     if (leg === this.client) {
-      if (this.flags & CLIENT_READS_PAUSED) {
-        this.flags &= ~CLIENT_READS_PAUSED;
-        leg.resume();
-      }
+      this.#resumeClientReads(CLIENT_READS_PAUSED);
       if (this.flags & CLIENT_SLOW) {
         this.flags &= ~CLIENT_SLOW;
         this.host.touch(this);
       }
-    } else if (leg === this.upstream && this.#outbox !== null) {
-      this.#outbox.complete(0, this);
+    } else if (leg === this.upstream) {
+      this.#outbox?.complete(0, this);
+      this.#resumeClientReads(READS_PAUSED_FOR_UPSTREAM);
     }
   }
 
   legControlDropped(leg: Leg, why: 'pong' | 'held'): void {
     this.host.counters.controlFramesDropped.inc({ leg: leg === this.upstream ? 'upstream' : 'client', why });
-    if (why === 'pong' && leg === this.client && !(this.flags & CLIENT_READS_PAUSED)) {
-      this.flags |= CLIENT_READS_PAUSED;
-      leg.pause();
-    }
+    if (why === 'pong' && leg === this.client) this.#pauseClientReads(CLIENT_READS_PAUSED);
   }
 
   messageLimit(leg: Leg): number {
@@ -916,14 +1107,14 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
   heartbeat(): void {
     const c = this.client;
     const m = this.host.counters;
-    if (c !== null && !(this.flags & CLIENT_READS_PAUSED) && c.bufferedAmount === 0) {
+    if (c !== null && !this.clientReadsPaused && c.bufferedAmount === 0) {
       if (!c.alive) {
         m.pingTimeouts.inc({ leg: 'client' });
         c.terminate();
       } else c.ping();
     }
     const up = this.upstream;
-    if (up !== null && !(this.flags & (PAUSED_SESSION | PAUSED_INSTANCE)) && up.bufferedAmount === 0) {
+    if (up !== null && !(this.flags & UPSTREAM_HELD) && up.bufferedAmount === 0) {
       if (!up.alive) {
         m.pingTimeouts.inc({ leg: 'upstream' });
         up.terminate();

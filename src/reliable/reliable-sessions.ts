@@ -34,6 +34,7 @@ import type { ReliableHost, ReliableSettings } from './reliable-host.js';
 import { ReliableMetrics, type EndReason } from './reliable-metrics.js';
 import { ReliableSession, ReliableState } from './reliable-session.js';
 import { UpstreamBreaker } from './upstream-breaker.js';
+import { RatePauses } from '../admission/message-rate.js';
 import type { Socket } from 'node:net';
 
 /** The settings of the reliable layer for this process (the instance's shares already divided). */
@@ -49,6 +50,7 @@ export interface ReliableOptions extends ReliableSettings {
   readonly maxBufferedMessages: number;
   readonly memoryBytes: number;
   readonly slowClientTimeoutMs: number;
+  readonly ratePausedTimeoutMs: number;
   /** Waiters released after a breaker closes are spread over this long. */
   readonly breakerReleaseSpreadMs: number;
   readonly fs?: LogFileSystem;
@@ -67,6 +69,16 @@ export interface ReliableGatewayPort {
   /** A session began or ended (the gateway counts it in its sessions). */
   sessionOpened(s: ReliableSession): void;
   sessionClosed(s: ReliableSession): void;
+  /**
+   * The duplicate-clientId policy (admission.duplicateClientId) for a new session
+   * after its HELLO: false = refused (4409); under takeover the previous holders are
+   * closed with 4410.
+   */
+  admitClient(s: ReliableSession): boolean;
+  /** Per-upstream connect pacing (admission.upstream): true = connect now; false = `s.connectTurn()` comes later. */
+  paceConnect(s: ReliableSession): boolean;
+  /** The connect attempt of `s` is over (opened, failed, or given up). */
+  connectDone(s: ReliableSession): void;
 }
 
 /** Expired session ids remembered (for the "expired" resume outcome). */
@@ -82,6 +94,7 @@ export class ReliableSessions implements ReliableHost, HelloHost {
   readonly logger: Logger;
   readonly breaker: UpstreamBreaker;
   readonly connecting: Map<ConnectTimed, number>;
+  readonly ratePauses: RatePauses<ReliableSession>;
   readonly #o: ReliableOptions;
   readonly #port: ReliableGatewayPort;
   readonly sessions = new Map<string, ReliableSession>();
@@ -96,6 +109,9 @@ export class ReliableSessions implements ReliableHost, HelloHost {
   readonly #stuck = new Map<ReliableSession, number>();
   #dirty: ReliableSession[] = [];
   #flushScheduled = false;
+  /** Sessions whose ACK/NACK frames wait for company (reliable.ackDelayMs). */
+  #deferred = new Set<ReliableSession>();
+  #deferTimer: NodeJS.Timeout | undefined;
   /** fsync "always": sessions written in a batch, waiting for it to be durable. */
   #awaitingDurable: Array<{ batch: number; sessions: ReliableSession[]; seqs: number[] }> = [];
   #nextHandle = 1;
@@ -116,6 +132,7 @@ export class ReliableSessions implements ReliableHost, HelloHost {
     this.logger = port.logger;
     this.connecting = port.connecting;
     this.breaker = new UpstreamBreaker(port.health, o.breakerReleaseSpreadMs);
+    this.ratePauses = new RatePauses<ReliableSession>(o.ratePausedTimeoutMs, () => clock.now());
     this.metrics = new ReliableMetrics(port.registry, {
       attached: () => this.sessions.size - this.#detached.size,
       detached: () => this.#detached.size,
@@ -202,7 +219,12 @@ export class ReliableSessions implements ReliableHost, HelloHost {
 
   /** A new session for `gate`'s connection (`resume`: why there was none to resume). */
   #begin(gate: HelloGate, resume: 'new' | 'unknown' | 'expired'): void {
-    const s = this.#create(randomBytes(16).toString('base64url'), gate.clientId, gate.target, this.clock.wallMs());
+    const s = new ReliableSession(this, randomBytes(16).toString('base64url'), gate.clientId, gate.target, this.#nextHandle++, this.clock.wallMs());
+    if (!this.#port.admitClient(s)) {
+      gate.leg.close(CloseCode.CLIENT_ID_IN_USE.code, 'STRATIX_ERR_CLIENT_ID_IN_USE');
+      return;
+    }
+    this.#register(s);
     s.forwarded = gate.forwarded;
     this.log.append(sessionBody(s.handle, s.snapshot()));
     this.metrics.sessionsStarted.inc();
@@ -210,11 +232,9 @@ export class ReliableSessions implements ReliableHost, HelloHost {
     s.start();
   }
 
-  #create(id: string, clientId: string, target: string, createdAtMs: number): ReliableSession {
-    const s = new ReliableSession(this, id, clientId, target, this.#nextHandle++, createdAtMs);
-    this.sessions.set(id, s);
+  #register(s: ReliableSession): void {
+    this.sessions.set(s.id, s);
     this.#port.sessionOpened(s);
-    return s;
   }
 
   // --- ReliableHost ------------------------------------------------------------------------
@@ -233,7 +253,8 @@ export class ReliableSessions implements ReliableHost, HelloHost {
   /** Writes the turn's log batch, then lets the touched sessions send what it made durable. */
   flush(): void {
     this.#flushScheduled = false;
-    const ok = this.log.flush();
+    // Records nothing waits for (outcomes, client acks) ride with the next batch (or the tick's).
+    const ok = this.log.flush(true);
     const dirty = this.#dirty;
     this.#dirty = [];
     if (!ok) {
@@ -246,7 +267,7 @@ export class ReliableSessions implements ReliableHost, HelloHost {
     } else {
       for (const s of dirty) s.flushTurn(s.lastSeq);
     }
-    if (this.log.pendingBytes > 0 || this.#dirty.length > 0) this.#schedule();
+    if (this.log.urgentPending || this.#dirty.length > 0) this.#schedule();
   }
 
   #durable(batch: number): void {
@@ -278,6 +299,7 @@ export class ReliableSessions implements ReliableHost, HelloHost {
     this.#reconnectSince.delete(s);
     this.#instancePaused.delete(s);
     this.#stuck.delete(s);
+    this.ratePauses.delete(s);
     this.connecting.delete(s);
     if (reason === 'expired') this.#tombstone(s.id);
     this.metrics.sessionsEnded.inc({ reason });
@@ -316,10 +338,29 @@ export class ReliableSessions implements ReliableHost, HelloHost {
     return this.#port.upstreamRequest(target, forwarded);
   }
 
+  paceConnect(s: ReliableSession): boolean {
+    return this.#port.paceConnect(s);
+  }
+
+  connectDone(s: ReliableSession): void {
+    this.#port.connectDone(s);
+  }
+
   bufferChanged(messages: number, bytes: number, memory: number): void {
     this.#bufferedMessages += messages;
     this.#bufferedBytes += bytes;
     this.#memoryBytes += memory;
+  }
+
+  deferSmall(s: ReliableSession): void {
+    this.#deferred.add(s);
+    if (this.#deferTimer !== undefined) return;
+    this.#deferTimer = setTimeout(() => {
+      this.#deferTimer = undefined;
+      const due = this.#deferred;
+      this.#deferred = new Set();
+      for (const d of due) if (d.live) d.sendSmall();
+    }, this.#o.ackDelayMs);
   }
 
   shedMemory(s: ReliableSession): void {
@@ -347,7 +388,8 @@ export class ReliableSessions implements ReliableHost, HelloHost {
       session.reconnectDue();
     }
     this.breaker.tick(now);
-    if (this.log.pendingBytes > 0) this.flush();
+    if (this.ratePauses.size > 0) this.ratePauses.tick();
+    if (this.log.pendingBytes > 0 && this.log.flush() && this.#dirty.length > 0) this.flush();
     this.log.maintain(wall);
     this.#checkLog(now);
     if (this.#memoryBytes > s.memoryBytes) for (const d of this.#detached.keys()) if ((this.#memoryBytes -= d.dropFrames()) <= s.memoryBytes) break;
@@ -434,7 +476,9 @@ export class ReliableSessions implements ReliableHost, HelloHost {
    * envelopes with `restoreEnvelope`.
    */
   restoreSession(id: string, clientId: string, target: string, createdAtMs: number, detachedAtMs: number): ReliableSession {
-    const s = this.#create(id, clientId, target, createdAtMs);
+    const s = new ReliableSession(this, id, clientId, target, this.#nextHandle++, createdAtMs);
+    this.#port.admitClient(s); // a recovered session holds its clientId (it existed before the restart)
+    this.#register(s);
     this.#detached.set(s, detachedAtMs);
     this.metrics.recoveredSessions.inc();
     return s;
@@ -449,6 +493,7 @@ export class ReliableSessions implements ReliableHost, HelloHost {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    clearTimeout(this.#deferTimer);
     for (const gate of this.#hellos.keys()) gate.leg.terminate();
     this.#hellos.clear();
     for (const s of this.sessions.values()) s.terminate();
@@ -459,6 +504,7 @@ export class ReliableSessions implements ReliableHost, HelloHost {
   shutdown(): void {
     if (this.#closed) return;
     this.flush();
+    this.log.flush();
     for (const s of this.sessions.values()) {
       if (s.state === ReliableState.Open) s.upstream?.close(CloseCode.GOING_AWAY.code, 'gateway restarting');
     }

@@ -25,9 +25,15 @@ export class UpstreamOutbox {
   #flightHead = 0;
   /** Bytes queued to the socket in all. */
   #queued = 0;
+  #waitingBytes = 0;
 
   get waiting(): number {
     return this.#frames.length;
+  }
+
+  /** Bytes of the messages waiting for the flush. */
+  get waitingBytes(): number {
+    return this.#waitingBytes;
   }
 
   get inFlight(): number {
@@ -39,6 +45,7 @@ export class UpstreamOutbox {
   }
 
   add(frame: Buffer, messageId: string, generation: number): void {
+    this.#waitingBytes += frame.length;
     this.#frames.push(frame);
     this.#ids.push(messageId);
     this.#gens.push(generation);
@@ -58,6 +65,7 @@ export class UpstreamOutbox {
       this.#flightEnds.push(this.#queued);
     }
     if (n > 1) socket.uncork();
+    this.#waitingBytes = 0;
     this.#frames = [];
     this.#ids = [];
     this.#gens = [];
@@ -86,6 +94,7 @@ export class UpstreamOutbox {
   drop(lost: (id: string, generation: number) => void, unsent: (id: string, generation: number) => void): void {
     for (let h = this.#flightHead; h < this.#flightIds.length; h++) lost(this.#flightIds[h]!, this.#flightGens[h]!);
     for (let i = 0; i < this.#ids.length; i++) unsent(this.#ids[i]!, this.#gens[i]!);
+    this.#waitingBytes = 0;
     this.#frames = [];
     this.#ids = [];
     this.#gens = [];

@@ -27,10 +27,15 @@ import type { ReliableSession } from '../reliable/reliable-session.js';
 import type { LogFileSystem } from '../reliable/message-log.js';
 import { systemClock, type Clock } from '../time/clock.js';
 import type { GatewaySession } from './gateway-session.js';
+import { RatePauses, rateLimited, type ClientRateLimits } from '../admission/message-rate.js';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { parseListen } from '../config/load.js';
 import { HandshakeError, handshakeError, type UpstreamError } from '../errors.js';
+import { plain } from '../security/client-address.js';
+import { resolveAdminToken } from '../security/admin-token.js';
+import { checkCredentialFiles } from '../security/credential-check.js';
+import { LOOPBACK_WARNING, loopbackTargets } from '../security/trust-topology.js';
 import { onHttpClientError, parseHandshakeTarget } from '../protocol/handshake.js';
 import { CloseCode } from '../protocol/close-codes.js';
 import { GatewayMetrics } from '../metrics/gateway-metrics.js';
@@ -43,8 +48,19 @@ import { createAdminHandler, listenAdmin, type AdminHandler } from './admin-endp
 import { DrainSchedule } from './drain-schedule.js';
 import { LiveRoutes } from './live-routes.js';
 import { handleOpsRequest, type OpsSource } from './ops-endpoints.js';
+import { SessionAdmission } from './session-admission.js';
+import { upstreamTlsOptions, type UpstreamTlsOptions } from '../security/upstream-tls.js';
+import { listenTls, type TlsListener } from '../security/tls-listener.js';
+import { opsAdmin } from './ops-admin.js';
+import { ProcessStats } from './process-stats.js';
+import { SessionAdmin } from './session-admin.js';
+import { NumberedSessions, SessionDirectory } from './session-directory.js';
+import { LocalSessionReplica } from './session-replica.js';
 
 const TICK_MS = 250;
+
+const kAdopted = Symbol('stratix.adopted');
+type AdoptedSocket = Socket & { [kAdopted]?: AdoptedConnection };
 
 export interface GatewayOptions {
   logger?: Logger;
@@ -61,10 +77,24 @@ export interface GatewayOptions {
   maxConnections?: number;
   /** Worker index, sent in the X-Stratix-Worker header of the 101. */
   workerIndex?: number;
+  /** Worker mode: a connection the primary counted against its source address ended (admission). */
+  onSourceReleased?: (source: string) => void;
   /** The clock (default: the process's). */
   clock?: Clock;
   /** The file system under the reliable sessions' log (default node:fs; tests inject failures). */
   logFs?: LogFileSystem;
+  /** How many times this worker's process has been started (1 for the first): the G of the admin API's session ids. Default 1. */
+  starts?: number;
+}
+
+/** What the primary tells a worker about a socket it hands over. */
+export interface AdoptedConnection {
+  /** The client's address as the primary attributed it (trusted proxies applied). */
+  readonly source?: string | undefined;
+  /** The TCP peer's address (the socket itself may be the primary's TLS pipe). */
+  readonly peer?: string | undefined;
+  /** The client connected over TLS (the primary terminated it). */
+  readonly secure?: boolean | undefined;
 }
 
 export class Gateway implements SessionOwner, NegotiationHost {
@@ -76,8 +106,8 @@ export class Gateway implements SessionOwner, NegotiationHost {
   readonly health: UpstreamHealth;
   readonly settings: RelaySettings;
   readonly clock: Clock;
-  /** Every session: verbatim and reliable. */
-  readonly sessions = new Set<GatewaySession>();
+  /** Every session: verbatim and reliable (numbered as they join: session-directory.ts). */
+  readonly sessions: Set<GatewaySession>;
   /** Reliable sessions (`stratix.v1`), once `startReliable` has run. */
   reliable: ReliableSessions | undefined;
   readonly paused = new Map<Session, number>();
@@ -85,12 +115,21 @@ export class Gateway implements SessionOwner, NegotiationHost {
   /** Upgrades waiting for the upstream's subprotocol choice (negotiated-upgrade.ts), with their route. */
   readonly #negotiations = new Map<NegotiatedUpgrade, { clientId: string; match: RouteMatch; accept: string }>();
   readonly closing = new Map<Session, number>();
+  /** The sessions as the admin API lists them (src/server/session-directory.ts). */
+  readonly directory: SessionDirectory;
   sampleCounter = 0;
+  readonly rateLimits: ClientRateLimits | undefined;
+  readonly ratePauses: RatePauses<Session>;
   readonly #server: Server;
   readonly #maxConnections: number;
   /** Extra header lines of the 101 (`X-Stratix-Worker: N\r\n` in worker mode). */
   readonly #workerHeader: string;
   readonly #startedAt = performance.now();
+  /** Origin, credentials, limits, duplicates, upstream pacing (docs/security.md). */
+  readonly admission: SessionAdmission;
+  readonly #upstreamTls: UpstreamTlsOptions | undefined;
+  /** Standalone with tls.server: the TLS listener in front of #server. */
+  #tls: TlsListener | undefined;
   #tick: NodeJS.Timeout | undefined;
   #sweep: IterableIterator<GatewaySession> | undefined;
   #roundStartedAt = 0;
@@ -102,6 +141,7 @@ export class Gateway implements SessionOwner, NegotiationHost {
   #control: RouteController | undefined;
   #admin: AdminHandler | undefined;
   #adminServer: Server | undefined;
+  #stats: ProcessStats | undefined;
   readonly #logFs: LogFileSystem | undefined;
   /** Standalone: gives the log root up. */
   #releaseLog: (() => void) | undefined;
@@ -110,8 +150,12 @@ export class Gateway implements SessionOwner, NegotiationHost {
     this.config = config;
     this.clock = opts.clock ?? systemClock;
     this.#logFs = opts.logFs;
+    this.rateLimits = rateLimited(config.admission.client) ? config.admission.client : undefined;
+    this.ratePauses = new RatePauses<Session>(config.admission.client.pausedTimeoutMs, () => this.clock.now());
     this.logger = opts.logger ?? silentLogger();
     this.metrics = opts.metrics ?? new GatewayMetrics();
+    this.directory = new SessionDirectory({ worker: opts.workerIndex ?? 0, generation: opts.starts ?? 1, logger: this.logger });
+    this.sessions = new NumberedSessions<GatewaySession>(this.directory);
     this.live = new LiveRoutes(this, config, { initial: opts.routes, deferred: opts.deferRoutes, workers: opts.workers });
     this.routes = this.live.holder;
     this.health = this.live.health;
@@ -129,6 +173,17 @@ export class Gateway implements SessionOwner, NegotiationHost {
       connectTimeoutMs: config.upstream.connectTimeoutMs,
       closeTimeoutMs: config.gateway.closeTimeoutMs,
     });
+
+    this.admission = new SessionAdmission({
+      config,
+      logger: this.logger,
+      registry: this.metrics.registry,
+      workers: opts.workers ?? 1,
+      admitSources: opts.onSourceReleased === undefined,
+      onSourceReleased: opts.onSourceReleased,
+      connect: (session, request) => session.connect(request),
+    });
+    this.#upstreamTls = upstreamTlsOptions(config.tls.upstream);
 
     const timeout = config.gateway.handshakeTimeoutMs;
     this.#server = createServer({
@@ -154,6 +209,10 @@ export class Gateway implements SessionOwner, NegotiationHost {
     const controlled = opts.routes === undefined;
     const gw = new Gateway(config, { ...opts, deferRoutes: controlled });
     try {
+      await checkCredentialFiles(config, opts.configPath);
+      const exposed = loopbackTargets(config);
+      if (exposed.length > 0) gw.logger.warn({ upstreams: exposed.slice(0, 10) }, LOOPBACK_WARNING);
+      await gw.admission.start();
       if (controlled) {
         const control = new RouteController({
           config,
@@ -168,7 +227,9 @@ export class Gateway implements SessionOwner, NegotiationHost {
         const placement = standalonePlacement(config, gw.clock);
         gw.#releaseLog = placement.release;
         removeOrphans(gw.startReliable(placement));
-        const handler = createAdminHandler(control, config.admin.token, gw.logger);
+        const stats = (gw.#stats = new ProcessStats());
+        const sessions = new SessionAdmin({ replicas: [new LocalSessionReplica(gw.directory, stats)], defaultRatePerSecond: config.routing.migrateRatePerSecond });
+        const handler = createAdminHandler({ routes: control, sessions, ops: opsAdmin(gw.#opsSource()) }, resolveAdminToken(config.admin, process.env, opts.configPath), gw.logger);
         if (config.admin.listen === undefined) gw.#admin = handler;
         else gw.#adminServer = await listenAdmin(config.admin.listen, handler, config.gateway);
       }
@@ -198,6 +259,9 @@ export class Gateway implements SessionOwner, NegotiationHost {
         upstreamRequest: (target, forwarded) => this.#upstreamRequestFor(target, forwarded),
         sessionOpened: (s) => this.sessions.add(s),
         sessionClosed: (s) => this.#reliableClosed(s),
+        admitClient: (s) => this.admission.admitReliable(s),
+        paceConnect: (s) => this.admission.paceConnect(s),
+        connectDone: (s) => this.admission.connectDone(s),
       },
       this.clock,
       this.#logFs,
@@ -208,12 +272,16 @@ export class Gateway implements SessionOwner, NegotiationHost {
 
   async listen(): Promise<void> {
     const { host, port } = parseListen(this.config.gateway.listen);
-    this.#server.listen({ host, port, backlog: 4096 });
+    if (this.config.tls.server !== undefined) {
+      this.#tls = await listenTls(this.config.tls.server, { host, port, backlog: this.config.gateway.listenBacklog, handshakeTimeoutMs: this.config.gateway.handshakeTimeoutMs }, (s) => this.#server.emit('connection', s), this.logger);
+      return;
+    }
+    this.#server.listen({ host, port, backlog: this.config.gateway.listenBacklog });
     await once(this.#server, 'listening');
   }
 
   get port(): number {
-    const a = this.#server.address();
+    const a = this.#tls?.server.address() ?? this.#server.address();
     return typeof a === 'object' && a !== null ? a.port : 0;
   }
 
@@ -225,6 +293,12 @@ export class Gateway implements SessionOwner, NegotiationHost {
   /** Standalone: the route controller (reloads, etcd); undefined in worker mode. */
   get control(): RouteController | undefined {
     return this.#control;
+  }
+
+  /** SIGHUP / the primary: re-read auth key files and the TLS certificate (the old ones stay on failure). */
+  async reloadCredentials(): Promise<void> {
+    this.#tls?.reload();
+    await this.admission.guard.reload();
   }
 
   get draining(): boolean {
@@ -239,7 +313,9 @@ export class Gateway implements SessionOwner, NegotiationHost {
    * Worker mode: the primary accepted `socket` and already read `head` (the
    * request head) from it. Feed both to the HTTP parser.
    */
-  adopt(socket: Socket, head: Buffer): void {
+  adopt(socket: Socket, head: Buffer, conn: AdoptedConnection = {}): void {
+    if (conn.source !== undefined) this.admission.adopted(socket, conn.source);
+    if (conn.peer !== undefined || conn.secure === true) (socket as AdoptedSocket)[kAdopted] = conn;
     this.#server.emit('connection', socket);
     socket.emit('data', head);
     socket.resume();
@@ -256,21 +332,55 @@ export class Gateway implements SessionOwner, NegotiationHost {
       this.#refuse(socket, accept, req);
       return;
     }
-    const offered = parseSubprotocols(req.headers['sec-websocket-protocol']);
-    if (offered !== undefined && offered !== null && offered.length > 0 && !offersStratixV1(req.headers)) {
-      // Negotiated end to end: the client's 101 waits for the upstream's choice.
-      const upstream = { ...this.#upstreamRequest(req, admitted.match.target), protocols: offered };
-      const n = new NegotiatedUpgrade(this, socket as Socket, head, upstream);
-      this.#negotiations.set(n, { clientId: admitted.clientId, match: admitted.match, accept });
+    // Admission before anything is opened (docs/security.md): limits, then Origin and credentials (all paths, stratix.v1 too).
+    const limited = this.admission.checkLimits(req, admitted.match.target);
+    if (limited !== undefined) {
+      this.#refuse(socket, limited, req);
+      return;
+    }
+    const checked = this.admission.guard.check(req, admitted.clientId);
+    if (checked instanceof Promise) {
+      checked.then(
+        (refusal) => this.#upgrade(req, socket, head, admitted, accept, refusal),
+        (err: Error) => {
+          this.logger.error({ err: err.message }, 'credential check failed');
+          this.#upgrade(req, socket, head, admitted, accept, handshakeError('AUTH_UNAVAILABLE', undefined, { 'Retry-After': '5' }));
+        },
+      );
+    } else {
+      this.#upgrade(req, socket, head, admitted, accept, checked);
+    }
+  }
+
+  /** After the credential check: the duplicate policy (verbatim sessions; stratix.v1 applies it after HELLO), then the session. */
+  #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, admitted: { clientId: string; match: RouteMatch }, accept: string, refusal: HandshakeError | undefined): void {
+    if (socket.destroyed) return;
+    if (refusal === undefined && (this.#drain !== undefined || this.#closed)) refusal = handshakeError('DRAINING', undefined, { 'Retry-After': '1' });
+    if (refusal !== undefined) {
+      this.#refuse(socket, refusal, req);
       return;
     }
     if (offersStratixV1(req.headers)) {
       this.#openReliable(socket as Socket, head, req, accept, admitted.clientId, admitted.match);
       return;
     }
+    const duplicate = this.admission.decideDuplicate(admitted.clientId);
+    if (duplicate instanceof HandshakeError) {
+      this.#refuse(socket, duplicate, req);
+      return;
+    }
+    const offered = parseSubprotocols(req.headers['sec-websocket-protocol']);
+    if (offered !== undefined && offered !== null && offered.length > 0) {
+      // Negotiated end to end: the client's 101 waits for the upstream's choice. The new connection is admitted: it takes over now.
+      this.admission.takeOver(duplicate);
+      const upstream = { ...this.#upstreamRequest(req, admitted.match.target), protocols: offered };
+      const n = new NegotiatedUpgrade(this, socket as Socket, head, upstream);
+      this.#negotiations.set(n, { clientId: admitted.clientId, match: admitted.match, accept });
+      return;
+    }
     // Accept first: the WebSocket handshake is answered here; from then on the socket is a relay leg.
     writeSwitchingProtocols(socket, accept, this.#workerHeader);
-    this.#open(socket as Socket, head, req, admitted.clientId, admitted.match);
+    this.#open(socket as Socket, head, req, admitted.clientId, admitted.match, duplicate);
   }
 
   /** A stratix.v1 client: the upgrade is answered with it, and the connection waits for its HELLO. */
@@ -304,6 +414,7 @@ export class Gateway implements SessionOwner, NegotiationHost {
     this.sessions.add(session);
     this.live.opened(session, info.match);
     this.live.outcome(session, true);
+    this.admission.admit(session, []);
     m.connectionsTotal++;
     session.adoptUpstream(upstream, head);
     if (n.clientHead.length > 0) session.client.onData(n.clientHead);
@@ -347,13 +458,13 @@ export class Gateway implements SessionOwner, NegotiationHost {
     refuseUpgrade(socket, err, undefined);
   }
 
-  #open(socket: Socket, head: Buffer, req: IncomingMessage, clientId: string, match: RouteMatch): void {
+  #open(socket: Socket, head: Buffer, req: IncomingMessage, clientId: string, match: RouteMatch, takenOver: readonly GatewaySession[]): void {
     const upstream = this.#upstreamRequest(req, match.target); // before the leg takes the socket over
     const session = new Session(this, clientId, socket, match.target);
     this.sessions.add(session);
     this.live.opened(session, match);
     this.metrics.connectionsTotal++;
-    session.connect(upstream);
+    if (this.admission.admit(session, takenOver, upstream)) session.connect(upstream);
     if (head.length > 0) session.client.onData(head);
   }
 
@@ -367,14 +478,17 @@ export class Gateway implements SessionOwner, NegotiationHost {
     if (up.forwardedHeaders === 'none' && !up.forwardOrigin) return undefined;
     const headers: Record<string, string> = {};
     if (up.forwardedHeaders !== 'none') {
-      const ip = req.socket.remoteAddress ?? '';
+      const conn = (req.socket as AdoptedSocket)[kAdopted];
+      const ip = plain(conn?.peer ?? req.socket.remoteAddress ?? '');
+      const proto = conn?.secure === true || this.#tls !== undefined ? 'wss' : 'ws';
       if (up.forwardedHeaders === 'x-forwarded-for') {
-        const prior = req.headers['x-forwarded-for'];
+        // A client's own X-Forwarded-For is kept only when a trusted proxy sent it; otherwise it could claim any address.
+        const prior = this.admission.trusted.trusts(ip) ? req.headers['x-forwarded-for'] : undefined;
         headers['X-Forwarded-For'] = prior === undefined ? ip : `${String(prior)}, ${ip}`;
-        headers['X-Forwarded-Proto'] = 'ws';
+        headers['X-Forwarded-Proto'] = proto;
       } else {
         const node = ip.includes(':') ? `"[${ip}]"` : ip;
-        headers.Forwarded = `for=${node};proto=ws`;
+        headers.Forwarded = `for=${node};proto=${proto}`;
       }
     }
     if (up.forwardOrigin && req.headers.origin !== undefined) headers.Origin = req.headers.origin;
@@ -390,29 +504,34 @@ export class Gateway implements SessionOwner, NegotiationHost {
         else headers[k] = v;
       }
     }
-    return { url, headers, origin };
+    return { url, headers, origin, tls: this.#upstreamTls };
   }
 
   #reliableClosed(s: ReliableSession): void {
     this.sessions.delete(s);
     this.live.closed(s);
+    this.admission.reliableEnded(s);
   }
 
   sessionClosed(session: Session): void {
     this.sessions.delete(session);
     this.live.closed(session);
+    this.admission.ended(session);
   }
 
   /** Feeds pool health: repeated connect failures take a pool member down. */
   upstreamOutcome(session: Session, opened: boolean): void {
+    this.admission.connectEnded(session);
     this.live.outcome(session, opened);
   }
 
   #onTick(): void {
     const now = performance.now();
     this.reliable?.tick();
+    if (this.ratePauses.size > 0) this.ratePauses.tick();
     for (const [s, since] of this.connecting) s.checkConnectTimeout(now, since);
     for (const [s, since] of this.closing) s.checkClosing(now, since);
+    this.admission.tick();
     // Backpressure: resume legs at the low-water mark, close clients slow for too long.
     if (this.paused.size > 0) {
       const slowMs = this.config.backpressure.slowClientTimeoutMs;
@@ -450,6 +569,7 @@ export class Gateway implements SessionOwner, NegotiationHost {
     if (this.#drained !== undefined) return this.#drained;
     this.metrics.draining.set(1);
     this.live.stopMigrations();
+    this.directory.stop();
     void this.#control?.close();
     this.logger.info({ sessions: this.sessions.size, periodMs }, 'draining');
     // Reliable clients get 1012 too ("resume now"): their sessions stay in the log for the next process.
@@ -490,7 +610,11 @@ export class Gateway implements SessionOwner, NegotiationHost {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#tick);
+    this.admission.close();
+    this.#tls?.close();
     this.live.stopMigrations();
+    this.directory.stop();
+    this.#stats?.close();
     await this.#control?.close();
     if (this.#adminServer !== undefined) {
       this.#adminServer.closeAllConnections();
@@ -523,14 +647,17 @@ export class Gateway implements SessionOwner, NegotiationHost {
     };
   }
 
-  #onRequest(req: IncomingMessage, res: ServerResponse): void {
-    const source: OpsSource = {
+  #opsSource(): OpsSource {
+    return {
       snapshots: async () => [await this.metrics.registry.getMetricsAsJSON()],
       uptimeSeconds: () => this.uptimeSeconds,
       readiness: () => this.readiness(),
       admin: this.#admin,
     };
-    handleOpsRequest(req, res, source, (r) => this.#countRefusal(r));
+  }
+
+  #onRequest(req: IncomingMessage, res: ServerResponse): void {
+    handleOpsRequest(req, res, this.#opsSource(), (r) => this.#countRefusal(r));
   }
 
   #countRefusal(err: HandshakeError): void {

@@ -49,7 +49,12 @@ export interface TestClient {
 }
 
 export function connectClient(port: number, clientId: string, opts: WebSocket.ClientOptions = {}): TestClient {
-  const ws = new WebSocket(`ws://127.0.0.1:${port}/ws?clientId=${encodeURIComponent(clientId)}`, { perMessageDeflate: false, maxPayload: 64 * 1024 * 1024, ...opts });
+  return connectUrl(`ws://127.0.0.1:${port}/ws?clientId=${encodeURIComponent(clientId)}`, opts);
+}
+
+/** A client for any URL (a signed query, a token, wss://). */
+export function connectUrl(url: string, opts: WebSocket.ClientOptions = {}, protocols?: string[]): TestClient {
+  const ws = new WebSocket(url, protocols, { perMessageDeflate: false, maxPayload: 64 * 1024 * 1024, ...opts });
   const messages: Array<{ data: Buffer; isBinary: boolean }> = [];
   const waiters: Array<{ n: number; resolve: () => void }> = [];
   ws.on('message', (data: Buffer, isBinary: boolean) => {
@@ -74,11 +79,43 @@ export async function openClient(port: number, clientId: string, opts?: WebSocke
   return c;
 }
 
+/** Opens `url` and waits for the echo of one message: the session reached its upstream. */
+export async function openRelayed(url: string, opts?: WebSocket.ClientOptions): Promise<TestClient> {
+  const c = connectUrl(url, opts);
+  await once(c.ws, 'open');
+  c.ws.send('probe');
+  await c.waitFor(1);
+  return c;
+}
+
+/** Opens `url` expecting an HTTP refusal; resolves with its status (rejects if the upgrade succeeds). */
+export async function refusedStatus(url: string, opts?: WebSocket.ClientOptions): Promise<{ status: number; code: string | undefined; headers: Record<string, string | string[] | undefined> }> {
+  const c = connectUrl(url, opts);
+  const result = await new Promise<{ status: number; code: string | undefined; headers: Record<string, string | string[] | undefined> }>((resolve, reject) => {
+    c.ws.once('open', () => reject(new Error(`expected ${url} to be refused, but it opened`)));
+    c.ws.once('unexpected-response', (_req, res) => {
+      resolve({ status: res.statusCode ?? 0, code: res.headers['x-stratix-error'] as string | undefined, headers: res.headers });
+      res.resume();
+    });
+  });
+  c.ws.terminate();
+  return result;
+}
+
 /** Polls `cond` until true (a deadline for waiting, not a timing assertion). */
 export async function until(cond: () => boolean, what: string, deadlineMs = 10_000): Promise<void> {
   const end = Date.now() + deadlineMs;
   while (!cond()) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** As `until`, for an async condition. */
+export async function untilAsync(cond: () => Promise<boolean>, what: string, deadlineMs = 10_000): Promise<void> {
+  const end = Date.now() + deadlineMs;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
   }
 }

@@ -17,6 +17,8 @@ export interface RawUpstreamConnection {
 }
 
 export interface RawUpstream {
+  /** Most upgrade requests waiting for their answer at once (with answerAfterMs). */
+  readonly maxPending: () => number;
   readonly port: number;
   readonly url: string;
   readonly connections: RawUpstreamConnection[];
@@ -29,6 +31,8 @@ export interface RawUpstreamOptions {
   extraHeaders?: readonly string[];
   /** Send this Sec-WebSocket-Accept instead of the right one. */
   accept?: string;
+  /** Answer each upgrade this long after its request arrived. */
+  answerAfterMs?: number;
 }
 
 /** An unmasked server frame. */
@@ -47,6 +51,8 @@ export async function startRawUpstream(opts: RawUpstreamOptions = {}): Promise<R
   const connections: RawUpstreamConnection[] = [];
   const waiters: Array<(c: RawUpstreamConnection) => void> = [];
   const sockets = new Set<Socket>();
+  let pending = 0;
+  let maxPending = 0;
   const server: Server = createServer((socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
@@ -67,20 +73,32 @@ export async function startRawUpstream(opts: RawUpstreamOptions = {}): Promise<R
       if (rest.length > 0) after.push(rest);
       const key = /^sec-websocket-key:\s*(\S+)/im.exec(head)?.[1] ?? '';
       const accept = opts.accept ?? createHash('sha1').update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
-      socket.write(
-        `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n` +
-          (opts.extraHeaders ?? []).map((h) => `${h}\r\n`).join('') +
-          '\r\n',
-      );
-      conn = { socket, head, received: () => Buffer.concat(after) };
-      connections.push(conn);
-      waiters.shift()?.(conn);
+      const c: RawUpstreamConnection = { socket, head, received: () => Buffer.concat(after) };
+      conn = c;
+      const answer = (): void => {
+        socket.write(
+          `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n` +
+            (opts.extraHeaders ?? []).map((h) => `${h}\r\n`).join('') +
+            '\r\n',
+        );
+        connections.push(c);
+        waiters.shift()?.(c);
+      };
+      if (opts.answerAfterMs === undefined) answer();
+      else {
+        maxPending = Math.max(maxPending, ++pending);
+        setTimeout(() => {
+          pending--;
+          answer();
+        }, opts.answerAfterMs);
+      }
     });
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const port = (server.address() as { port: number }).port;
   return {
+    maxPending: () => maxPending,
     port,
     url: `ws://127.0.0.1:${port}/`,
     connections,

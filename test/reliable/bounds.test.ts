@@ -133,3 +133,59 @@ test('a connected client that never acknowledges is closed with 4408, then resum
     up.close();
   }
 });
+
+test('client DATA to an upstream that does not read: the gateway stops reading the client at the high-water mark', async () => {
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false });
+  await once(wss, 'listening');
+  const upstreamSockets: import('node:net').Socket[] = [];
+  wss.on('connection', (_ws, req) => {
+    upstreamSockets.push(req.socket);
+    req.socket.pause(); // never reads
+  });
+  const HWM = 64 * 1024;
+  const gw = await startGateway({ defaultRoute: { openclawGateway: `ws://127.0.0.1:${(wss.address() as { port: number }).port}/` }, backpressure: { highWaterMarkBytes: HWM, lowWaterMarkBytes: 16 * 1024 } });
+  try {
+    const c = await V1Client.session(gw.port, 'pushy-1');
+    const session = [...gw.reliable!.sessions.values()][0]!;
+    const chunk = Buffer.alloc(16 * 1024, 0x61).toString('base64');
+    let max = 0;
+    for (let i = 0; i < 2000; i++) {
+      c.send({ type: 0, messageId: `p-${i}`, data: chunk, binary: true });
+      if (i % 50 === 0) {
+        await new Promise((r) => setTimeout(r, 5));
+        max = Math.max(max, session.upstream?.bufferedAmount ?? 0);
+      }
+    }
+    await until(() => session.clientReadsPaused, 'the client reads to pause', 10_000);
+    await new Promise((r) => setTimeout(r, 300));
+    max = Math.max(max, session.upstream?.bufferedAmount ?? 0);
+    // A turn's messages may go out before the pause: at most one 64 KiB read of client frames on top.
+    assert.ok(max <= HWM + 128 * 1024, `the gateway buffered ${max} bytes for an upstream that does not read`);
+    for (const s of upstreamSockets) s.resume();
+    await c.until(() => c.envelopes.filter((e) => e.type === 1).length === 2000, 'every message ACKed once the upstream reads', 20_000);
+    c.ws.close(1000);
+    await c.closed;
+  } finally {
+    await gw.close();
+    for (const x of wss.clients) x.terminate();
+    wss.close();
+  }
+});
+
+test('a burst over the high-water mark to an upstream that keeps up: paused for the turn, then everything flows (no drain needed)', async () => {
+  const { startUpstream } = await import('../helpers/upstream.js');
+  const upstream = await startUpstream();
+  const gw = await startGateway({ defaultRoute: { openclawGateway: upstream.url }, backpressure: { highWaterMarkBytes: 64 * 1024, lowWaterMarkBytes: 16 * 1024 } });
+  try {
+    const c = await V1Client.session(gw.port, 'burst-1');
+    const chunk = Buffer.alloc(16 * 1024, 0x62).toString('base64');
+    for (let i = 0; i < 200; i++) c.send({ type: 0, messageId: `q-${i}`, data: chunk, binary: true });
+    await c.until(() => c.envelopes.filter((e) => e.type === 1).length === 200, 'every message ACKed', 20_000);
+    await c.until(() => c.payloads.length === 200, 'every echo', 20_000);
+    c.ws.close(1000);
+    await c.closed;
+  } finally {
+    await gw.close();
+    await upstream.close();
+  }
+});

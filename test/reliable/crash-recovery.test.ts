@@ -110,6 +110,8 @@ describe('crash recovery (CLI, kill -9)', { timeout: 120_000 }, () => {
     assert.deepEqual(c.answers('before-crash')[0], { type: 1, messageId: 'before-crash' });
     c.data('after-crash', 'new');
     await c.until(() => c.answers('after-crash').length === 1, 'a new message ACKed');
+    // An ACK means the write to the upstream socket completed, not that the upstream has read it yet.
+    await until(() => upstream.received.length > receivedBefore, 'the upstream to read it');
     assert.deepEqual(upstream.received.slice(receivedBefore).map((r) => r.data.toString()), ['new'], 'the duplicate was not sent again');
     c.ws.close(1000);
     await c.closed;

@@ -57,3 +57,14 @@ test('a DATA frame: an unmasked text frame whose payload is the envelope with ex
     assert.equal(parsed.binary, size === 5 ? true : undefined);
   }
 });
+
+test('an ACK frame is the ACK envelope, exactly, for every messageId length', async () => {
+  const { ackFrame, ackText } = await import('../../src/reliable/envelope-codec.js');
+  for (const id of ['a', 'msg-001', 'x'.repeat(100), 'y'.repeat(101), 'z'.repeat(128)]) {
+    const f = ackFrame(id);
+    const h = envelopeStart(f);
+    assert.equal(f[0], 0x81);
+    assert.equal(f.length - h, Buffer.byteLength(ackText(id)), `length for ${id.length}`);
+    assert.deepEqual(JSON.parse(f.subarray(h).toString()), { type: 1, messageId: id });
+  }
+});

@@ -119,3 +119,23 @@ test('the circuit breaker: sessions on a dead upstream do not hammer it, and com
     wss.close();
   }
 });
+
+test('reliable sessions\' upstream connects are paced per upstream (admission.upstream): one at a time here, all opened', async () => {
+  const { startRawUpstream } = await import('../helpers/raw-upstream.js');
+  const slow = await startRawUpstream({ answerAfterMs: 60 });
+  const gw = await startGateway({ defaultRoute: { openclawGateway: slow.url }, admission: { upstream: { maxConcurrentConnects: 1 } } });
+  try {
+    const clients = await Promise.all(Array.from({ length: 10 }, async (_, i) => {
+      const c = await V1Client.open(gw.port, `paced-${i}`);
+      await c.hello();
+      return c;
+    }));
+    await Promise.all(clients.map((c) => c.upstreamOpen()));
+    assert.equal(slow.maxPending(), 1, 'never more than one upgrade waiting at the upstream');
+    assert.equal(slow.connections.length, 10);
+    for (const c of clients) c.ws.terminate();
+  } finally {
+    await gw.close();
+    await slow.close();
+  }
+});

@@ -88,7 +88,7 @@ describe('routeSource, routing and admin settings', () => {
     );
     assert.ok(issues.some((i) => i.startsWith('routes: must be empty when routeSource.type is "etcd"')), issues.join('\n'));
     assert.ok(issues.some((i) => i.startsWith('defaultRoute: must be absent when routeSource.type is "etcd"')), issues.join('\n'));
-    assert.deepEqual(issuesOf(() => parseConfig({ admin: { listen: '127.0.0.1:9091' } })), ['admin.listen: needs admin.token (the admin endpoints are disabled without it)']);
+    assert.deepEqual(issuesOf(() => parseConfig({ admin: { listen: '127.0.0.1:9091' } })), ['admin.listen: needs admin.token, admin.tokenFile or admin.tokenEnv (the admin endpoints are disabled without one)']);
   });
 });
 

@@ -11,7 +11,7 @@ import { connect } from 'node:net';
 import type { Gateway } from '../../src/server/gateway.js';
 import { connectClient, openClient, startGateway, until } from '../helpers/gateway.js';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
-import { expectRefusal, httpGet, rawExchange, scrapeSample, upgradeRequest, type RawOptions } from '../helpers/raw-http.js';
+import { expectRefusal, httpGet, scrapeSample, upgradeRequest, type RawOptions } from '../helpers/raw-http.js';
 
 const REJECTIONS = 'stratix_handshake_rejections_total';
 
@@ -120,10 +120,10 @@ describe('handshake refusals (standalone gateway)', { timeout: 60_000 }, () => {
     await refused(head, 408, 'STRATIX_ERR_HANDSHAKE_TIMEOUT', { dribbleMs: 20, deadlineMs: 15_000 });
   });
 
-  it('slowloris: a connection that sends nothing is closed', async () => {
-    const { raw } = await rawExchange(gw.port, '');
-    // Either a 408 or a bare close; it must not stay open (rawExchange's deadline).
-    if (raw.length > 0) assert.match(raw.toString('latin1'), /^HTTP\/1\.1 408 /);
+  it('slowloris: a connection that sends nothing gets 408 STRATIX_ERR_HANDSHAKE_TIMEOUT and is closed', async () => {
+    // Node's HTTP server (20 and 24) answers an idle connection at headersTimeout like a slow one;
+    // rawExchange rejects if the connection stays open past its deadline.
+    await refused('', 408, 'STRATIX_ERR_HANDSHAKE_TIMEOUT', { deadlineMs: 5_000 });
   });
 
   it('garbage request bytes → 400 STRATIX_ERR_BAD_REQUEST', async () => {
