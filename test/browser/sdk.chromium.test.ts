@@ -70,9 +70,14 @@ function pageUrl(origin: string, proxyPort: number, clientId: string, query: Rec
 const snapshot = (page: Page) => page.evaluate(() => (globalThis as unknown as { app: { snapshot(): unknown } }).app.snapshot()) as Promise<Snapshot>;
 const texts = (s: Snapshot, prefix: string) => s.messages.map(([, d]) => d).filter((d) => d.startsWith(prefix));
 
+/** The page's final state, saved whether the test passed or failed (called in finally); the path is printed. */
 async function shoot(t: TestContext, page: Page, name: string): Promise<void> {
-  const path = await screenshot(page, name);
-  t.diagnostic(`screenshot: ${path}`);
+  try {
+    const path = await screenshot(page, name);
+    t.diagnostic(`screenshot: ${path}`);
+  } catch (err) {
+    t.diagnostic(`no screenshot of ${name}: ${(err as Error).message}`);
+  }
 }
 
 /** Every send settled exactly once and was ACKed; the upstream got each once, in order, and the page its echo once. */
@@ -124,51 +129,74 @@ async function processGateway(config: Record<string, unknown>): Promise<Killable
 
 /** Kills the gateway under a streaming page: what the log kept arrives once and in order, every send settles once, upstreamReset fires. */
 async function killedGateway(t: TestContext, start: (config: Record<string, unknown>) => Promise<Killable>, name: string): Promise<void> {
-  const u = await counterUpstream();
   const dir = mkdtempSync(join(tmpdir(), 'stratix-chromium-log-'));
-  const gw = await start({ defaultRoute: { openclawGateway: u.up.url }, reliable: { resumeWindowMs: 30_000, heartbeatMs: 1_000, log: { dir } } });
-  const h = await harness(gw.port);
   try {
-    await h.page.goto(pageUrl(h.origin, h.proxy.port, `chromium-${name}-1`, { sendEveryMs: '100' }));
-    await waitPage(h.page, "app.messages.filter(([, d]) => d.startsWith('0:')).length >= 50", 'the stream to flow');
-    await gw.kill();
-    await waitPage(h.page, 'app.resets.length === 1', 'upstreamReset', 30_000);
-    await waitPage(h.page, "app.messages.filter(([, d]) => d.startsWith('1:')).length >= 20", "the new upstream connection's stream");
-    await h.page.evaluate(() => (globalThis as unknown as { app: { stopSending(): void } }).app.stopSending());
-    u.stop();
-    await waitPage(h.page, 'app.sends.every((o) => o.settled > 0)', 'every send to settle');
-    const s = await snapshot(h.page);
-    await shoot(t, h.page, name);
-    const old = texts(s, '0:');
-    assert.deepEqual(old, u.streams[0]!.sent.slice(0, old.length), 'what the log kept: a prefix of the old stream, once, in order');
-    const fresh = texts(s, '1:');
-    assert.deepEqual(fresh, u.streams[1]!.sent.slice(0, fresh.length));
-    assert.deepEqual(s.resets.map((r) => [r.code, r.reason]), [[1012, 'gateway restarted']]);
-    assert.deepEqual(s.gaps, []);
-    assert.deepEqual(s.sends.filter((o) => o.settled !== 1), [], 'every send settled exactly once');
-    const received = u.up.received.map((m) => m.data.toString()).filter((m) => /^e\d+$/.test(m));
-    assert.equal(new Set(received).size, received.length, 'no message reached the upstream twice');
-    for (const o of s.sends.filter((x) => x.ok)) assert.ok(received.includes(`e${o.i}`), `ACKed e${o.i} reached the upstream`);
-    for (const o of s.sends.filter((x) => !x.ok)) {
-      assert.ok(['STRATIX_NACK_UPSTREAM_LOST', 'STRATIX_NACK_UPSTREAM_NOT_OPEN', 'STRATIX_CLIENT_ERR_UPSTREAM_RESET'].includes(o.code!), o.code!);
-    }
-    assert.ok(s.sends.some((o) => o.ok && o.i > s.sends.length - 5), 'sends are ACKed again after the reset');
-    t.diagnostic(`old stream ${old.length}/${u.streams[0]!.sent.length} kept, new ${fresh.length}; ${s.sends.length} sends, ${s.sends.filter((o) => !o.ok).length} rejected`);
+    await inChromium(t, name, (url) => start({ defaultRoute: { openclawGateway: url }, reliable: { resumeWindowMs: 30_000, heartbeatMs: 1_000, log: { dir } } }), async (u, h, gw) => {
+      await h.page.goto(pageUrl(h.origin, h.proxy.port, `chromium-${name}-1`, { sendEveryMs: '100' }));
+      await waitPage(h.page, "app.messages.filter(([, d]) => d.startsWith('0:')).length >= 50", 'the stream to flow');
+      await gw.kill();
+      await waitPage(h.page, 'app.resets.length === 1', 'upstreamReset', 30_000);
+      await waitPage(h.page, "app.messages.filter(([, d]) => d.startsWith('1:')).length >= 20", "the new upstream connection's stream");
+      await h.page.evaluate(() => (globalThis as unknown as { app: { stopSending(): void } }).app.stopSending());
+      u.stop();
+      await waitPage(h.page, 'app.sends.every((o) => o.settled > 0)', 'every send to settle');
+      const s = await snapshot(h.page);
+      const old = texts(s, '0:');
+      assert.deepEqual(old, u.streams[0]!.sent.slice(0, old.length), 'what the log kept: a prefix of the old stream, once, in order');
+      const fresh = texts(s, '1:');
+      assert.deepEqual(fresh, u.streams[1]!.sent.slice(0, fresh.length));
+      assert.deepEqual(s.resets.map((r) => [r.code, r.reason]), [[1012, 'gateway restarted']]);
+      assert.deepEqual(s.gaps, []);
+      assert.deepEqual(s.sends.filter((o) => o.settled !== 1), [], 'every send settled exactly once');
+      const received = u.up.received.map((m) => m.data.toString()).filter((m) => /^e\d+$/.test(m));
+      assert.equal(new Set(received).size, received.length, 'no message reached the upstream twice');
+      for (const o of s.sends.filter((x) => x.ok)) assert.ok(received.includes(`e${o.i}`), `ACKed e${o.i} reached the upstream`);
+      for (const o of s.sends.filter((x) => !x.ok)) {
+        assert.ok(['STRATIX_NACK_UPSTREAM_LOST', 'STRATIX_NACK_UPSTREAM_NOT_OPEN', 'STRATIX_CLIENT_ERR_UPSTREAM_RESET'].includes(o.code!), o.code!);
+      }
+      assert.ok(s.sends.some((o) => o.ok && o.i > s.sends.length - 5), 'sends are ACKed again after the reset');
+      t.diagnostic(`old stream ${old.length}/${u.streams[0]!.sent.length} kept, new ${fresh.length}; ${s.sends.length} sends, ${s.sends.filter((o) => !o.ok).length} rejected`);
+    });
   } finally {
-    u.stop();
-    await h.close();
-    await gw.stop();
-    await u.up.close();
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
+interface StartedGateway {
+  readonly port: number;
+  stop(): Promise<void>;
+}
+
+/** A standalone gateway in this process with these reliable settings, for inChromium. */
+const standalone = (reliable: Record<string, unknown>) => async (upstreamUrl: string): Promise<StartedGateway> => {
+  const gw = await startGateway({ defaultRoute: { openclawGateway: upstreamUrl }, reliable, log: { level: 'warn' } });
+  return { port: gw.port, stop: () => gw.close() };
+};
+
+/** A counter upstream, a gateway in front of it, and Chromium through the proxy; whatever happens, the screenshot `name` and the teardown. */
+async function inChromium<G extends StartedGateway>(
+  t: TestContext,
+  name: string,
+  start: (upstreamUrl: string) => Promise<G>,
+  body: (u: Awaited<ReturnType<typeof counterUpstream>>, h: Awaited<ReturnType<typeof harness>>, gw: G) => Promise<void>,
+): Promise<void> {
+  const u = await counterUpstream();
+  const gw = await start(u.up.url);
+  const h = await harness(gw.port);
+  try {
+    await body(u, h, gw);
+  } finally {
+    await shoot(t, h.page, name);
+    u.stop();
+    await h.close();
+    await gw.stop();
+    await u.up.close();
+  }
+}
+
 describe('the SDK in Chromium', { concurrency: 1 }, () => {
-  test('the proxy cuts every connection for 10 s: every counter value once, in order; every send resolved once; the upstream saw one connection', async (t) => {
-    const u = await counterUpstream();
-    const gw = await startGateway({ defaultRoute: { openclawGateway: u.up.url }, reliable: { resumeWindowMs: 30_000, heartbeatMs: 1_000 }, log: { level: 'warn' } });
-    const h = await harness(gw.port);
-    try {
+  test('the proxy cuts every connection for 10 s: every counter value once, in order; every send resolved once; the upstream saw one connection', (t) =>
+    inChromium(t, 'cut-10s', standalone({ resumeWindowMs: 30_000, heartbeatMs: 1_000 }), async (u, h) => {
       await h.page.goto(pageUrl(h.origin, h.proxy.port, 'chromium-cut-1', { sendEveryMs: '100' }));
       await waitPage(h.page, "app.messages.filter(([, d]) => d.startsWith('0:')).length >= 50", 'the stream to flow');
       await h.proxy.cut();
@@ -183,8 +211,7 @@ describe('the SDK in Chromium', { concurrency: 1 }, () => {
       await waitPage(h.page, `app.messages.filter(([, d]) => d.startsWith('0:')).length >= ${sent.length} && app.sends.every((o) => o.settled > 0)`, 'the whole stream and every send', 30_000);
       await sleep(300); // an echo of the last send, a stray duplicate, would show now
       const s = await snapshot(h.page);
-      await shoot(t, h.page, 'cut-10s');
-      assert.deepEqual(texts(s, '0:'), sent, 'every counter value once, in order');
+        assert.deepEqual(texts(s, '0:'), sent, 'every counter value once, in order');
       assertSends(s, u.up.received.map((m) => m.data.toString()));
       assert.ok(s.sends.length >= 100, `${s.sends.length} sends, some of them while cut`);
       assert.equal(u.up.upgradeHeaders.length, 1, 'the upstream saw one connection');
@@ -192,13 +219,7 @@ describe('the SDK in Chromium', { concurrency: 1 }, () => {
       assert.ok(s.states.includes('offline') && s.states.at(-1) === 'open', s.states.join(' '));
       const seqs = s.messages.map(([seq]) => seq);
       assert.deepEqual(seqs, seqs.map((_, i) => i + 2), 'seqs 2, 3, … once each');
-    } finally {
-      u.stop();
-      await h.close();
-      await gw.close();
-      await u.up.close();
-    }
-  });
+    }));
 
   test('the gateway process is killed (kill -9) and restarted within the window: what the log kept once and in order, sends settled once, upstreamReset fires', (t) =>
     killedGateway(t, processGateway, 'process-killed'));
@@ -206,11 +227,8 @@ describe('the SDK in Chromium', { concurrency: 1 }, () => {
   test('the CLI\'s workers are killed (kill -9 of the pids in its "listening" line) and restarted within the window: the same, and upstreamReset fires', (t) =>
     killedGateway(t, cliGateway, 'workers-killed'));
 
-  test('the cut outlasts the resume window: the page sees a gap (recovered:false, "expired"), what waited is rejected, a new session streams', async (t) => {
-    const u = await counterUpstream();
-    const gw = await startGateway({ defaultRoute: { openclawGateway: u.up.url }, reliable: { resumeWindowMs: 1_500, heartbeatMs: 1_000 }, log: { level: 'warn' } });
-    const h = await harness(gw.port);
-    try {
+  test('the cut outlasts the resume window: the page sees a gap (recovered:false, "expired"), what waited is rejected, a new session streams', (t) =>
+    inChromium(t, 'gap', standalone({ resumeWindowMs: 1_500, heartbeatMs: 1_000 }), async (u, h) => {
       await h.page.goto(pageUrl(h.origin, h.proxy.port, 'chromium-gap-1', { sendEveryMs: '100' }));
       await waitPage(h.page, "app.messages.filter(([, d]) => d.startsWith('0:')).length >= 20", 'the stream to flow');
       const before = await snapshot(h.page);
@@ -222,8 +240,7 @@ describe('the SDK in Chromium', { concurrency: 1 }, () => {
       await h.page.evaluate(() => (globalThis as unknown as { app: { stopSending(): void } }).app.stopSending());
       await waitPage(h.page, 'app.sends.every((o) => o.settled > 0)', 'every send to settle');
       const s = await snapshot(h.page);
-      await shoot(t, h.page, 'gap');
-      const g = s.gaps[0]!;
+        const g = s.gaps[0]!;
       assert.deepEqual([g.recovered, g.resume, g.firstSeq, g.lastSeq], [false, 'expired', 1, 0]);
       assert.ok(g.lastProcessedSeq >= before.lastSeq);
       assert.notEqual(s.sessionId, before.sessionId);
@@ -234,19 +251,10 @@ describe('the SDK in Chromium', { concurrency: 1 }, () => {
       const lost = s.sends.filter((o) => o.ok === false);
       assert.ok(lost.length > 0 && lost.every((o) => o.code === 'STRATIX_CLIENT_ERR_SESSION_LOST'), JSON.stringify(lost.slice(0, 3)));
       assert.deepEqual(s.sends.filter((o) => o.settled !== 1), []);
-    } finally {
-      u.stop();
-      await h.close();
-      await gw.close();
-      await u.up.close();
-    }
-  });
+    }));
 
-  test('page reloads with localStorage: the session resumes each time, the app has every counter value once, in order', async (t) => {
-    const u = await counterUpstream();
-    const gw = await startGateway({ defaultRoute: { openclawGateway: u.up.url }, reliable: { resumeWindowMs: 30_000, heartbeatMs: 1_000 }, log: { level: 'warn' } });
-    const h = await harness(gw.port);
-    try {
+  test('page reloads with localStorage: the session resumes each time, the app has every counter value once, in order', (t) =>
+    inChromium(t, 'reload', standalone({ resumeWindowMs: 30_000, heartbeatMs: 1_000 }), async (u, h) => {
       await h.page.goto(pageUrl(h.origin, h.proxy.port, 'chromium-reload-1', { storage: '1', persist: '1' }));
       await waitPage(h.page, 'app.messages.length >= 20', 'the stream to flow');
       const first = (await snapshot(h.page)).sessionId;
@@ -261,7 +269,6 @@ describe('the SDK in Chromium', { concurrency: 1 }, () => {
       await waitPage(h.page, `app.messages.length >= ${sent.length}`, 'the whole stream');
       await sleep(300);
       const s = await snapshot(h.page);
-      await shoot(t, h.page, 'reload');
       assert.equal(s.loads, 4);
       assert.equal(s.sessionId, first, 'one session across the reloads');
       assert.deepEqual(s.messages.map(([, d]) => d), sent, 'every counter value once, in order, across three reloads');
@@ -269,11 +276,32 @@ describe('the SDK in Chromium', { concurrency: 1 }, () => {
       assert.equal(u.up.upgradeHeaders.length, 1, 'the upstream saw one connection');
       assert.deepEqual([s.gaps, s.errors], [[], []]);
       assert.deepEqual(s.states, ['resuming', 'open']);
-    } finally {
+    }));
+
+  test("the browser's online event ends the backoff wait at once: the page reconnects and resumes without waiting out its 60 s", (t) =>
+    inChromium(t, 'online', standalone({ resumeWindowMs: 30_000, heartbeatMs: 1_000 }), async (u, h) => {
+      await h.page.goto(pageUrl(h.origin, h.proxy.port, 'chromium-online-1', { backoffMs: '60000' }));
+      await waitPage(h.page, 'app.messages.length >= 10', 'the stream to flow');
+      await h.proxy.cut();
+      await waitPage(h.page, "app.client.state === 'offline'", 'the page to notice the cut');
+      await h.proxy.restore();
+      const lines = h.proxy.requestLines.length;
+      await sleep(1_000);
+      assert.equal(await h.page.evaluate(() => (globalThis as unknown as { app: { client: { state: string } } }).app.client.state), 'offline', 'waiting out its backoff');
+      assert.equal(h.proxy.requestLines.length, lines, 'no attempt yet');
+      const at = Date.now();
+      await h.browser.context.setOffline(true);
+      await h.browser.context.setOffline(false); // navigator.onLine goes back to true: the page gets 'online'
+      await waitPage(h.page, "app.client.state === 'open'", 'the resume after online', 10_000);
+      const waited = Date.now() - at;
       u.stop();
-      await h.close();
-      await gw.close();
-      await u.up.close();
-    }
-  });
+      const s = await snapshot(h.page);
+      assert.ok(waited < 10_000, `open ${waited} ms after online`);
+      assert.equal(h.proxy.requestLines.length, lines + 1, 'one attempt, at once');
+      assert.deepEqual(s.states.slice(-3), ['offline', 'resuming', 'open']);
+      const got = texts(s, '0:');
+      assert.deepEqual(got, u.streams[0]!.sent.slice(0, got.length), 'the stream once, in order, across the wait');
+      assert.deepEqual([s.gaps, s.errors], [[], []]);
+      t.diagnostic(`open ${waited} ms after the online event`);
+    }));
 });

@@ -64,6 +64,56 @@ export class MemoryStorage {
   }
 }
 
+/**
+ * An asynchronous storage in memory (the shape of an adapter over IndexedDB or a
+ * file): each write settles after `delayMs()` milliseconds. `hold(value)` true keeps
+ * that write in flight until release(). `log` records, in order, each write as it
+ * completes ("set <lastSeq>") and each removeItem as it is called ("remove").
+ */
+export class AsyncStorage {
+  readonly map = new Map<string, string>();
+  readonly log: string[] = [];
+  hold: ((value: string) => boolean) | undefined;
+  readonly #delayMs: () => number;
+  #held: Array<() => void> = [];
+
+  constructor(delayMs: () => number = () => 1) {
+    this.#delayMs = delayMs;
+  }
+
+  get heldWrites(): number {
+    return this.#held.length;
+  }
+
+  async getItem(key: string): Promise<string | null> {
+    await sleep(this.#delayMs());
+    return this.map.get(key) ?? null;
+  }
+
+  setItem(key: string, value: string): Promise<void> {
+    const done = (): void => {
+      this.map.set(key, value);
+      this.log.push(`set ${(JSON.parse(value) as { lastSeq: number }).lastSeq}`);
+    };
+    if (this.hold?.(value) === true) return new Promise<void>((resolve) => this.#held.push(() => (done(), resolve())));
+    return sleep(this.#delayMs()).then(done);
+  }
+
+  /** Removes at once (an adapter may complete a removal before a write issued earlier). */
+  async removeItem(key: string): Promise<void> {
+    this.log.push('remove');
+    this.map.delete(key);
+    await sleep(this.#delayMs());
+  }
+
+  /** Lets the held writes complete. */
+  release(): void {
+    for (const f of this.#held.splice(0)) f();
+  }
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
 /** A settled promise's outcome, recorded once (a second settle would be a bug: promises cannot, so it counts calls). */
 export interface Outcome {
   readonly id: number;
@@ -72,7 +122,7 @@ export interface Outcome {
   error: unknown;
 }
 
-export function track(id: number, p: Promise<void>): Outcome {
+export function track(id: number, p: Promise<unknown>): Outcome {
   const o: Outcome = { id, settled: 0, ok: undefined, error: undefined };
   p.then(
     () => {

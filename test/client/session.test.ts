@@ -12,9 +12,19 @@ import { startGateway, until } from '../helpers/gateway.js';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
 import type { Gateway } from '../../src/server/gateway.js';
-import { counter, MemoryStorage, reach, record, track } from './fixtures.js';
+import { AsyncStorage, counter, MemoryStorage, reach, record, sleep, track } from './fixtures.js';
 
 const FAST = { initialDelayMs: 50, maxDelayMs: 200, immediateMaxDelayMs: 50 };
+const ADMIN_TOKEN = 'sdk-admin-token-0123456789';
+
+/** The admin API (docs/operations.md): POST /admin/sessions/{id}/close for the one session of `clientId`. */
+async function adminClose(port: number, clientId: string): Promise<void> {
+  const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
+  const listed = (await (await fetch(`http://127.0.0.1:${port}/admin/sessions?prefix=${clientId}`, { headers: auth })).json()) as { sessions: Array<{ id: string }> };
+  assert.equal(listed.sessions.length, 1);
+  const res = await fetch(`http://127.0.0.1:${port}/admin/sessions/${listed.sessions[0]!.id}/close`, { method: 'POST', headers: auth });
+  assert.equal(res.status, 200, await res.text());
+}
 
 describe('StratixClient: a session through the gateway', () => {
   let upstream: TestUpstream;
@@ -22,7 +32,7 @@ describe('StratixClient: a session through the gateway', () => {
   let proxy: TcpProxy;
   before(async () => {
     upstream = await startUpstream();
-    gw = await startGateway({ defaultRoute: { openclawGateway: upstream.url }, reliable: { resumeWindowMs: 20_000, heartbeatMs: 1_000 } });
+    gw = await startGateway({ defaultRoute: { openclawGateway: upstream.url }, reliable: { resumeWindowMs: 20_000, heartbeatMs: 1_000 }, admin: { token: ADMIN_TOKEN } });
     proxy = await TcpProxy.start(gw.port);
   });
   after(async () => {
@@ -156,6 +166,98 @@ describe('StratixClient: a session through the gateway', () => {
     assert.deepEqual(r.errors.map((e) => e.code), ['STRATIX_CLIENT_ERR_CREDENTIALS', 'STRATIX_CLIENT_ERR_CREDENTIALS']);
     assert.match(r.errors[0]!.message, /credentials\(\) failed: token service down/);
     assert.deepEqual(r.states, ['connecting', 'offline', 'connecting', 'offline', 'connecting', 'open']);
+    await c.close();
+  });
+
+  test('credentials() that never settles is given up after connectTimeoutMs (STRATIX_CLIENT_ERR_CREDENTIALS) and called again', async () => {
+    let calls = 0;
+    const c = client('sdk-creds-3', {
+      connectTimeoutMs: 300,
+      credentials: () => (++calls === 1 ? new Promise<Record<string, string>>(() => undefined) : { token: 'ok' }),
+    });
+    const r = record(c);
+    await reach(c, 'open', 'the second attempt', 5_000);
+    assert.equal(calls, 2);
+    assert.deepEqual(r.errors.map((e) => e.code), ['STRATIX_CLIENT_ERR_CREDENTIALS']);
+    assert.match(r.errors[0]!.message, /credentials\(\) did not settle within 300 ms/);
+    assert.deepEqual(r.states, ['connecting', 'offline', 'connecting', 'open']);
+    await c.close();
+  });
+
+  test('send() resolves with the messageId: the one generated, or the one given', async () => {
+    const c = client('sdk-msgid-1');
+    await reach(c, 'open');
+    const generated = await c.send('a');
+    assert.match(generated.messageId, /^[A-Za-z0-9_-]{12}\.1$/);
+    assert.deepEqual(await c.send('b', { messageId: 'mine-1' }), { messageId: 'mine-1' });
+    await c.close();
+  });
+
+  for (const kind of ['synchronous', 'asynchronous'] as const) {
+    test(`with ${kind} storage, the position is stored before the app sees a message: inside the listener, storage holds meta.seq`, async () => {
+      const storage = kind === 'synchronous' ? new MemoryStorage() : new AsyncStorage(() => Math.floor(Math.random() * 4));
+      const conn = upstream.nextConnection();
+      const c = client(`sdk-order-${kind}`, { storage });
+      const seen: Array<[number, number | undefined]> = [];
+      c.on('message', (_data, meta) => {
+        const raw = storage.map.get(`stratix:sdk-order-${kind}`);
+        seen.push([meta.seq, raw === undefined ? undefined : (JSON.parse(raw) as { lastSeq: number }).lastSeq]);
+      });
+      await reach(c, 'open');
+      const stream = counter(await conn, 'o', 2);
+      await until(() => seen.length >= 40, 'forty messages');
+      stream.stop();
+      assert.deepEqual(seen.filter(([seq, stored]) => stored !== seq), [], '[seq, stored lastSeq] where they differ');
+      await c.close();
+    });
+  }
+
+  test('asynchronous storage through cuts and a hand-over to a new client (close({ keepSession })): every message once, in order', async () => {
+    const storage = new AsyncStorage(() => Math.floor(Math.random() * 5));
+    const conn = upstream.nextConnection();
+    const a = client('sdk-async-1', { storage });
+    const ra = record(a);
+    await reach(a, 'open');
+    const stream = counter(await conn, 'y', 3);
+    for (let cut = 0; cut < 3; cut++) {
+      await sleep(50 + Math.floor(Math.random() * 100));
+      await proxy.cut();
+      await sleep(Math.floor(Math.random() * 100));
+      await proxy.restore();
+      await reach(a, 'open', `the resume after cut ${cut}`);
+    }
+    await sleep(Math.floor(Math.random() * 50));
+    await a.close({ keepSession: true });
+    const b = client('sdk-async-1', { storage });
+    const rb = record(b);
+    await reach(b, 'open');
+    const sent = stream.stop();
+    await until(() => ra.messages.length + rb.messages.length >= sent, 'the whole stream');
+    await sleep(100);
+    assert.deepEqual([...ra.texts(), ...rb.texts()], stream.sent);
+    assert.ok(a.stats.resumes >= 1);
+    assert.deepEqual([ra.gaps, rb.gaps, ra.errors, rb.errors], [[], [], [], []]);
+    await b.close();
+  });
+
+  test('an "immediately" close (1012: the operator closed the session, as a drain does) reconnects after reconnect.immediateMaxDelayMs at most, not the backoff, and resumes', async () => {
+    const conn = upstream.nextConnection();
+    const c = client('sdk-drain-1', { reconnect: { initialDelayMs: 5_000, maxDelayMs: 5_000, immediateMaxDelayMs: 300 }, random: () => 1 });
+    const r = record(c);
+    await reach(c, 'open');
+    const stream = counter(await conn, 'i', 5);
+    await until(() => r.messages.length >= 10, 'some messages');
+    const at: Record<string, number> = {};
+    c.on('state', (s) => (at[s] ??= Date.now()));
+    await adminClose(gw.port, 'sdk-drain-1');
+    await until(() => at['resuming'] !== undefined, 'the next attempt', 3_000);
+    const waited = at['resuming']! - at['offline']!;
+    assert.ok(waited >= 290 && waited < 1_500, `waited ${waited} ms (immediateMaxDelayMs 300; the backoff would be 5000)`);
+    await reach(c, 'open', 'the resume');
+    const sent = stream.stop();
+    await until(() => r.texts().length >= sent, 'the whole stream');
+    assert.deepEqual(r.texts(), stream.sent);
+    assert.equal(c.stats.resumes, 1);
     await c.close();
   });
 

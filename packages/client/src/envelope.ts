@@ -3,6 +3,7 @@
  * what the client sends, and the checked form of what the gateway sends. No socket
  * here.
  */
+import { topLevelNumberText } from './json-member.js';
 
 export const enum Type {
   Data = 0,
@@ -65,7 +66,7 @@ export interface Heartbeat {
 export type GatewayEnvelope = Welcome | Data | SessionEvent | Answer | Heartbeat;
 
 const RESUME_OUTCOMES = new Set<string>(['new', 'recovered', 'unknown', 'expired', 'out_of_range']);
-const TIMESTAMP = /"timestamp":(\d+)/;
+const DIGITS = /^\d+$/;
 
 function isSeq(v: unknown): v is number {
   return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
@@ -82,9 +83,13 @@ export function parseGatewayEnvelope(text: string): GatewayEnvelope | string {
   if (typeof v !== 'object' || v === null) return 'a frame that is not a JSON object';
   const e = v as Record<string, unknown>;
   switch (e.type) {
-    case Type.Data:
+    case Type.Data: {
       if (!isSeq(e.seq) || e.seq === 0 || typeof e.data !== 'string') return 'a DATA without seq or data';
-      return { type: Type.Data, seq: e.seq, data: e.data, binary: e.binary === true, timestamp: TIMESTAMP.exec(text.slice(0, 120))?.[1] ?? '0' };
+      // The digits as written: JSON.parse has rounded e.timestamp (19 digits) to a double.
+      const timestamp = e.timestamp === undefined ? '0' : topLevelNumberText(text, 'timestamp');
+      if (typeof timestamp !== 'string' || !DIGITS.test(timestamp)) return 'a DATA whose timestamp is not an unsigned integer';
+      return { type: Type.Data, seq: e.seq, data: e.data, binary: e.binary === true, timestamp };
+    }
     case Type.Event:
       if (typeof e.event !== 'string' || (e.seq !== undefined && (!isSeq(e.seq) || e.seq === 0))) return 'an EVENT without event or with a bad seq';
       return {

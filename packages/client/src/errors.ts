@@ -19,7 +19,7 @@ export const ClientErrorCodes = Object.freeze({
   SESSION_ENDED: { code: 'STRATIX_CLIENT_ERR_SESSION_ENDED', meaning: 'The upstream closed for good (upstream_closed) or the gateway ended the session (close 1000); the client is closed.' },
   TAKEN_OVER: { code: 'STRATIX_CLIENT_ERR_TAKEN_OVER', meaning: 'Another connection (another window or device with this clientId) took the session over (close 4410); the client is closed and does not reconnect.' },
   REFUSED: { code: 'STRATIX_CLIENT_ERR_REFUSED', meaning: 'The gateway closed with a code whose advice is "no" (e.g. 4400, 4403, 4404), or did not select stratix.v1; the client is closed.' },
-  CREDENTIALS: { code: 'STRATIX_CLIENT_ERR_CREDENTIALS', meaning: 'The credentials callback threw or returned something other than an object of strings; the client retries with backoff.' },
+  CREDENTIALS: { code: 'STRATIX_CLIENT_ERR_CREDENTIALS', meaning: 'The credentials callback threw, returned something other than an object of strings, or did not settle within connectTimeoutMs; the client retries with backoff.' },
   PROTOCOL: { code: 'STRATIX_CLIENT_ERR_PROTOCOL', meaning: 'The gateway sent something stratix.v1 does not allow (not JSON, a binary frame, a seq out of order); the client drops the connection and resumes.' },
   STORAGE: { code: 'STRATIX_CLIENT_ERR_STORAGE', meaning: 'The storage adapter threw while loading or saving the resume state; delivery goes on, but a reload may repeat or miss what was not stored.' },
 });

@@ -1,15 +1,19 @@
 /**
  * Is the connection alive? The gateway sends something (at least a HEARTBEAT) every
- * `heartbeatMs`; browsers cannot see WebSocket pings, so this is the signal
- * (docs/protocol.md §3.4). Silence for two intervals means the connection is dead.
+ * `heartbeatMs`, within half a second (docs/protocol.md §3.2); browsers cannot see
+ * WebSocket pings, so this is the signal (§3.4). Silence for two intervals means the
+ * connection is dead.
  *
  * Time is read from the clock passed in (the wall clock by default, which goes on
  * while a laptop sleeps, where a monotonic clock may stop). A check that runs late
- * by more than an interval (the machine was asleep, the process stopped) while
- * nothing arrived for more than an interval is taken as dead at once: the gateway
- * has probably dropped the connection meanwhile, and a socket that slept rarely
- * learns of it before it sends. A page whose timers are merely throttled (a hidden
- * tab) still gets its frames, so it is not affected.
+ * by more than an interval (the machine was asleep, the process stopped, the timers
+ * were throttled) is taken as dead at once if nothing arrived for more than 1.5
+ * intervals (at least an interval plus the gateway's half second): more silence
+ * than a healthy gateway leaves, so the gateway has probably dropped the
+ * connection meanwhile, and a socket that slept rarely learns of it before it
+ * sends. A page whose timers are throttled (a hidden tab) still gets its frames, so
+ * a late check does not drop a live connection there; it only notices a dead one
+ * as late as its timers run.
  */
 export class Liveness {
   readonly #clock: () => number;
@@ -58,10 +62,15 @@ export class Liveness {
     const late = now - this.#due;
     if (silence > 2 * hb) {
       this.#onDead(`nothing from the gateway for ${silence} ms (heartbeat ${hb} ms)`);
-    } else if (late > hb && silence > hb) {
+    } else if (late > hb && silence > lateSilenceMs(hb)) {
       this.#onDead(`the liveness check ran ${late} ms late and nothing arrived for ${silence} ms (asleep?)`);
     } else {
       this.#schedule(now);
     }
   }
+}
+
+/** The silence that a late check takes as dead: 1.5 intervals, and at least the gateway's bound (an interval plus 500 ms). */
+export function lateSilenceMs(heartbeatMs: number): number {
+  return Math.max(1.5 * heartbeatMs, heartbeatMs + 500);
 }

@@ -38,6 +38,8 @@ export interface StratixClientOptions {
   connectTimeoutMs?: number;
   /** Milliseconds of wall-clock time (default Date.now); tests pass their own. */
   clock?: () => number;
+  /** The source of the reconnect delays' jitter, a number in [0, 1] (default Math.random); tests pass their own. */
+  random?: () => number;
 }
 
 export interface Settings {
@@ -56,6 +58,7 @@ export interface Settings {
   readonly maxPayloadBytes: number;
   readonly connectTimeoutMs: number;
   readonly clock: () => number;
+  readonly random: () => number;
 }
 
 const CLIENT_ID = /^[A-Za-z0-9._:@-]{1,128}$/;
@@ -130,6 +133,7 @@ export function settingsOf(o: StratixClientOptions): Settings {
     maxPayloadBytes: int('maxPayloadBytes', o.maxPayloadBytes, 25 * MiB, 0, 2 ** 31),
     connectTimeoutMs: int('connectTimeoutMs', o.connectTimeoutMs, 15_000, 100, 600_000),
     clock: fn<() => number>('clock', o.clock) ?? Date.now,
+    random: fn<() => number>('random', o.random) ?? Math.random,
   });
 }
 

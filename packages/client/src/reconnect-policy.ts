@@ -2,7 +2,8 @@
  * What a close code means for reconnecting (docs/protocol.md §4: "immediately",
  * "backoff", "no"), and the delay before the next attempt: capped exponential
  * backoff with full jitter, a short random delay for "immediately", and the
- * gateway's `retry_after` plus jitter when it gave one.
+ * gateway's `retry_after` when it gave one (plus jitter, except for the refusals
+ * whose delay the gateway has spread at random already, docs/protocol.md §1).
  */
 
 export type Advice = 'immediately' | 'backoff' | 'no';
@@ -55,7 +56,19 @@ export interface ReconnectOptions {
   readonly immediateMaxDelayMs: number;
 }
 
-/** The delay before each next attempt. `reset()` after a WELCOME. */
+/** A retry_after EVENT: its delay and the error code of the refusal that followed. */
+export interface RetryAfter {
+  readonly ms: number;
+  readonly code: string | undefined;
+}
+
+/**
+ * Refusals whose Retry-After the gateway already spread at random over its backlog:
+ * honoured as given (docs/protocol.md §1, "Handshake refusals"), no jitter on top.
+ */
+export const SPREAD_RETRY_AFTER: ReadonlySet<string> = new Set(['STRATIX_ERR_ADMISSION_LIMITED', 'STRATIX_ERR_OVERLOADED']);
+
+/** The delay before each next attempt. `reset()` once a connection has proved stable. */
 export class ReconnectPolicy {
   readonly #o: ReconnectOptions;
   readonly #random: () => number;
@@ -66,7 +79,7 @@ export class ReconnectPolicy {
     this.#random = random;
   }
 
-  /** Failed attempts since the last WELCOME. */
+  /** Attempts since the last reset(). */
   get attempt(): number {
     return this.#attempt;
   }
@@ -77,12 +90,16 @@ export class ReconnectPolicy {
 
   /**
    * The delay after a close with `advice` (undefined: the connection failed or broke),
-   * `retryAfterMs` from the gateway's retry_after EVENT if it sent one.
+   * `retryAfter` from the gateway's retry_after EVENT if it sent one: its delay plus a
+   * random 0..initialDelayMs, or exactly its delay for the SPREAD_RETRY_AFTER codes.
    */
-  next(advice: Advice | undefined, retryAfterMs: number | undefined): number {
+  next(advice: Advice | undefined, retryAfter?: RetryAfter): number {
     const o = this.#o;
     const attempt = this.#attempt++;
-    if (retryAfterMs !== undefined) return retryAfterMs + Math.round(this.#random() * o.initialDelayMs);
+    if (retryAfter !== undefined) {
+      if (retryAfter.code !== undefined && SPREAD_RETRY_AFTER.has(retryAfter.code)) return retryAfter.ms;
+      return retryAfter.ms + Math.round(this.#random() * o.initialDelayMs);
+    }
     if (advice === 'immediately') return Math.round(this.#random() * o.immediateMaxDelayMs);
     const ceiling = Math.min(o.maxDelayMs, o.initialDelayMs * 2 ** Math.min(attempt, 30));
     return Math.round(this.#random() * ceiling);

@@ -10,8 +10,12 @@
  * Receiving: every DATA and EVENT has a seq; the client hands them on in seq order,
  * each once: a seq at or below its position is a replay and is skipped, and the
  * position is stored (if there is storage) before the message reaches a listener.
- * Acknowledgements are batched; events are acknowledged at once (upstream_reset
- * must be, before anything is sent to the fresh upstream).
+ * With an asynchronous storage the next envelope waits for that write, no ACK goes
+ * out while it is in flight, and a message whose write was in flight is handed on
+ * even if the client closes meanwhile (close() waits for it): what storage holds
+ * has always been handed on. Acknowledgements are batched; upstream_open,
+ * upstream_reset and upstream_closed are acknowledged at once (upstream_reset must
+ * be, before anything is sent to the fresh upstream).
  *
  * Sending: each message waits in the outbox until its ACK or NACK. After a resume
  * that recovered the session the unanswered ones are written again (the gateway
@@ -37,7 +41,7 @@ import { Inbox } from './inbox.js';
 import { Liveness } from './liveness.js';
 import { attemptUrl, settingsOf, type Settings, type StratixClientOptions } from './options.js';
 import { Outbox, type Pending } from './outbox.js';
-import { adviceFor, ReconnectPolicy, type Advice } from './reconnect-policy.js';
+import { adviceFor, ReconnectPolicy, type Advice, type RetryAfter } from './reconnect-policy.js';
 import { isPromise, ResumeState } from './resume-state.js';
 import { abandon, OPEN, type WebSocketLike } from './websocket.js';
 
@@ -83,13 +87,23 @@ export interface ClientEvents {
   upstreamReset: (info: UpstreamInfo) => void;
   /** The upstream closed for good: the session ends, the client closes. */
   upstreamClosed: (info: UpstreamInfo) => void;
-  /** A fatal error (the client is closed right after) or one the client recovers from (credentials, storage, protocol). */
+  /**
+   * A fatal error (the client's state is already `closed` when this runs; the
+   * `state` event follows) or one the client recovers from (credentials, storage,
+   * protocol).
+   */
   error: (err: StratixError) => void;
 }
 
 export interface SendOptions {
   /** Your own id for the message (1–128 printable ASCII, no `"` or `\`), unique per session; default: a fresh one. */
   readonly messageId?: string;
+}
+
+/** What send() resolves with once the gateway ACKed the message. */
+export interface SendResult {
+  /** The message's id: the one you gave, or the one the client made (a NotDeliveredError or NackError carries it too). */
+  readonly messageId: string;
 }
 
 export interface ClientStats {
@@ -142,7 +156,15 @@ export class StratixClient extends Emitter<ClientEvents> {
   #upstreamReady: boolean | undefined = undefined;
   /** upstream_closed was handed on. */
   #ended: UpstreamInfo | undefined = undefined;
-  #retryAfterMs: number | undefined = undefined;
+  /** The retry_after EVENT of the current connection, for the delay after its close. */
+  #retryAfter: RetryAfter | undefined = undefined;
+  /** When the current connection's WELCOME came (clock), and how long it must stay up for the backoff to start over. */
+  #welcomedAt = 0;
+  #stableAfterMs = 0;
+  /** The storage write in flight (asynchronous storage); what it stores is handed on when it completes. */
+  #step: Promise<void> | undefined = undefined;
+  /** An ACK came due while a storage write was in flight: it goes out when the write completes. */
+  #ackDue = false;
   #ackedSeq = 0;
   #unacked = 0;
   #ackTimer: ReturnType<typeof setTimeout> | undefined;
@@ -160,7 +182,7 @@ export class StratixClient extends Emitter<ClientEvents> {
     this.clientId = s.clientId;
     this.#resume = new ResumeState(s.storage, s.storageKey, (err) => this.emit('error', err));
     this.#outbox = new Outbox(s.queueMaxMessages, s.queueMaxBytes);
-    this.#policy = new ReconnectPolicy(s.reconnect);
+    this.#policy = new ReconnectPolicy(s.reconnect, s.random);
     this.#liveness = new Liveness(s.clock, (why) => this.#drop(this.#gen, why));
     this.#inbox = new Inbox((item) => this.#process(item));
     const g = globalThis as { addEventListener?: (type: string, l: () => void) => void };
@@ -177,7 +199,7 @@ export class StratixClient extends Emitter<ClientEvents> {
     return this.#resume.sessionId;
   }
 
-  /** The last seq handed on (none missing before it). */
+  /** The position: the last seq handed on, none missing before it (with an asynchronous storage, while a write is in flight, the seq it stores, handed on when it completes). */
   get lastSeq(): number {
     return this.#resume.lastSeq;
   }
@@ -187,13 +209,13 @@ export class StratixClient extends Emitter<ClientEvents> {
   }
 
   /**
-   * Sends `payload` (a string as text, bytes as binary). Resolves when the gateway
-   * ACKs it (its write to the upstream completed); rejects with a NackError (the
-   * gateway's NACK code) or a StratixError of this SDK (queue full, too large, the
-   * session or its upstream replaced, the client closed). Never resolves for a
-   * message that was not ACKed.
+   * Sends `payload` (a string as text, bytes as binary). Resolves with its
+   * messageId when the gateway ACKs it (its write to the upstream completed);
+   * rejects with a NackError (the gateway's NACK code) or a StratixError of this
+   * SDK (queue full, too large, the session or its upstream replaced, the client
+   * closed). Never resolves for a message that was not ACKed.
    */
-  send(payload: Payload, options?: SendOptions): Promise<void> {
+  send(payload: Payload, options?: SendOptions): Promise<SendResult> {
     const bytes = bytesOf(payload);
     if (bytes === undefined) return Promise.reject(new SendRefusedError(ClientErrorCodes.BAD_PAYLOAD.code, 'send() takes a string, an ArrayBuffer or a typed array'));
     const messageId = options?.messageId ?? `${this.#idPrefix}${++this.#idCounter}`;
@@ -209,8 +231,8 @@ export class StratixClient extends Emitter<ClientEvents> {
       this.#stats.queueFullRejections++;
       return Promise.reject(full);
     }
-    return new Promise<void>((resolve, reject) => {
-      const p: Pending = { messageId, text: dataText(messageId, encodeBase64(bytes), typeof payload !== 'string'), bytes: bytes.length, sentOn: 0, resolve, reject };
+    return new Promise<SendResult>((resolve, reject) => {
+      const p: Pending = { messageId, text: dataText(messageId, encodeBase64(bytes), typeof payload !== 'string'), bytes: bytes.length, sentOn: 0, resolve: () => resolve({ messageId }), reject };
       this.#outbox.add(p);
       if (this.#canSend()) this.#write(p);
     });
@@ -221,14 +243,19 @@ export class StratixClient extends Emitter<ClientEvents> {
    * its upstream) and the stored resume state is removed. With `keepSession` the
    * connection closes but the session waits for a resume (within the gateway's
    * window) by a client with the same storage. Messages not yet acknowledged are
-   * rejected (STRATIX_CLIENT_ERR_CLOSED): await your sends first.
+   * rejected (STRATIX_CLIENT_ERR_CLOSED): await your sends first. With an
+   * asynchronous storage, a message whose position is being written is handed on
+   * (after the state became `closed`) before close() resolves, and only then is the
+   * stored state removed: what storage keeps has been handed on.
    */
   async close(options?: { keepSession?: boolean }): Promise<void> {
     if (this.#isClosed()) return;
     const keep = options?.keepSession === true;
     const ws = this.#ws;
     const welcomed = ws !== null && this.#welcomedGen === this.#gen && ws.readyState === OPEN;
+    const step = this.#step;
     this.#shutdown(ClientErrorCodes.CLOSED.code, 'the client was closed');
+    if (step !== undefined) await step;
     if (!keep) await this.#resume.clear();
     if (ws === null) return;
     if (!welcomed) {
@@ -260,6 +287,8 @@ export class StratixClient extends Emitter<ClientEvents> {
       if (gen !== this.#gen || this.#isClosed()) return;
     }
     this.#setState(this.#resume.sessionId === undefined ? 'connecting' : 'resuming');
+    // The attempt's time starts here: credentials() that never settles is given up too.
+    this.#connectTimer = setTimeout(() => this.#attemptTimedOut(gen), this.#s.connectTimeoutMs);
     let href: string;
     try {
       const creds = this.#s.credentials === undefined ? {} : await this.#s.credentials();
@@ -267,16 +296,14 @@ export class StratixClient extends Emitter<ClientEvents> {
       href = attemptUrl(this.#s, creds);
     } catch (err) {
       if (gen !== this.#gen || this.#isClosed()) return;
-      this.emit('error', new RecoverableError(ClientErrorCodes.CREDENTIALS.code, `credentials() failed: ${messageOf(err)}`, err));
-      this.#retryLater(gen, undefined);
+      this.#attemptFailed(new RecoverableError(ClientErrorCodes.CREDENTIALS.code, `credentials() failed: ${messageOf(err)}`, err));
       return;
     }
     let ws: WebSocketLike;
     try {
       ws = new this.#s.WebSocket(href, PROTOCOL);
     } catch (err) {
-      this.emit('error', new RecoverableError(ClientErrorCodes.PROTOCOL.code, `the WebSocket could not be created: ${messageOf(err)}`, err));
-      this.#retryLater(gen, undefined);
+      this.#attemptFailed(new RecoverableError(ClientErrorCodes.PROTOCOL.code, `the WebSocket could not be created: ${messageOf(err)}`, err));
       return;
     }
     this.#ws = ws;
@@ -285,13 +312,34 @@ export class StratixClient extends Emitter<ClientEvents> {
     ws.onmessage = (ev: { data: unknown }) => this.#frame(gen, ev.data);
     ws.onclose = (ev: { code: number; reason: string }) => this.#inbox.push({ gen, close: { code: ev.code, reason: ev.reason } });
     ws.onerror = () => undefined; // a close event follows
-    this.#connectTimer = setTimeout(() => this.#drop(gen, `no WELCOME within ${this.#s.connectTimeoutMs} ms`), this.#s.connectTimeoutMs);
+  }
+
+  /** The current attempt failed before it had a WebSocket: reported, then the next one after the backoff. */
+  #attemptFailed(err: RecoverableError): void {
+    this.#release();
+    this.emit('error', err);
+    this.#retryLater(this.#gen, undefined);
+  }
+
+  /** connectTimeoutMs passed without a WELCOME (or without credentials). */
+  #attemptTimedOut(gen: number): void {
+    if (gen !== this.#gen || this.#isClosed()) return;
+    const ms = this.#s.connectTimeoutMs;
+    if (this.#ws !== null) this.#drop(gen, `no WELCOME within ${ms} ms`);
+    else this.#attemptFailed(new RecoverableError(ClientErrorCodes.CREDENTIALS.code, `credentials() did not settle within ${ms} ms (connectTimeoutMs)`));
   }
 
   #opened(gen: number, ws: WebSocketLike): void {
     if (gen !== this.#gen) return;
     if (ws.protocol !== PROTOCOL) {
       this.#fatal(new ClosedByGatewayError(ClientErrorCodes.REFUSED.code, undefined, '', `the server did not select the ${PROTOCOL} subprotocol (got ${JSON.stringify(ws.protocol)}): is the URL a Stratix Gateway?`));
+      return;
+    }
+    // The HELLO carries a position that is stored and handed on: wait for a write in flight.
+    const step = this.#step;
+    if (step !== undefined) {
+      const again = (): void => this.#opened(gen, ws);
+      void step.then(again, again);
       return;
     }
     this.#helloSession = this.#resume.sessionId;
@@ -322,7 +370,7 @@ export class StratixClient extends Emitter<ClientEvents> {
         return this.#sequenced(item.gen, e);
       case Type.Event:
         if (e.seq !== undefined) return this.#sequenced(item.gen, e);
-        if (e.event === 'retry_after' && item.gen === this.#gen) this.#retryAfterMs = e.retryAfterMs;
+        if (e.event === 'retry_after' && item.gen === this.#gen && e.retryAfterMs !== undefined) this.#retryAfter = { ms: e.retryAfterMs, code: e.errorCode };
         return undefined;
       case Type.Ack:
         return this.#answered(e);
@@ -342,15 +390,21 @@ export class StratixClient extends Emitter<ClientEvents> {
     const asked = this.#helloSession;
     if (w.recovered && w.sessionId !== asked) return this.#protocolError(gen, 'a WELCOME that recovered another session');
     this.#welcomedGen = gen;
-    this.#policy.reset();
-    this.#retryAfterMs = undefined;
+    // The backoff starts over once this connection has stayed up for a heartbeat interval (#release).
+    this.#welcomedAt = this.#s.clock();
+    this.#stableAfterMs = w.heartbeatMs;
+    this.#retryAfter = undefined;
     this.#liveness.start(w.heartbeatMs);
     if (w.recovered) {
       this.#stats.resumes++;
-      this.#ackedSeq = this.#helloSeq;
       this.#upstreamReady ??= true;
-      this.#setState('open');
+      // Repeat the position as an ACK before anything is written: DATA after upstream_reset
+      // is refused until an ACK covers it (protocol.md §3.4), and one sent on the lost
+      // connection may never have arrived.
+      this.#ackedSeq = 0;
+      this.#ackNow();
       this.#flush();
+      this.#setState('open');
       return undefined;
     }
     // A new session, or not the one asked for: nothing unacknowledged can be sent again.
@@ -364,8 +418,9 @@ export class StratixClient extends Emitter<ClientEvents> {
         const resume = w.resume as GapInfo['resume'];
         this.emit('gap', { recovered: false, resume, sessionId: w.sessionId, previousSessionId: asked, firstSeq: w.firstSeq, lastSeq: w.lastSeq, lastProcessedSeq: previous });
       }
-      this.#setState('open');
+      if (gen !== this.#gen) return; // the connection went while the position was written
       this.#flush();
+      this.#setState('open');
     });
   }
 
@@ -422,20 +477,29 @@ export class StratixClient extends Emitter<ClientEvents> {
     this.#flush();
   }
 
-  /** Runs `next` once `stored` (a storage write) is done: now if it was synchronous. */
+  /**
+   * Runs `next` (hand on what was stored) once `stored` (a storage write) is done:
+   * now if it was synchronous. It runs even if the client closed meanwhile, since
+   * the storage holds the new position either way.
+   */
   #then(stored: void | Promise<void>, next: () => void): unknown {
     if (!isPromise(stored)) {
       next();
       return undefined;
     }
-    return stored.then(() => {
-      if (!this.#isClosed()) next();
+    const step = stored.then(() => {
+      this.#step = undefined;
+      next();
+      if (this.#ackDue) this.#ackNow();
     });
+    this.#step = step;
+    return step;
   }
 
   // --- Acknowledgements -----------------------------------------------------------------------
 
   #ackSoon(): void {
+    if (this.#isClosed()) return;
     if (++this.#unacked >= this.#s.ackMaxMessages) this.#ackNow();
     else this.#ackTimer ??= setTimeout(() => this.#ackNow(), this.#s.ackMaxDelayMs);
   }
@@ -443,6 +507,9 @@ export class StratixClient extends Emitter<ClientEvents> {
   #ackNow(): void {
     clearTimeout(this.#ackTimer);
     this.#ackTimer = undefined;
+    // Never acknowledge a position whose write is in flight: a reload now would resume before it.
+    this.#ackDue = this.#step !== undefined;
+    if (this.#ackDue) return;
     this.#unacked = 0;
     const seq = this.#resume.lastSeq;
     const ws = this.#ws;
@@ -454,8 +521,9 @@ export class StratixClient extends Emitter<ClientEvents> {
 
   // --- Sending ---------------------------------------------------------------------------------
 
+  /** A WELCOME came on the current connection, its upstream is (as far as we know) open, and nothing ended. */
   #canSend(): boolean {
-    return this.#state === 'open' && this.#ws !== null && this.#welcomedGen === this.#gen && this.#upstreamReady !== false && this.#ended === undefined;
+    return !this.#isClosed() && this.#ws !== null && this.#welcomedGen === this.#gen && this.#upstreamReady !== false && this.#ended === undefined;
   }
 
   #write(p: Pending): void {
@@ -486,7 +554,7 @@ export class StratixClient extends Emitter<ClientEvents> {
       return undefined;
     }
     this.#stats.nacked++;
-    if (a.code === 'STRATIX_NACK_UPSTREAM_NOT_OPEN') this.#upstreamReady = false; // hold the rest for upstream_reset
+    if (a.code === 'STRATIX_NACK_UPSTREAM_NOT_OPEN') this.#upstreamReady = false; // hold the rest for upstream_reset or upstream_open
     p.reject(new NackError(a.code as NackCode, a.messageId, a.reason));
     return undefined;
   }
@@ -518,7 +586,7 @@ export class StratixClient extends Emitter<ClientEvents> {
     if (gen !== this.#gen || this.#isClosed() || this.#ws === null) return;
     const ws = this.#ws;
     this.#release();
-    abandon(ws, DETACH, why.slice(0, 100));
+    abandon(ws, DETACH, why);
     this.#retryLater(this.#gen, undefined);
   }
 
@@ -528,8 +596,9 @@ export class StratixClient extends Emitter<ClientEvents> {
     return undefined;
   }
 
-  /** Forgets the current connection (its handlers become stale). */
+  /** Forgets the current connection (its handlers become stale). One that stayed up a heartbeat interval starts the backoff over. */
   #release(): void {
+    if (this.#ws !== null && this.#welcomedGen === this.#gen && this.#s.clock() - this.#welcomedAt >= this.#stableAfterMs) this.#policy.reset();
     this.#ws = null;
     this.#gen++;
     clearTimeout(this.#connectTimer);
@@ -541,8 +610,8 @@ export class StratixClient extends Emitter<ClientEvents> {
 
   #retryLater(gen: number, advice: Advice | undefined): void {
     if (gen !== this.#gen || this.#isClosed()) return;
-    const delay = this.#policy.next(advice, this.#retryAfterMs);
-    this.#retryAfterMs = undefined;
+    const delay = this.#policy.next(advice, this.#retryAfter);
+    this.#retryAfter = undefined;
     this.#setState('offline');
     this.#retryTimer = setTimeout(() => {
       this.#retryTimer = undefined;
@@ -561,7 +630,7 @@ export class StratixClient extends Emitter<ClientEvents> {
   #fatal(err: ClosedByGatewayError): void {
     const ws = this.#ws;
     if (ws !== null) abandon(ws, DETACH, err.code);
-    if (err instanceof SessionEndedError) void this.#resume.clear();
+    if (err instanceof SessionEndedError) void (this.#step ?? Promise.resolve()).then(() => this.#resume.clear());
     this.#shutdown(err.code as ClientErrorCode, err.message, err);
   }
 

@@ -40,6 +40,26 @@ export function platformWebSocket(): WebSocketConstructor | undefined {
   return typeof ws === 'function' ? (ws as WebSocketConstructor) : undefined;
 }
 
+/** The largest close reason, in UTF-8 bytes (RFC 6455 §5.5: a control frame's 125 bytes less the code's 2). */
+export const MAX_CLOSE_REASON_BYTES = 123;
+
+/**
+ * `reason` cut to at most 123 UTF-8 bytes, at a character boundary: a browser's
+ * close() throws a SyntaxError for a longer one (and the connection stays open).
+ */
+export function closeReason(reason: string): string {
+  let bytes = 0;
+  let end = 0;
+  for (const ch of reason) {
+    const cp = ch.codePointAt(0)!;
+    // A lone surrogate is sent as U+FFFD: 3 bytes.
+    bytes += cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+    if (bytes > MAX_CLOSE_REASON_BYTES) return reason.slice(0, end);
+    end += ch.length;
+  }
+  return reason;
+}
+
 /** Drops a connection without waiting for its close handshake (the `ws` package can; browsers close and forget). */
 export function abandon(ws: WebSocketLike, code: number, reason: string): void {
   ws.onopen = null;
@@ -49,7 +69,7 @@ export function abandon(ws: WebSocketLike, code: number, reason: string): void {
   const terminate = (ws as { terminate?: () => void }).terminate;
   try {
     if (typeof terminate === 'function') terminate.call(ws);
-    else ws.close(code, reason);
+    else ws.close(code, closeReason(reason));
   } catch {
     // already closed
   }

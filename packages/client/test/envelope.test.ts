@@ -25,6 +25,26 @@ test('a DATA keeps its nanosecond timestamp digits exactly (JSON.parse would rou
   assert.deepEqual(e, { type: Type.Data, seq: 2, data: 'aGVsbG8=', binary: true, timestamp: '1764582000123456789' });
 });
 
+test('the timestamp is read exactly whatever the field order, spacing and nesting (protocol.md §3.2: order does not matter)', () => {
+  const long = 'QUJD'.repeat(100);
+  const cases: Array<[string, string]> = [
+    [`{"data":"${long}","seq":2,"type":0,"messageId":"2","timestamp":1764582000123456789}`, '1764582000123456789'],
+    [`{ "type" : 0 , "seq" : 3 , "meta" : { "timestamp" : 1, "x": ["timestamp", {"timestamp": 2}] } , "data" : "aGk=" , "timestamp" : 9007199254740993123 }`, '9007199254740993123'],
+    [`{"type":0,"seq":4,"note":"a \\"timestamp\\":5 in a string","data":"aGk=","timestamp":\n7}`, '7'],
+    [`{"type":0,"seq":5,"data":"aGk=","time\\u0073tamp":1764582000000000001}`, '1764582000000000001'],
+    [`{"type":0,"seq":6,"timestamp":1,"data":"aGk=","timestamp":1764582000000000002}`, '1764582000000000002'],
+    [`{"type":0,"seq":7,"data":"aGk="}`, '0'],
+  ];
+  for (const [text, timestamp] of cases) {
+    const e = parseGatewayEnvelope(text);
+    assert.equal(typeof e, 'object', `${text}: ${String(e)}`);
+    assert.equal((e as { timestamp: string }).timestamp, timestamp, text);
+  }
+  for (const bad of ['-1', '1.5', '1e18', '"1764582000123456789"']) {
+    assert.match(String(parseGatewayEnvelope(`{"type":0,"seq":2,"data":"aGk=","timestamp":${bad}}`)), /timestamp/, bad);
+  }
+});
+
 test('what breaks the protocol is named, not thrown', () => {
   for (const bad of ['nope', '[1]', 'null', '{"type":0,"seq":0,"data":""}', '{"type":0,"seq":1}', '{"type":2,"sessionId":"x"}', '{"type":9}', '{"type":4,"seq":-1,"event":"x"}', '{"type":1,"messageId":5}']) {
     assert.equal(typeof parseGatewayEnvelope(bad), 'string', bad);

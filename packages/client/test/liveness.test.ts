@@ -20,12 +20,12 @@ test('silence for two heartbeat intervals is a dead connection; traffic keeps it
   l.stop();
 });
 
-test('a check that runs late (the clock jumped: the machine slept) with no traffic for an interval is dead at once', async () => {
+test('a check that runs late (the clock jumped: the machine slept) with no traffic for 1.5 intervals is dead at once', async () => {
   let offset = 0;
   const dead: string[] = [];
   const l = new Liveness(() => Date.now() + offset, (why) => dead.push(why));
   l.start(1_000); // checks every 500 ms; silence alone would need 2 s
-  offset = 1_100; // the machine slept: timers did not run, the wall clock went on
+  offset = 1_100; // the machine slept: timers did not run, the wall clock went on (silence ~1.6 s at the check)
   await sleep(600);
   assert.equal(dead.length, 1);
   assert.match(dead[0]!, /the liveness check ran \d+ ms late and nothing arrived for \d+ ms/);
@@ -40,6 +40,19 @@ test('a late check with traffic meanwhile (timers throttled, frames arriving) st
   offset = 1_000; // the next check is late by ~1 s ...
   l.traffic(); // ... but a frame arrived just before it
   await sleep(130);
+  assert.deepEqual(dead, []);
+  l.stop();
+});
+
+test('a late check with no more silence than the gateway may keep (an interval plus half a second) stays alive', async () => {
+  let now = 0;
+  const dead: string[] = [];
+  const l = new Liveness(() => now, (why) => dead.push(why));
+  l.start(1_000); // the first check is due at 500 (a real 500 ms timer)
+  now = 200;
+  l.traffic(); // the last HEARTBEAT ...
+  now = 1_600; // ... and the check runs 1100 ms late (a throttled timer): 1400 ms of silence, within 1000 + 500
+  await sleep(600);
   assert.deepEqual(dead, []);
   l.stop();
 });

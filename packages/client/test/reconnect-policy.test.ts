@@ -13,11 +13,14 @@ test('backoff: full jitter under a ceiling that doubles from 1 s to 30 s; reset(
   assert.deepEqual(Array.from({ length: 4 }, () => bottom.next('backoff', undefined)), [0, 0, 0, 0]);
 });
 
-test('"immediately" waits a random 0-5 s; retry_after waits its delay plus jitter', () => {
+test('"immediately" waits a random 0-5 s; retry_after waits its delay plus jitter, but exactly as given for OVERLOADED and ADMISSION_LIMITED', () => {
   const p = new ReconnectPolicy(o, () => 0.5);
   assert.equal(p.next('immediately', undefined), 2_500);
-  assert.equal(p.next('backoff', 3_000), 3_500);
-  assert.equal(p.attempt, 2);
+  assert.equal(p.next('backoff', { ms: 3_000, code: 'STRATIX_ERR_DRAINING' }), 3_500);
+  assert.equal(p.next('backoff', { ms: 3_000, code: undefined }), 3_500);
+  assert.equal(p.next('backoff', { ms: 3_000, code: 'STRATIX_ERR_OVERLOADED' }), 3_000);
+  assert.equal(p.next('backoff', { ms: 3_000, code: 'STRATIX_ERR_ADMISSION_LIMITED' }), 3_000);
+  assert.equal(p.attempt, 5);
 });
 
 test('advice per close code, and backoff for codes not in the table (1006, unknown)', () => {

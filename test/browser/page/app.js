@@ -1,7 +1,9 @@
 // The test application: a StratixClient from the bundled SDK, everything it is told
 // recorded in window.app for the test to read, and a status panel for screenshots.
 // Query: url, clientId, storage=1 (resume state in localStorage), persist=1 (the
-// app keeps what it got in localStorage too), sendEveryMs (echo requests).
+// app keeps what it got in localStorage too), sendEveryMs (echo requests),
+// backoffMs (the reconnect backoff's ceiling, fixed; with it the jitter is off: every
+// wait is the whole ceiling).
 import { StratixClient } from '/stratix-client.js';
 
 const q = new URLSearchParams(location.search);
@@ -23,7 +25,9 @@ const client = new StratixClient({
   url: q.get('url'),
   clientId: q.get('clientId'),
   storage: q.get('storage') === '1' ? localStorage : undefined,
-  reconnect: { initialDelayMs: 100, maxDelayMs: 1000, immediateMaxDelayMs: 200 },
+  ...(q.has('backoffMs')
+    ? { reconnect: { initialDelayMs: Number(q.get('backoffMs')), maxDelayMs: Number(q.get('backoffMs')) }, random: () => 1 }
+    : { reconnect: { initialDelayMs: 100, maxDelayMs: 1000, immediateMaxDelayMs: 200 } }),
 });
 app.client = client;
 client.on('state', (s) => {

@@ -10,3 +10,8 @@ c.on('gap', (g) => void [g.firstSeq, g.lastSeq, g.resume]);
 c.on('upstreamReset', (u) => void u.code);
 c.send('x').catch((e: unknown) => void (e instanceof NackError && e.code));
 void c.close();
+c.send('y').then((r) => void r.messageId.length);
+
+// The browser bundle has the same declarations.
+import { StratixClient as BrowserClient } from '@stratix/client/browser';
+void new BrowserClient({ url: 'ws://127.0.0.1:1/ws', clientId: 'types-2', WebSocket: WS }).close();
