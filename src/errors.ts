@@ -170,7 +170,7 @@ export const NackCodes = Object.freeze({
   INVALID_UTF8: { code: 'STRATIX_NACK_INVALID_UTF8', index: 4, meaning: 'A text payload (binary absent or false) is not valid UTF-8.' },
   CLIENT_ID_MISMATCH: { code: 'STRATIX_NACK_CLIENT_ID_MISMATCH', index: 5, meaning: "The envelope's clientId differs from the URL's." },
   TOO_LARGE: { code: 'STRATIX_NACK_TOO_LARGE', index: 6, meaning: 'The decoded payload exceeds limits.maxMessageBytes.' },
-  UPSTREAM_NOT_OPEN: { code: 'STRATIX_NACK_UPSTREAM_NOT_OPEN', index: 7, meaning: 'No upstream connection is open now (before upstream_open, or while the gateway reconnects it): nothing was sent. Wait for upstream_open or upstream_reset.' },
+  UPSTREAM_NOT_OPEN: { code: 'STRATIX_NACK_UPSTREAM_NOT_OPEN', index: 7, meaning: 'No upstream connection is open now (before upstream_open, while the gateway reconnects it, or after upstream_reset until your ACK covers its seq): nothing was sent. Wait for upstream_open or upstream_reset.' },
   UPSTREAM_LOST: { code: 'STRATIX_NACK_UPSTREAM_LOST', index: 8, meaning: 'The upstream connection closed before the write of this message completed; it may have reached the old upstream in part or whole.' },
   SESSION_ENDED: { code: 'STRATIX_NACK_SESSION_ENDED', index: 9, meaning: 'The upstream closed for good (upstream_closed was sent); the session is ending.' },
   LOG_UNAVAILABLE: { code: 'STRATIX_NACK_LOG_UNAVAILABLE', index: 10, meaning: "The gateway's message log cannot be written (e.g. a full disk), so the outcome could not be kept: nothing was sent." },

@@ -130,6 +130,8 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
   #replayTo = 0;
   /** The seq of upstream_closed, once sent. */
   #endSeq = 0;
+  /** The seq of the last upstream_reset: DATA waits until the client has acknowledged it. */
+  #resetSeq = 0;
   /** Connection counter: answers go only to the connection their message came on. */
   generation = 0;
   ring: EnvelopeRing | null = null;
@@ -155,6 +157,9 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
   /** Why the last upstream went (for upstream_reset / upstream_closed). */
   #lastCode = 0;
   #lastReason = '';
+  /** How the last open upstream went (for upstream_reset; failed attempts since do not change it). */
+  #resetCode = 0;
+  #resetReason = '';
 
   constructor(host: ReliableHost, id: string, clientId: string, target: string, handle: number, createdAtMs: number) {
     this.host = host;
@@ -238,8 +243,8 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
     this.durableSeq = s.lastSeq;
     this.state = ReliableState.Reconnecting;
     this.flags |= EVER_OPEN;
-    this.#lastCode = CloseCode.SERVICE_RESTART.code;
-    this.#lastReason = 'gateway restarted';
+    this.#lastCode = this.#resetCode = CloseCode.SERVICE_RESTART.code;
+    this.#lastReason = this.#resetReason = 'gateway restarted';
   }
 
   /** Takes this session into the host's flush list; false when it is there already. */
@@ -646,6 +651,8 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
     this.messages0++;
     if (this.state === ReliableState.Ended || this.state === ReliableState.Closed) return this.#refuse(id, NackCodes.SESSION_ENDED, 'the upstream closed for good');
     if (this.state !== ReliableState.Open || this.upstream === null) return this.#refuse(id, NackCodes.UPSTREAM_NOT_OPEN, 'no upstream connection is open now');
+    // Sent before the client read upstream_reset: meant for the old upstream, not the fresh one.
+    if (this.ackedSeq < this.#resetSeq) return this.#refuse(id, NackCodes.UPSTREAM_NOT_OPEN, `acknowledge upstream_reset (seq ${this.#resetSeq}) first`);
     if (!h.log.writable) return this.#refuse(id, NackCodes.LOG_UNAVAILABLE, 'the message log cannot be written');
     const n = base64DecodedLength(e.data);
     if (n < 0) return this.#refuse(id, NackCodes.BAD_BASE64, 'data is not strict base64');
@@ -895,7 +902,7 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
     const up = new Leg(this, socket, LegKind.Upstream, true);
     this.upstream = up;
     this.state = ReliableState.Open;
-    if (reconnect) this.#appendEvent('upstream_reset', this.#lastCode, this.#lastReason);
+    if (reconnect) this.#resetSeq = this.#appendEvent('upstream_reset', this.#resetCode, this.#resetReason);
     else {
       this.flags |= EVER_OPEN;
       h.log.append(sessionBody(this.handle, this.snapshot()));
@@ -934,8 +941,8 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
       (id, gen) => this.#settle(id, NackCodes.UPSTREAM_LOST.index, gen),
       (id, gen) => this.#settle(id, NackCodes.UPSTREAM_NOT_OPEN.index, gen),
     );
-    this.#lastCode = code;
-    this.#lastReason = reason;
+    this.#lastCode = this.#resetCode = code;
+    this.#lastReason = this.#resetReason = reason;
     if (this.state >= ReliableState.Ended) return;
     // A lost connection is a signal to the breaker: reconnects probe the upstream one at a time.
     if (code !== ROUTE_CHANGED) this.host.breaker.lost(this.target);
