@@ -2,10 +2,21 @@
 /**
  * `npm test`: builds, then runs every suite with node's test runner.
  *
- *   1. unit and integration suites (dist/test/**\/*.test.js), in parallel files;
+ *   0. the build: the client SDK (packages/client: tsc, the browser bundle, its
+ *      declarations checked as a consumer without DOM or Node types sees them, its
+ *      own tests), then the gateway and its tests;
+ *   1. unit and integration suites (dist/test/**\/*.test.js and the SDK's
+ *      packages/client/dist-test/**\/*.test.js), in parallel files;
  *   2. the OpenClaw interop suite (dist/test/interop/*.interop.test.js), after
  *      installing Node 24 and openclaw into .cache/ (scripts/install-*.sh);
- *   3. suites that need etcd install it first (scripts/install-etcd.sh).
+ *   3. suites that need a real program install it first, by the project's own scripts:
+ *      etcd (scripts/install-etcd.sh), Chromium for test/dashboard/ and the
+ *      *.chromium.test.js suites (install-chromium.sh), Prometheus and promtool for
+ *      test/deploy/prometheus* (install-prometheus.sh), nginx for test/deploy/nginx*
+ *      (install-bench-proxies.sh), systemd-analyze for test/sea/
+ *      (install-systemd-analyze.sh);
+ *   4. the real-Chromium suites of the client SDK (*.chromium.test.js), one file at a
+ *      time, after the others.
  *
  * Usage: npm test [-- <file filter substring>...]
  * Runs under whatever `node` is first on PATH (CI runs it under Node 20, then 24).
@@ -35,19 +46,41 @@ function find(dir, out = []) {
 }
 
 console.log(`# node ${process.version} (${process.execPath})`);
-if (run(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json']) !== 0) {
-  console.error('# build failed');
-  process.exit(1);
+const tsc = join(root, 'node_modules/typescript/bin/tsc');
+const build = [
+  [tsc, '-p', 'packages/client/tsconfig.json'],
+  ['packages/client/scripts/bundle.mjs'],
+  [tsc, '-p', 'packages/client/test/types/tsconfig.json'],
+  [tsc, '-p', 'packages/client/tsconfig.test.json'],
+  [tsc, '-p', 'tsconfig.json'],
+];
+for (const args of build) {
+  if (run(process.execPath, args) !== 0) {
+    console.error(`# build failed: node ${args.join(' ')}`);
+    process.exit(1);
+  }
 }
 
-const all = find(join(root, 'dist/test')).filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)));
+const all = [...find(join(root, 'dist/test')), ...find(join(root, 'packages/client/dist-test'))].filter(
+  (f) => filters.length === 0 || filters.some((x) => f.includes(x)),
+);
 const interop = all.filter((f) => f.endsWith('.interop.test.js'));
-const needsEtcd = all.filter((f) => f.includes('/sources/') || f.includes('/routing-runtime/'));
-const main = all.filter((f) => !interop.includes(f));
+const chromium = all.filter((f) => f.endsWith('.chromium.test.js'));
+const needsEtcd = all.filter((f) => f.includes('/sources/') || f.includes('/routing-runtime/') || f.includes('/sea/'));
+const main = all.filter((f) => !interop.includes(f) && !chromium.includes(f));
 
-if (needsEtcd.length > 0 && run('bash', ['scripts/install-etcd.sh']) !== 0) {
-  console.error('# could not install etcd');
-  process.exit(1);
+const installs = [
+  ['etcd', 'scripts/install-etcd.sh', needsEtcd],
+  ['Chromium', 'scripts/install-chromium.sh', all.filter((f) => f.includes('/dashboard/') || chromium.includes(f))],
+  ['Prometheus', 'scripts/install-prometheus.sh', all.filter((f) => f.includes('/deploy/prometheus') || f.includes('/deploy/grafana'))],
+  ['nginx', 'scripts/install-bench-proxies.sh', all.filter((f) => f.includes('/deploy/nginx'))],
+  ['systemd-analyze', 'scripts/install-systemd-analyze.sh', all.filter((f) => f.includes('/deploy/systemd') || f.includes('/sea/'))],
+];
+for (const [what, script, files] of installs) {
+  if (files.length > 0 && run('bash', [script]) !== 0) {
+    console.error(`# could not install ${what}`);
+    process.exit(1);
+  }
 }
 
 let status = 0;
@@ -60,5 +93,8 @@ if (interop.length > 0) {
     process.exit(1);
   }
   status |= run(process.execPath, ['--test', '--test-concurrency=1', '--test-timeout=600000', ...interop]);
+}
+if (chromium.length > 0) {
+  status |= run(process.execPath, ['--test', '--test-concurrency=1', '--test-timeout=300000', ...chromium]);
 }
 process.exit(status === 0 ? 0 : 1);

@@ -92,6 +92,7 @@ export const HandshakeErrors = Object.freeze({
   DRAINING: refusal('STRATIX_ERR_DRAINING', 503, 'The instance is draining for shutdown. Retry-After is set; connect to another instance.', CloseCode.UNAVAILABLE),
   WORKER_UNAVAILABLE: refusal('STRATIX_ERR_WORKER_UNAVAILABLE', 503, 'The worker that owns this clientId is restarting. Retry-After is set.', CloseCode.UNAVAILABLE),
   ADMISSION_LIMITED: refusal('STRATIX_ERR_ADMISSION_LIMITED', 503, 'The instance takes admission.instance.handshakesPerSecond handshakes; more are refused. Retry-After is set, spread with jitter over the backlog.', CloseCode.UNAVAILABLE),
+  OVERLOADED: refusal('STRATIX_ERR_OVERLOADED', 503, 'The instance is at its handshake capacity: the worker for this clientId has admission.instance.maxQueuedHandshakes (split between workers) handshakes it has not yet taken. Retry-After is set, spread with jitter over the backlog at the rate handshakes are being taken.', CloseCode.UNAVAILABLE),
   UPSTREAM_BUSY: refusal('STRATIX_ERR_UPSTREAM_BUSY', 503, 'admission.upstream.maxWaiting connects already wait for this upstream. Retry-After is set.', CloseCode.UNAVAILABLE),
   AUTH_UNAVAILABLE: refusal('STRATIX_ERR_AUTH_UNAVAILABLE', 503, 'No key can check the token now: the JWKS endpoint is down and no key set younger than auth.jwt.jwks.maxStaleMs is held. Retry-After is set.', CloseCode.UNAVAILABLE),
   NONCE_CACHE_FULL: refusal('STRATIX_ERR_NONCE_CACHE_FULL', 503, 'The replay cache (auth.hmac.nonceCacheEntries) is full; the handshake is refused rather than accepted unchecked. Retry-After is set.', CloseCode.UNAVAILABLE),
@@ -137,17 +138,18 @@ export class AdminError extends HttpError {
   }
 }
 
-/** Admin endpoint errors, by code. docs/routing.md lists them; a test keeps the two in step. */
+/** Admin endpoint errors, by code. docs/operations.md lists them; a test keeps the two in step. */
 export const AdminErrors = Object.freeze({
-  BAD_REQUEST: { code: 'STRATIX_ERR_ADMIN_BAD_REQUEST', status: 400, meaning: 'A required query parameter (clientId, url) is missing or malformed.' },
+  BAD_REQUEST: { code: 'STRATIX_ERR_ADMIN_BAD_REQUEST', status: 400, meaning: 'A query parameter or a session id is missing or malformed (the message names it).' },
   UNAUTHORIZED: { code: 'STRATIX_ERR_ADMIN_UNAUTHORIZED', status: 401, meaning: 'No `Authorization: Bearer <admin.token>` header, or a wrong token.' },
   DISABLED: { code: 'STRATIX_ERR_ADMIN_DISABLED', status: 403, meaning: 'admin.token is not configured, so the admin endpoints are off.' },
   NOT_FOUND: { code: 'STRATIX_ERR_ADMIN_NOT_FOUND', status: 404, meaning: 'No such admin endpoint.' },
+  SESSION_NOT_FOUND: { code: 'STRATIX_ERR_SESSION_NOT_FOUND', status: 404, meaning: 'No open session has this id (it closed, or its worker restarted since).' },
   METHOD_NOT_ALLOWED: { code: 'STRATIX_ERR_ADMIN_METHOD_NOT_ALLOWED', status: 405, meaning: 'The endpoint exists but not for this method (reload and upstream marks are POST; Allow is set).' },
   RELOAD_INVALID: { code: 'STRATIX_ERR_RELOAD_INVALID', status: 422, meaning: 'The config file is invalid; `issues` names each bad setting by path. The old table stays.' },
   INTERNAL: { code: 'STRATIX_ERR_ADMIN_INTERNAL', status: 500, meaning: 'An unexpected error while serving the request (logged).' },
   RELOAD_NOT_APPLIED: { code: 'STRATIX_ERR_RELOAD_NOT_APPLIED', status: 503, meaning: 'The new table was built but not every worker reported it within routing.convergeTimeoutMs; they keep converging.' },
-  UNAVAILABLE: { code: 'STRATIX_ERR_ADMIN_UNAVAILABLE', status: 503, meaning: 'The worker that must answer (explain) is restarting; retry.' },
+  UNAVAILABLE: { code: 'STRATIX_ERR_ADMIN_UNAVAILABLE', status: 503, meaning: 'The worker that must answer (explain, one session) is restarting; retry.' },
 } as const);
 
 export type AdminErrorName = keyof typeof AdminErrors;
@@ -168,7 +170,7 @@ export const NackCodes = Object.freeze({
   INVALID_UTF8: { code: 'STRATIX_NACK_INVALID_UTF8', index: 4, meaning: 'A text payload (binary absent or false) is not valid UTF-8.' },
   CLIENT_ID_MISMATCH: { code: 'STRATIX_NACK_CLIENT_ID_MISMATCH', index: 5, meaning: "The envelope's clientId differs from the URL's." },
   TOO_LARGE: { code: 'STRATIX_NACK_TOO_LARGE', index: 6, meaning: 'The decoded payload exceeds limits.maxMessageBytes.' },
-  UPSTREAM_NOT_OPEN: { code: 'STRATIX_NACK_UPSTREAM_NOT_OPEN', index: 7, meaning: 'No upstream connection is open now (before upstream_open, or while the gateway reconnects it): nothing was sent. Wait for upstream_open or upstream_reset.' },
+  UPSTREAM_NOT_OPEN: { code: 'STRATIX_NACK_UPSTREAM_NOT_OPEN', index: 7, meaning: 'No upstream connection is open now (before upstream_open, while the gateway reconnects it, or after upstream_reset until your ACK covers its seq): nothing was sent. Wait for upstream_open or upstream_reset.' },
   UPSTREAM_LOST: { code: 'STRATIX_NACK_UPSTREAM_LOST', index: 8, meaning: 'The upstream connection closed before the write of this message completed; it may have reached the old upstream in part or whole.' },
   SESSION_ENDED: { code: 'STRATIX_NACK_SESSION_ENDED', index: 9, meaning: 'The upstream closed for good (upstream_closed was sent); the session is ending.' },
   LOG_UNAVAILABLE: { code: 'STRATIX_NACK_LOG_UNAVAILABLE', index: 10, meaning: "The gateway's message log cannot be written (e.g. a full disk), so the outcome could not be kept: nothing was sent." },

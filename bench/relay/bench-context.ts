@@ -12,6 +12,8 @@ export interface BenchContext {
   /** Date.now() past which the benchmark aborts between steps. */
   deadline: number;
   log: (line: string) => void;
+  /** Called after each measurement (the progress bar). */
+  measured?: (() => void) | undefined;
 }
 
 /** A single session's handshake plus probe echo must finish within this. */

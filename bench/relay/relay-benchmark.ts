@@ -33,6 +33,13 @@ async function startMemoryTarget(kind: ProxyKind, echo: ListeningProcess, settin
   return { ...target, stop: () => ownEcho.stop() };
 }
 
+/** Measurements a run makes (for the progress bar): each target per active phase, each proxy and count in the memory phase. */
+export function measurementsPerRun(options: RelayOptions): number {
+  const targets = 1 + options.proxies.filter((k) => k !== 'direct').length;
+  const active = (options.phases.includes('throughput') ? targets : 0) + (options.phases.includes('latency') ? targets : 0);
+  return active + (options.phases.includes('memory') ? options.proxies.length * options.idleSessions.length : 0);
+}
+
 async function activePhases(ctx: BenchContext, run: RunResults, echo: ListeningProcess, settings: ProxySettings): Promise<void> {
   const { options } = ctx;
   const pool = LoadGeneratorPool.start(options.generators);
@@ -42,10 +49,16 @@ async function activePhases(ctx: BenchContext, run: RunResults, echo: ListeningP
       if (kind !== 'direct') targets.push(await startProxy(kind, echo, settings));
     }
     if (options.phases.includes('throughput')) {
-      for (const target of targets) run.throughput.push(await measureThroughput(ctx, pool, target, echo.pid));
+      for (const target of targets) {
+        run.throughput.push(await measureThroughput(ctx, pool, target, echo.pid));
+        ctx.measured?.();
+      }
     }
     if (options.phases.includes('latency')) {
-      for (const target of targets) run.latency.push(await measureLatency(ctx, pool, target));
+      for (const target of targets) {
+        run.latency.push(await measureLatency(ctx, pool, target));
+        ctx.measured?.();
+      }
     }
   } finally {
     await pool.stop();
@@ -60,16 +73,18 @@ export function proxySettings(options: RelayOptions): ProxySettings {
     nodeArgs: options.proxyNodeArgs,
     stratixMain: options.stratixMain,
     stratixNodeArgs: options.stratixNodeArgs,
+    stratixExec: options.stratixExec,
   };
 }
 
-export async function runRelayBenchmark(options: RelayOptions, log: (line: string) => void): Promise<RelayResults> {
+export async function runRelayBenchmark(options: RelayOptions, log: (line: string) => void, measured?: () => void): Promise<RelayResults> {
   const started = performance.now();
   const ctx: BenchContext = {
     options,
     sources: sourceAddressList(options.sourceAddresses),
     deadline: Date.now() + options.timeLimitMs,
     log,
+    measured,
   };
   const settings: ProxySettings = proxySettings(options);
   const runs: RunResults[] = [];
@@ -86,6 +101,7 @@ export async function runRelayBenchmark(options: RelayOptions, log: (line: strin
         for (const kind of options.proxies) {
           for (const sessions of options.idleSessions) {
             run.memory.push(await measureIdleMemory(ctx, kind, sessions, () => startMemoryTarget(kind, echo, settings)));
+            ctx.measured?.();
           }
         }
       }

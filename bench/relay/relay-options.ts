@@ -51,6 +51,12 @@ export interface RelayOptions {
    * add `gateway.workerNodeOptions`. Given before `proxyNodeArgs`.
    */
   stratixNodeArgs: string[];
+  /**
+   * An executable to start instead of `node [stratixNodeArgs] stratixMain`: the single
+   * executable (dist/stratix-gateway) or the bin file (dist/src/cli/main.js, run through its
+   * shebang), started as `PATH --config FILE`.
+   */
+  stratixExec: string | undefined;
   /** Memory phase: keep the idle sessions open this long after measuring (to inspect the proxy by hand). */
   holdMs: number;
   /**
@@ -97,6 +103,9 @@ const USAGE = `usage: node dist/bench/relay/run.js [options]
   --stratix-node-args="ARGS" node options of the Stratix primary, as production starts it
                             (npm start, bin, service unit); workers inherit them
                             (default "${DEFAULT_STRATIX_NODE_ARGS}"; "" for none)
+  --stratix-exec PATH       start this executable as \`PATH --config FILE\` instead of node + main.js:
+                            the single executable (dist/stratix-gateway) or the bin file itself
+                            (its shebang gives the node flags); --stratix-node-args is then unused
   --hold-s S                memory phase: keep the sessions open S s after measuring, for inspection (default 0)
   --wait-quiet-s S          before each measurement, wait up to S s for the machine to be idle, and
                             measure a throughput window again (3 at most) when other work disturbed it (default 0)
@@ -148,6 +157,7 @@ export function parseRelayOptions(argv: readonly string[]): RelayOptions {
       'proxy-node-args': { type: 'string', default: '' },
       'stratix-main': { type: 'string', default: DEFAULT_STRATIX_MAIN },
       'stratix-node-args': { type: 'string', default: DEFAULT_STRATIX_NODE_ARGS },
+      'stratix-exec': { type: 'string' },
       'wait-quiet-s': { type: 'string', default: '0' },
       'hold-s': { type: 'string', default: '0' },
       json: { type: 'string' },
@@ -181,6 +191,7 @@ export function parseRelayOptions(argv: readonly string[]): RelayOptions {
     proxyNodeArgs: nodeArgs(values['proxy-node-args']),
     stratixMain: path.resolve(values['stratix-main']),
     stratixNodeArgs: nodeArgs(values['stratix-node-args']),
+    stratixExec: values['stratix-exec'] === undefined ? undefined : path.resolve(values['stratix-exec']),
     waitQuietMs: Number(values['wait-quiet-s']) * 1000,
     holdMs: Number(values['hold-s']) * 1000,
     json: values.json,
@@ -223,8 +234,9 @@ export function reproduceCommand(o: RelayOptions): string {
     ...(o.proxyNodeArgs.length > 0 ? [`--proxy-node-args="${o.proxyNodeArgs.join(' ')}"`] : []),
     ...(o.proxies.some((p) => p.startsWith('stratix'))
       ? [
-          ...(o.stratixMain === DEFAULT_STRATIX_MAIN ? [] : [`--stratix-main ${o.stratixMain}`]),
-          `--stratix-node-args="${o.stratixNodeArgs.join(' ')}"`,
+          ...(o.stratixExec !== undefined
+            ? [`--stratix-exec ${o.stratixExec}`]
+            : [...(o.stratixMain === DEFAULT_STRATIX_MAIN ? [] : [`--stratix-main ${o.stratixMain}`]), `--stratix-node-args="${o.stratixNodeArgs.join(' ')}"`]),
         ]
       : []),
     ...(o.waitQuietMs > 0 ? [`--wait-quiet-s ${o.waitQuietMs / 1000}`] : []),

@@ -10,7 +10,8 @@ import { writeFileSync } from 'node:fs';
 import { describeMachine } from './machine.js';
 import { descendantsOf } from './process-tree.js';
 import { stratixCommand } from './proxy-under-test.js';
-import { proxySettings, runRelayBenchmark } from './relay-benchmark.js';
+import { measurementsPerRun, proxySettings, runRelayBenchmark } from './relay-benchmark.js';
+import { Progress } from '../../src/ops/progress.js';
 import { parseRelayOptions, reproduceCommand } from './relay-options.js';
 import { disturbanceNote, summaryTable } from './report.js';
 
@@ -35,9 +36,13 @@ async function main(): Promise<void> {
   const date = new Date().toISOString();
   console.log(`# relay benchmark\ncommand: ${command}\nmachine: ${machine}\ndate:    ${date}`);
   if (options.proxies.some((p) => p.startsWith('stratix'))) {
-    console.log(`stratix: node ${stratixCommand(proxySettings(options)).join(' ')} --config <temporary config>`);
+    console.log(`stratix: ${options.stratixExec ?? `node ${stratixCommand(proxySettings(options)).join(' ')}`} --config <temporary config>`);
   }
-  const results = await runRelayBenchmark(options, (line) => console.log(line));
+  // On a terminal a bar on stderr (measurements done, rate, time left); plain lines otherwise.
+  const progress = new Progress(process.stderr, { label: 'relay benchmark', unit: 'measurements', total: options.runs * measurementsPerRun(options), plainEveryMs: 60_000 });
+  const log = (line: string): void => (process.stdout.isTTY && process.stderr.isTTY ? progress.log(line) : console.log(line));
+  const results = await runRelayBenchmark(options, log, () => progress.add(1));
+  progress.finish();
   console.log(`\n${summaryTable(results, options)}\n\n${disturbanceNote(results)}`);
   console.log(`took ${(results.elapsedMs / 60_000).toFixed(1)} min; reproduce with: ${command}`);
   if (options.json !== undefined) {

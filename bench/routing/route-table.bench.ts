@@ -26,6 +26,7 @@ import {
 } from '../../src/routing/index.js';
 import type { HashRouteTable } from '../../src/routing/hash-route-table.js';
 import { lengthsWorkload, POOLS, TEMPLATES, workload } from './route-workload.js';
+import { Progress } from '../../src/ops/progress.js';
 
 const COMMAND = `npx tsc -p . && node --expose-gc dist/bench/routing/route-table.bench.js${process.argv.slice(2).filter((a) => a !== '--json').map((a) => ` ${a}`).join('')}`;
 const CHANGES = 10_000;
@@ -347,14 +348,18 @@ async function main() {
   const runs: Array<[size: number, scenario: 'mix' | 'lengths']> = sizes.map((size) => [size, 'mix']);
   runs.push([Math.max(...sizes), 'lengths']);
   const all: Result[][] = [];
+  // The work grows with the rules: the bar counts rules benchmarked (a bar on a terminal, plain lines otherwise).
+  const progress = new Progress(process.stderr, { label: 'routing bench', unit: 'rules', total: runs.reduce((n, [size]) => n + size * repeat, 0), plainEveryMs: 0 });
   for (const [size, scenario] of runs) {
     const these: Result[] = [];
     for (let r = 1; r <= repeat; r++) {
-      process.stderr.write(`routing bench: ${size} rules (${scenario}), run ${r} of ${repeat}…\n`);
+      progress.log(`routing bench: ${size} rules (${scenario}), run ${r} of ${repeat}…`);
       these.push(runSize(size, scenario));
+      progress.add(size);
     }
     all.push(these);
   }
+  progress.finish();
   if (args.includes('--json')) process.stdout.write(`${JSON.stringify(all, null, 2)}\n`);
   process.stdout.write(`${report(all.map((these) => medianOf(these)))}\n`);
   if (repeat > 1) {

@@ -11,6 +11,7 @@
  *   npm run build && node dist/bench/storm/run.js [--clients 30000] [--generators 3] [--window-s 10]
  *     [--source-addresses 8] [--workers 4] [--echo-workers 3] [--auth none|hmac] [--deadline-s 120]
  *     [--instance-rate R (admission.instance.handshakesPerSecond, burst 2R)] [--wait-quiet-s S]
+ *     [--max-queued N (admission.instance.maxQueuedHandshakes)] [--listen-backlog N (gateway.listenBacklog)]
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -41,6 +42,8 @@ const { values: v } = parseArgs({
     'deadline-s': { type: 'string', default: '120' },
     'connect-concurrency': { type: 'string', default: '100' },
     'instance-rate': { type: 'string', default: '' },
+    'max-queued': { type: 'string', default: '' },
+    'listen-backlog': { type: 'string', default: '' },
     'wait-quiet-s': { type: 'string', default: '0' },
   },
 });
@@ -55,9 +58,19 @@ const opts = {
   deadlineMs: Number(v['deadline-s']) * 1000,
   concurrency: Number(v['connect-concurrency']),
   instanceRate: v['instance-rate'] === '' ? undefined : Number(v['instance-rate']),
+  maxQueued: v['max-queued'] === '' ? undefined : Number(v['max-queued']),
+  listenBacklog: v['listen-backlog'] === '' ? undefined : Number(v['listen-backlog']),
   waitQuietMs: Number(v['wait-quiet-s']) * 1000,
 };
-const command = `node dist/bench/storm/run.js --clients ${opts.clients} --generators ${opts.generators} --window-s ${opts.windowMs / 1000} --source-addresses ${opts.sources} --workers ${opts.workers} --echo-workers ${opts.echoWorkers} --auth ${opts.auth} --deadline-s ${opts.deadlineMs / 1000} --connect-concurrency ${opts.concurrency}${opts.instanceRate === undefined ? '' : ` --instance-rate ${opts.instanceRate}`}${opts.waitQuietMs > 0 ? ` --wait-quiet-s ${opts.waitQuietMs / 1000}` : ''}`;
+const command = `node dist/bench/storm/run.js --clients ${opts.clients} --generators ${opts.generators} --window-s ${opts.windowMs / 1000} --source-addresses ${opts.sources} --workers ${opts.workers} --echo-workers ${opts.echoWorkers} --auth ${opts.auth} --deadline-s ${opts.deadlineMs / 1000} --connect-concurrency ${opts.concurrency}${opts.instanceRate === undefined ? '' : ` --instance-rate ${opts.instanceRate}`}${opts.maxQueued === undefined ? '' : ` --max-queued ${opts.maxQueued}`}${opts.listenBacklog === undefined ? '' : ` --listen-backlog ${opts.listenBacklog}`}${opts.waitQuietMs > 0 ? ` --wait-quiet-s ${opts.waitQuietMs / 1000}` : ''}`;
+
+/** admission.instance as the options set it (the defaults otherwise). */
+function instanceAdmission(o: typeof opts): Record<string, number> {
+  return {
+    ...(o.instanceRate === undefined ? {} : { handshakesPerSecond: o.instanceRate, handshakeBurst: Math.max(1, 2 * o.instanceRate) }),
+    ...(o.maxQueued === undefined ? {} : { maxQueuedHandshakes: o.maxQueued }),
+  };
+}
 
 /** Cores busy with anything over `ms` (the whole machine, from /proc/stat). */
 async function busyCores(ms: number): Promise<number> {
@@ -154,15 +167,15 @@ async function main(): Promise<void> {
   writeFileSync(
     configFile,
     JSON.stringify({
-      gateway: { listen: `127.0.0.1:${port}`, workers: opts.workers, maxConnections: 200_000, drainPeriodMs: 0, drainGraceMs: 1_000 },
+      gateway: { listen: `127.0.0.1:${port}`, workers: opts.workers, maxConnections: 200_000, drainPeriodMs: 0, drainGraceMs: 1_000, ...(opts.listenBacklog === undefined ? {} : { listenBacklog: opts.listenBacklog }) },
       defaultRoute: { openclawGateway: `ws://127.0.0.1:${echo.port}/` },
       log: { level: 'warn' },
       // One echo upstream stands for every OpenClaw gateway: its per-upstream pacing is off.
-      admission: { upstream: { maxConcurrentConnects: 0, connectsPerSecond: 0 }, ...(opts.instanceRate === undefined ? {} : { instance: { handshakesPerSecond: opts.instanceRate, handshakeBurst: Math.max(1, 2 * opts.instanceRate) } }) },
+      admission: { upstream: { maxConcurrentConnects: 0, connectsPerSecond: 0 }, instance: instanceAdmission(opts) },
       ...(hmac === undefined ? {} : { auth: { mode: 'hmac', hmac: { keysDir } } }),
     }),
   );
-  console.log(`stratix: node --max-semi-space-size=2 dist/src/cli/main.js --config <config: workers ${opts.workers}, auth ${opts.auth}, admission defaults except upstream pacing off${opts.instanceRate === undefined ? '' : `, instance rate ${opts.instanceRate}/s, burst ${2 * opts.instanceRate}`}>`);
+  console.log(`stratix: node --max-semi-space-size=2 dist/src/cli/main.js --config <config: workers ${opts.workers}, auth ${opts.auth}, admission defaults except upstream pacing off${opts.instanceRate === undefined ? '' : `, instance rate ${opts.instanceRate}/s, burst ${2 * opts.instanceRate}`}${opts.maxQueued === undefined ? '' : `, maxQueuedHandshakes ${opts.maxQueued}`}${opts.listenBacklog === undefined ? '' : `, listenBacklog ${opts.listenBacklog}`}>`);
   const gateway = await ListeningProcess.start({ name: 'stratix', args: ['--max-semi-space-size=2', MAIN, '--config', configFile], timeoutMs: 30_000, expectedPort: port, probe: () => accepts(port) });
   const gens = Array.from({ length: opts.generators }, () => new Generator());
   const per = Math.ceil(opts.clients / opts.generators);

@@ -10,7 +10,7 @@
 import type { Clock } from './token-bucket.js';
 
 export class RetryAfterSpread {
-  readonly #rate: number;
+  readonly #rate: () => number;
   readonly #max: number;
   readonly #now: Clock;
   readonly #random: () => number;
@@ -18,8 +18,10 @@ export class RetryAfterSpread {
   #current = 0;
   #previous = 0;
 
-  constructor(opts: { ratePerSecond: number; maxSeconds: number; now?: Clock; random?: () => number }) {
-    this.#rate = Math.max(1, opts.ratePerSecond);
+  /** `ratePerSecond`: what the instance admits, fixed or (a function) measured. */
+  constructor(opts: { ratePerSecond: number | (() => number); maxSeconds: number; now?: Clock; random?: () => number }) {
+    const rate = opts.ratePerSecond;
+    this.#rate = typeof rate === 'number' ? () => rate : rate;
     this.#max = opts.maxSeconds;
     this.#now = opts.now ?? performance.now.bind(performance);
     this.#random = opts.random ?? Math.random;
@@ -38,7 +40,7 @@ export class RetryAfterSpread {
     // Refusals over the last second: this window plus the unexpired part of the previous one.
     const inWindow = Math.min(1, (now - this.#windowStart) / 1_000);
     const backlog = this.#current + this.#previous * (1 - inWindow);
-    const spread = Math.min(this.#max, Math.max(1, Math.ceil(backlog / this.#rate)));
+    const spread = Math.min(this.#max, Math.max(1, Math.ceil(backlog / Math.max(1, this.#rate()))));
     return 1 + Math.floor(this.#random() * spread);
   }
 }

@@ -7,15 +7,20 @@
  *   stratix-gateway check-config [FILE]        validate a config file
  *   stratix-gateway routes import|export|explain …   the route rules, in etcd or a file
  *   stratix-gateway sign --kid K --secret-file F CLIENT_ID   a signed handshake's query string
+ *   stratix-gateway status | sessions list|show|close …  a running instance, through its admin API
+ *   stratix-gateway default-config             a complete, commented config
  *   stratix-gateway --help | --version
  */
-import { readFileSync } from 'node:fs';
+import { gatewayVersion } from '../version.js';
 import { runGateway } from './run.js';
 import { checkConfig } from './check-config.js';
 import { resolveConfigPath } from './config-path.js';
 import { runRoutesCommand } from './routes-command.js';
 import { routesCommandDefaults } from './routes-target.js';
 import { runSignCommand } from './sign-command.js';
+import { runStatusCommand } from './status-command.js';
+import { runSessionsCommand } from './sessions-command.js';
+import { runDefaultConfigCommand } from './default-config-command.js';
 
 const USAGE = `Usage:
   stratix-gateway [--config FILE]          run the gateway (default config: $STRATIX_CONFIG or config/route.json)
@@ -25,6 +30,9 @@ const USAGE = `Usage:
                                            see \`stratix-gateway routes --help\`
   stratix-gateway sign --kid KID --secret-file FILE [--ts MS] [--nonce N] [--url WS_URL] CLIENT_ID
                                            print a signed handshake's query string (docs/protocol.md)
+  stratix-gateway status                   a running instance: readiness, route table, workers
+  stratix-gateway sessions list|show|close …  its sessions (see \`stratix-gateway sessions --help\`)
+  stratix-gateway default-config           print a complete config, every setting commented
   stratix-gateway --help | --version
 `;
 
@@ -35,8 +43,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (command === '--version' || command === '-v') {
-    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
-    process.stdout.write(`${pkg.version}\n`);
+    process.stdout.write(`${gatewayVersion()}\n`);
     return 0;
   }
   if (command === 'routes') {
@@ -45,6 +52,9 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'sign') {
     return runSignCommand(rest, process.stdout, process.stderr);
   }
+  if (command === 'status') return runStatusCommand(rest, process, process.env);
+  if (command === 'sessions') return runSessionsCommand(rest, process, process.env);
+  if (command === 'default-config') return runDefaultConfigCommand(rest, process.stdout, process.stderr);
   if (command === 'check-config') {
     const file = rest[0] === '--config' ? rest[1] : rest[0];
     return checkConfig(resolveConfigPath(file), process.stdout, process.stderr);

@@ -24,6 +24,9 @@ import { once } from 'node:events';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { applyEdits, modify } from 'jsonc-parser';
+import { parseJsonc } from '../config/load.js';
+import { Progress, type ProgressStream } from '../ops/progress.js';
 import type { Writable } from 'node:stream';
 import type { DefaultRouteConfig, RouteRuleConfig } from '../config/route-schema.js';
 import { buildRouteTable } from '../routing/index.js';
@@ -165,11 +168,13 @@ async function importRoutes(
   io: RoutesCommandIo,
   options: RoutesCommandOptions,
 ): Promise<number> {
-  const input = await readRouteFile(file);
+  const reading = stepProgress(io, `validating ${file}`);
+  const input = await readRouteFile(file, (done, total) => reading.update(done, total));
+  reading.finish();
   const wanted = toValues(input);
   if (input.duplicates > 0) io.stderr.write(`warning: ${input.duplicates} rules repeat an earlier rule's key and were skipped (the first is kept)\n`);
 
-  const current = await readTarget(target, options, true);
+  const current = await readTarget(target, options, true, target.kind === 'etcd' ? stepProgress(io, `reading etcd prefix ${target.prefix}`) : undefined);
   const puts: Array<readonly [string, RouteValue]> = [];
   let added = 0;
   let changed = 0;
@@ -192,12 +197,15 @@ async function importRoutes(
   if (target.kind === 'etcd') {
     where = `etcd ${target.endpoints.join(',')} prefix ${target.prefix}`;
     if (!opts.dryRun && (puts.length > 0 || deletes.length > 0)) {
+      const writing = stepProgress(io, 'writing to etcd', 'keys');
       const res = await withStore(target, options, (store) =>
         store.write(
           puts.map(([k, v]) => [k, JSON.stringify(v)] as const),
           deletes,
+          { onProgress: (done, total) => writing.update(done, total) },
         ),
       );
+      writing.finish();
       revision = ` (revision ${res.revision})`;
     }
   } else {
@@ -223,20 +231,42 @@ function toValues(content: RouteFileContent): Map<string, RouteValue> {
 
 /** Merges into a file's `routes`/`defaultRoute`, keeping its other settings; atomic replace. */
 async function writeRulesIntoFile(path: string, values: Map<string, RouteValue>): Promise<void> {
-  let doc: Record<string, unknown> = {};
+  let text: string | undefined;
   try {
-    const parsed: unknown = JSON.parse(await readFile(path, 'utf8'));
-    if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed)) doc = parsed as Record<string, unknown>;
+    text = await readFile(path, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
   const { rules, defaultRoute } = splitValues(values);
-  doc['routes'] = rules;
-  if (defaultRoute !== undefined) doc['defaultRoute'] = defaultRoute;
-  else delete doc['defaultRoute'];
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
-  await writeFile(tmp, JSON.stringify(doc, null, 2) + '\n');
+  await writeFile(tmp, text === undefined ? JSON.stringify({ routes: rules }, null, 2) + '\n' : mergeRules(text, rules, defaultRoute));
   await rename(tmp, path);
+}
+
+/**
+ * The file's text with `routes` and `defaultRoute` replaced. Plain JSON is rewritten
+ * (fast for a million rules); a file with comments (JSONC, as default-config writes) is
+ * edited in place, so its comments and layout survive.
+ */
+function mergeRules(text: string, rules: RouteRuleConfig[], defaultRoute: DefaultRouteConfig | undefined): string {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch {
+    doc = undefined;
+  }
+  if (doc !== undefined) {
+    const obj: Record<string, unknown> = doc !== null && typeof doc === 'object' && !Array.isArray(doc) ? (doc as Record<string, unknown>) : {};
+    obj['routes'] = rules;
+    if (defaultRoute !== undefined) obj['defaultRoute'] = defaultRoute;
+    else delete obj['defaultRoute'];
+    return JSON.stringify(obj, null, 2) + '\n';
+  }
+  parseJsonc(text); // not even JSONC: fail with JSON's message, the file untouched
+  const formattingOptions = { insertSpaces: true, tabSize: 2 };
+  let out = applyEdits(text, modify(text, ['routes'], rules, { formattingOptions }));
+  out = applyEdits(out, modify(out, ['defaultRoute'], defaultRoute, { formattingOptions }));
+  return out;
 }
 
 // --- export ---------------------------------------------------------------------
@@ -330,7 +360,7 @@ async function withStore<T>(target: EtcdTarget, options: RoutesCommandOptions, f
 }
 
 /** Every rule of a target. `missingOk`: a file that does not exist yet is empty (import into a new file). */
-async function readTarget(target: Target, options: RoutesCommandOptions, missingOk: boolean): Promise<RuleSet> {
+async function readTarget(target: Target, options: RoutesCommandOptions, missingOk: boolean, progress?: StepProgress): Promise<RuleSet> {
   if (target.kind === 'file') {
     try {
       return { values: toValues(await readRouteFile(target.path)), invalid: [] };
@@ -343,6 +373,7 @@ async function readTarget(target: Target, options: RoutesCommandOptions, missing
   const invalid: string[] = [];
   await withStore(target, options, (store) =>
     store.readAll(options.pageSize ?? 50_000, (pairs) => {
+      progress?.update(values.size + invalid.length + pairs.length);
       for (const [key, raw] of pairs) {
         const entry = parseRouteEntry(key, raw);
         if (entry.kind === 'invalid') invalid.push(target.prefix + key);
@@ -350,7 +381,30 @@ async function readTarget(target: Target, options: RoutesCommandOptions, missing
       }
     }),
   );
+  progress?.finish();
   return { values, invalid };
+}
+
+/** Below this many, a step shows no progress (a small import prints only its result). */
+const PROGRESS_MIN = 10_000;
+
+interface StepProgress {
+  update(done: number, total?: number): void;
+  finish(): void;
+}
+
+/** A progress bar on stderr for one step of a large import (src/ops/progress.ts). */
+function stepProgress(io: RoutesCommandIo, label: string, unit = 'rules'): StepProgress {
+  const bar = new Progress(io.stderr as ProgressStream, { label, unit, quietBelow: PROGRESS_MIN });
+  return {
+    update(done, total) {
+      bar.total = total;
+      bar.update(done);
+    },
+    finish() {
+      bar.finish();
+    },
+  };
 }
 
 function splitValues(values: Map<string, RouteValue>): { rules: RouteRuleConfig[]; defaultRoute: DefaultRouteConfig | undefined } {

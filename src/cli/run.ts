@@ -8,8 +8,12 @@ import { loadConfigFile } from '../config/load.js';
 import { ConfigError, StratixError } from '../errors.js';
 import { createLogger } from '../log.js';
 import { Primary } from '../cluster/primary.js';
+import { ensurePrimaryFlags, noteSignal, watchSupervisor } from '../cluster/primary-flags.js';
 
 export async function runGateway(configPath: string): Promise<number> {
+  // Started without the primary's V8 flags: start again with them (primary-flags.ts).
+  const supervised = ensurePrimaryFlags();
+  if (supervised !== undefined) return supervised;
   let config;
   try {
     config = loadConfigFile(configPath);
@@ -33,6 +37,7 @@ export async function runGateway(configPath: string): Promise<number> {
   }
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals): void => {
+    noteSignal(signal);
     signals++;
     if (signals > 1) {
       logger.warn({ signal }, 'second signal: exiting now');
@@ -48,7 +53,12 @@ export async function runGateway(configPath: string): Promise<number> {
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  watchSupervisor(() => {
+    logger.warn('the supervising process is gone: draining');
+    onSignal('SIGTERM');
+  });
   process.on('SIGHUP', () => {
+    noteSignal('SIGHUP');
     logger.info({ path: configPath }, 'SIGHUP: reloading the config, auth keys and TLS certificate');
     void primary.reload('sighup');
     primary.reloadCredentials();

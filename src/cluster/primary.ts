@@ -20,19 +20,24 @@ import { HandshakeError, handshakeError } from '../errors.js';
 import { onHttpClientError, parseHandshakeTarget } from '../protocol/handshake.js';
 import { refuseUpgrade, type RequestHeaders } from '../relay/websocket-handshake.js';
 import { GatewayMetrics } from '../metrics/gateway-metrics.js';
-import type { MetricsSnapshot } from '../metrics/metrics-format.js';
+import { labelProcessMetrics, type MetricsSnapshot } from '../metrics/metrics-format.js';
 import { handleOpsRequest } from '../server/ops-endpoints.js';
 import { createAdminHandler, listenAdmin, type AdminHandler } from '../server/admin-endpoints.js';
+import { opsAdmin } from '../server/ops-admin.js';
+import { ProcessStats } from '../server/process-stats.js';
+import { SessionAdmin } from '../server/session-admin.js';
 import { RouteController, type ReloadResult, type ReloadTrigger } from '../control/route-controller.js';
 import { startEchoUpstream, type EchoUpstream } from '../demo/echo-upstream.js';
 import { readRequestHead, type RequestHead } from './request-head.js';
 import { shardOf } from './shard.js';
 import { WorkerHandle } from './worker-handle.js';
+import { checkWorkerNodeOptions } from './worker-launch.js';
 import { LogGenerations } from './log-generations.js';
 import { systemClock } from '../time/clock.js';
 import { availableParallelism } from 'node:os';
 import { TLSSocket } from 'node:tls';
 import { SourceAdmission } from '../admission/source-admission.js';
+import { HandshakeQueue } from '../admission/handshake-queue.js';
 import { TrustedProxies } from '../security/client-address.js';
 import { resolveAdminToken } from '../security/admin-token.js';
 import { checkCredentialFiles } from '../security/credential-check.js';
@@ -59,9 +64,12 @@ export class Primary {
   #demo: EchoUpstream | undefined;
   readonly #admin: AdminHandler;
   #adminServer: HttpServer | undefined;
+  readonly #stats = new ProcessStats();
   #draining: Promise<void> | undefined;
   /** Per-source and instance handshake limits, and open connections per source (docs/security.md). */
   readonly #sources: SourceAdmission;
+  /** Handshakes handed to each worker and not yet taken: at its bound, 503 at once (admission/handshake-queue.ts). */
+  readonly #queue: HandshakeQueue;
   readonly #trusted: TrustedProxies;
   /** tls.server: the TLS listener and the pipe to the workers. */
   #tls: TlsListener | undefined;
@@ -71,6 +79,7 @@ export class Primary {
   constructor(config: Config, opts: PrimaryOptions) {
     this.config = config;
     this.logger = opts.logger;
+    checkWorkerNodeOptions(config.gateway.workerNodeOptions, opts.configPath ?? '<config>');
     const count = config.gateway.workers === 'auto' ? availableParallelism() : config.gateway.workers;
     // The rules go to the workers from the route controller, in chunks, not in the init message.
     const { routes: _routes, defaultRoute: _default, ...workerConfig } = config;
@@ -84,9 +93,19 @@ export class Primary {
       onSourcesReleased: (w: number, sources: readonly string[]) => {
         for (const source of sources) this.#sources.release(source, w);
       },
-      onExit: (w: number) => this.#sources.releaseOwner(w),
+      onTaken: (w: number, n: number) => this.#queue.taken(w, n),
+      onExit: (w: number) => {
+        this.#sources.releaseOwner(w);
+        this.#queue.ownerGone(w);
+      },
     };
     this.#sources = new SourceAdmission(config.admission);
+    const maxQueued = config.admission.instance.maxQueuedHandshakes;
+    this.#queue = new HandshakeQueue({
+      maxPerOwner: maxQueued === 0 ? 0 : Math.max(1, Math.ceil(maxQueued / count)),
+      retryAfterMaxSeconds: config.admission.instance.retryAfterMaxSeconds,
+      now: systemClock.now,
+    });
     this.#trusted = new TrustedProxies(config.gateway.trustedProxies);
     for (let i = 0; i < count; i++) {
       this.workers.push(new WorkerHandle(i, count, workerConfig, config.gateway.workerNodeOptions, this.logger, events));
@@ -99,12 +118,17 @@ export class Primary {
       logger: this.logger,
       registry: this.metrics.registry,
     });
-    this.#admin = createAdminHandler(this.control, resolveAdminToken(config.admin, process.env, opts.configPath), this.logger);
+    const sessions = new SessionAdmin({ replicas: this.workers, defaultRatePerSecond: config.routing.migrateRatePerSecond, primary: this.#stats });
+    const ops = opsAdmin({ snapshots: () => this.#snapshots(), uptimeSeconds: () => this.#uptimeSeconds(), readiness: () => this.readiness() });
+    this.#admin = createAdminHandler({ routes: this.control, sessions, ops }, resolveAdminToken(config.admin, process.env, opts.configPath), this.logger);
     const registers = [this.metrics.registry];
     this.#restarts = new Counter({ name: 'stratix_worker_restarts_total', help: 'Worker processes restarted after dying.', labelNames: ['worker'], registers });
     const workers = this.workers;
     const sources = this.#sources;
     new Gauge({ name: 'stratix_source_connections', help: 'Open connections counted against their source address.', registers, collect() { this.set(sources.open); } });
+    const queue = this.#queue;
+    new Gauge({ name: 'stratix_handshakes_queued', help: 'Handshakes handed to the workers that they have not yet taken (admission.instance.maxQueuedHandshakes).', registers, collect() { this.set(queue.queued); } });
+    new Gauge({ name: 'stratix_handshakes_taken_per_second', help: 'Handshakes the workers took over the last second: what the instance sustains when it is saturated.', registers, collect() { this.set(queue.ratePerSecond); } });
     new Gauge({ name: 'stratix_source_rate_tracked', help: 'Source addresses tracked for the per-source handshake rate.', registers, collect() { this.set(sources.rateTracked.size); } });
     new Counter({
       name: 'stratix_rate_limit_evictions_total',
@@ -130,7 +154,7 @@ export class Primary {
     this.#ops.on('request', (req, res) =>
       handleOpsRequest(req, res, {
         snapshots: () => this.#snapshots(),
-        uptimeSeconds: () => (performance.now() - this.#startedAt) / 1000,
+        uptimeSeconds: () => this.#uptimeSeconds(),
         readiness: () => this.readiness(),
         admin: config.admin.listen === undefined ? this.#admin : undefined,
       }, (err) => this.#countRefusal(err)),
@@ -162,10 +186,10 @@ export class Primary {
     let addr;
     if (this.config.tls.server !== undefined) {
       this.#pipe = await TlsPipe.start();
-      this.#tls = await listenTls(this.config.tls.server, { host, port, handshakeTimeoutMs: this.config.gateway.handshakeTimeoutMs }, (s) => this.#onConnection(s), this.logger);
+      this.#tls = await listenTls(this.config.tls.server, { host, port, backlog: this.config.gateway.listenBacklog, handshakeTimeoutMs: this.config.gateway.handshakeTimeoutMs }, (s) => this.#onConnection(s), this.logger);
       addr = this.#tls.server.address();
     } else {
-      this.#listener.listen({ host, port, backlog: 4096 });
+      this.#listener.listen({ host, port, backlog: this.config.gateway.listenBacklog });
       await once(this.#listener, 'listening');
       addr = this.#listener.address();
     }
@@ -207,15 +231,17 @@ export class Primary {
       return;
     }
     const source = this.#trusted.clientAddress(socket.remoteAddress ?? '', head.headers['x-forwarded-for']);
-    const limited = this.#sources.check(source);
+    const limited = this.#sources.check(source) ?? this.#queue.check(worker.index);
     if (limited !== undefined) {
       this.#refuse(socket, limited, head.headers);
       return;
     }
     this.#sources.acquire(source, worker.index);
+    this.#queue.sent(worker.index);
     if (socket instanceof TLSSocket) {
       this.#handOverTls(socket, head, worker, source);
     } else if (!worker.handOver(socket, head.bytes, { source })) {
+      this.#queue.taken(worker.index, 1);
       this.#sources.release(source, worker.index);
       this.#refuse(socket, handshakeError('WORKER_UNAVAILABLE', undefined, { 'Retry-After': '1' }), head.headers);
     }
@@ -228,6 +254,7 @@ export class Primary {
         if (tls.destroyed || !worker.handOver(far, head.bytes, { source, peer: tls.remoteAddress, secure: true })) {
           near.destroy();
           far.destroy();
+          this.#queue.taken(worker.index, 1);
           this.#sources.release(source, worker.index);
           this.#refuse(tls, handshakeError('WORKER_UNAVAILABLE', undefined, { 'Retry-After': '1' }), head.headers);
           return;
@@ -235,6 +262,7 @@ export class Primary {
         TlsPipe.relay(tls, near);
       },
       () => {
+        this.#queue.taken(worker.index, 1);
         this.#sources.release(source, worker.index);
         this.#refuse(tls, handshakeError('WORKER_UNAVAILABLE', undefined, { 'Retry-After': '1' }), head.headers);
       },
@@ -257,10 +285,16 @@ export class Primary {
     this.metrics.handshakeRejections.inc({ code: err.code });
   }
 
+  #uptimeSeconds(): number {
+    return (performance.now() - this.#startedAt) / 1000;
+  }
+
+  /** One snapshot per process; per-process series (process_*, nodejs_*) carry a `worker` label. */
   async #snapshots(): Promise<MetricsSnapshot[]> {
-    const all = await Promise.all(this.workers.map((w) => w.metrics()));
-    const out = all.filter((s): s is MetricsSnapshot => s !== undefined);
-    out.push(await this.metrics.registry.getMetricsAsJSON());
+    const all = await Promise.all(this.workers.map(async (w) => ({ worker: String(w.index), snapshot: await w.metrics() })));
+    const out: MetricsSnapshot[] = [];
+    for (const { worker, snapshot } of all) if (snapshot !== undefined) out.push(labelProcessMetrics(snapshot, worker));
+    out.push(labelProcessMetrics(await this.metrics.registry.getMetricsAsJSON(), 'primary'));
     return out;
   }
 
@@ -301,6 +335,7 @@ export class Primary {
       this.#pipe?.close();
       this.#adminServer?.close();
       await this.#demo?.close();
+      this.#stats.close();
       this.#releaseLog();
       this.logger.info('drained');
     })();

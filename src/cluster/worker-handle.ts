@@ -7,7 +7,7 @@
  * (re)starts says 'ready', gets the current routes (`onStarted`), and only then
  * takes clients.
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { RouteChangePolicy } from '../config/schema.js';
@@ -16,9 +16,11 @@ import type { MetricsSnapshot } from '../metrics/metrics-format.js';
 import type { RouteExplanation } from '../routing/route-table.js';
 import type { UpstreamStatus } from '../routing/upstream-health.js';
 import type { RouteChange } from '../sources/route-source.js';
+import type { AdminCloseOptions, PrefixCloseResult } from '../server/session-directory.js';
+import type { SessionReplica, WorkerProcessInfo } from '../server/session-replica.js';
+import type { SessionId, SessionInfo, SessionPage, SessionQuery } from '../server/session-view.js';
 import { ROUTE_CHUNK_RULES, type ToPrimary, type ToWorker } from './messages.js';
-
-const WORKER_MAIN = new URL('./worker-main.js', import.meta.url);
+import { launchWorker } from './worker-launch.js';
 const RESTART_MIN_MS = 100;
 const RESTART_MAX_MS = 5_000;
 /** A worker that lived this long resets the restart backoff. */
@@ -38,6 +40,8 @@ export interface WorkerHandleEvents {
   onRecovered(index: number, orphans: readonly string[]): void;
   /** Connections the worker held, counted against these sources, ended. */
   onSourcesReleased?(index: number, sources: readonly string[]): void;
+  /** The worker took `n` of the sockets handed to it. */
+  onTaken?(index: number, n: number): void;
   /** The process exited (every connection it held is gone). */
   onExit?(index: number): void;
 }
@@ -51,7 +55,7 @@ export interface HandOverInfo {
 
 type Pending = { resolve(value: unknown): void; reject(err: Error): void; timer: NodeJS.Timeout };
 
-export class WorkerHandle implements RouteReplica {
+export class WorkerHandle implements RouteReplica, SessionReplica {
   readonly index: number;
   readonly label: string;
   readonly #workers: number;
@@ -64,6 +68,8 @@ export class WorkerHandle implements RouteReplica {
   #stopping = false;
   #restartDelay = RESTART_MIN_MS;
   #startedAt = 0;
+  #generation = 0;
+  #restarts = 0;
   #nextId = 1;
   readonly #pending = new Map<number, Pending>();
   #exited: Promise<void> = Promise.resolve();
@@ -87,6 +93,16 @@ export class WorkerHandle implements RouteReplica {
     return this.#child?.pid;
   }
 
+  /** 1 for the first process, +1 on each restart (the G of session ids). */
+  get generation(): number {
+    return this.#generation;
+  }
+
+  /** Times the worker died and was started again. */
+  get restarts(): number {
+    return this.#restarts;
+  }
+
   /** The process is up and can take route operations (it may not take clients yet). */
   get available(): boolean {
     return this.#child?.connected === true && !this.#stopping;
@@ -94,8 +110,9 @@ export class WorkerHandle implements RouteReplica {
 
   /** Forks the worker; resolves when it reports ready. */
   start(): Promise<void> {
-    const child = fork(WORKER_MAIN, [], { serialization: 'advanced', stdio: 'inherit', execArgv: [...process.execArgv, ...this.#execArgv] });
+    const child = launchWorker(this.#execArgv);
     this.#child = child;
+    this.#generation++;
     this.#startedAt = performance.now();
     const ready = new Promise<void>((resolve) => (this.#onReady = resolve));
     this.#exited = new Promise<void>((resolve) => {
@@ -115,7 +132,7 @@ export class WorkerHandle implements RouteReplica {
     child.on('message', (msg: ToPrimary) => this.#onMessage(msg));
     child.on('error', (err) => this.#logger.error({ worker: this.index, err: err.message }, 'worker ipc error'));
     const { generation, orphans } = this.#events.place(this.index);
-    this.#send({ t: 'init', config: this.#config, index: this.index, workers: this.#workers, generation, orphans });
+    this.#send({ t: 'init', config: this.#config, index: this.index, workers: this.#workers, generation, orphans, starts: this.#generation });
     return ready;
   }
 
@@ -135,6 +152,8 @@ export class WorkerHandle implements RouteReplica {
           child.kill('SIGKILL');
         },
       );
+    } else if (msg.t === 'taken') {
+      this.#events.onTaken?.(this.index, msg.n);
     } else if (msg.t === 'sources-released') {
       this.#events.onSourcesReleased?.(this.index, msg.sources);
     } else if (msg.t === 'reply') {
@@ -150,6 +169,7 @@ export class WorkerHandle implements RouteReplica {
   #onExit(code: number | null, signal: string | null): void {
     if (this.#stopping) return;
     this.#logger.error({ worker: this.index, code, signal }, 'worker exited; restarting');
+    this.#restarts++;
     this.#events.onRestart(this.index, code, signal);
     if (performance.now() - this.#startedAt > STABLE_MS) this.#restartDelay = RESTART_MIN_MS;
     const delay = this.#restartDelay;
@@ -228,6 +248,28 @@ export class WorkerHandle implements RouteReplica {
 
   upstreams(): Promise<UpstreamStatus[]> {
     return this.#request<UpstreamStatus[]>((id) => ({ t: 'upstreams', id }));
+  }
+
+  // --- SessionReplica -------------------------------------------------------------
+
+  listSessions(query: SessionQuery): Promise<SessionPage> {
+    return this.#request<SessionPage>((id) => ({ t: 'sessions', id, query }));
+  }
+
+  getSession(session: SessionId): Promise<SessionInfo | null> {
+    return this.#request<SessionInfo | null>((id) => ({ t: 'session-get', id, session }));
+  }
+
+  closeSession(session: SessionId, opts: AdminCloseOptions): Promise<SessionInfo | null> {
+    return this.#request<SessionInfo | null>((id) => ({ t: 'session-close', id, session, code: opts.code, end: opts.end }));
+  }
+
+  closeSessions(prefix: string, opts: AdminCloseOptions & { ratePerSecond: number }): Promise<PrefixCloseResult> {
+    return this.#request<PrefixCloseResult>((id) => ({ t: 'sessions-close', id, prefix, code: opts.code, end: opts.end, ratePerSecond: opts.ratePerSecond }));
+  }
+
+  processInfo(): Promise<WorkerProcessInfo> {
+    return this.#request<WorkerProcessInfo>((id) => ({ t: 'process-info', id }), METRICS_TIMEOUT_MS);
   }
 
   /** Asks the worker to drain; resolves when it has exited. */

@@ -12,10 +12,13 @@ import { parseConfig } from '../config/load.js';
 import { createLogger, type Logger } from '../log.js';
 import { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import { Gateway } from '../server/gateway.js';
+import { LocalSessionReplica } from '../server/session-replica.js';
+import { ProcessStats } from '../server/process-stats.js';
 import type { ToPrimary, ToWorker } from './messages.js';
 import { shardOf } from './shard.js';
 
 let gateway: Gateway | undefined;
+let sessions: LocalSessionReplica | undefined;
 let logger: Logger | undefined;
 let draining = false;
 /** A full route set being received in chunks. */
@@ -58,6 +61,18 @@ function flushReleased(): void {
   released = [];
 }
 
+/** Sockets taken off the IPC channel this turn: the primary learns it once per event-loop turn (its handshake queue). */
+let taken = 0;
+
+function tookSocket(): void {
+  if (taken++ === 0) {
+    setImmediate(() => {
+      send({ t: 'taken', n: taken });
+      taken = 0;
+    });
+  }
+}
+
 async function init(msg: Extract<ToWorker, { t: 'init' }>): Promise<void> {
   const config = parseConfig(msg.config, '<from primary>');
   logger = createLogger({ level: config.log.level, bindings: { role: 'worker', worker: msg.index } });
@@ -70,8 +85,10 @@ async function init(msg: Extract<ToWorker, { t: 'init' }>): Promise<void> {
     workers: msg.workers,
     deferRoutes: true,
     onSourceReleased: sourceReleased,
+    starts: msg.starts,
   });
   await gateway.admission.start();
+  sessions = new LocalSessionReplica(gateway.directory, new ProcessStats(), `worker ${msg.index}`);
   const { index, workers } = msg;
   const recovered = gateway.startReliable({ generation: msg.generation, orphans: msg.orphans, owns: (id) => shardOf(id, workers) === index, workers });
   send({ t: 'ready', recovered: [...recovered] });
@@ -144,6 +161,21 @@ function onRouteMessage(gw: Gateway, msg: Exclude<ToWorker, { t: 'init' | 'conn'
     case 'upstreams':
       reply(msg.id, () => live.upstreams());
       break;
+    case 'sessions':
+      reply(msg.id, () => sessions!.listSessions(msg.query));
+      break;
+    case 'session-get':
+      reply(msg.id, () => sessions!.getSession(msg.session));
+      break;
+    case 'session-close':
+      reply(msg.id, () => sessions!.closeSession(msg.session, { code: msg.code, end: msg.end }));
+      break;
+    case 'sessions-close':
+      reply(msg.id, () => sessions!.closeSessions(msg.prefix, { code: msg.code, end: msg.end, ratePerSecond: msg.ratePerSecond }));
+      break;
+    case 'process-info':
+      reply(msg.id, () => sessions!.processInfo());
+      break;
   }
 }
 
@@ -157,6 +189,7 @@ process.on('message', (msg: ToWorker, handle?: Socket) => {
       });
       break;
     case 'conn':
+      tookSocket();
       if (handle === undefined) break;
       if (gateway === undefined) handle.destroy();
       else gateway.adopt(handle, Buffer.from(msg.head), { source: msg.source, peer: msg.peer, secure: msg.secure });

@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { setImmediate as nextTurn } from 'node:timers/promises';
+import { stripComments } from 'jsonc-parser';
 import type { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import { routeRuleSchema, type RouteRuleConfig } from './route-schema.js';
@@ -40,11 +41,27 @@ function unreadable(path: string, err: unknown): ConfigError {
   return new ConfigError(path, [`(file): cannot read: ${e.code ?? e.message}`], { cause: err });
 }
 
-function parseJson(path: string, text: string): unknown {
+/**
+ * JSON, or JSON with comments (`//` line and block comments, as `stratix-gateway default-config`
+ * writes): plain JSON is parsed as it is (fast for a million rules); only a file that
+ * fails is tried again without its comments (each comment character replaced by a
+ * space, so the error's position still points into the file). Trailing commas are not
+ * allowed.
+ */
+export function parseJsonc(text: string): unknown {
   try {
     return JSON.parse(text);
   } catch (err) {
-    throw new ConfigError(path, [`(file): not valid JSON: ${(err as Error).message}`], { cause: err });
+    if (!text.includes('/')) throw err;
+    return JSON.parse(stripComments(text, ' '));
+  }
+}
+
+function parseJson(path: string, text: string): unknown {
+  try {
+    return parseJsonc(text);
+  } catch (err) {
+    throw new ConfigError(path, [`(file): not valid JSON (comments are allowed): ${(err as Error).message}`], { cause: err });
   }
 }
 

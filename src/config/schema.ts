@@ -54,15 +54,22 @@ export const gatewaySchema = z.strictObject({
   /** After the drain period, sessions still closing get this long before the process exits anyway. */
   drainGraceMs: ms(0, 600_000).default(5_000),
   /**
-   * Node/V8 flags for worker processes. The default caps V8's young generation at
-   * 2 MiB semi-spaces: idle sessions then cost about half the RSS (docs/benchmarks.md).
-   */
-  /**
    * Peers whose forwarding headers are believed (nginx in front): the client's address
    * is then taken from X-Forwarded-For (rightmost address not in this list), for the
    * per-source limits and the upstream's forwarding headers. Addresses or CIDR blocks.
    */
   trustedProxies: z.array(addressOrCidr).max(1_000).default([]),
+  /**
+   * The listening socket's accept queue (capped by the kernel's net.core.somaxconn).
+   * Deep enough for a reconnect herd to wait for the primary, which answers it at once
+   * (a 101 hand-off or a 503 with Retry-After), rather than for the clients' TCP
+   * retries of dropped connection attempts (1, 3, 7, 15 … s): docs/security.md, "Overload".
+   */
+  listenBacklog: z.int().min(1).max(65_535).default(4_096),
+  /**
+   * Node/V8 flags for worker processes. The default caps V8's young generation at
+   * 2 MiB semi-spaces: idle sessions then cost about half the RSS (docs/benchmarks.md).
+   */
   workerNodeOptions: z.array(z.string().regex(/^--[a-z0-9-]+(=\S+)?$/, 'expected a flag like "--max-semi-space-size=2"')).max(32).default(['--max-semi-space-size=2']),
 });
 

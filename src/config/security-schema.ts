@@ -133,6 +133,11 @@ export const admissionSchema = z.strictObject({
       handshakeBurst: z.int().min(1).max(10_000_000).default(10_000),
       /** The largest Retry-After (seconds) given to refused clients. */
       retryAfterMaxSeconds: z.int().min(1).max(3_600).default(60),
+      /**
+       * Handshakes handed to the workers that they have not yet taken (split between
+       * workers); past it, 503 OVERLOADED at once rather than a queue. 0 = no bound.
+       */
+      maxQueuedHandshakes: count.default(1_000),
     })
     .prefault({}),
   /** Per source address (the client's, or the one a trusted proxy names), enforced by the primary before the hand-off. */

@@ -84,3 +84,16 @@ export async function renderMetrics(
   if (format === 'openmetrics') registry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
   return { contentType: registry.contentType, body: await registry.metrics() };
 }
+
+/**
+ * Gives every per-process series (prom-client's `process_*` and `nodejs_*`) of one
+ * process's snapshot a `worker` label ("primary", "0", "1", …), so that the aggregation
+ * keeps one series per process instead of summing them: a file-descriptor limit, a heap
+ * or an event-loop lag is a per-process fact. The `stratix_*` metrics are left to be summed.
+ */
+export function labelProcessMetrics(snapshot: MetricsSnapshot, worker: string): MetricsSnapshot {
+  return snapshot.map((metric) => {
+    if (!metric.name.startsWith('process_') && !metric.name.startsWith('nodejs_')) return metric;
+    return { ...metric, values: metric.values.map((v) => ({ ...v, labels: { ...v.labels, worker } })) } as typeof metric;
+  });
+}

@@ -94,6 +94,8 @@ const SAMPLE_MASK = 63;
 /** The reason of a 4307 close. */
 export const ROUTE_CHANGED_REASON = 'route changed, reconnect now';
 
+const STATE_NAMES = ['connecting', 'open', 'closing', 'closed'] as const;
+
 // Flag bits.
 /** Client reads paused (upstream buffer high, or the pre-open queue full). */
 const PAUSED_C2U = 1;
@@ -132,6 +134,17 @@ export class Session implements LegOwner, UpstreamConnectOwner, ConnectTimed, Ra
   backlog1 = 0;
   /** Why the upstream failed, once it did. */
   upstreamFailure: UpstreamError | undefined;
+  /**
+   * For the admin API (src/server/session-view.ts): messages and payload bytes accepted
+   * per direction (0 client→upstream, 1 upstream→client), and the number and open time
+   * the owner's session directory gives the session. Small integers only.
+   */
+  messages0 = 0;
+  messages1 = 0;
+  bytes0 = 0;
+  bytes1 = 0;
+  serial = 0;
+  openedAt = 0;
   #connect: UpstreamConnect | null = null;
   /** The client's close (or FIN) while connecting: relayed after the queue once the upstream opens. */
   #closeAfterOpen: { code: number | undefined; reason: string } | null = null;
@@ -163,6 +176,20 @@ export class Session implements LegOwner, UpstreamConnectOwner, ConnectTimed, Ra
   /** The route changed (routing.onRouteChange "migrate"): the client reconnects to the new one. */
   routeChanged(): void {
     if (this.live) this.close(CloseCode.ROUTE_CHANGED, ROUTE_CHANGED_REASON);
+  }
+
+  /** The client reads too slowly: upstream reads are paused for it. */
+  get slow(): boolean {
+    return (this.flags & PAUSED_U2C) !== 0;
+  }
+
+  get stateName(): 'connecting' | 'open' | 'closing' | 'closed' {
+    return STATE_NAMES[this.state];
+  }
+
+  /** The operator closes the session (admin API): a verbatim session always ends both legs, so `end` changes nothing. */
+  adminClose(code: number, reason: string, _end: boolean): void {
+    this.close({ code, name: 'OPERATOR', reconnect: 'backoff', meaning: reason }, reason);
   }
 
   /** Owner's tick: gives up on an upstream still connecting after `connectTimeoutMs`. */
@@ -294,6 +321,13 @@ export class Session implements LegOwner, UpstreamConnectOwner, ConnectTimed, Ra
   legMessage(leg: Leg, bytes: number): void {
     const m = this.owner.metrics;
     const dir = leg === this.client ? Direction.ClientToUpstream : Direction.UpstreamToClient;
+    if (dir === Direction.ClientToUpstream) {
+      this.messages0++;
+      this.bytes0 += bytes;
+    } else {
+      this.messages1++;
+      this.bytes1 += bytes;
+    }
     m.messagesReceived[dir]++;
     m.bytesReceived[dir] += bytes;
     const limits = this.owner.rateLimits;

@@ -19,7 +19,7 @@ export interface ReliableGauges {
 }
 
 export type ResumeOutcome = 'recovered' | 'expired' | 'unknown' | 'out_of_range';
-export type EndReason = 'client_close' | 'upstream_closed' | 'expired' | 'log_unavailable' | 'taken_over';
+export type EndReason = 'client_close' | 'upstream_closed' | 'expired' | 'log_unavailable' | 'taken_over' | 'operator';
 
 export class ReliableMetrics {
   /** Plain counters, read at scrape time. */

@@ -130,11 +130,24 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
   #replayTo = 0;
   /** The seq of upstream_closed, once sent. */
   #endSeq = 0;
+  /** The seq of the last upstream_reset: DATA waits until the client has acknowledged it. */
+  #resetSeq = 0;
   /** Connection counter: answers go only to the connection their message came on. */
   generation = 0;
   ring: EnvelopeRing | null = null;
   dups: DuplicateCache | null = null;
   #outbox: UpstreamOutbox | null = null;
+  /**
+   * For the admin API (src/server/session-view.ts): client messages accepted and their
+   * payload bytes (0), envelopes made for the client and their bytes (1), as the
+   * metrics count them; the number and open time the session directory gives it.
+   */
+  messages0 = 0;
+  messages1 = 0;
+  bytes0 = 0;
+  bytes1 = 0;
+  serial = 0;
+  openedAt = 0;
   /** Small frames (ACK, NACK) for the client at this turn's flush. */
   #toClient: Buffer[] | null = null;
   #connect: UpstreamConnect | null = null;
@@ -144,6 +157,9 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
   /** Why the last upstream went (for upstream_reset / upstream_closed). */
   #lastCode = 0;
   #lastReason = '';
+  /** How the last open upstream went (for upstream_reset; failed attempts since do not change it). */
+  #resetCode = 0;
+  #resetReason = '';
 
   constructor(host: ReliableHost, id: string, clientId: string, target: string, handle: number, createdAtMs: number) {
     this.host = host;
@@ -163,6 +179,46 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
 
   get attached(): boolean {
     return this.client !== null;
+  }
+
+  // --- The admin API's view (src/server/session-view.ts) ------------------------------
+
+  get stateName(): 'connecting' | 'open' | 'closing' | 'closed' | 'detached' {
+    if (this.state === ReliableState.Closed) return 'closed';
+    if (this.state === ReliableState.Ended) return 'closing';
+    if (this.client === null) return 'detached';
+    return this.state === ReliableState.Open ? 'open' : 'connecting';
+  }
+
+  /** Upstream reads stopped at a bound, or client reads stopped. */
+  get paused(): boolean {
+    return (this.flags & (PAUSED_SESSION | PAUSED_INSTANCE | CLIENT_READS_PAUSED)) !== 0;
+  }
+
+  /** The client's socket buffer is over the mark. */
+  get slow(): boolean {
+    return (this.flags & CLIENT_SLOW) !== 0;
+  }
+
+  /** Envelopes kept until the client acknowledges them. */
+  get bufferDepth(): number {
+    return this.lastSeq - this.ackedSeq;
+  }
+
+  /**
+   * The operator closes the client connection with `code` (the session waits for a
+   * resume), or with `end` ends the session and its upstream too.
+   */
+  adminClose(code: number, reason: string, end: boolean): void {
+    if (!end) {
+      this.client?.close(code, reason);
+      return;
+    }
+    const c = this.client;
+    this.client = null;
+    c?.close(code, reason);
+    this.upstream?.close(CloseCode.NORMAL.code, 'the session was ended by the operator');
+    this.#finish('operator');
   }
 
   /** The state as a SESSION record. */
@@ -187,8 +243,8 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
     this.durableSeq = s.lastSeq;
     this.state = ReliableState.Reconnecting;
     this.flags |= EVER_OPEN;
-    this.#lastCode = CloseCode.SERVICE_RESTART.code;
-    this.#lastReason = 'gateway restarted';
+    this.#lastCode = this.#resetCode = CloseCode.SERVICE_RESTART.code;
+    this.#lastReason = this.#resetReason = 'gateway restarted';
   }
 
   /** Takes this session into the host's flush list; false when it is there already. */
@@ -592,8 +648,11 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
     }
     const counters = h.counters;
     counters.messagesReceived[Direction.ClientToUpstream]++;
+    this.messages0++;
     if (this.state === ReliableState.Ended || this.state === ReliableState.Closed) return this.#refuse(id, NackCodes.SESSION_ENDED, 'the upstream closed for good');
     if (this.state !== ReliableState.Open || this.upstream === null) return this.#refuse(id, NackCodes.UPSTREAM_NOT_OPEN, 'no upstream connection is open now');
+    // Sent before the client read upstream_reset: meant for the old upstream, not the fresh one.
+    if (this.ackedSeq < this.#resetSeq) return this.#refuse(id, NackCodes.UPSTREAM_NOT_OPEN, `acknowledge upstream_reset (seq ${this.#resetSeq}) first`);
     if (!h.log.writable) return this.#refuse(id, NackCodes.LOG_UNAVAILABLE, 'the message log cannot be written');
     const n = base64DecodedLength(e.data);
     if (n < 0) return this.#refuse(id, NackCodes.BAD_BASE64, 'data is not strict base64');
@@ -609,6 +668,7 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
     h.log.pin(h.log.currentSegment, now + h.settings.resumeWindowMs);
     counters.bytesReceived[Direction.ClientToUpstream] += n;
     this.#chargeRate(0, n);
+    this.bytes0 += n;
     const out = (this.#outbox ??= new UpstreamOutbox());
     out.add(frame, id, this.generation);
     h.touch(this);
@@ -731,6 +791,8 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
     // Upstream → client counts envelopes: received when made, sent when acknowledged.
     h.counters.messagesReceived[Direction.UpstreamToClient]++;
     h.counters.bytesReceived[Direction.UpstreamToClient] += env.length;
+    this.messages1++;
+    this.bytes1 += env.length;
     h.touch(this);
     if (this.#atSessionBound()) this.pauseUpstream(PAUSED_SESSION);
     else if (!h.acceptingEnvelopes) this.pauseUpstream(PAUSED_INSTANCE);
@@ -840,7 +902,7 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
     const up = new Leg(this, socket, LegKind.Upstream, true);
     this.upstream = up;
     this.state = ReliableState.Open;
-    if (reconnect) this.#appendEvent('upstream_reset', this.#lastCode, this.#lastReason);
+    if (reconnect) this.#resetSeq = this.#appendEvent('upstream_reset', this.#resetCode, this.#resetReason);
     else {
       this.flags |= EVER_OPEN;
       h.log.append(sessionBody(this.handle, this.snapshot()));
@@ -879,8 +941,8 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
       (id, gen) => this.#settle(id, NackCodes.UPSTREAM_LOST.index, gen),
       (id, gen) => this.#settle(id, NackCodes.UPSTREAM_NOT_OPEN.index, gen),
     );
-    this.#lastCode = code;
-    this.#lastReason = reason;
+    this.#lastCode = this.#resetCode = code;
+    this.#lastReason = this.#resetReason = reason;
     if (this.state >= ReliableState.Ended) return;
     // A lost connection is a signal to the breaker: reconnects probe the upstream one at a time.
     if (code !== ROUTE_CHANGED) this.host.breaker.lost(this.target);

@@ -46,6 +46,8 @@ export function serverTlsOptions(cfg: ServerTls): SecureContextOptions {
 export interface TlsListenOptions {
   host: string | undefined;
   port: number;
+  /** The accept queue (gateway.listenBacklog). */
+  backlog: number;
   handshakeTimeoutMs?: number;
 }
 
@@ -60,7 +62,7 @@ export async function listenTls(cfg: ServerTls, where: TlsListenOptions, onSecur
   });
   server.on('secureConnection', (s: TLSSocket) => onSecure(s));
   server.on('tlsClientError', (_err, socket) => socket.destroy());
-  server.listen({ host: where.host, port: where.port, backlog: 4096 });
+  server.listen({ host: where.host, port: where.port, backlog: where.backlog });
   await once(server, 'listening');
   const reload = (): boolean => {
     try {

@@ -4,8 +4,10 @@
  * liveness rounds, its route migrations and its capacity count.
  */
 import type { CloseCodeInfo } from '../protocol/close-codes.js';
+import type { SessionView } from './session-view.js';
 
-export interface GatewaySession {
+/** Every session is also listed, shown and closed by the admin API (SessionView). */
+export interface GatewaySession extends SessionView {
   readonly clientId: string;
   /** The upstream URL it is connected (or connecting) to. */
   readonly target: string;

@@ -51,6 +51,11 @@ import { handleOpsRequest, type OpsSource } from './ops-endpoints.js';
 import { SessionAdmission } from './session-admission.js';
 import { upstreamTlsOptions, type UpstreamTlsOptions } from '../security/upstream-tls.js';
 import { listenTls, type TlsListener } from '../security/tls-listener.js';
+import { opsAdmin } from './ops-admin.js';
+import { ProcessStats } from './process-stats.js';
+import { SessionAdmin } from './session-admin.js';
+import { NumberedSessions, SessionDirectory } from './session-directory.js';
+import { LocalSessionReplica } from './session-replica.js';
 
 const TICK_MS = 250;
 
@@ -78,6 +83,8 @@ export interface GatewayOptions {
   clock?: Clock;
   /** The file system under the reliable sessions' log (default node:fs; tests inject failures). */
   logFs?: LogFileSystem;
+  /** How many times this worker's process has been started (1 for the first): the G of the admin API's session ids. Default 1. */
+  starts?: number;
 }
 
 /** What the primary tells a worker about a socket it hands over. */
@@ -99,8 +106,8 @@ export class Gateway implements SessionOwner, NegotiationHost {
   readonly health: UpstreamHealth;
   readonly settings: RelaySettings;
   readonly clock: Clock;
-  /** Every session: verbatim and reliable. */
-  readonly sessions = new Set<GatewaySession>();
+  /** Every session: verbatim and reliable (numbered as they join: session-directory.ts). */
+  readonly sessions: Set<GatewaySession>;
   /** Reliable sessions (`stratix.v1`), once `startReliable` has run. */
   reliable: ReliableSessions | undefined;
   readonly paused = new Map<Session, number>();
@@ -108,6 +115,8 @@ export class Gateway implements SessionOwner, NegotiationHost {
   /** Upgrades waiting for the upstream's subprotocol choice (negotiated-upgrade.ts), with their route. */
   readonly #negotiations = new Map<NegotiatedUpgrade, { clientId: string; match: RouteMatch; accept: string }>();
   readonly closing = new Map<Session, number>();
+  /** The sessions as the admin API lists them (src/server/session-directory.ts). */
+  readonly directory: SessionDirectory;
   sampleCounter = 0;
   readonly rateLimits: ClientRateLimits | undefined;
   readonly ratePauses: RatePauses<Session>;
@@ -132,6 +141,7 @@ export class Gateway implements SessionOwner, NegotiationHost {
   #control: RouteController | undefined;
   #admin: AdminHandler | undefined;
   #adminServer: Server | undefined;
+  #stats: ProcessStats | undefined;
   readonly #logFs: LogFileSystem | undefined;
   /** Standalone: gives the log root up. */
   #releaseLog: (() => void) | undefined;
@@ -144,6 +154,8 @@ export class Gateway implements SessionOwner, NegotiationHost {
     this.ratePauses = new RatePauses<Session>(config.admission.client.pausedTimeoutMs, () => this.clock.now());
     this.logger = opts.logger ?? silentLogger();
     this.metrics = opts.metrics ?? new GatewayMetrics();
+    this.directory = new SessionDirectory({ worker: opts.workerIndex ?? 0, generation: opts.starts ?? 1, logger: this.logger });
+    this.sessions = new NumberedSessions<GatewaySession>(this.directory);
     this.live = new LiveRoutes(this, config, { initial: opts.routes, deferred: opts.deferRoutes, workers: opts.workers });
     this.routes = this.live.holder;
     this.health = this.live.health;
@@ -216,7 +228,9 @@ export class Gateway implements SessionOwner, NegotiationHost {
         const placement = standalonePlacement(config, gw.clock);
         gw.#releaseLog = placement.release;
         removeOrphans(gw.startReliable(placement));
-        const handler = createAdminHandler(control, resolveAdminToken(config.admin, process.env, opts.configPath), gw.logger);
+        const stats = (gw.#stats = new ProcessStats());
+        const sessions = new SessionAdmin({ replicas: [new LocalSessionReplica(gw.directory, stats)], defaultRatePerSecond: config.routing.migrateRatePerSecond });
+        const handler = createAdminHandler({ routes: control, sessions, ops: opsAdmin(gw.#opsSource()) }, resolveAdminToken(config.admin, process.env, opts.configPath), gw.logger);
         if (config.admin.listen === undefined) gw.#admin = handler;
         else gw.#adminServer = await listenAdmin(config.admin.listen, handler, config.gateway);
       }
@@ -260,10 +274,10 @@ export class Gateway implements SessionOwner, NegotiationHost {
   async listen(): Promise<void> {
     const { host, port } = parseListen(this.config.gateway.listen);
     if (this.config.tls.server !== undefined) {
-      this.#tls = await listenTls(this.config.tls.server, { host, port, handshakeTimeoutMs: this.config.gateway.handshakeTimeoutMs }, (s) => this.#server.emit('connection', s), this.logger);
+      this.#tls = await listenTls(this.config.tls.server, { host, port, backlog: this.config.gateway.listenBacklog, handshakeTimeoutMs: this.config.gateway.handshakeTimeoutMs }, (s) => this.#server.emit('connection', s), this.logger);
       return;
     }
-    this.#server.listen({ host, port, backlog: 4096 });
+    this.#server.listen({ host, port, backlog: this.config.gateway.listenBacklog });
     await once(this.#server, 'listening');
   }
 
@@ -556,6 +570,7 @@ export class Gateway implements SessionOwner, NegotiationHost {
     if (this.#drained !== undefined) return this.#drained;
     this.metrics.draining.set(1);
     this.live.stopMigrations();
+    this.directory.stop();
     void this.#control?.close();
     this.logger.info({ sessions: this.sessions.size, periodMs }, 'draining');
     // Reliable clients get 1012 too ("resume now"): their sessions stay in the log for the next process.
@@ -599,6 +614,8 @@ export class Gateway implements SessionOwner, NegotiationHost {
     this.admission.close();
     this.#tls?.close();
     this.live.stopMigrations();
+    this.directory.stop();
+    this.#stats?.close();
     await this.#control?.close();
     if (this.#adminServer !== undefined) {
       this.#adminServer.closeAllConnections();
@@ -631,14 +648,17 @@ export class Gateway implements SessionOwner, NegotiationHost {
     };
   }
 
-  #onRequest(req: IncomingMessage, res: ServerResponse): void {
-    const source: OpsSource = {
+  #opsSource(): OpsSource {
+    return {
       snapshots: async () => [await this.metrics.registry.getMetricsAsJSON()],
       uptimeSeconds: () => this.uptimeSeconds,
       readiness: () => this.readiness(),
       admin: this.#admin,
     };
-    handleOpsRequest(req, res, source, (r) => this.#countRefusal(r));
+  }
+
+  #onRequest(req: IncomingMessage, res: ServerResponse): void {
+    handleOpsRequest(req, res, this.#opsSource(), (r) => this.#countRefusal(r));
   }
 
   #countRefusal(err: HandshakeError): void {

@@ -172,7 +172,7 @@ export class EtcdRouteStore {
   async write(
     puts: readonly StoredPair[],
     deletes: readonly string[],
-    opts: { maxTxnOps?: number; concurrency?: number } = {},
+    opts: { maxTxnOps?: number; concurrency?: number; onProgress?: (done: number, total: number) => void } = {},
   ): Promise<WriteResult> {
     const maxTxnOps = opts.maxTxnOps ?? 128;
     const ops = [
@@ -182,12 +182,15 @@ export class EtcdRouteStore {
     let next = 0;
     let revision = 0;
     let transactions = 0;
+    let written = 0;
     const worker = async (): Promise<void> => {
       while (next < ops.length) {
         const batch = ops.slice(next, next + maxTxnOps);
         next += batch.length;
         const res = await this.client.kv.txn({ success: batch }, this.#deadline());
         transactions++;
+        written += batch.length;
+        opts.onProgress?.(written, ops.length);
         revision = Math.max(revision, Number(res.header.revision));
       }
     };

@@ -11,7 +11,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { defaultRouteSchema, routeRuleSchema, type DefaultRouteConfig, type RouteRuleConfig } from '../config/route-schema.js';
-import { formatIssues } from '../config/load.js';
+import { formatIssues, parseJsonc } from '../config/load.js';
 import { ruleKey } from './route-key.js';
 import { routeSourceError } from './route-source-error.js';
 
@@ -28,17 +28,22 @@ export interface RouteFileContent {
 /** At most this many problems are listed; the rest are counted. */
 const MAX_ISSUES = 50;
 
-export async function readRouteFile(path: string): Promise<RouteFileContent> {
+/** Told how many rules have been validated so far, and of how many (JSON lines: undefined). */
+export type RouteFileProgress = (done: number, total: number | undefined) => void;
+
+export async function readRouteFile(path: string, onProgress?: RouteFileProgress): Promise<RouteFileContent> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
   } catch (err) {
     throw routeSourceError('IMPORT_INVALID', `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, err);
   }
-  return parseRouteFile(text, path);
+  return parseRouteFile(text, path, onProgress);
 }
 
-export function parseRouteFile(text: string, source: string): RouteFileContent {
+const PROGRESS_EVERY = 10_000;
+
+export function parseRouteFile(text: string, source: string, onProgress?: RouteFileProgress): RouteFileContent {
   const issues: string[] = [];
   const rules: RouteRuleConfig[] = [];
   const seen = new Set<string>();
@@ -68,16 +73,23 @@ export function parseRouteFile(text: string, source: string): RouteFileContent {
   let doc: unknown;
   let isDocument = true;
   try {
-    doc = JSON.parse(text);
+    doc = parseJsonc(text); // a config file may carry comments
   } catch {
     isDocument = false;
   }
+  const each = (list: unknown[], where: (i: number) => string): void => {
+    for (let i = 0; i < list.length; i++) {
+      addRule(list[i], where(i));
+      if (onProgress !== undefined && (i + 1) % PROGRESS_EVERY === 0) onProgress(i + 1, list.length);
+    }
+    onProgress?.(list.length, list.length);
+  };
   if (isDocument && Array.isArray(doc)) {
-    doc.forEach((v, i) => addRule(v, `[${i}]`));
+    each(doc, (i) => `[${i}]`);
   } else if (isDocument && doc !== null && typeof doc === 'object' && 'routes' in doc) {
     const o = doc as { routes: unknown; defaultRoute?: unknown };
     if (!Array.isArray(o.routes)) issues.push('routes: expected an array of rules');
-    else o.routes.forEach((v, i) => addRule(v, `routes[${i}]`));
+    else each(o.routes, (i) => `routes[${i}]`);
     if (o.defaultRoute !== undefined) setDefault(o.defaultRoute, 'defaultRoute');
   } else {
     // JSON lines (a file holding one single rule is JSON lines too).

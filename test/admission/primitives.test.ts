@@ -1,7 +1,8 @@
 /**
  * The admission building blocks with a clock moved by hand: the token bucket
  * (take / waitMs / charge), keyed buckets and their bound, the Retry-After spread,
- * the upstream gate (concurrency, rate, FIFO, bounded queue, expiry), the
+ * the handshake queue (its bound per owner, the measured rate behind its
+ * Retry-After), the upstream gate (concurrency, rate, FIFO, bounded queue, expiry), the
  * clientId registry's three policies, the nonce cache's generations and bound,
  * and per-source accounting per owner.
  */
@@ -10,6 +11,7 @@ import assert from 'node:assert/strict';
 import { TokenBucket } from '../../src/admission/token-bucket.js';
 import { KeyedBuckets } from '../../src/admission/keyed-buckets.js';
 import { RetryAfterSpread } from '../../src/admission/retry-after.js';
+import { HandshakeQueue } from '../../src/admission/handshake-queue.js';
 import { UpstreamGate } from '../../src/admission/upstream-gate.js';
 import { ClientIdRegistry } from '../../src/admission/client-id-registry.js';
 import { SourceAdmission } from '../../src/admission/source-admission.js';
@@ -112,6 +114,49 @@ describe('RetryAfterSpread', () => {
     assert.equal(s.next(), 30, 'capped at maxSeconds');
     c.advance(2_500);
     assert.equal(s.next(), 1, 'the backlog is forgotten after quiet seconds');
+  });
+});
+
+describe('HandshakeQueue', () => {
+  it('refuses an owner at its bound (others unaffected), frees on taken, forgets a dead owner', () => {
+    const c = clock();
+    const q = new HandshakeQueue({ maxPerOwner: 2, retryAfterMaxSeconds: 60, now: c.now, random: () => 0 });
+    q.sent(0);
+    q.sent(0);
+    assert.equal(q.check(1), undefined, 'another owner has room');
+    const refused = q.check(0);
+    assert.equal(refused?.code, 'STRATIX_ERR_OVERLOADED');
+    assert.equal(refused?.status, 503);
+    assert.equal(refused?.headers['Retry-After'], '1');
+    assert.equal(q.queued, 2);
+    q.taken(0, 1);
+    assert.equal(q.check(0), undefined, 'room again after one was taken');
+    q.taken(0, 5);
+    assert.equal(q.queued, 0, 'more taken than sent does not go below zero');
+    q.sent(1);
+    q.sent(1);
+    q.ownerGone(1);
+    assert.equal(q.queued, 0);
+    assert.equal(q.check(1), undefined);
+    assert.equal(new HandshakeQueue({ maxPerOwner: 0, retryAfterMaxSeconds: 60, now: c.now }).check(0), undefined, '0 = no bound');
+  });
+
+  it('measures the rate handshakes are taken at, and spreads Retry-After over backlog / that rate', () => {
+    const c = clock();
+    const q = new HandshakeQueue({ maxPerOwner: 1, retryAfterMaxSeconds: 60, now: c.now, random: () => 0.999 });
+    for (let i = 0; i < 50; i++) {
+      q.sent(0);
+      q.taken(0, 1);
+    }
+    assert.equal(q.ratePerSecond, 50, 'this second so far');
+    c.advance(1_000);
+    assert.equal(q.ratePerSecond, 50, 'the last full second');
+    q.sent(0);
+    let last = '';
+    for (let i = 0; i < 500; i++) last = q.check(0)!.headers['Retry-After']!;
+    assert.equal(last, '10', '500 refused at a measured 50/s: up to 10 s');
+    c.advance(2_000);
+    assert.equal(q.ratePerSecond, 0, 'nothing taken for two seconds');
   });
 });
 

@@ -7,8 +7,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { PRIMARY_NODE_OPTIONS } from '../../src/cluster/primary-flags.js';
 
 export const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+/** Node flags of the gateway as the bin, `npm start` and the systemd unit start it (no relaunch). */
+export const CLI_NODE_ARGS: readonly string[] = PRIMARY_NODE_OPTIONS;
 
 export interface RunningCli {
   readonly proc: ChildProcess;
@@ -51,7 +54,7 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv = process.env): Pr
 /** Starts the gateway CLI and resolves once it logs "listening". */
 export function startCli(config: Record<string, unknown>): Promise<RunningCli> {
   const tmp = writeTempConfig(config);
-  const proc = spawn(process.execPath, [CLI, '--config', tmp.path], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, [...CLI_NODE_ARGS, CLI, '--config', tmp.path], { stdio: ['ignore', 'pipe', 'pipe'] });
   const logs: Array<Record<string, unknown>> = [];
   const stderr: string[] = [];
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>

@@ -10,6 +10,9 @@ import net from 'node:net';
 export class TcpProxy {
   readonly #targetPort: number;
   readonly #sockets = new Set<net.Socket>();
+  readonly #pipes = new Set<[net.Socket, net.Socket]>();
+  /** The first line (the HTTP request line) of every connection, in order. */
+  readonly requestLines: string[] = [];
   #server: net.Server | undefined;
   #port = 0;
 
@@ -37,8 +40,26 @@ export class TcpProxy {
     }
     client.on('close', () => upstream.destroy());
     upstream.on('close', () => client.destroy());
+    client.once('data', (d: Buffer) => this.requestLines.push(d.toString('latin1').split('\r\n', 1)[0]!));
+    const pair: [net.Socket, net.Socket] = [client, upstream];
+    this.#pipes.add(pair);
+    client.on('close', () => this.#pipes.delete(pair));
     client.pipe(upstream);
     upstream.pipe(client);
+  }
+
+  /**
+   * Black-holes every open connection (nothing passes either way, nothing is closed:
+   * a dead path that TCP does not notice); new connections still pass.
+   */
+  freeze(): void {
+    for (const [client, upstream] of this.#pipes) {
+      client.unpipe(upstream);
+      upstream.unpipe(client);
+      client.pause();
+      upstream.pause();
+    }
+    this.#pipes.clear();
   }
 
   /** Resets every connection and stops accepting new ones. */

@@ -103,6 +103,7 @@ describe('crash recovery (CLI, kill -9)', { timeout: 120_000 }, () => {
     const reset = c.sequenced.at(-1)!;
     assert.deepEqual([reset.event, reset.code, reset.reason], ['upstream_reset', 1012, 'gateway restarted']);
     assert.equal(upstream.upgradeHeaders.length, connections + 1, 'one new upstream connection');
+    c.ack(reset.seq!); // DATA waits for the client to have seen upstream_reset (protocol.md §3.4)
     const receivedBefore = upstream.received.length;
     c.data('before-crash', 'sent once');
     await c.until(() => c.answers('before-crash').length === 1, 'the duplicate answered');

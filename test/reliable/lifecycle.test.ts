@@ -89,6 +89,7 @@ test('a route change with routing.onRouteChange "migrate" moves the upstream und
     await toB;
     await c.until(() => c.sequenced.some((e) => e.event === 'upstream_reset'), 'upstream_reset');
     assert.equal(c.sequenced.find((e) => e.event === 'upstream_reset')!.code, 4307);
+    c.ack(c.sequenced.find((e) => e.event === 'upstream_reset')!.seq!); // DATA waits for the client to have seen it (protocol.md §3.4)
     c.data('on-b', 'hello b');
     await c.until(() => c.payloads.length === 1, 'the echo from b');
     assert.equal(b.received.at(-1)!.data.toString(), 'hello b');

@@ -43,6 +43,7 @@ test('the upstream restarts (1012): the session survives with upstream_reset; no
     await c.until(() => c.sequenced.some((e) => e.event === 'upstream_reset'), 'upstream_reset');
     const reset = c.sequenced.find((e) => e.event === 'upstream_reset')!;
     assert.deepEqual([reset.seq, reset.code, reset.reason], [3, 1012, 'service restart']);
+    c.ack(reset.seq!); // DATA waits for the client to have seen upstream_reset (protocol.md §3.4)
     c.data('m-3', 'to the new upstream');
     await c.until(() => c.payloads.length === 2, 'echo from the new upstream');
     assert.deepEqual(got, ['to the new upstream'], 'nothing replayed into the new upstream');

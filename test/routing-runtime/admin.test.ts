@@ -2,7 +2,7 @@
  * The admin endpoints on a standalone Gateway: bearer-token auth, a separate admin
  * listener, `GET /admin/routes/explain` for each kind of match, operator marks on
  * pool members, and pool members taken down by repeated connect failures.
- * The admin error catalogue is checked against docs/routing.md.
+ * The admin error catalogue is checked against docs/operations.md.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -228,8 +228,8 @@ describe('GET /admin/routes/explain and pool members', () => {
   });
 });
 
-test('docs/routing.md lists exactly the admin errors, with their HTTP status', () => {
-  const doc = readFileSync(new URL('../../../docs/routing.md', import.meta.url), 'utf8');
+test('docs/operations.md lists exactly the admin errors, with their HTTP status', () => {
+  const doc = readFileSync(new URL('../../../docs/operations.md', import.meta.url), 'utf8');
   const rows = doc
     .split('\n')
     .filter((l) => /^\| \d{3} \| `?STRATIX_ERR_/.test(l))

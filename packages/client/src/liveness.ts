@@ -1,0 +1,76 @@
+/**
+ * Is the connection alive? The gateway sends something (at least a HEARTBEAT) every
+ * `heartbeatMs`, within half a second (docs/protocol.md §3.2); browsers cannot see
+ * WebSocket pings, so this is the signal (§3.4). Silence for two intervals means the
+ * connection is dead.
+ *
+ * Time is read from the clock passed in (the wall clock by default, which goes on
+ * while a laptop sleeps, where a monotonic clock may stop). A check that runs late
+ * by more than an interval (the machine was asleep, the process stopped, the timers
+ * were throttled) is taken as dead at once if nothing arrived for more than 1.5
+ * intervals (at least an interval plus the gateway's half second): more silence
+ * than a healthy gateway leaves, so the gateway has probably dropped the
+ * connection meanwhile, and a socket that slept rarely learns of it before it
+ * sends. A page whose timers are throttled (a hidden tab) still gets its frames, so
+ * a late check does not drop a live connection there; it only notices a dead one
+ * as late as its timers run.
+ */
+export class Liveness {
+  readonly #clock: () => number;
+  readonly #onDead: (why: string) => void;
+  #heartbeatMs = 0;
+  #intervalMs = 0;
+  #lastTraffic = 0;
+  #due = 0;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(clock: () => number, onDead: (why: string) => void) {
+    this.#clock = clock;
+    this.#onDead = onDead;
+  }
+
+  /** Starts watching a connection whose gateway promised traffic every `heartbeatMs`. */
+  start(heartbeatMs: number): void {
+    this.stop();
+    this.#heartbeatMs = heartbeatMs;
+    this.#intervalMs = Math.max(50, Math.floor(heartbeatMs / 2));
+    this.#lastTraffic = this.#clock();
+    this.#schedule(this.#lastTraffic);
+  }
+
+  /** A frame arrived. */
+  traffic(): void {
+    this.#lastTraffic = this.#clock();
+  }
+
+  stop(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #schedule(now: number): void {
+    this.#due = now + this.#intervalMs;
+    this.#timer = setTimeout(() => this.#check(), this.#intervalMs);
+  }
+
+  #check(): void {
+    this.#timer = undefined;
+    const now = this.#clock();
+    const hb = this.#heartbeatMs;
+    if (now < this.#lastTraffic) this.#lastTraffic = now; // the wall clock was set back
+    const silence = now - this.#lastTraffic;
+    const late = now - this.#due;
+    if (silence > 2 * hb) {
+      this.#onDead(`nothing from the gateway for ${silence} ms (heartbeat ${hb} ms)`);
+    } else if (late > hb && silence > lateSilenceMs(hb)) {
+      this.#onDead(`the liveness check ran ${late} ms late and nothing arrived for ${silence} ms (asleep?)`);
+    } else {
+      this.#schedule(now);
+    }
+  }
+}
+
+/** The silence that a late check takes as dead: 1.5 intervals, and at least the gateway's bound (an interval plus 500 ms). */
+export function lateSilenceMs(heartbeatMs: number): number {
+  return Math.max(1.5 * heartbeatMs, heartbeatMs + 500);
+}
