@@ -19,7 +19,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import fc from 'fast-check';
 import type { Gateway } from '../../src/server/gateway.js';
 import { AdminErrors, HandshakeErrors, type HandshakeErrorName } from '../../src/errors.js';
@@ -151,7 +151,7 @@ interface Answer {
   readonly response: RawResponse | undefined;
   /** Bytes after the response head (frames, after a 101). */
   readonly rest: Buffer;
-  readonly socket: import('node:net').Socket;
+  readonly socket: Socket;
   /** The server closed (or reset) the connection. */
   readonly closed: Promise<void>;
   readonly isClosed: () => boolean;
