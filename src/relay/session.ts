@@ -20,7 +20,9 @@
  * other leg pause; they resume on 'drain' or at the low-water mark (owner's
  * tick). A leg whose own pongs cannot be written (its buffer is over the mark: a
  * ping flood from a peer that never reads) has its reads paused the same way. A
- * client above the mark for `slowClientTimeoutMs` is closed with 4408.
+ * client above the mark for `slowClientTimeoutMs` is closed with 4408. This holds
+ * while the session closes too, until a leg's data can go nowhere (leg.ts). The
+ * largest buffers are kept in stratix_relay_buffer_peak_bytes.
  *
  * Accounting: every data message received is counted once it is complete, and
  * then as sent (written to the other leg), queued (upstream not open yet) or
