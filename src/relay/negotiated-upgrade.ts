@@ -10,7 +10,10 @@
  * Clients that offer no subprotocol keep the accept-first path (session.ts).
  *
  * While it waits, the client socket is held unread (a client sends nothing before
- * its 101); if it closes, the upstream attempt is abandoned.
+ * its 101); if it closes, the upstream attempt is abandoned. The connect waits for
+ * its turn in the per-upstream pacing (admission.upstream) like any other: the host
+ * calls `connectTurn` (at once, or when the turn comes); the wait counts against
+ * upstream.connectTimeoutMs (then 504).
  */
 import type { Socket } from 'node:net';
 import { handshakeError, type HandshakeError, type UpstreamError } from '../errors.js';
@@ -35,15 +38,21 @@ type Tagged = Socket & { [kNegotiation]?: NegotiatedUpgrade };
 export class NegotiatedUpgrade implements UpstreamConnectOwner, ConnectTimed {
   readonly host: NegotiationHost;
   readonly client: Socket;
+  /** The upstream URL (the per-upstream pacing's key). */
+  readonly target: string;
   /** Bytes read from the client after its request head (normally none; bounded). */
   clientHead: Buffer;
   readonly startedAt: number;
-  #connect: UpstreamConnect | null;
+  /** Until its turn: the request to open; then the connect in progress; null once settled. */
+  #request: UpstreamRequest | null;
+  #connect: UpstreamConnect | null = null;
 
   constructor(host: NegotiationHost, client: Socket, clientHead: Buffer, request: UpstreamRequest) {
     this.host = host;
     this.client = client;
+    this.target = request.url;
     this.clientHead = clientHead;
+    this.#request = request;
     this.startedAt = performance.now();
     (client as Tagged)[kNegotiation] = this;
     // Read while waiting, so that a client that leaves is noticed (and the bytes kept for the relay).
@@ -51,18 +60,31 @@ export class NegotiatedUpgrade implements UpstreamConnectOwner, ConnectTimed {
     client.on('end', onClientClose); // http sockets are half-open: a FIN alone does not close them
     client.on('close', onClientClose);
     client.on('error', noop);
-    this.#connect = new UpstreamConnect(this, request);
     host.connecting.set(this, this.startedAt);
   }
 
+  /** Waiting for its turn or connecting. */
   get pending(): boolean {
-    return this.#connect !== null;
+    return this.#request !== null || this.#connect !== null;
+  }
+
+  /** Its turn in the per-upstream pacing came: open the upstream. */
+  connectTurn(): void {
+    const request = this.#request;
+    if (request === null) return;
+    this.#request = null;
+    this.#connect = new UpstreamConnect(this, request);
+  }
+
+  /** It waited upstream.connectTimeoutMs without a turn. */
+  connectQueueTimedOut(): void {
+    this.checkConnectTimeout(Number.POSITIVE_INFINITY, 0);
   }
 
   checkConnectTimeout(now: number, since: number): void {
     const timeout = this.host.settings.connectTimeoutMs;
-    if (this.#connect === null || now - since < timeout) return;
-    this.#connect.abort();
+    if (!this.pending || now - since < timeout) return;
+    this.#connect?.abort();
     this.#settle();
     this.host.negotiationFailed(this, handshakeError('UPSTREAM_TIMEOUT', `upstream did not answer the upgrade within ${timeout} ms`), undefined);
   }
@@ -87,13 +109,14 @@ export class NegotiatedUpgrade implements UpstreamConnectOwner, ConnectTimed {
 
   /** The client left (or the gateway closes): give the upstream up. */
   abandon(): void {
-    if (this.#connect === null) return;
-    this.#connect.abort();
+    if (!this.pending) return;
+    this.#connect?.abort();
     this.#settle();
     this.host.negotiationAbandoned(this);
   }
 
   #settle(): void {
+    this.#request = null;
     this.#connect = null;
     this.host.connecting.delete(this);
     this.client.removeListener('data', onClientData);

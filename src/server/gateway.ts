@@ -377,6 +377,7 @@ export class Gateway implements SessionOwner, NegotiationHost {
       const upstream = { ...this.#upstreamRequest(req, admitted.match.target), protocols: offered };
       const n = new NegotiatedUpgrade(this, socket as Socket, head, upstream);
       this.#negotiations.set(n, { clientId: admitted.clientId, match: admitted.match, accept });
+      if (this.admission.paceConnect(n)) n.connectTurn();
       return;
     }
     // Accept first: the WebSocket handshake is answered here; from then on the socket is a relay leg.
@@ -397,6 +398,7 @@ export class Gateway implements SessionOwner, NegotiationHost {
   }
 
   negotiated(n: NegotiatedUpgrade, upstream: Socket, head: Buffer, protocol: string | undefined): void {
+    this.admission.connectDone(n);
     const info = this.#negotiations.get(n);
     this.#negotiations.delete(n);
     if (info === undefined) {
@@ -422,10 +424,12 @@ export class Gateway implements SessionOwner, NegotiationHost {
   }
 
   negotiationAbandoned(n: NegotiatedUpgrade): void {
+    this.admission.connectDone(n);
     this.#negotiations.delete(n);
   }
 
   negotiationFailed(n: NegotiatedUpgrade, refusal: HandshakeError, failure: UpstreamError | undefined): void {
+    this.admission.connectDone(n);
     const info = this.#negotiations.get(n);
     this.#negotiations.delete(n);
     if (info === undefined) return;

@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import WebSocket, { WebSocketServer } from 'ws';
-import { connectClient, openClient, openRelayed, refusedStatus, startGateway, until, type TestClient } from '../helpers/gateway.js';
+import { connectClient, connectUrl, openClient, openRelayed, refusedStatus, startGateway, until, untilAsync, type TestClient } from '../helpers/gateway.js';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
 import { scrapeSample } from '../helpers/raw-http.js';
 
@@ -193,6 +193,60 @@ describe('per-upstream connect pacing', { timeout: 60_000 }, () => {
       assert.equal(up.upgradeHeaders.length, 1, 'the second never reached the upstream');
       assert.ok(!up.received.some((r) => r.data.toString() === 'queued'));
       await until(() => gw.sessions.size === 1, 'the waiting session to end');
+      assert.equal(await scrapeSample(gw.port, 'stratix_upstream_connects_waiting'), 0);
+      await closeAll([a]);
+    } finally {
+      await gw.close();
+      await up.close();
+    }
+  });
+});
+
+/** The status and code a subprotocol-offering upgrade is refused with (negotiated end to end). */
+function negotiatedRefusal(c: TestClient): Promise<{ status: number; code: string | undefined }> {
+  return new Promise((resolve, reject) => {
+    c.ws.once('open', () => reject(new Error('expected a refusal, but it opened')));
+    c.ws.once('unexpected-response', (_req, res) => {
+      resolve({ status: res.statusCode ?? 0, code: res.headers['x-stratix-error'] as string | undefined });
+      res.resume();
+    });
+  });
+}
+
+describe('per-upstream connect pacing of negotiated upgrades (a client offering its own subprotocol)', { timeout: 60_000 }, () => {
+  it('waits for its turn like any connect: one in flight, one waiting, the next 503 UPSTREAM_BUSY; both open with the upstream\'s choice once released', async () => {
+    const up = await startHeldUpstream();
+    const gw = await startGateway({ defaultRoute: { openclawGateway: up.url }, admission: { upstream: { maxConcurrentConnects: 1, maxWaiting: 1, connectsPerSecond: 0 }, clientId: { handshakesPerSecond: 0 } } });
+    try {
+      const a = connectUrl(url(gw.port, 'n-1'), {}, ['chat.v2']);
+      await until(() => up.held === 1, 'the first connect in flight');
+      const b = connectUrl(url(gw.port, 'n-2'), {}, ['chat.v2']);
+      await untilAsync(async () => (await scrapeSample(gw.port, 'stratix_upstream_connects_waiting')) === 1, 'the second waiting for its turn');
+      const c = negotiatedRefusal(connectUrl(url(gw.port, 'n-3'), {}, ['chat.v2']));
+      assert.deepEqual(await c, { status: 503, code: 'STRATIX_ERR_UPSTREAM_BUSY' });
+      assert.equal(up.held, 1, 'still only one connect reached the upstream');
+      up.release();
+      await Promise.all([once(a.ws, 'open'), once(b.ws, 'open')]);
+      assert.deepEqual([a.ws.protocol, b.ws.protocol], ['chat.v2', 'chat.v2']);
+      b.ws.send('paced');
+      await b.waitFor(1);
+      assert.equal(b.messages[0]!.data.toString(), 'paced');
+      assert.equal(await scrapeSample(gw.port, 'stratix_upstream_connects_waiting'), 0);
+      await closeAll([a, b]);
+    } finally {
+      await gw.close();
+      await up.close();
+    }
+  });
+
+  it('one that waits past upstream.connectTimeoutMs for its turn gets 504 UPSTREAM_TIMEOUT and never reaches the upstream', async () => {
+    const up = await startUpstream();
+    const gw = await startGateway({ defaultRoute: { openclawGateway: up.url }, upstream: { connectTimeoutMs: 600 }, admission: { upstream: { connectsPerSecond: 0.001, connectBurst: 1 }, clientId: { handshakesPerSecond: 0 } } });
+    try {
+      const a = await openRelayed(url(gw.port, 'nw-1'));
+      const b = negotiatedRefusal(connectUrl(url(gw.port, 'nw-2'), {}, ['chat.v2']));
+      assert.deepEqual(await b, { status: 504, code: 'STRATIX_ERR_UPSTREAM_TIMEOUT' });
+      assert.equal(up.upgradeHeaders.length, 1, 'the second never reached the upstream');
       assert.equal(await scrapeSample(gw.port, 'stratix_upstream_connects_waiting'), 0);
       await closeAll([a]);
     } finally {
