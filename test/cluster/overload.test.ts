@@ -9,6 +9,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import WebSocket from 'ws';
 import { shardOf } from '../../src/cluster/shard.js';
 import { startCli, type RunningCli } from '../helpers/cli.js';
 import { connectUrl, openRelayed, refusedStatus, untilAsync, type TestClient } from '../helpers/gateway.js';
@@ -43,7 +44,7 @@ describe('the handshake queue: a worker that does not take its handshakes', { ti
 
   it('gets its share of the bound, then 503 OVERLOADED at once; the other worker is unaffected; the queued ones get in when it runs again', async () => {
     const stopped = cli.workerPids[0]!;
-    const ids = onWorker(0, 'q-', 4);
+    const ids = onWorker(0, 'q-', 5);
     process.kill(stopped, 'SIGSTOP');
     let waiting: TestClient[] = [];
     try {
@@ -55,6 +56,19 @@ describe('the handshake queue: a worker that does not take its handshakes', { ti
       const retryAfter = Number(refused.headers['retry-after']);
       assert.ok(Number.isInteger(retryAfter) && retryAfter >= 1 && retryAfter <= 60, `Retry-After ${String(refused.headers['retry-after'])}`);
       assert.equal(await scrapeSample(cli.port, 'stratix_handshake_rejections_total', { code: 'STRATIX_ERR_OVERLOADED' }), 1);
+      // A stratix.v1 client (a browser sees no HTTP status): the 101, a retry_after EVENT, close 4503.
+      const v1 = new WebSocket(url(cli.port, ids[4]!), ['stratix.v1']);
+      const frames: string[] = [];
+      v1.on('message', (d: Buffer) => frames.push(d.toString()));
+      const [closeCode, closeReason] = (await once(v1, 'close')) as [number, Buffer];
+      assert.equal(v1.protocol, 'stratix.v1');
+      assert.equal(closeCode, 4503);
+      assert.equal(closeReason.toString(), 'STRATIX_ERR_OVERLOADED');
+      assert.equal(frames.length, 1);
+      const event = JSON.parse(frames[0]!) as { type: number; event: string; retryAfterMs: number; code: string };
+      assert.deepEqual([event.type, event.event, event.code], [4, 'retry_after', 'STRATIX_ERR_OVERLOADED']);
+      assert.ok(event.retryAfterMs >= 1000 && event.retryAfterMs <= 60_000 && event.retryAfterMs % 1000 === 0, `retryAfterMs ${event.retryAfterMs}`);
+      assert.equal(await scrapeSample(cli.port, 'stratix_handshake_rejections_total', { code: 'STRATIX_ERR_OVERLOADED' }), 2);
       const other = await openRelayed(url(cli.port, onWorker(1, 'q-other-', 1)[0]!));
       other.ws.close();
       await other.closed;
