@@ -12,7 +12,7 @@
  *     and pipes the rest as raw-relay does (not the gateway's contract: see
  *     docs/benchmarks.md, "A data path below net.Socket").
  *
- *   node dist/bench/native/native-relay.js ws://127.0.0.1:UPSTREAM_PORT/ [threads]
+ *   node dist/bench/native/native-relay.js ws://127.0.0.1:UPSTREAM_PORT/ [threads] [epoll|uring]
  *
  * Build the addon first: bash native/relay/build.sh.
  */
@@ -23,7 +23,10 @@ import type { AddressInfo, Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
 interface DirState {
+  /** Output the relay thread still owed this direction's destination. */
   pending: Buffer;
+  /** io_uring mode: bytes of this direction received after the exception, not relayed. */
+  received: Buffer;
 }
 interface RelayEvent {
   id: number;
@@ -35,7 +38,7 @@ interface RelayEvent {
   dirs: [DirState, DirState];
 }
 interface RelayAddon {
-  start(threads: number, highWaterBytes: number, onEvent: (e: RelayEvent) => void): void;
+  start(threads: number, highWaterBytes: number, onEvent: (e: RelayEvent) => void, ioUring: boolean): void;
   adopt(id: number, clientFd: number, upstreamFd: number, maxMessageBytes: number): void;
   stats(): { messages: number[]; bytes: number[]; reads: number; writes: number; wakeups: number };
 }
@@ -48,6 +51,7 @@ const addon = createRequire(import.meta.url)(ADDON) as RelayAddon;
 
 const upstream = new URL(process.argv[2] ?? 'ws://127.0.0.1:9000/');
 const threads = Number(process.argv[3] ?? 1);
+const ioUring = process.argv[4] === 'uring';
 const MAX_MESSAGE_BYTES = 1024 * 1024;
 const HIGH_WATER_BYTES = 64 * 1024;
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
@@ -59,7 +63,7 @@ interface Pair {
 const sessions = new Map<number, Pair>();
 let nextId = 1;
 
-addon.start(threads, HIGH_WATER_BYTES, onEvent);
+addon.start(threads, HIGH_WATER_BYTES, onEvent, ioUring);
 
 function onEvent(e: RelayEvent): void {
   const pair = sessions.get(e.id);
@@ -80,7 +84,9 @@ function onEvent(e: RelayEvent): void {
     up.destroy();
     return;
   }
-  (e.dir === 0 ? up : client).write(e.rest);
+  const to = (dir: number): Socket => (dir === 0 ? up : client);
+  to(e.dir).write(e.rest);
+  for (const dir of [0, 1]) if (e.dirs[dir]!.received.length > 0) to(dir).write(e.dirs[dir]!.received);
   client.pipe(up);
   up.pipe(client);
   for (const s of [client, up]) {
@@ -167,7 +173,7 @@ server.on('upgrade', (req, client: Socket, head: Buffer) => {
 
 server.listen(0, '127.0.0.1', () => {
   const { port } = server.address() as AddressInfo;
-  console.log(JSON.stringify({ msg: 'listening', host: '127.0.0.1', port, threads }));
+  console.log(JSON.stringify({ msg: 'listening', host: '127.0.0.1', port, threads, ioUring }));
 });
 process.on('SIGUSR2', () => console.log(JSON.stringify({ msg: 'stats', sessions: sessions.size, ...addon.stats() })));
 process.on('SIGTERM', () => process.exit(0));

@@ -10,7 +10,8 @@
  * - `ws-relay`: reference-ws-relay.ts, the naive one-process `ws` relay;
  * - `raw-relay`: reference-raw-relay.ts, handshakes then raw byte pipes (the floor);
  * - `native-relay`, `native-relay-2t`: bench/native/native-relay.ts, handshakes in JS, then
- *   frames relayed by the issue-11 addon's thread (one, or two); build it first
+ *   frames relayed by the issue-11 addon's thread (one, or two; `native-uring`: one, with
+ *   io_uring instead of epoll); build it first
  *   (bash native/relay/build.sh);
  * - `nginx`, `haproxy`: the real programs (reference-nginx.ts, reference-haproxy.ts),
  *   each in a fresh temporary directory with a generated config; measured over the
@@ -31,7 +32,7 @@ import { findExecutable, type ProgramSetup, type ProxyProgram } from './proxy-pr
 import { haproxy } from './reference-haproxy.js';
 import { nginx } from './reference-nginx.js';
 
-export const PROXY_KINDS = ['stratix', 'stratix-tls', 'stratix-reliable', 'ws-relay', 'raw-relay', 'native-relay', 'native-relay-2t', 'nginx', 'haproxy', 'direct'] as const;
+export const PROXY_KINDS = ['stratix', 'stratix-tls', 'stratix-reliable', 'ws-relay', 'raw-relay', 'native-relay', 'native-relay-2t', 'native-uring', 'nginx', 'haproxy', 'direct'] as const;
 export type ProxyKind = (typeof PROXY_KINDS)[number];
 
 const START_TIMEOUT_MS = 30_000;
@@ -43,9 +44,14 @@ const REFERENCE_RELAYS = {
   'raw-relay': fileURLToPath(new URL('./reference-raw-relay.js', import.meta.url)),
   'native-relay': fileURLToPath(new URL('../native/native-relay.js', import.meta.url)),
   'native-relay-2t': fileURLToPath(new URL('../native/native-relay.js', import.meta.url)),
+  'native-uring': fileURLToPath(new URL('../native/native-relay.js', import.meta.url)),
 } as const;
 /** Arguments after the upstream URL: the native relay's thread count. */
-const REFERENCE_RELAY_ARGS: Partial<Record<keyof typeof REFERENCE_RELAYS, string[]>> = { 'native-relay': ['1'], 'native-relay-2t': ['2'] };
+const REFERENCE_RELAY_ARGS: Partial<Record<keyof typeof REFERENCE_RELAYS, string[]>> = {
+  'native-relay': ['1', 'epoll'],
+  'native-relay-2t': ['2', 'epoll'],
+  'native-uring': ['1', 'uring'],
+};
 const REFERENCE_PROGRAMS: Record<'nginx' | 'haproxy', ProxyProgram> = { nginx, haproxy };
 const ECHO_UPSTREAM = fileURLToPath(new URL('./echo-upstream.js', import.meta.url));
 
@@ -284,6 +290,7 @@ export async function startProxy(
     case 'raw-relay':
     case 'native-relay':
     case 'native-relay-2t':
+    case 'native-uring':
       return startReferenceRelay(kind, echo.port, settings);
     case 'nginx':
     case 'haproxy':

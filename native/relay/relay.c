@@ -27,14 +27,19 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
 #include <node_api.h>
+#ifdef HAVE_LIBURING
+#include <liburing.h>
+#endif
 
 #define READ_BYTES (64 * 1024)
 #define HELD_MAX 16 /* a frame header is at most 14 bytes */
@@ -75,6 +80,17 @@ struct session_s {
   uint8_t dead;
   session_t *next_dead;
   struct worker_s *w;
+  /* io_uring mode */
+  uint8_t armed[2];   /* a multishot recv is active on fd[i] */
+  uint8_t sending[2]; /* a send of direction i (to fd[1 - i]) is in flight */
+  uint8_t ejecting;
+  int send_bid[2];    /* the provided buffer being sent, or -1: send_own */
+  uint8_t *send_own[2];
+  size_t send_cap[2];
+  const uint8_t *send_ptr[2];
+  size_t send_len[2], send_done[2];
+  struct event_s *ev;
+  session_t *next_new;
 };
 
 typedef struct worker_s {
@@ -84,14 +100,25 @@ typedef struct worker_s {
   _Atomic uint64_t messages[2], bytes[2], reads, writes, wakeups;
   session_t *dead;
   uint8_t *buf; /* HELD_MAX bytes of room before the read area */
+#ifdef HAVE_LIBURING
+  struct io_uring ring;
+  struct io_uring_buf_ring *br;
+  uint8_t *bufs;
+  uint64_t wake_value;
+  pthread_mutex_t lock;
+  session_t *incoming;
+  _Atomic int ready;
+#endif
 } worker_t;
 
-typedef struct {
+typedef struct event_s {
   int32_t id;
   int kind, dir, code;
   uint8_t *rest; /* bytes of `dir` read but not relayed */
   size_t rest_len;
   uint8_t *pend[2]; /* output still owed per direction */
+  uint8_t *rest2[2]; /* io_uring: bytes received per direction after the exception, not relayed */
+  size_t rest2_len[2];
   size_t pend_len[2];
   /* parser state of both directions at the exception */
   uint64_t remaining[2], msg_bytes[2];
@@ -105,6 +132,7 @@ static int nworkers;
 static int next_worker;
 static napi_threadsafe_function tsfn;
 static uint64_t high_water = 64 * 1024;
+static int use_uring;
 
 /* ------------------------------------------------------------------------ */
 /* UTF-8 (RFC 3629 §4), fail fast, state carried across pieces               */
@@ -422,6 +450,310 @@ static void *worker_main(void *arg) {
 }
 
 /* ------------------------------------------------------------------------ */
+/* The relay thread, io_uring mode: multishot recv into a provided-buffer ring,
+ * sends straight from the received buffer (one send in flight per direction, the
+ * rest waits in d->pend), every submission and wait in one io_uring_enter per
+ * loop. Same parser, same exceptions. */
+
+#ifdef HAVE_LIBURING
+#define UBUFS 4096
+#define UBUF_BYTES 4096
+enum { OP_RECV0 = 0, OP_RECV1 = 1, OP_SEND0 = 2, OP_SEND1 = 3, OP_WAKE = 4 };
+#define UD(s, op) ((uint64_t)(uintptr_t)(s) | (uint64_t)(op))
+
+static struct io_uring_sqe *sqe_get(worker_t *w) {
+  struct io_uring_sqe *q = io_uring_get_sqe(&w->ring);
+  while (q == NULL) {
+    io_uring_submit(&w->ring);
+    q = io_uring_get_sqe(&w->ring);
+  }
+  return q;
+}
+
+static void u_arm(worker_t *w, session_t *s, int side) {
+  struct io_uring_sqe *q = sqe_get(w);
+  io_uring_prep_recv_multishot(q, s->fd[side], NULL, 0, 0);
+  q->flags |= IOSQE_BUFFER_SELECT;
+  q->buf_group = 0;
+  io_uring_sqe_set_data64(q, UD(s, side));
+  s->armed[side] = 1;
+}
+
+static void u_cancel(worker_t *w, session_t *s, int side) {
+  struct io_uring_sqe *q = sqe_get(w);
+  io_uring_prep_cancel64(q, UD(s, side), 0);
+  io_uring_sqe_set_data64(q, 0);
+}
+
+static void u_recycle(worker_t *w, int bid) {
+  io_uring_buf_ring_add(w->br, w->bufs + (size_t)bid * UBUF_BYTES, UBUF_BYTES, (unsigned short)bid, io_uring_buf_ring_mask(UBUFS), 0);
+  io_uring_buf_ring_advance(w->br, 1);
+}
+
+static void u_send(worker_t *w, session_t *s, int dir) {
+  struct io_uring_sqe *q = sqe_get(w);
+  io_uring_prep_send(q, s->fd[1 - dir], s->send_ptr[dir] + s->send_done[dir], s->send_len[dir] - s->send_done[dir], MSG_NOSIGNAL);
+  io_uring_sqe_set_data64(q, UD(s, OP_SEND0 + dir));
+  s->sending[dir] = 1;
+  atomic_fetch_add_explicit(&w->writes, 1, memory_order_relaxed);
+}
+
+/* Sends [p, p+n) of direction dir: from the provided buffer `bid` itself when
+ * nothing is waiting (returns 1: the buffer is kept until the send completes),
+ * else behind what waits. */
+static int u_relay(worker_t *w, session_t *s, int dir, const uint8_t *p, size_t n, int bid) {
+  dir_t *d = &s->d[dir];
+  if (n == 0) return 0;
+  if (s->sending[dir] || s->ejecting) {
+    pend_append(d, p, n);
+    return 0;
+  }
+  if (bid >= 0) {
+    s->send_bid[dir] = bid;
+    s->send_ptr[dir] = p;
+  } else {
+    if (s->send_cap[dir] < n) {
+      free(s->send_own[dir]);
+      s->send_own[dir] = malloc(n);
+      s->send_cap[dir] = n;
+    }
+    memcpy(s->send_own[dir], p, n);
+    s->send_bid[dir] = -1;
+    s->send_ptr[dir] = s->send_own[dir];
+  }
+  s->send_len[dir] = n;
+  s->send_done[dir] = 0;
+  u_send(w, s, dir);
+  return bid >= 0;
+}
+
+static void u_free(session_t *s) {
+  for (int i = 0; i < 2; i++) {
+    free(s->d[i].pend);
+    free(s->send_own[i]);
+  }
+  free(s);
+}
+
+/* Once nothing of the session is in flight: hand it to JavaScript. */
+static void u_finish(session_t *s) {
+  if (!s->ejecting || s->armed[0] || s->armed[1] || s->sending[0] || s->sending[1]) return;
+  event_t *e = s->ev;
+  for (int i = 0; i < 2; i++) {
+    dir_t *d = &s->d[i];
+    e->pend[i] = copy_bytes(d->pend + d->pend_off, d->pend_len - d->pend_off);
+    e->pend_len[i] = d->pend_len - d->pend_off;
+    e->remaining[i] = d->remaining;
+    e->msg_bytes[i] = d->msg_bytes;
+    e->phase[i] = d->phase;
+    memcpy(e->key[i], d->key, 4);
+    e->opcode[i] = d->opcode;
+    e->fin[i] = d->fin;
+    e->msg_op[i] = d->msg_op;
+    e->utf8_need[i] = d->utf8_need;
+  }
+  u_free(s);
+  napi_call_threadsafe_function(tsfn, e, napi_tsfn_blocking);
+}
+
+static void u_eject(worker_t *w, session_t *s, int kind, int dir, int code, const char *reason, const uint8_t *rest, size_t rest_len) {
+  event_t *e = calloc(1, sizeof *e);
+  e->id = s->id;
+  e->kind = kind;
+  e->dir = dir;
+  e->code = code;
+  e->reason = reason;
+  e->rest = copy_bytes(rest, rest_len);
+  e->rest_len = rest_len;
+  s->ev = e;
+  s->ejecting = 1;
+  for (int i = 0; i < 2; i++)
+    if (s->armed[i]) u_cancel(w, s, i);
+  u_finish(s);
+}
+
+static void append_rest(event_t *e, int side, const uint8_t *p, size_t n) {
+  e->rest2[side] = realloc(e->rest2[side], e->rest2_len[side] + n);
+  memcpy(e->rest2[side] + e->rest2_len[side], p, n);
+  e->rest2_len[side] += n;
+}
+
+static void u_on_recv(worker_t *w, session_t *s, int side, int res, unsigned flags) {
+  dir_t *d = &s->d[side];
+  if (!(flags & IORING_CQE_F_MORE)) s->armed[side] = 0;
+  int bid = (flags & IORING_CQE_F_BUFFER) ? (int)(flags >> IORING_CQE_BUFFER_SHIFT) : -1;
+  if (res <= 0) {
+    if (s->ejecting) {
+      u_finish(s);
+      return;
+    }
+    if (res == -ECANCELED || res == -ENOBUFS) {
+      /* cancelled for a pause that may be over already, or out of buffers: read again unless paused */
+      if (!s->armed[side] && !d->paused) u_arm(w, s, side);
+      return;
+    }
+    u_eject(w, s, res == 0 ? EXC_EOF : EXC_ERROR, side, res == 0 ? 0 : -res, res == 0 ? "eof" : "read error", d->held, d->held_len);
+    return;
+  }
+  atomic_fetch_add_explicit(&w->reads, 1, memory_order_relaxed);
+  uint8_t *p = w->bufs + (size_t)bid * UBUF_BYTES;
+  if (s->ejecting) {
+    append_rest(s->ev, side, p, (size_t)res);
+    u_recycle(w, bid);
+    u_finish(s);
+    return;
+  }
+  uint8_t *start = p;
+  size_t len = (size_t)res;
+  int send_bid = bid;
+  if (d->held_len > 0) {
+    /* a split header first: parse (and send) a copy */
+    start = w->buf;
+    memcpy(start, d->held, d->held_len);
+    memcpy(start + d->held_len, p, len);
+    len += d->held_len;
+    d->held_len = 0;
+    send_bid = -1;
+  }
+  scan_t r;
+  scan(d, side, start, len, s->max_message, &r);
+  if (r.messages) {
+    atomic_fetch_add_explicit(&w->messages[side], r.messages, memory_order_relaxed);
+    atomic_fetch_add_explicit(&w->bytes[side], r.bytes, memory_order_relaxed);
+  }
+  if (!r.kind && r.rest < len) {
+    d->held_len = (uint8_t)(len - r.rest);
+    memcpy(d->held, start + r.rest, d->held_len);
+  }
+  int kept = u_relay(w, s, side, start, r.relay_end, send_bid);
+  if (r.kind) u_eject(w, s, r.kind, side, r.code, r.reason, start + r.rest, len - r.rest);
+  if (!kept) u_recycle(w, bid);
+  if (s->ejecting) return;
+  if (d->pend_len - d->pend_off > high_water && !d->paused) {
+    d->paused = 1;
+    if (s->armed[side]) u_cancel(w, s, side);
+  } else if (!s->armed[side] && !d->paused) {
+    u_arm(w, s, side);
+  }
+}
+
+static void u_on_send(worker_t *w, session_t *s, int dir, int res) {
+  dir_t *d = &s->d[dir];
+  s->sending[dir] = 0;
+  if (res < 0) {
+    if (s->send_bid[dir] >= 0) u_recycle(w, s->send_bid[dir]);
+    s->send_bid[dir] = -1;
+    if (!s->ejecting) u_eject(w, s, EXC_ERROR, 1 - dir, -res, "write error", NULL, 0);
+    else u_finish(s);
+    return;
+  }
+  s->send_done[dir] += (size_t)res;
+  if (s->send_done[dir] < s->send_len[dir]) {
+    if (!s->ejecting) {
+      u_send(w, s, dir);
+      return;
+    }
+    /* ejecting: what is left goes back in front of what waits */
+    size_t left = s->send_len[dir] - s->send_done[dir], waiting = d->pend_len - d->pend_off;
+    uint8_t *joined = malloc(left + waiting + 1);
+    memcpy(joined, s->send_ptr[dir] + s->send_done[dir], left);
+    if (waiting) memcpy(joined + left, d->pend + d->pend_off, waiting);
+    free(d->pend);
+    d->pend = joined;
+    d->pend_off = 0;
+    d->pend_len = d->pend_cap = left + waiting;
+  }
+  if (s->send_bid[dir] >= 0) u_recycle(w, s->send_bid[dir]);
+  s->send_bid[dir] = -1;
+  if (s->ejecting) {
+    u_finish(s);
+    return;
+  }
+  if (d->pend_len > d->pend_off) {
+    /* what waited becomes the next send: swap it with the own buffer */
+    uint8_t *own = s->send_own[dir];
+    size_t cap = s->send_cap[dir];
+    s->send_own[dir] = d->pend;
+    s->send_cap[dir] = d->pend_cap;
+    s->send_ptr[dir] = d->pend + d->pend_off;
+    s->send_len[dir] = d->pend_len - d->pend_off;
+    s->send_done[dir] = 0;
+    d->pend = own;
+    d->pend_cap = cap;
+    d->pend_len = d->pend_off = 0;
+    u_send(w, s, dir);
+  }
+  if (d->paused && d->pend_len - d->pend_off <= high_water) {
+    d->paused = 0;
+    if (!s->armed[dir]) u_arm(w, s, dir);
+  }
+}
+
+static void u_arm_wake(worker_t *w) {
+  struct io_uring_sqe *q = sqe_get(w);
+  io_uring_prep_read(q, w->wake, &w->wake_value, sizeof w->wake_value, 0);
+  io_uring_sqe_set_data64(q, OP_WAKE);
+}
+
+static void *uring_main(void *arg) {
+  worker_t *w = arg;
+  struct io_uring_params params;
+  memset(&params, 0, sizeof params);
+  params.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_CQSIZE;
+  params.cq_entries = 16384;
+  if (io_uring_queue_init_params(4096, &w->ring, &params) < 0) {
+    atomic_store(&w->ready, -1);
+    return NULL;
+  }
+  w->bufs = malloc((size_t)UBUFS * UBUF_BYTES);
+  if (posix_memalign((void **)&w->br, 4096, UBUFS * sizeof(struct io_uring_buf)) != 0) {
+    atomic_store(&w->ready, -1);
+    return NULL;
+  }
+  io_uring_buf_ring_init(w->br);
+  struct io_uring_buf_reg reg = {.ring_addr = (uint64_t)(uintptr_t)w->br, .ring_entries = UBUFS, .bgid = 0};
+  if (io_uring_register_buf_ring(&w->ring, &reg, 0) != 0) {
+    atomic_store(&w->ready, -1);
+    return NULL;
+  }
+  for (int i = 0; i < UBUFS; i++) io_uring_buf_ring_add(w->br, w->bufs + (size_t)i * UBUF_BYTES, UBUF_BYTES, (unsigned short)i, io_uring_buf_ring_mask(UBUFS), i);
+  io_uring_buf_ring_advance(w->br, UBUFS);
+  u_arm_wake(w);
+  atomic_store(&w->ready, 1);
+  for (;;) {
+    io_uring_submit_and_wait(&w->ring, 1);
+    atomic_fetch_add_explicit(&w->wakeups, 1, memory_order_relaxed);
+    unsigned head, count = 0;
+    struct io_uring_cqe *cqe;
+    io_uring_for_each_cqe(&w->ring, head, cqe) {
+      count++;
+      uint64_t ud = cqe->user_data;
+      if (ud == 0) continue; /* a cancel's own completion */
+      int op = (int)(ud & 7);
+      if (op == OP_WAKE) {
+        pthread_mutex_lock(&w->lock);
+        session_t *list = w->incoming;
+        w->incoming = NULL;
+        pthread_mutex_unlock(&w->lock);
+        for (session_t *s = list, *next; s != NULL; s = next) {
+          next = s->next_new;
+          u_arm(w, s, 0);
+          u_arm(w, s, 1);
+        }
+        u_arm_wake(w);
+        continue;
+      }
+      session_t *s = (session_t *)(uintptr_t)(ud & ~(uint64_t)7);
+      if (op <= OP_RECV1) u_on_recv(w, s, op, cqe->res, cqe->flags);
+      else u_on_send(w, s, op - OP_SEND0, cqe->res);
+    }
+    io_uring_cq_advance(&w->ring, count);
+  }
+  return NULL;
+}
+#endif
+
+/* ------------------------------------------------------------------------ */
 /* JavaScript                                                                 */
 
 #define CHECK(call) do { if ((call) != napi_ok) { napi_throw_error(env, NULL, #call " failed"); return NULL; } } while (0)
@@ -457,6 +789,7 @@ static void call_js(napi_env env, napi_value cb, void *ctx, void *data) {
       napi_value d;
       napi_create_object(env, &d);
       napi_set_named_property(env, d, "pending", bytes_value(env, e->pend[i], e->pend_len[i]));
+      napi_set_named_property(env, d, "received", bytes_value(env, e->rest2[i], e->rest2_len[i]));
       set_u(env, d, "remaining", (double)e->remaining[i]);
       set_u(env, d, "messageBytes", (double)e->msg_bytes[i]);
       set_u(env, d, "phase", e->phase[i]);
@@ -474,13 +807,15 @@ static void call_js(napi_env env, napi_value cb, void *ctx, void *data) {
   free(e->rest);
   free(e->pend[0]);
   free(e->pend[1]);
+  free(e->rest2[0]);
+  free(e->rest2[1]);
   free(e);
 }
 
-/* start(threads, highWaterBytes, onEvent) */
+/* start(threads, highWaterBytes, onEvent, ioUring) */
 static napi_value js_start(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
+  size_t argc = 4;
+  napi_value argv[4];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (nworkers > 0) { napi_throw_error(env, NULL, "already started"); return NULL; }
   int32_t threads;
@@ -489,15 +824,31 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
   CHECK(napi_get_value_int64(env, argv[1], &hw));
   if (threads < 1 || threads > MAX_THREADS) { napi_throw_range_error(env, NULL, "threads: 1-8"); return NULL; }
   high_water = (uint64_t)hw;
+  bool uring = false;
+  if (argc >= 4) CHECK(napi_get_value_bool(env, argv[3], &uring));
+#ifndef HAVE_LIBURING
+  if (uring) { napi_throw_error(env, NULL, "built without liburing"); return NULL; }
+#endif
+  use_uring = uring;
   napi_value name;
   napi_create_string_utf8(env, "stratix-relay", NAPI_AUTO_LENGTH, &name);
   CHECK(napi_create_threadsafe_function(env, argv[2], NULL, name, 0, 1, NULL, NULL, NULL, call_js, &tsfn));
   CHECK(napi_unref_threadsafe_function(env, tsfn));
   for (int i = 0; i < threads; i++) {
     worker_t *w = &workers[i];
-    w->ep = epoll_create1(EPOLL_CLOEXEC);
     w->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     w->buf = malloc(HELD_MAX + READ_BYTES);
+#ifdef HAVE_LIBURING
+    if (use_uring) {
+      pthread_mutex_init(&w->lock, NULL);
+      pthread_create(&w->thread, NULL, uring_main, w);
+      pthread_detach(w->thread);
+      while (atomic_load(&w->ready) == 0) usleep(1000);
+      if (atomic_load(&w->ready) < 0) { napi_throw_error(env, NULL, "io_uring setup failed"); return NULL; }
+      continue;
+    }
+#endif
+    w->ep = epoll_create1(EPOLL_CLOEXEC);
     struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
     epoll_ctl(w->ep, EPOLL_CTL_ADD, w->wake, &ev);
     pthread_create(&w->thread, NULL, worker_main, w);
@@ -525,7 +876,20 @@ static napi_value js_adopt(napi_env env, napi_callback_info info) {
     s->ref[i].s = s;
     s->ref[i].side = i;
     s->interest[i] = EPOLLIN;
+    s->send_bid[i] = -1;
   }
+#ifdef HAVE_LIBURING
+  if (use_uring) {
+    worker_t *w = s->w;
+    pthread_mutex_lock(&w->lock);
+    s->next_new = w->incoming;
+    w->incoming = s;
+    pthread_mutex_unlock(&w->lock);
+    uint64_t one = 1;
+    if (write(w->wake, &one, sizeof one) < 0) { napi_throw_error(env, NULL, "eventfd write failed"); }
+    return NULL;
+  }
+#endif
   for (int i = 0; i < 2; i++) {
     struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &s->ref[i]};
     if (epoll_ctl(s->w->ep, EPOLL_CTL_ADD, s->fd[i], &ev) != 0) {
