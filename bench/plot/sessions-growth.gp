@@ -5,9 +5,10 @@
 #
 #   bash scripts/install-gnuplot.sh && gnuplot bench/plot/sessions-growth.gp    # from the repository root
 #
-# Writes docs/scale-growth.png. A series whose CSV is missing is left out.
+# Writes docs/scale-growth.png (-e "note='...'" adds a line to the title). A series whose CSV is missing is left out.
 if (!exists("datadir")) datadir = 'docs/data'
 if (!exists("output")) output = 'docs/scale-growth.png'
+if (!exists("note")) note = ''
 sessions = datadir.'/scale-sessions-stratix.csv'
 stratix = datadir.'/scale-load-stratix.csv'
 nginx = datadir.'/scale-load-nginx.csv'
@@ -18,7 +19,7 @@ set output output
 set datafile separator ','
 set key top left
 set grid
-set multiplot layout 1,3 title 'Stratix Gateway on one 2-core instance: cost against sessions (bench/scale, docs/benchmarks.md)'
+set multiplot layout 1,3 title 'Stratix Gateway on one 2-core instance: cost against sessions (bench/scale, docs/benchmarks.md)'.note
 
 set title 'idle sessions: memory (a straight line = linear growth)'
 set xrange [0:160000]
@@ -30,11 +31,13 @@ set ytics nomirror
 set y2tics
 set yrange [0:*]
 set y2range [0:*]
-plot sessions using 1:2 every ::1 with linespoints lw 2 pt 7 title 'RSS (MiB)', \
-     sessions using 1:3 every ::1 axes x1y2 with linespoints lw 2 pt 5 title 'KiB per session'
+set key bottom right
+plot sessions using 1:2 with linespoints lw 2 pt 7 title 'RSS (MiB; at 0: the fixed cost)', \
+     sessions using 1:3 axes x1y2 with linespoints lw 2 pt 5 title 'KiB per session'
 unset y2label
 unset y2tics
 set ytics mirror
+set key top left
 
 set title 'saturated (closed loop): CPU per round trip'
 set logscale x

@@ -5,7 +5,8 @@
  */
 import type { ConnectResult } from '../relay/generator-protocol.js';
 import type { LoadGeneratorPool } from '../relay/load-generator-pool.js';
-import { sampleTrees } from '../relay/process-tree.js';
+import { machineBusySeconds } from '../relay/machine.js';
+import { sampleTrees, ticksPerSecond } from '../relay/process-tree.js';
 import type { ScaleOptions } from './scale-options.js';
 
 export interface ScaleContext {
@@ -33,6 +34,8 @@ export interface GrowResult extends ConnectResult {
   ratePerSecond: number;
   /** CPU seconds of the proxy's process tree spent on the step. */
   proxyCpuSeconds: number;
+  /** Cores the rest of the machine kept busy meanwhile (the load generators, the upstreams, other work). */
+  restCores: number;
 }
 
 /** Opens `target - held` more sessions (clientIds `${prefix}${i}`); bounded by a step deadline. */
@@ -48,6 +51,7 @@ export async function growTo(
   checkDeadline(ctx, `connecting ${target} sessions`);
   const add = target - held;
   const cpuBefore = sampleTrees([proxyPid]).cpuSeconds;
+  const machineBefore = machineBusySeconds(ticksPerSecond());
   const result = await pool.connect({
     url,
     sessions: add,
@@ -58,9 +62,10 @@ export async function growTo(
     deadlineMs: Math.max(60_000, (add / SLOWEST_CONNECT_RATE) * 1000),
   });
   const proxyCpuSeconds = sampleTrees([proxyPid]).cpuSeconds - cpuBefore;
+  const restCores = (machineBusySeconds(ticksPerSecond()) - machineBefore - proxyCpuSeconds) / (result.elapsedMs / 1000);
   const failures = Object.entries(result.failures).map(([why, n]) => `${why} x${n}`).join(', ');
   const ratePerSecond = result.opened / (result.elapsedMs / 1000);
   ctx.log(`  opened ${result.opened}/${add} sessions in ${(result.elapsedMs / 1000).toFixed(1)} s ` +
-    `(${ratePerSecond.toFixed(0)}/s, proxy ${proxyCpuSeconds.toFixed(1)} CPU-s)` + (result.failed > 0 ? `; failed: ${failures}` : ''));
-  return { ...result, held: held + result.opened, ratePerSecond, proxyCpuSeconds };
+    `(${ratePerSecond.toFixed(0)}/s, proxy ${proxyCpuSeconds.toFixed(1)} CPU-s; the rest of the machine ${restCores.toFixed(2)} cores)` + (result.failed > 0 ? `; failed: ${failures}` : ''));
+  return { ...result, held: held + result.opened, ratePerSecond, proxyCpuSeconds, restCores };
 }

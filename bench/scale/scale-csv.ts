@@ -13,11 +13,11 @@ export function writeSessionsCsv(dir: string, result: SessionsResult): string {
   const file = path.join(dir, `scale-sessions-${result.proxy}.csv`);
   write(
     file,
-    ['sessions', 'rss_mib', 'kib_per_session', 'step_slope_kib', 'connects_per_s', 'cpu_s_per_1k_connects', 'primary_files', 'fullest_worker_files'],
+    ['sessions', 'rss_mib', 'kib_per_session', 'step_slope_kib', 'connects_per_s', 'cpu_s_per_1k_connects', 'primary_files', 'fullest_worker_files', 'idle_cores'],
     [
-      [0, result.baselineRssBytes / 2 ** 20, '', '', '', '', result.baselineRootDescriptors, ''],
+      [0, result.baselineRssBytes / 2 ** 20, '', '', '', '', result.baselineRootDescriptors, '', ''],
       ...result.steps.map((s) => [
-        s.sessions, s.rssBytes / 2 ** 20, s.kibPerSession, s.stepSlopeKib, s.connectsPerSecond, s.cpuSecondsPer1k, s.rootDescriptors, s.maxChildDescriptors,
+        s.sessions, s.rssBytes / 2 ** 20, s.kibPerSession, s.stepSlopeKib, s.connectsPerSecond, s.cpuSecondsPer1k, s.rootDescriptors, s.maxChildDescriptors, s.idleCores,
       ]),
     ],
   );

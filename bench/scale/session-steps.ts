@@ -8,7 +8,7 @@
  */
 import type { LoadGeneratorPool } from '../relay/load-generator-pool.js';
 import { settledSample } from '../relay/idle-memory-phase.js';
-import { descendantsOf } from '../relay/process-tree.js';
+import { descendantsOf, sampleTrees } from '../relay/process-tree.js';
 import type { RoundTripResult } from '../relay/generator-protocol.js';
 import { openDescriptors } from './open-descriptors.js';
 import { growTo, type ScaleContext } from './scale-context.js';
@@ -22,11 +22,15 @@ export interface SessionStep {
   connectsPerSecond: number;
   /** Proxy CPU seconds per 1,000 sessions opened in this step. */
   cpuSecondsPer1k: number;
+  /** Cores busy outside the proxy during the step (harness and other work). */
+  restCores: number;
   rssBytes: number;
   /** (rss − baseline) / sessions, KiB. */
   kibPerSession: number;
   /** (rss − previous step's rss) / (sessions − previous sessions), KiB. */
   stepSlopeKib: number;
+  /** Cores the idle proxy keeps busy with N sessions (pings of both legs, timers), over one ping interval. */
+  idleCores: number;
   rootRssBytes: number;
   rootDescriptors: number;
   maxChildDescriptors: number;
@@ -45,6 +49,14 @@ export interface SessionsResult {
 }
 
 const WARMUP_SESSIONS = 200;
+/** gateway.pingIntervalMs's default: every leg is pinged once in this window. */
+const IDLE_WINDOW_MS = 25_000;
+
+async function idleCores(pid: number): Promise<number> {
+  const before = sampleTrees([pid]).cpuSeconds;
+  await new Promise((r) => setTimeout(r, IDLE_WINDOW_MS));
+  return (sampleTrees([pid]).cpuSeconds - before) / (IDLE_WINDOW_MS / 1000);
+}
 
 function descriptorsOf(rootPid: number): { root: number; maxChild: number } {
   const [root, ...children] = descendantsOf(rootPid);
@@ -82,6 +94,7 @@ export async function measureSessionSteps(ctx: ScaleContext, pool: LoadGenerator
     held = grown.held;
     const loaded = await settledSample([proxy.pid]);
     const fds = descriptorsOf(proxy.pid);
+    const idle = await idleCores(proxy.pid);
     const rss = loaded.sample.rssBytes;
     const step: SessionStep = {
       sessions: held,
@@ -90,6 +103,8 @@ export async function measureSessionSteps(ctx: ScaleContext, pool: LoadGenerator
       connectSeconds: grown.elapsedMs / 1000,
       connectsPerSecond: grown.ratePerSecond,
       cpuSecondsPer1k: (grown.proxyCpuSeconds / Math.max(1, grown.opened)) * 1000,
+      restCores: grown.restCores,
+      idleCores: idle,
       rssBytes: rss,
       kibPerSession: (rss - baseline.sample.rssBytes) / held / 1024,
       stepSlopeKib: (rss - (previous?.rssBytes ?? baseline.sample.rssBytes)) / Math.max(1, held - (previous?.sessions ?? 0)) / 1024,
@@ -101,7 +116,7 @@ export async function measureSessionSteps(ctx: ScaleContext, pool: LoadGenerator
     };
     steps.push(step);
     ctx.log(`  ${held} sessions: RSS ${mib(rss)} MiB (primary ${mib(step.rootRssBytes)}), ${step.kibPerSession.toFixed(2)} KiB/session, ` +
-      `step slope ${step.stepSlopeKib.toFixed(2)} KiB; files: primary ${fds.root}, fullest worker ${fds.maxChild}; settled in ${(loaded.settleMs / 1000).toFixed(0)} s`);
+      `step slope ${step.stepSlopeKib.toFixed(2)} KiB; idle CPU ${idle.toFixed(3)} cores; files: primary ${fds.root}, fullest worker ${fds.maxChild}; settled in ${(loaded.settleMs / 1000).toFixed(0)} s`);
   }
   ctx.log(`  round trip on every one of the ${held} sessions`);
   const verified = await pool.roundTrip(120_000);
