@@ -65,11 +65,18 @@ export interface OpenLoopRequest {
   ratePerSecond: number;
   warmupMs: number;
   durationMs: number;
+  /**
+   * Time each message from its scheduled send time (start + seq / rate) rather than from
+   * the moment it was written; the result then also carries how late each send was.
+   */
+  fromScheduledTime?: boolean;
 }
 
 export interface OpenLoopResult {
   /** Round-trip times (ms) of messages sent inside the measurement window. */
   latenciesMs: Float64Array;
+  /** With `fromScheduledTime`: how late each timed message was written (ms), in the generator. */
+  sendLagMs?: Float64Array;
   sent: number;
   lost: number;
   closedDuringPhase: number;
@@ -85,13 +92,61 @@ export interface CloseResult {
   terminated: number;
 }
 
-export type GeneratorRequest = ConnectRequest | ClosedLoopRequest | OpenLoopRequest | CloseRequest;
+/** Every open session sends one probe and waits for its echo: proof that all still relay. */
+export interface RoundTripRequest {
+  kind: 'round-trip';
+  timeoutMs: number;
+}
+
+export interface RoundTripResult {
+  /** Sessions whose probe came back. */
+  echoed: number;
+  /** Sessions that were no longer open. */
+  notOpen: number;
+  /** Open sessions whose probe had not come back by the timeout. */
+  noEcho: number;
+}
+
+/**
+ * From now on, every session that closes reconnects (same clientId, same source
+ * address) to `url`, retrying a failed attempt after `retryDelayMs` (+ up to as much
+ * jitter) until `deadlineMs`; resolves once every session is back or at the deadline.
+ */
+export interface FollowRequest {
+  kind: 'follow';
+  url: string;
+  sourceAddresses: string[];
+  sessionTimeoutMs: number;
+  retryDelayMs: number;
+  deadlineMs: number;
+}
+
+export interface FollowResult {
+  /** Sessions held when the request came. */
+  sessions: number;
+  /** Of those, how many closed, and how many were open on `url` again by the end. */
+  closed: number;
+  back: number;
+  /** Failed attempts by reason (a session may fail several before it is back). */
+  failures: Record<string, number>;
+  /** Epoch ms of the first close and of the last session back (0 when none). */
+  firstCloseAt: number;
+  lastBackAt: number;
+  /** Per session back: ms from its close to its probe echoed on `url`. */
+  closeToBackMs: Float64Array;
+  /** The close codes seen, and how often. */
+  closeCodes: Record<string, number>;
+}
+
+export type GeneratorRequest = ConnectRequest | ClosedLoopRequest | OpenLoopRequest | CloseRequest | RoundTripRequest | FollowRequest;
 
 export interface ResultOf {
   connect: ConnectResult;
   'closed-loop': ClosedLoopResult;
   'open-loop': OpenLoopResult;
   close: CloseResult;
+  'round-trip': RoundTripResult;
+  follow: FollowResult;
 }
 
 export type GeneratorReply =

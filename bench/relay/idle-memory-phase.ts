@@ -30,7 +30,7 @@ const STABLE_SAMPLES = 3;
 const SETTLE_LIMIT_MS = 30_000;
 
 /** Samples until RSS moved less than 0.25% (or 256 KiB) three times in a row, 30 s at most. */
-async function settledSample(pids: number[]): Promise<{ sample: TreeSample; settleMs: number }> {
+export async function settledSample(pids: number[]): Promise<{ sample: TreeSample; settleMs: number }> {
   const started = performance.now();
   let previous = sampleTrees(pids);
   let stable = 0;

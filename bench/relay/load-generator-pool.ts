@@ -10,10 +10,13 @@ import type {
   CloseResult,
   ConnectResult,
   Envelope,
+  FollowRequest,
+  FollowResult,
   GeneratorReply,
   GeneratorRequest,
   OpenLoopResult,
   ResultOf,
+  RoundTripResult,
 } from './generator-protocol.js';
 
 const GENERATOR_PATH = fileURLToPath(new URL('./load-generator.js', import.meta.url));
@@ -125,7 +128,7 @@ export class LoadGeneratorPool {
         };
         firstIndex += count;
         return generator.request(request).then((result) => {
-          generator.sessions = result.opened;
+          generator.sessions += result.opened; // connects add up until close()
           return result;
         });
       }),
@@ -170,7 +173,13 @@ export class LoadGeneratorPool {
   }
 
   /** Sends `ratePerSecond` messages per second in total, shared in proportion to each generator's sessions. */
-  async openLoop(payloadBytes: number, ratePerSecond: number, warmupMs: number, durationMs: number): Promise<OpenLoopResult> {
+  async openLoop(
+    payloadBytes: number,
+    ratePerSecond: number,
+    warmupMs: number,
+    durationMs: number,
+    timing: { fromScheduledTime?: boolean } = {},
+  ): Promise<OpenLoopResult> {
     const total = sum(this.#generators.map((g) => g.sessions)) || 1;
     const results = await Promise.all(
       this.#generators.map((g) =>
@@ -180,20 +189,48 @@ export class LoadGeneratorPool {
           ratePerSecond: (ratePerSecond * g.sessions) / total,
           warmupMs,
           durationMs,
+          ...(timing.fromScheduledTime === true ? { fromScheduledTime: true } : {}),
         }),
       ),
     );
-    const latenciesMs = new Float64Array(sum(results.map((r) => r.latenciesMs.length)));
-    let offset = 0;
-    for (const result of results) {
-      latenciesMs.set(result.latenciesMs, offset);
-      offset += result.latenciesMs.length;
-    }
+    const latenciesMs = concat(results.map((r) => r.latenciesMs));
     return {
       latenciesMs,
+      ...(timing.fromScheduledTime === true ? { sendLagMs: concat(results.map((r) => r.sendLagMs ?? new Float64Array(0))) } : {}),
       sent: sum(results.map((r) => r.sent)),
       lost: sum(results.map((r) => r.lost)),
       closedDuringPhase: sum(results.map((r) => r.closedDuringPhase)),
+    };
+  }
+
+  /** Every open session sends one probe; counts the echoes (within `timeoutMs`). */
+  async roundTrip(timeoutMs: number): Promise<RoundTripResult> {
+    const results = await Promise.all(this.#generators.map((g) => g.request({ kind: 'round-trip', timeoutMs })));
+    return {
+      echoed: sum(results.map((r) => r.echoed)),
+      notOpen: sum(results.map((r) => r.notOpen)),
+      noEcho: sum(results.map((r) => r.noEcho)),
+    };
+  }
+
+  /** Arms every generator to reconnect its closing sessions to another URL; resolves when all are back or at the deadline. */
+  async follow(request: Omit<FollowRequest, 'kind'>): Promise<FollowResult> {
+    const results = await Promise.all(this.#generators.map((g) => g.request({ kind: 'follow', ...request })));
+    const merge = (pick: (r: FollowResult) => Record<string, number>): Record<string, number> => {
+      const merged: Record<string, number> = {};
+      for (const r of results) for (const [k, n] of Object.entries(pick(r))) merged[k] = (merged[k] ?? 0) + n;
+      return merged;
+    };
+    const firsts = results.map((r) => r.firstCloseAt).filter((t) => t > 0);
+    return {
+      sessions: sum(results.map((r) => r.sessions)),
+      closed: sum(results.map((r) => r.closed)),
+      back: sum(results.map((r) => r.back)),
+      failures: merge((r) => r.failures),
+      firstCloseAt: firsts.length === 0 ? 0 : Math.min(...firsts),
+      lastBackAt: Math.max(0, ...results.map((r) => r.lastBackAt)),
+      closeToBackMs: concat(results.map((r) => r.closeToBackMs)),
+      closeCodes: merge((r) => r.closeCodes),
     };
   }
 
@@ -206,6 +243,16 @@ export class LoadGeneratorPool {
   async stop(): Promise<void> {
     await Promise.all(this.#generators.map((g) => g.stop()));
   }
+}
+
+function concat(arrays: readonly Float64Array[]): Float64Array {
+  const out = new Float64Array(sum(arrays.map((a) => a.length)));
+  let offset = 0;
+  for (const a of arrays) {
+    out.set(a, offset);
+    offset += a.length;
+  }
+  return out;
 }
 
 function sum(values: readonly number[]): number {

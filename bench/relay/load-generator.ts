@@ -15,10 +15,14 @@ import type {
   ConnectRequest,
   ConnectResult,
   Envelope,
+  FollowRequest,
+  FollowResult,
   GeneratorReply,
   GeneratorRequest,
   OpenLoopRequest,
   OpenLoopResult,
+  RoundTripRequest,
+  RoundTripResult,
 } from './generator-protocol.js';
 import { openProbedSession, PROBE } from './probed-session.js';
 
@@ -29,6 +33,9 @@ const DRAIN_WAIT_MS = 5_000;
 
 const sessions: WebSocket[] = [];
 let closedDuringPhase = 0;
+/** The local address a session was opened from (kept for its reconnects). */
+const kSource = Symbol('source');
+type SourcedSocket = WebSocket & { [kSource]?: string };
 
 // ---- stratix.v1 (reliable sessions) -------------------------------------------
 // With `protocol` "stratix.v1" every message goes out as a DATA envelope (base64
@@ -155,6 +162,7 @@ async function connect(request: ConnectRequest): Promise<ConnectResult> {
       const { socket, failure, reprobed: late } = await openProbedSession(url, request.sessionTimeoutMs, source, request.protocol);
       if (socket !== undefined) {
         socket.on('close', onSessionClose);
+        (socket as SourcedSocket)[kSource] = source;
         sessions.push(socket);
         opened++;
         if (late) reprobed++;
@@ -231,6 +239,7 @@ let latencyCount = 0;
 let windowFrom = 0;
 let windowTo = 0;
 let inWindowSent = 0;
+let sendLag = new Float64Array(0);
 
 function onTimedEcho(this: WebSocket, data: Buffer): void {
   let seq = 0;
@@ -249,8 +258,10 @@ async function openLoop(request: OpenLoopRequest): Promise<OpenLoopResult> {
   const totalMs = request.warmupMs + request.durationMs;
   const capacity = Math.ceil((request.ratePerSecond * totalMs) / 1000) + 1;
   const template = textPayload(Math.max(request.payloadBytes, SEQ_DIGITS + 8));
+  const scheduled = request.fromScheduledTime === true;
   sentAt = new Float64Array(capacity);
   latencies = new Float64Array(capacity);
+  sendLag = new Float64Array(scheduled ? capacity : 0);
   latencyCount = 0;
   inWindowSent = 0;
   closedDuringPhase = 0;
@@ -272,9 +283,14 @@ async function openLoop(request: OpenLoopRequest): Promise<OpenLoopResult> {
           continue;
         }
         const message = timedMessage(sent, template);
-        const at = performance.now();
+        const written = performance.now();
+        // Message k is due at start + (k + 1) / rate (see `due`); timing from then counts the sender's own lateness.
+        const at = scheduled ? start + ((sent + 1) * 1000) / request.ratePerSecond : written;
         sentAt[sent++] = at;
-        if (at >= windowFrom && at < windowTo) inWindowSent++;
+        if (at >= windowFrom && at < windowTo) {
+          if (scheduled) sendLag[inWindowSent] = written - at;
+          inWindowSent++;
+        }
         sendMessage(socket, message);
         skipped = 0;
       }
@@ -288,10 +304,96 @@ async function openLoop(request: OpenLoopRequest): Promise<OpenLoopResult> {
   setMessageHandler(ignore);
   return {
     latenciesMs: latencies.slice(0, latencyCount),
+    ...(scheduled ? { sendLagMs: sendLag.slice(0, inWindowSent) } : {}),
     sent,
     lost: inWindowSent - latencyCount,
     closedDuringPhase,
   };
+}
+
+// ---- round trip on every session -------------------------------------------
+
+const kEchoed = Symbol('echoed');
+type ProbedSocket = WebSocket & { [kEchoed]?: boolean };
+let echoedCount = 0;
+
+function onRoundTripEcho(this: ProbedSocket): void {
+  if (this[kEchoed] === true) return;
+  this[kEchoed] = true;
+  echoedCount++;
+}
+
+async function roundTripAll(request: RoundTripRequest): Promise<RoundTripResult> {
+  echoedCount = 0;
+  let notOpen = 0;
+  let sent = 0;
+  setMessageHandler(onRoundTripEcho);
+  for (const socket of sessions as ProbedSocket[]) {
+    socket[kEchoed] = false;
+    if (socket.readyState !== WebSocket.OPEN) {
+      notOpen++;
+      continue;
+    }
+    sent++;
+    sendMessage(socket, PROBE);
+  }
+  await waitUntil(() => echoedCount >= sent, request.timeoutMs);
+  setMessageHandler(ignore);
+  return { echoed: echoedCount, notOpen, noEcho: sent - echoedCount };
+}
+
+// ---- follow: reconnect every closed session elsewhere --------------------------
+
+async function follow(request: FollowRequest): Promise<FollowResult> {
+  const deadline = performance.now() + request.deadlineMs;
+  const held = sessions.slice() as SourcedSocket[];
+  const separator = request.url.includes('?') ? '&' : '?';
+  const result: FollowResult = {
+    sessions: held.length, closed: 0, back: 0, failures: {}, firstCloseAt: 0, lastBackAt: 0,
+    closeToBackMs: new Float64Array(held.length), closeCodes: {},
+  };
+  let finish = (): void => {};
+  const finished = new Promise<void>((resolve) => (finish = resolve));
+  let over = false;
+  const reconnect = async (index: number, clientId: string, source: string | undefined, closedAt: number): Promise<void> => {
+    while (!over && performance.now() < deadline) {
+      const timeoutMs = Math.max(1, Math.min(request.sessionTimeoutMs, deadline - performance.now()));
+      const url = `${request.url}${separator}clientId=${clientId}`;
+      const { socket, failure } = await openProbedSession(url, timeoutMs, source, protocol);
+      if (socket !== undefined) {
+        socket.on('close', onSessionClose);
+        (socket as SourcedSocket)[kSource] = source;
+        sessions[index] = socket;
+        if (over) return; // back, but after the deadline: not counted
+        result.closeToBackMs[result.back++] = performance.now() - closedAt;
+        result.lastBackAt = Date.now();
+        if (result.back === held.length) finish();
+        return;
+      }
+      result.failures[failure!] = (result.failures[failure!] ?? 0) + 1;
+      await sleep(request.retryDelayMs * (1 + Math.random()));
+    }
+  };
+  const listeners = held.map((socket, index) => {
+    const clientId = new URL(socket.url).searchParams.get('clientId') ?? '';
+    const onClose = (code: number): void => {
+      result.closed++;
+      result.closeCodes[code] = (result.closeCodes[code] ?? 0) + 1;
+      if (result.firstCloseAt === 0) result.firstCloseAt = Date.now();
+      void reconnect(index, clientId, socket[kSource], performance.now());
+    };
+    if (socket.readyState === WebSocket.CLOSED) onClose(1006);
+    else socket.once('close', onClose);
+    return onClose;
+  });
+  if (held.length === 0) finish();
+  const timer = setTimeout(finish, request.deadlineMs);
+  await finished;
+  over = true;
+  clearTimeout(timer);
+  held.forEach((socket, i) => socket.removeListener('close', listeners[i]!));
+  result.closeToBackMs = result.closeToBackMs.slice(0, result.back);
+  return result;
 }
 
 // ---- close -------------------------------------------------------------------
@@ -328,6 +430,10 @@ function handle(request: GeneratorRequest): Promise<unknown> {
       return openLoop(request);
     case 'close':
       return closeAll(request);
+    case 'round-trip':
+      return roundTripAll(request);
+    case 'follow':
+      return follow(request);
   }
 }
 

@@ -81,3 +81,14 @@ export function sampleTrees(roots: readonly number[]): TreeSample {
   });
   return { pids, cpuSeconds: ticks / ticksPerSecond(), rssBytes: rssBytesByPid.reduce((a, b) => a + b, 0), rssBytesByPid };
 }
+
+/** SIGKILL to every descendant of this process (on Ctrl-C or a failure, nothing a benchmark started may outlive it). */
+export function killDescendants(): void {
+  for (const pid of descendantsOf(process.pid).slice(1)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+}

@@ -22,6 +22,10 @@ export interface ProgramSetup {
   openFiles: number;
   /** Descriptors a process may spend on sockets (the limit less headroom). */
   usableDescriptors: number;
+  /** Worker processes, when not one per core (the scale benchmark: enough for 100k sessions). */
+  workers?: number;
+  /** Echo upstreams on 127.0.0.1 to balance over, when not only `upstreamPort` (so no destination runs out of ephemeral ports). */
+  upstreamPorts?: number[];
 }
 
 export interface ProxyProgram {

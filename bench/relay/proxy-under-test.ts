@@ -96,7 +96,8 @@ export async function startEchoUpstream(echoWorkers: number): Promise<ListeningP
   });
 }
 
-function freePort(): Promise<number> {
+/** A port of 127.0.0.1 that was free a moment ago. */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);
@@ -218,8 +219,15 @@ async function startReferenceRelay(
   return proxy;
 }
 
-/** nginx or HAProxy, in a fresh temporary directory with its generated config. */
-async function startReferenceProgram(kind: keyof typeof REFERENCE_PROGRAMS, echoPort: number): Promise<ProxyUnderTest> {
+/**
+ * nginx or HAProxy, in a fresh temporary directory with its generated config;
+ * `layout` sets its worker count and upstreams where one per core and `echoPort` will not do.
+ */
+export async function startReferenceProgram(
+  kind: keyof typeof REFERENCE_PROGRAMS,
+  echoPort: number,
+  layout: Pick<ProgramSetup, 'workers' | 'upstreamPorts'> = {},
+): Promise<ProxyUnderTest> {
   const program = REFERENCE_PROGRAMS[kind];
   const executable = findExecutable(program.executable);
   const port = await freePort();
@@ -231,6 +239,7 @@ async function startReferenceProgram(kind: keyof typeof REFERENCE_PROGRAMS, echo
     cores: os.availableParallelism(),
     openFiles: openFilesHardLimit(),
     usableDescriptors: USABLE_DESCRIPTORS,
+    ...layout,
   };
   const configPath = path.join(dir, program.configFile);
   writeFileSync(configPath, program.config(setup));

@@ -1,6 +1,7 @@
 /**
  * Reference proxy `nginx`: Debian's nginx configured as an operator would for a
- * WebSocket proxy: one worker process per core (`worker_processes auto`), each with
+ * WebSocket proxy: one worker process per core (`worker_processes auto`, or
+ * `setup.workers`), each with
  * its own listening socket (`reuseport`), HTTP/1.1 to the upstream with the Upgrade
  * and Connection headers passed on, hour-long read/send timeouts, no buffering, no
  * access log; descriptors and `worker_connections` sized to the per-process limit.
@@ -23,7 +24,7 @@ function config(setup: ProgramSetup): string {
   const file = (name: string): string => path.join(setup.dir, name);
   return `# relay benchmark: nginx as a WebSocket proxy in front of the echo upstream
 daemon off;
-worker_processes auto;
+worker_processes ${setup.workers ?? 'auto'};
 worker_rlimit_nofile ${setup.openFiles};
 pid ${file('nginx.pid')};
 error_log ${file('error.log')} warn;
@@ -47,7 +48,7 @@ http {
     }
 
     upstream echo {
-        server 127.0.0.1:${setup.upstreamPort};
+${(setup.upstreamPorts ?? [setup.upstreamPort]).map((port) => `        server 127.0.0.1:${port};`).join('\n')}
     }
 
     server {
@@ -75,5 +76,5 @@ export const nginx: ProxyProgram = {
   // -e: the log for errors before the config is read (nginx >= 1.19.5); -p: prefix.
   args: (setup, configPath) => ['-p', `${setup.dir}/`, '-e', path.join(setup.dir, 'error.log'), '-c', configPath],
   maxSessions: (setup) =>
-    Math.floor((workerConnections(setup) / CONNECTIONS_PER_SESSION) * setup.cores * UNEVEN_SPREAD),
+    Math.floor((workerConnections(setup) / CONNECTIONS_PER_SESSION) * (setup.workers ?? setup.cores) * UNEVEN_SPREAD),
 };

@@ -8,7 +8,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { describeMachine } from './machine.js';
-import { descendantsOf } from './process-tree.js';
+import { killDescendants } from './process-tree.js';
 import { stratixCommand } from './proxy-under-test.js';
 import { measurementsPerRun, proxySettings, runRelayBenchmark } from './relay-benchmark.js';
 import { Progress } from '../../src/ops/progress.js';
@@ -17,13 +17,7 @@ import { disturbanceNote, summaryTable } from './report.js';
 
 /** On Ctrl-C or a failure, nothing this benchmark started may outlive it. */
 function killChildrenAndExit(code: number): never {
-  for (const pid of descendantsOf(process.pid).slice(1)) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
+  killDescendants();
   process.exit(code);
 }
 

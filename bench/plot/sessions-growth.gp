@@ -1,0 +1,64 @@
+# How the gateway's cost grows with the number of sessions on one instance (issue 11):
+# RSS and RSS per session from 1k to 150k idle sessions; CPU per round trip and latency
+# at 1k, 10k and 100k clients, Stratix beside nginx. Data: the CSV files the scale
+# benchmark writes (`node dist/bench/scale/run.js ... --csv-dir docs/data`).
+#
+#   bash scripts/install-gnuplot.sh && gnuplot bench/plot/sessions-growth.gp    # from the repository root
+#
+# Writes docs/scale-growth.png (-e "note='...'" adds a line to the title). A series whose CSV is missing is left out.
+if (!exists("datadir")) datadir = 'docs/data'
+if (!exists("output")) output = 'docs/scale-growth.png'
+if (!exists("note")) note = ''
+sessions = datadir.'/scale-sessions-stratix.csv'
+stratix = datadir.'/scale-load-stratix.csv'
+nginx = datadir.'/scale-load-nginx.csv'
+have(f) = system('test -f '.f.' && echo 1 || echo 0') eq "1"
+
+set terminal pngcairo size 1500,480 font ',10'
+set output output
+set datafile separator ','
+set key top left
+set grid
+set multiplot layout 1,3 title 'Stratix Gateway on one 2-core instance: cost against sessions (bench/scale, docs/benchmarks.md)'.note
+
+set title 'idle sessions: memory (a straight line = linear growth)'
+set xrange [0:160000]
+set format x '%.0s%c'
+set xlabel 'idle proxied sessions'
+set ylabel 'RSS of primary + workers (MiB)'
+set y2label 'KiB per session ((RSS - RSS at 0) / N)'
+set ytics nomirror
+set y2tics
+set yrange [0:*]
+set y2range [0:*]
+set key bottom right
+plot sessions using 1:2 with linespoints lw 2 pt 7 title 'RSS (MiB; at 0: the fixed cost)', \
+     sessions using 1:3 axes x1y2 with linespoints lw 2 pt 5 title 'KiB per session'
+unset y2label
+unset y2tics
+set ytics mirror
+set key top left
+
+set title 'saturated (closed loop): CPU per round trip'
+set logscale x
+set xrange [500:200000]
+set xlabel 'clients connected'
+set ylabel 'proxy CPU-s per 100k round trips'
+set yrange [0:*]
+if (have(nginx)) {
+  plot stratix using 1:7 with linespoints lw 2 pt 7 title 'Stratix', nginx using 1:7 with linespoints lw 2 pt 5 title 'nginx'
+} else {
+  plot stratix using 1:7 with linespoints lw 2 pt 7 title 'Stratix'
+}
+
+set title 'latency, open loop at the offered rate'
+set ylabel 'round trip (ms)'
+set logscale y
+set yrange [*:*]
+if (have(nginx)) {
+  plot stratix using 1:2 with linespoints lw 2 pt 7 title 'Stratix p50', stratix using 1:3 with linespoints lw 2 pt 7 dt 2 title 'Stratix p99', \
+       nginx using 1:2 with linespoints lw 2 pt 5 title 'nginx p50', nginx using 1:3 with linespoints lw 2 pt 5 dt 2 title 'nginx p99'
+} else {
+  plot stratix using 1:2 with linespoints lw 2 pt 7 title 'Stratix p50', stratix using 1:3 with linespoints lw 2 pt 7 dt 2 title 'Stratix p99'
+}
+unset multiplot
