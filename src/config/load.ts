@@ -36,7 +36,7 @@ export function loadConfigFile(path: string): Config {
   return parseConfig(parseJson(path, text), path);
 }
 
-function unreadable(path: string, err: unknown): ConfigError {
+export function unreadable(path: string, err: unknown): ConfigError {
   const e = err as NodeJS.ErrnoException;
   return new ConfigError(path, [`(file): cannot read: ${e.code ?? e.message}`], { cause: err });
 }
@@ -57,7 +57,7 @@ export function parseJsonc(text: string): unknown {
   }
 }
 
-function parseJson(path: string, text: string): unknown {
+export function parseJson(path: string, text: string): unknown {
   try {
     return parseJsonc(text);
   } catch (err) {
@@ -137,7 +137,7 @@ function formatPath(path: readonly PropertyKey[]): string {
   return out;
 }
 
-function deepFreeze<T>(value: T): T {
+export function deepFreeze<T>(value: T): T {
   if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
     Object.freeze(value);
     for (const v of Object.values(value as object)) deepFreeze(v);
