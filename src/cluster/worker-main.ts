@@ -7,8 +7,8 @@
  * one exits at once. If the primary goes away, the worker exits too.
  */
 import type { Socket } from 'node:net';
-import type { DefaultRouteConfig, RouteRuleConfig } from '../config/route-schema.js';
 import { parseConfig } from '../config/load.js';
+import { PackedRules } from '../routing/packed-rules.js';
 import { createLogger, type Logger } from '../log.js';
 import { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import { Gateway } from '../server/gateway.js';
@@ -21,8 +21,8 @@ let gateway: Gateway | undefined;
 let sessions: LocalSessionReplica | undefined;
 let logger: Logger | undefined;
 let draining = false;
-/** A full route set being received in chunks. */
-let incoming: { load: number; rules: RouteRuleConfig[]; defaultRoute: DefaultRouteConfig | undefined; revision: number } | undefined;
+/** A full route set being received in chunks (packed: no object per rule). */
+let incoming: { load: number; rules: PackedRules; revision: number } | undefined;
 
 function send(msg: ToPrimary): void {
   if (process.connected) process.send!(msg);
@@ -130,13 +130,14 @@ function onRouteMessage(gw: Gateway, msg: Exclude<ToWorker, { t: 'init' | 'conn'
       reply(msg.id, () => gw.metrics.registry.getMetricsAsJSON());
       break;
     case 'routes-begin':
-      incoming = { load: msg.load, rules: [], defaultRoute: msg.defaultRoute, revision: msg.revision };
+      incoming = { load: msg.load, rules: new PackedRules({ bytes: msg.bytes }), revision: msg.revision };
+      incoming.rules.setDefault(msg.defaultRoute);
       reply(msg.id, () => true);
       break;
     case 'routes-chunk':
       reply(msg.id, () => {
         if (incoming?.load !== msg.load) throw new Error('routes-chunk without its routes-begin');
-        for (const rule of msg.rules) incoming.rules.push(rule);
+        incoming.rules.appendChunk(msg.rules);
         return true;
       });
       break;
@@ -145,7 +146,7 @@ function onRouteMessage(gw: Gateway, msg: Exclude<ToWorker, { t: 'init' | 'conn'
       incoming = undefined;
       reply(msg.id, () => {
         if (set?.load !== msg.load) throw new Error('routes-end without its routes-begin');
-        return live.loadRoutes(set, msg.policy);
+        return live.loadRoutes({ rules: set.rules, revision: set.revision }, msg.policy);
       });
       break;
     }

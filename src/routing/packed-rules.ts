@@ -183,6 +183,18 @@ export class PackedRules {
     }
   }
 
+  /** Every rule's target (no key decoded), e.g. to look for loopback upstreams. */
+  *targets(): IterableIterator<DefaultRoute> {
+    const buf = this.#buf;
+    for (let at = 0; at < this.#end; ) {
+      const keyLen = buf[at + 1]!;
+      const specLen = buf.readUInt32LE(at + 2);
+      const s = at + HEADER + keyLen;
+      if ((buf[at]! & DELETED) === 0) yield specTarget(buf.toString('utf8', s, s + specLen));
+      at = s + specLen;
+    }
+  }
+
   /**
    * The live records, copied into chunks of about `maxBytes` (a record is never split):
    * the wire form of a full set (appendChunk reads it back).

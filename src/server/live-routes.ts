@@ -151,7 +151,7 @@ export class LiveRoutes implements RouteReplica {
 
   loadRoutes(set: RouteSetData, policy: RouteChangePolicy): Promise<string> {
     return this.#serial(async () => {
-      const next = await buildRouteTableAsync(set.rules, set.defaultRoute, {
+      const next = await buildRouteTableAsync(set.rules, set.rules.defaultRoute, {
         health: this.health,
         revision: set.revision > 0 ? set.revision : undefined,
       });

@@ -36,26 +36,36 @@ export interface RouteSnapshot extends RouteSnapshotHeader {
 
 /**
  * Writes `[key, value]` pairs. The caller passes a copy taken at
- * `header.revision`; the write yields between chunks.
+ * `header.revision` (an array, or any iterable with its `count`); the write yields
+ * between chunks.
  */
 export async function writeRouteSnapshot(
   path: string,
   header: RouteSnapshotHeader,
-  entries: ReadonlyArray<readonly [string, RouteValue]>,
+  entries: Iterable<readonly [string, RouteValue]>,
+  count = (entries as ReadonlyArray<unknown>).length,
 ): Promise<void> {
   const dir = dirname(path);
   await mkdir(dir, { recursive: true });
   const tmp = join(dir, `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
   const fh = await open(tmp, 'w', 0o644);
   try {
-    const head = { format: FORMAT, version: VERSION, ...header, count: entries.length, writtenAt: new Date().toISOString() };
+    const head = { format: FORMAT, version: VERSION, ...header, count, writtenAt: new Date().toISOString() };
     await fh.write(JSON.stringify(head) + '\n');
-    for (let i = 0; i < entries.length; i += ENTRIES_PER_CHUNK) {
-      let chunk = '';
-      const end = Math.min(entries.length, i + ENTRIES_PER_CHUNK);
-      for (let j = i; j < end; j++) chunk += JSON.stringify(entries[j]) + '\n';
-      await fh.write(chunk);
+    let chunk = '';
+    let inChunk = 0;
+    let written = 0;
+    for (const entry of entries) {
+      chunk += JSON.stringify(entry) + '\n';
+      written++;
+      if (++inChunk === ENTRIES_PER_CHUNK) {
+        await fh.write(chunk);
+        chunk = '';
+        inChunk = 0;
+      }
     }
+    if (chunk !== '') await fh.write(chunk);
+    if (written !== count) throw new Error(`route snapshot: ${written} entries, not the ${count} announced`);
     await fh.sync();
     await fh.close();
     await rename(tmp, path);
