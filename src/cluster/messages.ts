@@ -16,8 +16,8 @@ import type { RouteChangePolicy } from '../config/schema.js';
 import type { RouteChange } from '../sources/route-source.js';
 import type { SessionId, SessionQuery } from '../server/session-view.js';
 
-/** Bytes of packed records per `routes-chunk` (~2,500 seed-style rules; a couple of ms to take in). */
-export const ROUTE_CHUNK_BYTES = 128 * 1024;
+/** Bytes of packed records per `routes-chunk` (~1,000 seed-style rules; a few ms to add to a table). */
+export const ROUTE_CHUNK_BYTES = 64 * 1024;
 
 export type ToWorker =
   /** First message: the validated config without its rules (re-validated by the worker) and its place. */
@@ -36,8 +36,8 @@ export type ToWorker =
   | { t: 'reload-credentials' }
   | { t: 'metrics'; id: number }
   | { t: 'drain' }
-  /** `bytes`: the packed size of the whole set (the worker reserves it once). */
-  | { t: 'routes-begin'; id: number; load: number; count: number; bytes: number; defaultRoute: DefaultRouteConfig | undefined; revision: number }
+  /** `count` rules, `exact` of them exact rules (the worker sizes its new table once). */
+  | { t: 'routes-begin'; id: number; load: number; count: number; exact: number; defaultRoute: DefaultRouteConfig | undefined; revision: number }
   | { t: 'routes-chunk'; id: number; load: number; rules: Uint8Array }
   | { t: 'routes-end'; id: number; load: number; policy: RouteChangePolicy }
   | { t: 'routes-delta'; id: number; changes: readonly RouteChange[]; revision: number; policy: RouteChangePolicy }

@@ -229,7 +229,7 @@ export class WorkerHandle implements RouteReplica, SessionReplica {
   async loadRoutes(set: RouteSetData, policy: RouteChangePolicy): Promise<string> {
     const load = this.#nextId++;
     const { rules, revision } = set;
-    await this.#request((id) => ({ t: 'routes-begin', id, load, count: rules.size, bytes: rules.byteLength, defaultRoute: rules.defaultRoute as DefaultRouteConfig | undefined, revision }));
+    await this.#request((id) => ({ t: 'routes-begin', id, load, count: rules.size, exact: rules.exactCount, defaultRoute: rules.defaultRoute as DefaultRouteConfig | undefined, revision }));
     for (const chunk of rules.chunks(ROUTE_CHUNK_BYTES)) {
       await this.#request((id) => ({ t: 'routes-chunk', id, load, rules: chunk }));
     }

@@ -60,7 +60,7 @@ async function packRules(bytes: Buffer, layout: RouteArrayLayout, path: string, 
   if (input === null || typeof input !== 'object' || Array.isArray(input)) return undefined;
   const rest = configSchema.safeParse(input);
   const lines = rest.success ? [] : formatIssues(rest.error.issues);
-  const rules = new PackedRules({ bytes: bytes.length * PACKED_PER_FILE_BYTE });
+  const rules = new PackedRules({ bytes: bytes.length * PACKED_PER_FILE_BYTE, rules: layout.count });
   let deadline = performance.now() + sliceMs;
   for (let i = 0; i < layout.count; i++) {
     if ((i & 255) === 0 && performance.now() >= deadline) {

@@ -35,6 +35,8 @@ const COMPACT_MIN_GARBAGE = 1 << 20;
 export interface PackedRulesOptions {
   /** Bytes to reserve for records (a good guess spares the arena's doubling copies). */
   readonly bytes?: number | undefined;
+  /** Rules expected: the index is sized for them at once. */
+  readonly rules?: number | undefined;
 }
 
 /** One rule's target as the spec string the pack stores. */
@@ -66,6 +68,16 @@ function keyHash(exact: boolean, key: string): number {
   return fmix32(h ^ (exact ? 0x2545f491 : 0));
 }
 
+/** Throws TypeError unless `bytes` are whole live records. */
+function checkRecords(bytes: Buffer): void {
+  for (let at = 0; at < bytes.length; ) {
+    if (at + HEADER > bytes.length) throw new TypeError('a packed rule chunk ends inside a record header');
+    const len = HEADER + bytes[at + 1]! + bytes.readUInt32LE(at + 2);
+    if ((bytes[at]! & ~EXACT) !== 0 || at + len > bytes.length) throw new TypeError('a packed rule chunk holds a malformed record');
+    at += len;
+  }
+}
+
 export class PackedRules {
   #buf: Buffer;
   /** Bytes of records written (live and deleted). */
@@ -81,6 +93,26 @@ export class PackedRules {
 
   constructor(opts: PackedRulesOptions = {}) {
     this.#buf = Buffer.allocUnsafeSlow(Math.max(MIN_BYTES, Math.ceil(opts.bytes ?? 0)));
+    if (opts.rules !== undefined) this.#rebuildIndex(opts.rules);
+  }
+
+  /**
+   * Calls `each` with every rule of a chunk in the wire form of `chunks`, without
+   * keeping them (a worker builds its table straight from the chunks). Throws
+   * TypeError, before any call, when the bytes are not whole records.
+   */
+  static readChunk(chunk: Uint8Array, each: (rule: RouteRule) => void): number {
+    const bytes = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    checkRecords(bytes);
+    let n = 0;
+    for (let at = 0; at < bytes.length; n++) {
+      const keyLen = bytes[at + 1]!;
+      const specLen = bytes.readUInt32LE(at + 2);
+      const k = at + HEADER;
+      each(ruleOf((bytes[at]! & EXACT) !== 0, bytes.toString('latin1', k, k + keyLen), bytes.toString('utf8', k + keyLen, k + keyLen + specLen)));
+      at = k + keyLen + specLen;
+    }
+    return n;
   }
 
   /** A pack of `rules` (first wins per key) and the default route. */
@@ -230,12 +262,7 @@ export class PackedRules {
    */
   appendChunk(chunk: Uint8Array): void {
     const bytes = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-    for (let at = 0; at < bytes.length; ) {
-      if (at + HEADER > bytes.length) throw new TypeError('a packed rule chunk ends inside a record header');
-      const len = HEADER + bytes[at + 1]! + bytes.readUInt32LE(at + 2);
-      if ((bytes[at]! & ~EXACT) !== 0 || at + len > bytes.length) throw new TypeError('a packed rule chunk holds a malformed record');
-      at += len;
-    }
+    checkRecords(bytes);
     this.#reserve(bytes.length);
     const start = this.#end;
     bytes.copy(this.#buf, start);

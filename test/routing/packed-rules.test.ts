@@ -71,6 +71,11 @@ test('chunks read back into the same rules and version, whatever the chunk size'
       assert.equal(copy.version, pack.version);
       assert.equal(copy.size, pack.size);
       assert.deepEqual(sorted(copy.rules()), sorted(pack.rules()));
+      const read: RouteRule[] = [];
+      let counted = 0;
+      for (const chunk of pack.chunks(maxBytes)) counted += PackedRules.readChunk(chunk, (r) => read.push(r));
+      assert.equal(counted, pack.size);
+      assert.deepEqual(sorted(read), sorted(pack.rules()));
       const clone = pack.clone();
       assert.equal(clone.version, pack.version);
       clone.put({ clientIdPrefix: 'only-in-the-clone', openclawGateway: 'ws://x/ws' });
@@ -90,6 +95,9 @@ test('a chunk that is not whole records is refused and appends nothing', () => {
   const bad = Buffer.from(chunk!);
   bad[0] = 0x42;
   assert.throws(() => copy.appendChunk(bad), /malformed record/);
+  let called = 0;
+  assert.throws(() => PackedRules.readChunk(Buffer.concat([chunk!, bad]), () => called++), /malformed record/);
+  assert.equal(called, 0, 'nothing of a bad chunk is read');
   assert.equal(copy.size, 0);
 });
 
