@@ -63,7 +63,7 @@ export function seedRule(i: number): { clientIdPrefix: string; openclawGateway: 
 function configText(n: number, listen: string, workers: 'auto' | number, etcd: string | undefined): string {
   const head = { gateway: { listen, workers }, log: { level: 'warn' } };
   if (etcd !== undefined) {
-    return JSON.stringify({ ...head, routeSource: { type: 'etcd', etcd: { endpoints: [etcd], prefix: ETCD_PREFIX, snapshotPath: null } } });
+    return JSON.stringify({ ...head, routeSource: { type: 'etcd', etcd: { endpoints: [etcd], prefix: ETCD_PREFIX } } });
   }
   const parts: string[] = [];
   for (let i = 0; i < n; i++) parts.push(JSON.stringify(seedRule(i)));
@@ -191,7 +191,7 @@ async function main(): Promise<void> {
   console.log(`# million-rules bench ${date} node ${process.version} ${os.cpus().length} cores ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB`);
   console.log(`# node dist/bench/routing/million-rules.bench.js ${process.argv.slice(2).join(' ')}`);
   if (opts.csv !== undefined && !existsSync(opts.csv)) {
-    writeFileSync(opts.csv, 'date,source,workers,rules,role,rss_ready_mib,rss_settled_mib,growth_ready_b_per_rule,growth_settled_b_per_rule,ready_ms,etcd_load_ms\n');
+    writeFileSync(opts.csv, 'date,source,workers,rules,processes,primary_b_per_rule,max_worker_b_per_rule,supervisor_b_per_rule,primary_at_ready_b_per_rule,max_worker_at_ready_b_per_rule,ready_ms,etcd_load_ms\n');
   }
   for (const source of opts.sources) {
     for (const workers of opts.workers) {
@@ -210,16 +210,26 @@ async function main(): Promise<void> {
         }
         const run = await runOnce(n, workers, etcdServer?.endpoint, opts.settleMs);
         await etcdServer?.close();
+        const growth = new Map<string, { ready: number; settled: number }>();
         for (const [role, rss] of run.settled) {
           const b0 = base.settled.get(role) ?? base.settled.get('worker 0') ?? 0;
           const r0 = base.atReady.get(role) ?? base.atReady.get('worker 0') ?? 0;
           const ready = run.atReady.get(role) ?? 0;
-          const gReady = (ready - r0) / n;
-          const gSettled = (rss - b0) / n;
-          console.log(`${n}\t${run.readyMs.toFixed(0)}\t${(loadMs / 1000).toFixed(1)}\t${role}\t${mib(ready)}\t${mib(rss)}\t${gReady.toFixed(0)}\t${gSettled.toFixed(0)}`);
-          if (opts.csv !== undefined) {
-            appendFileSync(opts.csv, `${date},${source},${workers},${n},${role},${mib(ready)},${mib(rss)},${gReady.toFixed(1)},${gSettled.toFixed(1)},${run.readyMs.toFixed(0)},${loadMs.toFixed(0)}\n`);
-          }
+          const g = { ready: (ready - r0) / n, settled: (rss - b0) / n };
+          growth.set(role, g);
+          console.log(`${n}\t${run.readyMs.toFixed(0)}\t${(loadMs / 1000).toFixed(1)}\t${role}\t${mib(ready)}\t${mib(rss)}\t${g.ready.toFixed(0)}\t${g.settled.toFixed(0)}`);
+        }
+        const workersOnly = [...growth].filter(([role]) => role.startsWith('worker')).map(([, g]) => g);
+        const maxWorker = { ready: Math.max(...workersOnly.map((g) => g.ready)), settled: Math.max(...workersOnly.map((g) => g.settled)) };
+        const primary = growth.get('primary')!;
+        const worst = Math.max(primary.settled, maxWorker.settled, primary.ready, maxWorker.ready);
+        console.log(`${n}\tlargest growth per rule, any process, at ready or settled: ${worst.toFixed(0)} B (target 200); ready in ${(run.readyMs / 1000).toFixed(1)} s (target 10)`);
+        if (opts.csv !== undefined) {
+          const sup = growth.get('supervisor')?.settled;
+          appendFileSync(
+            opts.csv,
+            `${date},${source},${workers},${n},${run.settled.size},${primary.settled.toFixed(1)},${maxWorker.settled.toFixed(1)},${sup === undefined ? '' : sup.toFixed(1)},${primary.ready.toFixed(1)},${maxWorker.ready.toFixed(1)},${run.readyMs.toFixed(0)},${loadMs.toFixed(0)}\n`,
+          );
         }
       }
     }

@@ -136,7 +136,7 @@ export class RouteController {
   #source: EtcdRouteSource | undefined;
   #sourceStatus: RouteSourceStatus;
   #watcher: ConfigWatcher | undefined;
-  /** Table changes run one after another: reloads, etcd deltas, etcd full sets. */
+  /** Reloads run one after another (etcd changes are numbered as they arrive, outside it). */
   #chain: Promise<unknown> = Promise.resolve();
   #pendingReload: Promise<ReloadResult> | undefined;
   #closed = false;
@@ -218,8 +218,8 @@ export class RouteController {
       set = { rules: this.#opts.rules ?? PackedRules.from(config.routes, config.defaultRoute), revision: 0 };
       this.#onSourceStatus({ state: 'ok', reason: undefined, revision: 0, since: Date.now(), invalidKeys: 0 });
     }
-    // In the change chain: etcd deltas that arrive meanwhile queue up behind it.
-    await this.#serial(async () => this.#install(set, 'start'));
+    // In the same turn as the listener above: an etcd change is numbered after this set.
+    this.#install(set, 'start');
     const timeoutMs = config.routing.convergeTimeoutMs;
     if (!(await this.#waitConverged(timeoutMs))) throw new Error(`the route table did not reach every replica within ${timeoutMs} ms`);
     if (this.#opts.configPath !== undefined && config.routing.watchConfigFile) {
