@@ -221,13 +221,12 @@ export class EtcdRouteSource extends EventEmitter<RouteSourceEvents> implements 
     this.#backoff.reset();
 
     const unreachable = `etcd at ${this.#endpoints.join(',')} could not be read within ${this.#opts.dialTimeoutMs} ms (${errorText(lastError)})`;
-    const snapshot = await this.#readSnapshot();
+    const routes = new PackedRules();
+    const snapshot = await this.#readSnapshot((entry) => putEntry(routes, entry));
     if (snapshot === undefined) {
       const where = this.#snapshotPath === undefined ? 'no snapshotPath is configured' : `there is no usable snapshot at ${this.#snapshotPath}`;
       throw routeSourceError('UNAVAILABLE', `cannot load routes: ${unreachable}, and ${where}`, lastError);
     }
-    const routes = new PackedRules();
-    for (const entry of snapshot.entries) putEntry(routes, entry);
     this.#rules = routes;
     this.#revision = snapshot.revision;
     this.#clusterId = snapshot.clusterId;
@@ -240,10 +239,10 @@ export class EtcdRouteSource extends EventEmitter<RouteSourceEvents> implements 
     return this.current('snapshot');
   }
 
-  async #readSnapshot(): Promise<RouteSnapshot | undefined> {
+  async #readSnapshot(each: (entry: RouteEntry) => void): Promise<RouteSnapshot | undefined> {
     if (this.#snapshotPath === undefined) return undefined;
     try {
-      return await readRouteSnapshot(this.#snapshotPath, this.prefix);
+      return await readRouteSnapshot(this.#snapshotPath, this.prefix, each);
     } catch (err) {
       this.#log.warn({ err: errorText(err), code: (err as RouteSourceError).code }, 'ignoring the route snapshot');
       return undefined;

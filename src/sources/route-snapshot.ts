@@ -86,12 +86,15 @@ export async function writeRouteSnapshot(
 /**
  * Reads a snapshot, streaming (no whole-file string, so size is bounded by memory, not
  * by V8's string limit). Resolves undefined when there is none; rejects with
- * STRATIX_ERR_ROUTE_SNAPSHOT_INVALID when it exists but cannot be used.
+ * STRATIX_ERR_ROUTE_SNAPSHOT_INVALID when it exists but cannot be used. With `each`,
+ * every entry goes to it as it is read and `entries` stays empty (a million entries
+ * are then never held as objects at once); use what `each` kept only once it resolves.
  */
-export async function readRouteSnapshot(path: string, expectedPrefix: string): Promise<RouteSnapshot | undefined> {
+export async function readRouteSnapshot(path: string, expectedPrefix: string, each?: (entry: RouteEntry) => void): Promise<RouteSnapshot | undefined> {
   const bad = (why: string, cause?: unknown) => routeSourceError('SNAPSHOT_INVALID', `route snapshot ${path}: ${why}`, cause);
   let head: Record<string, unknown> | undefined;
   const entries: RouteEntry[] = [];
+  let read = 0;
   let line = 0;
   const takeLine = (text: string) => {
     line++;
@@ -117,7 +120,9 @@ export async function readRouteSnapshot(path: string, expectedPrefix: string): P
     if (!Array.isArray(pair) || pair.length !== 2 || typeof pair[0] !== 'string') throw bad(`line ${line} is not ["key", value]`);
     const entry = routeEntryFromJson(pair[0], pair[1]);
     if (entry.kind === 'invalid') throw bad(`line ${line}: ${entry.reason}`);
-    entries.push(entry);
+    read++;
+    if (each === undefined) entries.push(entry);
+    else each(entry);
   };
 
   let rest = '';
@@ -138,7 +143,7 @@ export async function readRouteSnapshot(path: string, expectedPrefix: string): P
   }
   if (head === undefined) throw bad('no header line');
   if (rest !== '') throw bad(`line ${line + 1} is cut short`);
-  if (entries.length !== head['count']) throw bad(`header says ${String(head['count'])} entries, file has ${entries.length}`);
+  if (read !== head['count']) throw bad(`header says ${String(head['count'])} entries, file has ${read}`);
   return {
     prefix: expectedPrefix,
     revision: head['revision'] as number,
