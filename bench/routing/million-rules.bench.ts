@@ -16,6 +16,8 @@
  *
  * etcd (scripts/install-etcd.sh): a fresh etcd per N, loaded with one transaction per
  * 128 puts (etcd's default --max-txn-ops), several in flight; the load time is printed.
+ * The gateway's etcd deadlines are raised to 60 s: the first request of a start counts
+ * the prefix, which for a million keys took more than the default 5 s on a loaded box.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -63,7 +65,7 @@ export function seedRule(i: number): { clientIdPrefix: string; openclawGateway: 
 function configText(n: number, listen: string, workers: 'auto' | number, etcd: string | undefined): string {
   const head = { gateway: { listen, workers }, log: { level: 'warn' } };
   if (etcd !== undefined) {
-    return JSON.stringify({ ...head, routeSource: { type: 'etcd', etcd: { endpoints: [etcd], prefix: ETCD_PREFIX } } });
+    return JSON.stringify({ ...head, routeSource: { type: 'etcd', etcd: { endpoints: [etcd], prefix: ETCD_PREFIX, dialTimeoutMs: 60000, requestTimeoutMs: 60000 } } });
   }
   const parts: string[] = [];
   for (let i = 0; i < n; i++) parts.push(JSON.stringify(seedRule(i)));
