@@ -33,23 +33,41 @@ let closedDuringPhase = 0;
 // ---- stratix.v1 (reliable sessions) -------------------------------------------
 // With `protocol` "stratix.v1" every message goes out as a DATA envelope (base64
 // payload) and comes back as one; the phase handlers see the decoded payload. The
-// client acknowledges cumulatively, every ACK_EVERY messages and every ACK_MS, as
-// the SDK does.
+// client acknowledges cumulatively as the SDK does with its defaults
+// (packages/client/src/options.ts: ack.maxMessages 100, ack.maxDelayMs 100): in the
+// `ack` field of the next DATA it sends, else at the 100th unacknowledged message, or
+// 100 ms after the first one.
 
 let protocol: 'stratix.v1' | undefined;
 let messageId = 0;
-const ACK_EVERY = 32;
-const ACK_MS = 50;
+const ACK_EVERY = 100;
+const ACK_MS = 100;
+/** How often the ACK deadlines are checked (the SDK has a timer per connection; this is its granularity here). */
+const ACK_SWEEP_MS = 5;
 const kSeq = Symbol('seq');
 const kUnacked = Symbol('unacked');
-type V1Socket = WebSocket & { [kSeq]?: number; [kUnacked]?: number };
+const kFirstUnackedAt = Symbol('firstUnackedAt');
+type V1Socket = WebSocket & { [kSeq]?: number; [kUnacked]?: number; [kFirstUnackedAt]?: number };
 let phaseHandler: (this: WebSocket, data: Buffer) => void = ignore;
 let ackTimer: NodeJS.Timeout | undefined;
+/** Sockets with unacknowledged messages, in the order their first one arrived (so their ACK deadlines are in order too). */
+let ackDue: V1Socket[] = [];
+let ackDueAt: number[] = [];
+let ackDueHead = 0;
 
-/** Sends one benchmark message on `socket` in the session's protocol. */
+/** Sends one benchmark message on `socket` in the session's protocol (a DATA carries the pending ACK, as the SDK's do). */
 function sendMessage(socket: WebSocket, payload: Buffer): void {
-  if (protocol === undefined) socket.send(payload, TEXT);
-  else socket.send(`{"type":0,"messageId":"${++messageId}","data":"${payload.toString('base64')}"}`, TEXT);
+  if (protocol === undefined) {
+    socket.send(payload, TEXT);
+    return;
+  }
+  const v1 = socket as V1Socket;
+  let ack = '';
+  if ((v1[kUnacked] ?? 0) > 0) {
+    v1[kUnacked] = 0;
+    ack = `"ack":${v1[kSeq]},`;
+  }
+  socket.send(`{"type":0,${ack}"messageId":"${++messageId}","data":"${payload.toString('base64')}"}`, TEXT);
 }
 
 function onV1Message(this: V1Socket, data: Buffer): void {
@@ -58,6 +76,12 @@ function onV1Message(this: V1Socket, data: Buffer): void {
     this[kSeq] = e.seq;
     const n = (this[kUnacked] ?? 0) + 1;
     this[kUnacked] = n;
+    if (n === 1) {
+      const now = performance.now();
+      this[kFirstUnackedAt] = now;
+      ackDue.push(this);
+      ackDueAt.push(now);
+    }
     if (n >= ACK_EVERY) ackNow(this);
   }
   if (e.type === 0) phaseHandler.call(this, Buffer.from(e.data!, 'base64'));
@@ -68,8 +92,22 @@ function ackNow(socket: V1Socket): void {
   if (socket.readyState === WebSocket.OPEN) socket.send(`{"type":1,"seq":${socket[kSeq]}}`, TEXT);
 }
 
+/** ACKs every socket whose first unacknowledged message is ACK_MS old. */
 function ackPending(): void {
-  for (const socket of sessions as V1Socket[]) if ((socket[kUnacked] ?? 0) > 0) ackNow(socket);
+  const deadline = performance.now() - ACK_MS;
+  while (ackDueHead < ackDue.length) {
+    const socket = ackDue[ackDueHead]!;
+    const at = ackDueAt[ackDueHead]!;
+    if (at > deadline) break;
+    // A stale entry: the socket was acked (its 100th message) and has a newer first one, queued later.
+    if ((socket[kUnacked] ?? 0) > 0 && socket[kFirstUnackedAt] === at) ackNow(socket);
+    ackDueHead++;
+  }
+  if (ackDueHead > 4096) {
+    ackDue = ackDue.slice(ackDueHead);
+    ackDueAt = ackDueAt.slice(ackDueHead);
+    ackDueHead = 0;
+  }
 }
 
 function ignore(): void {}
@@ -101,7 +139,7 @@ async function connect(request: ConnectRequest): Promise<ConnectResult> {
   const started = performance.now();
   protocol = request.protocol;
   clearInterval(ackTimer);
-  ackTimer = protocol === undefined ? undefined : setInterval(ackPending, ACK_MS);
+  ackTimer = protocol === undefined ? undefined : setInterval(ackPending, ACK_SWEEP_MS);
   const deadline = started + request.deadlineMs;
   const failures: Record<string, number> = {};
   let next = 0;

@@ -9,6 +9,10 @@
  *   sessions: envelopes, acks, the message log on with fsync every 10 ms);
  * - `ws-relay`: reference-ws-relay.ts, the naive one-process `ws` relay;
  * - `raw-relay`: reference-raw-relay.ts, handshakes then raw byte pipes (the floor);
+ * - `native-relay`, `native-relay-2t`: bench/native/native-relay.ts, handshakes in JS, then
+ *   frames relayed by the issue-11 addon's thread (one, or two; `native-uring`: one, with
+ *   io_uring instead of epoll); build it first
+ *   (bash native/relay/build.sh);
  * - `nginx`, `haproxy`: the real programs (reference-nginx.ts, reference-haproxy.ts),
  *   each in a fresh temporary directory with a generated config; measured over the
  *   whole process tree (nginx: master + workers);
@@ -28,7 +32,7 @@ import { findExecutable, type ProgramSetup, type ProxyProgram } from './proxy-pr
 import { haproxy } from './reference-haproxy.js';
 import { nginx } from './reference-nginx.js';
 
-export const PROXY_KINDS = ['stratix', 'stratix-tls', 'stratix-reliable', 'ws-relay', 'raw-relay', 'nginx', 'haproxy', 'direct'] as const;
+export const PROXY_KINDS = ['stratix', 'stratix-tls', 'stratix-reliable', 'ws-relay', 'raw-relay', 'native-relay', 'native-relay-2t', 'native-uring', 'nginx', 'haproxy', 'direct'] as const;
 export type ProxyKind = (typeof PROXY_KINDS)[number];
 
 const START_TIMEOUT_MS = 30_000;
@@ -38,7 +42,16 @@ export const DEFAULT_STRATIX_MAIN = fileURLToPath(new URL('../../src/cli/main.js
 const REFERENCE_RELAYS = {
   'ws-relay': fileURLToPath(new URL('./reference-ws-relay.js', import.meta.url)),
   'raw-relay': fileURLToPath(new URL('./reference-raw-relay.js', import.meta.url)),
+  'native-relay': fileURLToPath(new URL('../native/native-relay.js', import.meta.url)),
+  'native-relay-2t': fileURLToPath(new URL('../native/native-relay.js', import.meta.url)),
+  'native-uring': fileURLToPath(new URL('../native/native-relay.js', import.meta.url)),
 } as const;
+/** Arguments after the upstream URL: the native relay's thread count. */
+const REFERENCE_RELAY_ARGS: Partial<Record<keyof typeof REFERENCE_RELAYS, string[]>> = {
+  'native-relay': ['1', 'epoll'],
+  'native-relay-2t': ['2', 'epoll'],
+  'native-uring': ['1', 'uring'],
+};
 const REFERENCE_PROGRAMS: Record<'nginx' | 'haproxy', ProxyProgram> = { nginx, haproxy };
 const ECHO_UPSTREAM = fileURLToPath(new URL('./echo-upstream.js', import.meta.url));
 
@@ -191,7 +204,7 @@ async function startReferenceRelay(
 ): Promise<ProxyUnderTest> {
   const relay = await ListeningProcess.start({
     name: kind,
-    args: [...settings.nodeArgs, REFERENCE_RELAYS[kind], `ws://127.0.0.1:${echoPort}/`],
+    args: [...settings.nodeArgs, REFERENCE_RELAYS[kind], `ws://127.0.0.1:${echoPort}/`, ...(REFERENCE_RELAY_ARGS[kind] ?? [])],
     timeoutMs: START_TIMEOUT_MS,
   });
   const proxy: ProxyUnderTest = {
@@ -275,6 +288,9 @@ export async function startProxy(
       return startStratix(echo.port, settings, 'reliable');
     case 'ws-relay':
     case 'raw-relay':
+    case 'native-relay':
+    case 'native-relay-2t':
+    case 'native-uring':
       return startReferenceRelay(kind, echo.port, settings);
     case 'nginx':
     case 'haproxy':

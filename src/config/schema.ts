@@ -246,7 +246,8 @@ export const reliableSchema = z.strictObject({
   /** Per instance (split between workers): memory for copies of unacknowledged envelopes; past it they are read back from the log. */
   memoryBytes: z.int().min(1 * MiB).max(2 ** 46).default(256 * MiB),
   /**
-   * An ACK (or NACK) waits up to this long for other frames to the same client, so
+   * An ACK (or NACK) with nothing else to go to its client waits at least this long,
+   * and then until the next socket reads, for other frames to the same client, so
    * that they share one write; 0 sends each at once.
    */
   ackDelayMs: ms(0, 1_000).default(2),

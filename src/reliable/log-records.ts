@@ -23,7 +23,6 @@
  *   ATTACHED  a client resumed
  *   END       the session is over (nothing to recover)
  */
-import { crc32 } from 'node:zlib';
 
 export const enum RecordKind {
   Session = 1,
@@ -61,12 +60,10 @@ export interface SessionState {
   readonly upstreamOpened: boolean;
 }
 
-/** Writes the prefix (length, CRC) of a record whose body is `body` followed by `tail`. */
-export function writePrefix(out: Buffer, at: number, body: Buffer, tail?: Buffer): void {
-  const len = body.length + (tail?.length ?? 0);
+/** Writes the prefix (length, CRC) of a record whose body (and tail) is `len` bytes with CRC-32 `crc`. */
+export function writePrefixOf(out: Buffer, at: number, len: number, crc: number): void {
   out.writeUInt32LE(len, at);
-  const c = tail === undefined ? crc32(body) : crc32(tail, crc32(body));
-  out.writeUInt32LE(c >>> 0, at + 4);
+  out.writeUInt32LE(crc >>> 0, at + 4);
 }
 
 /** A record's body head. */
@@ -112,10 +109,17 @@ export function parseSessionBody(body: Buffer): SessionState {
   return { sessionId: strings[0]!, clientId: strings[1]!, target: strings[2]!, createdAtMs, lastSeq, ackedSeq, detachedAtMs, upstreamOpened };
 }
 
-/** A body of kind + handle + one f64 (CLIENT_ACK, DETACHED; ENVELOPE's head). */
+/** The length of a body of kind + handle + one f64 (CLIENT_ACK, DETACHED; ENVELOPE's head). */
+export const NUMBER_BODY = BODY_HEAD + 8;
+
+/** Writes a kind + handle + f64 body at `at` of `out` (NUMBER_BODY bytes). */
+export function writeNumberBody(out: Buffer, at: number, kind: RecordKind, handle: number, value: number): void {
+  out.writeDoubleLE(value, writeBodyHead(out, at, kind, handle));
+}
+
 export function numberBody(kind: RecordKind, handle: number, value: number): Buffer {
-  const body = Buffer.allocUnsafe(BODY_HEAD + 8);
-  body.writeDoubleLE(value, writeBodyHead(body, 0, kind, handle));
+  const body = Buffer.allocUnsafe(NUMBER_BODY);
+  writeNumberBody(body, 0, kind, handle, value);
   return body;
 }
 
@@ -125,14 +129,23 @@ export function bareBody(kind: RecordKind, handle: number): Buffer {
   return body;
 }
 
-/** ACCEPTED (`nack` undefined) or OUTCOME (`nack` 0 = ACK, else the NACK code's index). */
-export function messageBody(handle: number, atMs: number, messageId: string, nack?: number): Buffer {
+/** The length of an ACCEPTED (`nack` undefined) or OUTCOME body for `messageId`. */
+export function messageBodyLength(messageId: string, nack: number | undefined): number {
+  return BODY_HEAD + 8 + (nack === undefined ? 0 : 1) + 1 + messageId.length;
+}
+
+/** Writes an ACCEPTED (`nack` undefined) or OUTCOME (`nack` 0 = ACK, else the NACK code's index) body at `at` of `out`. */
+export function writeMessageBody(out: Buffer, at: number, handle: number, atMs: number, messageId: string, nack: number | undefined): void {
   const kind = nack === undefined ? RecordKind.Accepted : RecordKind.Outcome;
-  const body = Buffer.allocUnsafe(BODY_HEAD + 8 + (nack === undefined ? 0 : 1) + 1 + messageId.length);
-  let at = body.writeDoubleLE(atMs, writeBodyHead(body, 0, kind, handle));
-  if (nack !== undefined) at = body.writeUInt8(nack, at);
-  at = body.writeUInt8(messageId.length, at);
-  body.write(messageId, at, 'latin1');
+  let i = out.writeDoubleLE(atMs, writeBodyHead(out, at, kind, handle));
+  if (nack !== undefined) i = out.writeUInt8(nack, i);
+  i = out.writeUInt8(messageId.length, i);
+  out.write(messageId, i, 'latin1');
+}
+
+export function messageBody(handle: number, atMs: number, messageId: string, nack?: number): Buffer {
+  const body = Buffer.allocUnsafe(messageBodyLength(messageId, nack));
+  writeMessageBody(body, 0, handle, atMs, messageId, nack);
   return body;
 }
 

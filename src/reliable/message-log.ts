@@ -27,7 +27,8 @@
  */
 import * as nodeFs from 'node:fs';
 import { basename, join } from 'node:path';
-import { RECORD_PREFIX, writePrefix } from './log-records.js';
+import { crc32 } from 'node:zlib';
+import { messageBodyLength, NUMBER_BODY, RECORD_PREFIX, RecordKind, writeMessageBody, writeNumberBody, writePrefixOf } from './log-records.js';
 
 export type FsyncPolicy = 'none' | 'interval' | 'always';
 
@@ -202,27 +203,58 @@ export class MessageLog {
    * this record's write (`flush(true)` writes only batches that hold one).
    */
   append(body: Buffer, tail?: Buffer, urgent = true): number {
+    const at = this.#open(body.length, tail, urgent);
+    body.copy(this.#slab, at);
+    return this.#close(at, body.length, tail);
+  }
+
+  /** `append` of a kind + handle + f64 body (log-records.ts `numberBody`), written in place. */
+  appendNumber(kind: RecordKind, handle: number, value: number, tail?: Buffer, urgent = true): number {
+    const at = this.#open(NUMBER_BODY, tail, urgent);
+    writeNumberBody(this.#slab, at, kind, handle, value);
+    return this.#close(at, NUMBER_BODY, tail);
+  }
+
+  /** `append` of an ACCEPTED (`nack` undefined) or OUTCOME body (log-records.ts `messageBody`), written in place. */
+  appendMessage(handle: number, atMs: number, messageId: string, nack: number | undefined, urgent = true): number {
+    const len = messageBodyLength(messageId, nack);
+    const at = this.#open(len, undefined, urgent);
+    writeMessageBody(this.#slab, at, handle, atMs, messageId, nack);
+    return this.#close(at, len, undefined);
+  }
+
+  /**
+   * Makes room in the slab for a record of a `bodyLength`-byte body and `tail` (copied
+   * after the body when small); returns where the body goes. The caller writes the body
+   * there, then `#close`s the record.
+   */
+  #open(bodyLength: number, tail: Buffer | undefined, urgent: boolean): number {
     if (urgent) this.#urgent = true;
-    const recordAt = this.#current.size + this.#batchBytes;
+    const copied = tail !== undefined && tail.length <= COPY_MAX ? tail.length : 0;
+    this.#slabFor(RECORD_PREFIX + bodyLength + copied);
+    const at = this.#slabAt + RECORD_PREFIX;
+    if (copied > 0) tail!.copy(this.#slab, at + bodyLength);
+    return at;
+  }
+
+  /** Writes the prefix (length, CRC) of the record whose body is at `at`, adds it to the batch; returns the tail's position in the segment. */
+  #close(at: number, bodyLength: number, tail: Buffer | undefined): number {
+    const slab = this.#slab;
     const tailLen = tail?.length ?? 0;
+    const recordAt = this.#current.size + this.#batchBytes;
     if (tail === undefined || tailLen <= COPY_MAX) {
-      const need = RECORD_PREFIX + body.length + tailLen;
-      const slab = this.#slabFor(need);
-      writePrefix(slab, this.#slabAt, body, tail);
-      body.copy(slab, this.#slabAt + RECORD_PREFIX);
-      if (tail !== undefined) tail.copy(slab, this.#slabAt + RECORD_PREFIX + body.length);
-      this.#slabAt += need;
-      this.#batchBytes += need;
+      const len = bodyLength + tailLen;
+      writePrefixOf(slab, at - RECORD_PREFIX, len, crc32(slab.subarray(at, at + len)));
+      this.#slabAt = at + len;
+      this.#batchBytes += RECORD_PREFIX + len;
     } else {
-      const head = this.#slabFor(RECORD_PREFIX + body.length);
-      writePrefix(head, this.#slabAt, body, tail);
-      body.copy(head, this.#slabAt + RECORD_PREFIX);
-      this.#slabAt += RECORD_PREFIX + body.length;
+      writePrefixOf(slab, at - RECORD_PREFIX, bodyLength + tailLen, crc32(tail, crc32(slab.subarray(at, at + bodyLength))));
+      this.#slabAt = at + bodyLength;
       this.#cutSlab();
       this.#iov.push(tail);
-      this.#batchBytes += RECORD_PREFIX + body.length + tailLen;
+      this.#batchBytes += RECORD_PREFIX + bodyLength + tailLen;
     }
-    return recordAt + RECORD_PREFIX + body.length;
+    return recordAt + RECORD_PREFIX + bodyLength;
   }
 
   /** Room for `need` bytes in the slab (a bigger slab for a bigger record). */

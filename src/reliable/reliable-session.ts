@@ -12,7 +12,9 @@
  * Gateway → client: each upstream message becomes a DATA envelope with the next seq
  * (EVENTs share the sequence), is appended to the message log, kept in the ring
  * until the client acknowledges it, and sent at the turn's flush, after the log
- * write that holds it (`flushTurn`). At the session's bounds (messages, bytes) or the
+ * write that holds it (`flushTurn`). The ring holds the frame in memory until it is
+ * sent to a connected client, and only the envelope's place in the log after that: a
+ * replay of an envelope sent before (a resume) reads it back from the log. At the session's bounds (messages, bytes) or the
  * host's (memory, log), the upstream is not read any more: TCP backpressure, nothing
  * dropped.
  *
@@ -53,7 +55,7 @@ import {
   type Welcome,
 } from './envelope-codec.js';
 import { EnvelopeRing } from './envelope-ring.js';
-import { bareBody, messageBody, numberBody, RecordKind, sessionBody, type SessionState } from './log-records.js';
+import { bareBody, RecordKind, sessionBody, type SessionState } from './log-records.js';
 import type { ReliableHost } from './reliable-host.js';
 import type { EndReason } from './reliable-metrics.js';
 import { MessageRate, type RatePaused } from '../admission/message-rate.js';
@@ -261,7 +263,7 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
     if (seq !== ring.endSeq) return false;
     const h = this.host;
     const frame = keepInMemory ? frameOfEnvelope(envelope) : null;
-    const pos = h.log.append(numberBody(RecordKind.Envelope, this.handle, seq), envelope);
+    const pos = h.log.appendNumber(RecordKind.Envelope, this.handle, seq, envelope);
     const seg = h.log.currentSegment;
     h.log.retain(seg);
     ring.push(frame, seg, pos, envelope.length);
@@ -281,7 +283,7 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
     const h = this.host;
     const o = outcome < 0 ? NackCodes.UPSTREAM_LOST.index : outcome;
     (this.dups ??= new DuplicateCache(h.settings.duplicateWindowMessages, h.settings.resumeWindowMs)).remember(messageId, atMs, o);
-    h.log.append(messageBody(this.handle, atMs, messageId, o));
+    h.log.appendMessage(this.handle, atMs, messageId, o);
     h.log.pin(h.log.currentSegment, atMs + h.settings.resumeWindowMs);
   }
 
@@ -413,7 +415,7 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
     }
     const at = this.host.clock.wallMs();
     this.host.detached(this, at);
-    this.host.log.append(numberBody(RecordKind.Detached, this.handle, at), undefined, false);
+    this.host.log.appendNumber(RecordKind.Detached, this.handle, at, undefined, false);
   }
 
   /** The window passed without a resume. */
@@ -436,7 +438,7 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
     const log = this.host.log;
     if (this.flags & ACK_DIRTY) {
       this.flags &= ~ACK_DIRTY;
-      log.append(numberBody(RecordKind.ClientAck, this.handle, this.ackedSeq), undefined, false);
+      log.appendNumber(RecordKind.ClientAck, this.handle, this.ackedSeq, undefined, false);
     }
     const out = this.#outbox;
     const up = this.upstream;
@@ -472,10 +474,18 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
     this.flags &= ~SMALL_DUE;
     const hwm = this.host.relay.highWaterMarkBytes;
     const m = this.host.metrics;
+    const ring = this.ring!;
     let bytes = c.bufferedAmount;
+    let freed = 0;
     let s = from;
     for (; s <= to; s++) {
-      const f = this.#frameOf(s);
+      // Once sent, the in-memory copy goes: a replay (rare) reads the envelope back from the log.
+      let f = ring.frame(s);
+      if (f === null) f = this.#frameFromLog(s);
+      else {
+        ring.setFrame(s, null);
+        freed += f.length;
+      }
       frames.push(f);
       bytes += f.length;
       m.envelopesSent++;
@@ -487,6 +497,7 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
       }
     }
     this.sentSeq = s - 1;
+    if (freed > 0) this.host.bufferChanged(0, 0, -freed);
     this.#write(c, frames);
     this.host.shedMemory(this);
     if (this.state === ReliableState.Ended && this.sentSeq >= this.#endSeq) this.#closeEnded();
@@ -564,15 +575,13 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
     this.close(CloseCode.RATE_LIMITED, 'message rate limit exceeded');
   }
 
-  /** The frame of envelope `seq`: from memory, or read back from the log. */
-  #frameOf(seq: number): Buffer {
+  /** The frame of envelope `seq`, read back from the log. */
+  #frameFromLog(seq: number): Buffer {
     const ring = this.ring!;
-    const f = ring.frame(seq);
-    if (f !== null) return f;
     return frameOfEnvelope(this.host.log.read(ring.segment(seq), ring.position(seq), ring.length(seq)));
   }
 
-  /** The host is short of memory: drops the in-memory copies of envelopes already sent (or of a detached session's). */
+  /** The host is short of memory: drops the in-memory copies of a detached session's envelopes (a connected client's go once sent). */
   dropFrames(): number {
     const ring = this.ring;
     if (ring === null) return 0;
@@ -612,11 +621,10 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
     const e = parseClientEnvelope(payload, this.clientId);
     switch (e.type) {
       case EnvelopeType.Data:
-        this.#takeData(e);
+        if (e.ack < 0 || this.#takeAck(leg, e.ack)) this.#takeData(e);
         break;
       case EnvelopeType.Ack:
-        if (e.seq > this.lastSeq) leg.close(CloseCode.BAD_REQUEST.code, `ACK of seq ${e.seq}, never sent (last ${this.lastSeq})`);
-        else this.#clientAck(e.seq);
+        this.#takeAck(leg, e.seq);
         break;
       case EnvelopeType.Hello:
         leg.close(CloseCode.BAD_REQUEST.code, 'HELLO sent twice');
@@ -624,7 +632,7 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
       case EnvelopeType.Heartbeat:
         break;
       case -1:
-        this.#nack(e.messageId, e.nack, e.reason, false);
+        if (e.ack < 0 || this.#takeAck(leg, e.ack)) this.#nack(e.messageId, e.nack, e.reason, false);
         break;
       default:
         leg.close(CloseCode.BAD_REQUEST.code, e.reason);
@@ -664,7 +672,7 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
     maskPayload(frame, n);
     const now = h.clock.wallMs();
     dups.remember(id, now);
-    h.log.append(messageBody(this.handle, now, id));
+    h.log.appendMessage(this.handle, now, id, undefined);
     h.log.pin(h.log.currentSegment, now + h.settings.resumeWindowMs);
     counters.bytesReceived[Direction.ClientToUpstream] += n;
     this.#chargeRate(0, n);
@@ -688,7 +696,7 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
     const now = h.clock.wallMs();
     const waiter = this.dups?.settle(messageId, outcome) ?? -1;
     if (outcome !== ACKED) h.counters.failed(Direction.ClientToUpstream, 'nacked');
-    h.log.append(messageBody(this.handle, now, messageId, outcome), undefined, false);
+    h.log.appendMessage(this.handle, now, messageId, outcome, false);
     h.log.pin(h.log.currentSegment, now + h.settings.resumeWindowMs);
     if (generation === this.generation) this.#answer(messageId, outcome);
     // A duplicate that waited for this outcome is answered too (on the connection it came on).
@@ -717,7 +725,7 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
     if (messageId !== null && remember) {
       const now = h.clock.wallMs();
       this.dups!.remember(messageId, now, nack.index);
-      h.log.append(messageBody(this.handle, now, messageId, nack.index), undefined, false);
+      h.log.appendMessage(this.handle, now, messageId, nack.index, false);
       h.log.pin(h.log.currentSegment, now + h.settings.resumeWindowMs);
     }
     h.counters.failed(Direction.ClientToUpstream, 'nacked');
@@ -729,6 +737,16 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
     if (this.client === null) return;
     (this.#toClient ??= []).push(frame);
     this.host.touch(this);
+  }
+
+  /** A cumulative ACK (an ACK envelope, or a DATA's `ack`); false when it breaks the protocol (the connection is closed). */
+  #takeAck(leg: Leg, seq: number): boolean {
+    if (seq > this.lastSeq) {
+      leg.close(CloseCode.BAD_REQUEST.code, `ACK of seq ${seq}, never sent (last ${this.lastSeq})`);
+      return false;
+    }
+    this.#clientAck(seq);
+    return true;
   }
 
   #clientAck(seq: number): void {
@@ -783,7 +801,7 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
     const seq = ++this.lastSeq;
     const env = frame.subarray(envelopeStart(frame));
     const log = h.log;
-    const pos = log.append(numberBody(RecordKind.Envelope, this.handle, seq), env);
+    const pos = log.appendNumber(RecordKind.Envelope, this.handle, seq, env);
     const seg = log.currentSegment;
     log.retain(seg);
     (this.ring ??= new EnvelopeRing(this.ackedSeq + 1)).push(frame, seg, pos, env.length);

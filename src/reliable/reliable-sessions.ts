@@ -112,6 +112,8 @@ export class ReliableSessions implements ReliableHost, HelloHost {
   /** Sessions whose ACK/NACK frames wait for company (reliable.ackDelayMs). */
   #deferred = new Set<ReliableSession>();
   #deferTimer: NodeJS.Timeout | undefined;
+  /** Sessions whose wait is over: their ACK/NACK frames go at the next flush, after that turn's reads. */
+  #smallDue: Set<ReliableSession> | null = null;
   /** fsync "always": sessions written in a batch, waiting for it to be durable. */
   #awaitingDurable: Array<{ batch: number; sessions: ReliableSession[]; seqs: number[] }> = [];
   #nextHandle = 1;
@@ -267,6 +269,9 @@ export class ReliableSessions implements ReliableHost, HelloHost {
     } else {
       for (const s of dirty) s.flushTurn(s.lastSeq);
     }
+    const due = this.#smallDue;
+    this.#smallDue = null;
+    if (due !== null) for (const d of due) if (d.live) d.sendSmall();
     if (this.log.urgentPending || this.#dirty.length > 0) this.#schedule();
   }
 
@@ -352,6 +357,11 @@ export class ReliableSessions implements ReliableHost, HelloHost {
     this.#memoryBytes += memory;
   }
 
+  /**
+   * `s` holds only ACK/NACK frames: they wait reliable.ackDelayMs, and then for the
+   * flush after the next reads (timers run before the event loop polls its sockets),
+   * so that an upstream message read in that turn (a reply, typically) shares their write.
+   */
   deferSmall(s: ReliableSession): void {
     this.#deferred.add(s);
     if (this.#deferTimer !== undefined) return;
@@ -359,7 +369,9 @@ export class ReliableSessions implements ReliableHost, HelloHost {
       this.#deferTimer = undefined;
       const due = this.#deferred;
       this.#deferred = new Set();
-      for (const d of due) if (d.live) d.sendSmall();
+      if (this.#smallDue === null) this.#smallDue = due;
+      else for (const d of due) this.#smallDue.add(d);
+      this.#schedule();
     }, this.#o.ackDelayMs);
   }
 

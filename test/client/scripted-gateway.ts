@@ -15,7 +15,7 @@ export const SESSION_ID = 'q3Z6gC3r0s9vQnJxk0H1Xw';
 /** One envelope a client sent, with when it arrived (Date.now()). */
 export interface Sent {
   readonly at: number;
-  readonly e: { type: number; seq?: number; sessionId?: string; lastSeq?: number; messageId?: string; data?: string };
+  readonly e: { type: number; seq?: number; sessionId?: string; lastSeq?: number; messageId?: string; data?: string; ack?: number };
 }
 
 export interface ScriptedConnection {

@@ -97,6 +97,25 @@ describe('StratixClient against a scripted stratix.v1 server', () => {
     assert.equal(acks(s.connections[0]!).length, 4, 'nothing more to acknowledge');
   });
 
+  test('a DATA written while deliveries are unacknowledged carries the position in its `ack` field instead of a separate ACK frame', async () => {
+    const s = await server(session(3));
+    s.onEnvelope = (c, e) => {
+      if (e.type === 0) c.ws.send(JSON.stringify({ type: 1, messageId: e.messageId }));
+    };
+    const c = client(s, { ack: { maxMessages: 100, maxDelayMs: 300 } });
+    const r = record(c);
+    await until(() => r.messages.length === 2, 'm2 and m3');
+    await c.send('reply');
+    const data = s.connections[0]!.received.filter((x) => x.e.type === 0).map((x) => x.e);
+    assert.equal(data.length, 1);
+    assert.equal(data[0]!.ack, 3, 'the DATA carries ack 3');
+    assert.equal(Buffer.from(data[0]!.data!, 'base64').toString(), 'reply');
+    await c.send('again');
+    assert.equal(s.connections[0]!.received.filter((x) => x.e.type === 0)[1]!.e.ack, undefined, 'nothing new to acknowledge: no ack');
+    await sleep(400);
+    assert.deepEqual(acks(s.connections[0]!).map((a) => a.seq), [1], 'only upstream_open had an ACK frame (before any DATA)');
+  });
+
   test('after a recovered WELCOME the position is acknowledged before anything is written: an upstream_reset read on the lost connection, whose ACK never counted, holds no send', async () => {
     const acked = new Map<number, number>();
     const s = await server((c, hello) => {

@@ -2,7 +2,7 @@
  * What a stratix.v1 client may and may not send (docs/protocol.md §3.2, §3.3): each
  * bad DATA gets its NACK code and nothing reaches the upstream; protocol breaches
  * (no HELLO, a second HELLO, an ACK of what was never sent, a binary frame) close
- * with their code; duplicates are answered with the first outcome and sent once;
+ * with their code; a DATA's piggybacked `ack` counts like an ACK; duplicates are answered with the first outcome and sent once;
  * the gateway's HEARTBEAT comes on an idle session.
  */
 import { after, before, describe, test } from 'node:test';
@@ -12,6 +12,7 @@ import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
 import { V1Client } from '../helpers/v1-client.js';
 import type { Gateway } from '../../src/server/gateway.js';
 import { NackCodes } from '../../src/errors.js';
+import type { WebSocket } from 'ws';
 
 describe('stratix.v1 envelopes', () => {
   let upstream: TestUpstream;
@@ -120,6 +121,34 @@ describe('stratix.v1 envelopes', () => {
     const b = await session('bin-1');
     b.ws.send(Buffer.from([1, 2, 3]), { binary: true });
     assert.equal((await b.closed).code, 1003);
+  });
+
+  test('a DATA may carry the ACK (`ack`): applied first, also when the DATA is NACKed; a bad ack or one of a seq never sent closes 4400 and the DATA is not sent', async () => {
+    const conn = upstream.nextConnection();
+    const c = await session('piggy-1');
+    const server = (await conn) as WebSocket;
+    const state = [...gw.reliable!.sessions.values()].find((x) => x.clientId === 'piggy-1')!;
+    server.send('one');
+    server.send('two');
+    await c.until(() => c.payloads.length === 2, 'two messages (seq 2, 3)');
+    const before = upstream.received.length;
+    c.send({ type: 0, messageId: 'p-1', ack: 2, data: Buffer.from('with ack').toString('base64') });
+    await c.until(() => c.answers('p-1').length === 1, 'its ACK');
+    assert.equal(state.ackedSeq, 2, 'the ack counted like {type:1, seq:2}');
+    c.send({ type: 0, messageId: 'p-2', ack: 3, data: 'Hello World' });
+    await c.until(() => c.answers('p-2').length === 1, 'its NACK');
+    assert.deepEqual([c.answers('p-2')[0]!.type, c.answers('p-2')[0]!.code], [3, NackCodes.BAD_BASE64.code]);
+    assert.equal(state.ackedSeq, 3, 'the ack of a refused DATA still counts');
+    assert.deepEqual(upstream.received.slice(before).map((r) => r.data.toString()), ['with ack']);
+    c.ws.close(1000);
+    await c.closed;
+    for (const [id, ack] of [['piggy-2', 99], ['piggy-3', -1], ['piggy-4', 1.5], ['piggy-5', '1']] as const) {
+      const b = await session(id);
+      const n = upstream.received.length;
+      b.send({ type: 0, messageId: 'never', ack, data: 'aGk=' });
+      assert.equal((await b.closed).code, 4400, `ack ${JSON.stringify(ack)}`);
+      assert.equal(upstream.received.length, n, `ack ${JSON.stringify(ack)}: nothing sent upstream`);
+    }
   });
 
   test('an idle session hears something at least every reliable.heartbeatMs (HEARTBEATs)', async () => {

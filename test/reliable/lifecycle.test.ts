@@ -104,6 +104,38 @@ test('a route change with routing.onRouteChange "migrate" moves the upstream und
   }
 });
 
+test('an envelope sent to a connected client keeps no copy in memory: the resume after a drop replays it from the log', async () => {
+  const upstream = await startUpstream();
+  const gw = await startGateway({ defaultRoute: { openclawGateway: upstream.url } });
+  try {
+    const conn = upstream.nextConnection();
+    const c = await V1Client.open(gw.port, 'sent-copies-1');
+    const w = await c.hello();
+    const server = (await conn) as WebSocket;
+    await c.upstreamOpen();
+    const chunk = 's'.repeat(3_000);
+    for (let i = 0; i < 20; i++) server.send(`${i}:${chunk}`);
+    await c.until(() => c.payloads.length === 20, 'the 20 messages');
+    const text = await gw.metrics.registry.metrics();
+    // upstream_open and the 20 DATA, all unacknowledged: in the log, none in memory.
+    assert.equal(promSample(text, 'stratix_reliable_buffered_messages', { where: 'log' }), 21);
+    assert.equal(promSample(text, 'stratix_reliable_buffered_messages', { where: 'memory' }), 0);
+    assert.equal(promSample(text, 'stratix_reliable_buffered_bytes', { where: 'memory' }), 0);
+    c.ws.terminate();
+    await until(() => gw.reliable!.attachedCount === 0, 'detached');
+    const c2 = await V1Client.open(gw.port, 'sent-copies-1');
+    assert.equal((await c2.hello(w.sessionId!, 1)).recovered, true);
+    await c2.until(() => c2.payloads.length === 20, 'the replay');
+    assert.deepEqual(c2.sequenced.map((e) => e.seq), Array.from({ length: 20 }, (_, i) => i + 2));
+    assert.deepEqual(c2.payloads, Array.from({ length: 20 }, (_, i) => `${i}:${chunk}`));
+    c2.ws.close(1000);
+    await c2.closed;
+  } finally {
+    await gw.close();
+    await upstream.close();
+  }
+});
+
 test('short of memory, envelopes are dropped from memory and read back from the log for the replay', async () => {
   const upstream = await startUpstream();
   const gw = await startGateway({ defaultRoute: { openclawGateway: upstream.url }, reliable: { memoryBytes: 1024 * 1024 } });

@@ -12,7 +12,7 @@ import { mkdtempSync, openSync, closeSync, ftruncateSync, readdirSync, rmSync, s
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MessageLog, type MessageLogEvents } from '../../src/reliable/message-log.js';
-import { numberBody, bareBody, RecordKind, ENVELOPE_HEAD, RECORD_PREFIX } from '../../src/reliable/log-records.js';
+import { numberBody, bareBody, messageBody, RecordKind, ENVELOPE_HEAD, RECORD_PREFIX } from '../../src/reliable/log-records.js';
 import { scanLog, segmentFiles } from '../../src/reliable/log-scan.js';
 
 const MiB = 1024 * 1024;
@@ -73,6 +73,36 @@ describe('message log files', () => {
     assert.deepEqual(seen, Array.from({ length: 50 }, (_, i) => i + 1));
     assert.equal(r.records, 51);
     assert.deepEqual(r.cut, []);
+  });
+
+  test('records written in place (appendNumber, appendMessage) are byte for byte the records of their bodies', () => {
+    const logs = ['in-place', 'bodies'].map((name) => newLog(join(root, `same-${name}`)).log);
+    const [inPlace, bodies] = [logs[0]!, logs[1]!];
+    const positions: number[][] = [[], []];
+    // Envelopes below and above the size copied into the slab, every message-record form, urgent or not.
+    for (let i = 1; i <= 40; i++) {
+      const env = envelope(i, i * 60);
+      positions[0]!.push(inPlace.appendNumber(RecordKind.Envelope, 3, i, env));
+      positions[1]!.push(bodies.append(numberBody(RecordKind.Envelope, 3, i), env));
+      const id = `m-${i}`.repeat(1 + (i % 5));
+      const outcome = i % 3 === 0 ? undefined : i % 3;
+      positions[0]!.push(inPlace.appendMessage(3, 1_700_000_000_000 + i, id, outcome, i % 2 === 0));
+      positions[1]!.push(bodies.append(messageBody(3, 1_700_000_000_000 + i, id, outcome), undefined, i % 2 === 0));
+      positions[0]!.push(inPlace.appendNumber(RecordKind.ClientAck, 3, i, undefined, false));
+      positions[1]!.push(bodies.append(numberBody(RecordKind.ClientAck, 3, i), undefined, false));
+    }
+    assert.deepEqual(positions[0], positions[1]);
+    for (const log of logs) {
+      assert.equal(log.flush(), true);
+      log.close();
+    }
+    const files = ['in-place', 'bodies'].map((name) => readFileSync(segmentFiles(join(root, `same-${name}`))[0]!.path));
+    assert.ok(files[0]!.length > 40 * 1024, 'envelopes above the slab-copy size are in it');
+    assert.deepEqual(files[0], files[1]);
+    const kinds: number[] = [];
+    const r = scanLog(join(root, 'same-in-place'), (rec) => kinds.push(rec.kind));
+    assert.deepEqual(r.cut, []);
+    assert.equal(kinds.length, 120);
   });
 
   test('a torn last record is cut off; everything before it is read', () => {

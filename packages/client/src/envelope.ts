@@ -143,6 +143,11 @@ export function ackText(seq: number): string {
   return `{"type":1,"seq":${seq}}`;
 }
 
+/** DATA envelope `text` (from dataText) carrying the cumulative ACK `seq` in its `ack` field. */
+export function withAck(text: string, seq: number): string {
+  return `{"type":0,"ack":${seq},${text.slice(10)}`; // after '{"type":0,'
+}
+
 /** A DATA envelope; `messageId` matches MESSAGE_ID and `data` is base64, so neither needs escaping. */
 export function dataText(messageId: string, data: string, binary: boolean): string {
   return binary ? `{"type":0,"messageId":"${messageId}","data":"${data}","binary":true}` : `{"type":0,"messageId":"${messageId}","data":"${data}"}`;

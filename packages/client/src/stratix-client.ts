@@ -36,7 +36,7 @@ import {
   type NackCode,
   type StratixError,
 } from './errors.js';
-import { ackText, dataText, helloText, MESSAGE_ID, parseGatewayEnvelope, Type, type Answer, type Data, type SessionEvent, type Welcome } from './envelope.js';
+import { ackText, dataText, helloText, MESSAGE_ID, parseGatewayEnvelope, Type, withAck, type Answer, type Data, type SessionEvent, type Welcome } from './envelope.js';
 import { Inbox } from './inbox.js';
 import { Liveness } from './liveness.js';
 import { attemptUrl, settingsOf, type Settings, type StratixClientOptions } from './options.js';
@@ -504,6 +504,20 @@ export class StratixClient extends Emitter<ClientEvents> {
     else this.#ackTimer ??= setTimeout(() => this.#ackNow(), this.#s.ackMaxDelayMs);
   }
 
+  /**
+   * The position to acknowledge in the `ack` field of a DATA about to be written (it
+   * saves the ACK frame), or -1: nothing new, or a storage write in flight (as in #ackNow).
+   */
+  #ackAlong(): number {
+    const seq = this.#resume.lastSeq;
+    if (seq <= this.#ackedSeq || this.#step !== undefined) return -1;
+    clearTimeout(this.#ackTimer);
+    this.#ackTimer = undefined;
+    this.#unacked = 0;
+    this.#ackedSeq = seq;
+    return seq;
+  }
+
   #ackNow(): void {
     clearTimeout(this.#ackTimer);
     this.#ackTimer = undefined;
@@ -528,8 +542,9 @@ export class StratixClient extends Emitter<ClientEvents> {
 
   #write(p: Pending): void {
     p.sentOn = this.#gen;
+    const ack = this.#ackAlong();
     try {
-      this.#ws!.send(p.text);
+      this.#ws!.send(ack < 0 ? p.text : withAck(p.text, ack));
     } catch {
       // closing: it is written again after the resume
     }

@@ -1,0 +1,946 @@
+/*
+ * stratix_relay: a WebSocket frame relay below net.Socket (issue 11 experiment).
+ *
+ * After both handshakes, JavaScript stops reading both sockets (handle.readStop())
+ * and gives their file descriptors to `adopt`. A relay thread (epoll, level
+ * triggered) then reads each side and writes what it read to the other side, as
+ * the bytes came (client frames keep the client's own mask: any key is valid for
+ * client→server; upstream frames are unmasked). On the way it parses every frame
+ * header and enforces what the JS relay enforces on data frames:
+ *   - RSV bits clear, client frames masked, upstream frames unmasked, known opcodes,
+ *     fragmentation order, the 64-bit length's top bit;
+ *   - the message size limit (maxMessageBytes) → fault 1009;
+ *   - UTF-8 validity of text messages across frames and reads (fail fast) → 1007;
+ *   - backpressure: output that a write could not take waits in a per-direction
+ *     buffer; above the high-water mark the source side is not read until it drains.
+ * It counts messages and payload bytes per direction (stats()).
+ *
+ * Everything else is an exception handed back to JavaScript, at a frame boundary
+ * with the bytes not yet relayed: a control frame (ping, pong, close), a protocol
+ * fault, EOF or a socket error. The session then leaves the relay thread (its fds
+ * are removed from the thread's epoll; they are never closed here: the JS sockets
+ * own them) and JS carries on with its own parser from the returned state.
+ *
+ * The JS side must not read or write the sockets while the relay thread has them.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+#include <node_api.h>
+#ifdef HAVE_LIBURING
+#include <liburing.h>
+#endif
+
+#define READ_BYTES (64 * 1024)
+#define HELD_MAX 16 /* a frame header is at most 14 bytes */
+#define MAX_THREADS 8
+#define MAX_EVENTS 128
+
+enum { EXC_CONTROL = 1, EXC_FAULT = 2, EXC_EOF = 3, EXC_ERROR = 4 };
+
+typedef struct {
+  /* parser */
+  uint64_t remaining;  /* payload bytes of the current data frame still to come */
+  uint64_t msg_bytes;  /* payload bytes of the message so far */
+  uint32_t phase;      /* payload bytes of the current frame seen (mask phase) */
+  uint8_t key[4];
+  uint8_t opcode, fin, masked, msg_op; /* msg_op: 1 text, 2 binary, 0 none */
+  uint8_t utf8_need, utf8_lo, utf8_hi; /* continuation bytes expected, range of the next one */
+  uint8_t held_len;
+  uint8_t held[HELD_MAX]; /* a split header kept back (not yet relayed) */
+  /* output to the other side */
+  uint8_t *pend;
+  size_t pend_len, pend_off, pend_cap;
+  uint8_t paused; /* not read: the other side's pending output is over the mark */
+} dir_t;
+
+typedef struct session_s session_t;
+typedef struct {
+  session_t *s;
+  int side; /* 0 client, 1 upstream */
+} fdref_t;
+
+struct session_s {
+  int32_t id;
+  int fd[2];
+  fdref_t ref[2];
+  dir_t d[2]; /* d[0]: client → upstream (reads fd[0]); d[1]: upstream → client */
+  uint64_t max_message;
+  uint32_t interest[2];
+  uint8_t dead;
+  session_t *next_dead;
+  struct worker_s *w;
+  /* io_uring mode */
+  uint8_t armed[2];   /* a multishot recv is active on fd[i] */
+  uint8_t sending[2]; /* a send of direction i (to fd[1 - i]) is in flight */
+  uint8_t ejecting;
+  int send_bid[2];    /* the provided buffer being sent, or -1: send_own */
+  uint8_t *send_own[2];
+  size_t send_cap[2];
+  const uint8_t *send_ptr[2];
+  size_t send_len[2], send_done[2];
+  struct event_s *ev;
+  session_t *next_new;
+};
+
+typedef struct worker_s {
+  pthread_t thread;
+  int ep;
+  int wake;
+  _Atomic uint64_t messages[2], bytes[2], reads, writes, wakeups;
+  session_t *dead;
+  uint8_t *buf; /* HELD_MAX bytes of room before the read area */
+#ifdef HAVE_LIBURING
+  struct io_uring ring;
+  struct io_uring_buf_ring *br;
+  uint8_t *bufs;
+  uint64_t wake_value;
+  pthread_mutex_t lock;
+  session_t *incoming;
+  _Atomic int ready;
+#endif
+} worker_t;
+
+typedef struct event_s {
+  int32_t id;
+  int kind, dir, code;
+  uint8_t *rest; /* bytes of `dir` read but not relayed */
+  size_t rest_len;
+  uint8_t *pend[2]; /* output still owed per direction */
+  uint8_t *rest2[2]; /* io_uring: bytes received per direction after the exception, not relayed */
+  size_t rest2_len[2];
+  size_t pend_len[2];
+  /* parser state of both directions at the exception */
+  uint64_t remaining[2], msg_bytes[2];
+  uint32_t phase[2];
+  uint8_t key[2][4], opcode[2], fin[2], msg_op[2], utf8_need[2];
+  const char *reason;
+} event_t;
+
+static worker_t workers[MAX_THREADS];
+static int nworkers;
+static int next_worker;
+static napi_threadsafe_function tsfn;
+static uint64_t high_water = 64 * 1024;
+static int use_uring;
+
+/* ------------------------------------------------------------------------ */
+/* UTF-8 (RFC 3629 §4), fail fast, state carried across pieces               */
+
+static int utf8_scan(dir_t *d, const uint8_t *p, size_t n, int masked, uint32_t phase) {
+  uint8_t need = d->utf8_need, lo = d->utf8_lo, hi = d->utf8_hi;
+  for (size_t i = 0; i < n; i++) {
+    uint8_t c = masked ? (uint8_t)(p[i] ^ d->key[(phase + i) & 3]) : p[i];
+    if (need) {
+      if (c < lo || c > hi) return 0;
+      need--;
+      lo = 0x80;
+      hi = 0xbf;
+      continue;
+    }
+    if (c < 0x80) continue;
+    if (c < 0xc2) return 0;
+    if (c < 0xe0) { need = 1; lo = 0x80; hi = 0xbf; }
+    else if (c < 0xf0) {
+      need = 2;
+      lo = c == 0xe0 ? 0xa0 : 0x80;
+      hi = c == 0xed ? 0x9f : 0xbf;
+    } else if (c < 0xf5) {
+      need = 3;
+      lo = c == 0xf0 ? 0x90 : 0x80;
+      hi = c == 0xf4 ? 0x8f : 0xbf;
+    } else return 0;
+  }
+  d->utf8_need = need;
+  d->utf8_lo = lo;
+  d->utf8_hi = hi;
+  return 1;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Parsing                                                                   */
+
+typedef struct {
+  size_t relay_end; /* bytes [0, relay_end) go to the other side */
+  size_t rest;      /* bytes [rest, n) are handed back (exception) or kept back (split header) */
+  int kind, code;
+  const char *reason;
+  uint64_t messages, bytes;
+} scan_t;
+
+static int fault(scan_t *r, size_t at, int code, const char *reason) {
+  r->kind = EXC_FAULT;
+  r->code = code;
+  r->reason = reason;
+  r->relay_end = at;
+  r->rest = at;
+  return 0;
+}
+
+/* Scans b[0, n): direction `dir` (0: from the client, frames must be masked). */
+static void scan(dir_t *d, int dir, const uint8_t *b, size_t n, uint64_t max_message, scan_t *r) {
+  size_t pos = 0, frame_start = 0;
+  memset(r, 0, sizeof *r);
+  while (pos < n) {
+    if (d->remaining > 0) {
+      uint64_t take = d->remaining < n - pos ? d->remaining : n - pos;
+      if (d->msg_op == 1 && !utf8_scan(d, b + pos, take, d->masked, d->phase)) {
+        fault(r, frame_start, 1007, "invalid UTF-8 in a text message");
+        return;
+      }
+      pos += take;
+      d->remaining -= take;
+      d->phase += (uint32_t)take;
+      if (d->remaining > 0) break;
+      if (d->fin) {
+        if (d->msg_op == 1 && d->utf8_need) {
+          fault(r, frame_start, 1007, "invalid UTF-8 in a text message");
+          return;
+        }
+        r->messages++;
+        r->bytes += d->msg_bytes;
+        d->msg_op = 0;
+      }
+      continue;
+    }
+    /* a frame header at pos */
+    frame_start = pos;
+    size_t avail = n - pos;
+    if (avail < 2) break;
+    uint8_t b0 = b[pos], b1 = b[pos + 1];
+    uint8_t len7 = b1 & 0x7f, masked = b1 >> 7;
+    size_t hlen = 2 + (len7 == 126 ? 2 : len7 == 127 ? 8 : 0) + (masked ? 4 : 0);
+    if (avail < hlen) break;
+    uint8_t opcode = b0 & 0x0f, fin = b0 >> 7;
+    uint64_t length = len7;
+    if (len7 == 126) length = ((uint64_t)b[pos + 2] << 8) | b[pos + 3];
+    else if (len7 == 127) {
+      if (b[pos + 2] & 0x80) { fault(r, pos, 1002, "the 64-bit payload length has its most significant bit set"); return; }
+      length = 0;
+      for (int i = 0; i < 8; i++) length = (length << 8) | b[pos + 2 + i];
+    }
+    if (b0 & 0x70) { fault(r, pos, 1002, "reserved bits set (no extension was negotiated)"); return; }
+    if (masked != (dir == 0)) { fault(r, pos, 1002, dir == 0 ? "client frames must be masked" : "server frames must not be masked"); return; }
+    if (opcode >= 8) {
+      /* control frames are JavaScript's (and so are their faults) */
+      r->kind = EXC_CONTROL;
+      r->relay_end = pos;
+      r->rest = pos;
+      return;
+    }
+    if (opcode == 0) {
+      if (!d->msg_op) { fault(r, pos, 1002, "continuation frame without a message to continue"); return; }
+    } else if (opcode == 1 || opcode == 2) {
+      if (d->msg_op) { fault(r, pos, 1002, "new message before the previous one finished"); return; }
+      d->msg_op = opcode;
+      d->msg_bytes = 0;
+      d->utf8_need = 0;
+    } else { fault(r, pos, 1002, "reserved opcode"); return; }
+    if (length > max_message || d->msg_bytes + length > max_message) { fault(r, pos, 1009, "message over the size limit"); return; }
+    d->msg_bytes += length;
+    d->opcode = opcode;
+    d->fin = fin;
+    d->masked = masked;
+    if (masked) memcpy(d->key, b + pos + hlen - 4, 4);
+    d->phase = 0;
+    d->remaining = length;
+    pos += hlen;
+    if (length == 0 && fin) {
+      if (d->msg_op == 1 && d->utf8_need) { fault(r, frame_start, 1007, "invalid UTF-8 in a text message"); return; }
+      r->messages++;
+      r->bytes += d->msg_bytes;
+      d->msg_op = 0;
+    }
+  }
+  /* all relayed, except a split header at the end (kept back, parsed again with the next read) */
+  r->relay_end = d->remaining > 0 || pos >= n ? n : frame_start;
+  r->rest = r->relay_end;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The relay thread                                                          */
+
+static void set_interest(session_t *s, int side) {
+  uint32_t want = 0;
+  if (!s->d[side].paused) want |= EPOLLIN;
+  if (s->d[1 - side].pend_len > s->d[1 - side].pend_off) want |= EPOLLOUT;
+  if (want == s->interest[side]) return;
+  struct epoll_event ev = {.events = want, .data.ptr = &s->ref[side]};
+  epoll_ctl(s->w->ep, EPOLL_CTL_MOD, s->fd[side], &ev);
+  s->interest[side] = want;
+}
+
+static void pend_append(dir_t *d, const uint8_t *p, size_t n) {
+  if (d->pend_off > 0 && d->pend_off == d->pend_len) d->pend_off = d->pend_len = 0;
+  if (d->pend_len + n > d->pend_cap) {
+    size_t cap = d->pend_cap ? d->pend_cap : 4096;
+    while (cap < d->pend_len + n) cap *= 2;
+    d->pend = realloc(d->pend, cap);
+    d->pend_cap = cap;
+  }
+  memcpy(d->pend + d->pend_len, p, n);
+  d->pend_len += n;
+}
+
+static void release(session_t *s) {
+  for (int i = 0; i < 2; i++) epoll_ctl(s->w->ep, EPOLL_CTL_DEL, s->fd[i], NULL);
+  s->dead = 1;
+  s->next_dead = s->w->dead;
+  s->w->dead = s;
+}
+
+static uint8_t *copy_bytes(const uint8_t *p, size_t n) {
+  if (n == 0) return NULL;
+  uint8_t *c = malloc(n);
+  memcpy(c, p, n);
+  return c;
+}
+
+/* Hands the session back to JavaScript. */
+static void eject(session_t *s, int kind, int dir, int code, const char *reason, const uint8_t *rest, size_t rest_len) {
+  event_t *e = calloc(1, sizeof *e);
+  e->id = s->id;
+  e->kind = kind;
+  e->dir = dir;
+  e->code = code;
+  e->reason = reason;
+  e->rest = copy_bytes(rest, rest_len);
+  e->rest_len = rest_len;
+  for (int i = 0; i < 2; i++) {
+    dir_t *d = &s->d[i];
+    e->pend[i] = copy_bytes(d->pend + d->pend_off, d->pend_len - d->pend_off);
+    e->pend_len[i] = d->pend_len - d->pend_off;
+    e->remaining[i] = d->remaining;
+    e->msg_bytes[i] = d->msg_bytes;
+    e->phase[i] = d->phase;
+    memcpy(e->key[i], d->key, 4);
+    e->opcode[i] = d->opcode;
+    e->fin[i] = d->fin;
+    e->msg_op[i] = d->msg_op;
+    e->utf8_need[i] = d->utf8_need;
+  }
+  release(s);
+  napi_call_threadsafe_function(tsfn, e, napi_tsfn_blocking);
+}
+
+/* Writes what `d` relays to fd; what the socket does not take waits in d->pend. */
+static int relay_out(session_t *s, int dir, const uint8_t *p, size_t n) {
+  dir_t *d = &s->d[dir];
+  int out = s->fd[1 - dir];
+  if (n == 0) return 1;
+  if (d->pend_len > d->pend_off) {
+    pend_append(d, p, n);
+    return 1;
+  }
+  ssize_t w = write(out, p, n);
+  atomic_fetch_add_explicit(&s->w->writes, 1, memory_order_relaxed);
+  if (w < 0) {
+    if (errno != EAGAIN && errno != EWOULDBLOCK) return 0;
+    w = 0;
+  }
+  if ((size_t)w < n) {
+    pend_append(d, p + w, n - (size_t)w);
+    set_interest(s, 1 - dir);
+  }
+  return 1;
+}
+
+static void on_readable(worker_t *w, session_t *s, int side) {
+  dir_t *d = &s->d[side];
+  uint8_t *area = w->buf + HELD_MAX;
+  ssize_t n = read(s->fd[side], area, READ_BYTES);
+  atomic_fetch_add_explicit(&w->reads, 1, memory_order_relaxed);
+  if (n <= 0) {
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
+    uint8_t *start = area - d->held_len;
+    memcpy(start, d->held, d->held_len);
+    eject(s, n == 0 ? EXC_EOF : EXC_ERROR, side, n == 0 ? 0 : errno, n == 0 ? "eof" : "read error", start, d->held_len);
+    return;
+  }
+  uint8_t *start = area - d->held_len;
+  memcpy(start, d->held, d->held_len);
+  size_t len = (size_t)n + d->held_len;
+  d->held_len = 0;
+  scan_t r;
+  scan(d, side, start, len, s->max_message, &r);
+  if (r.messages) {
+    atomic_fetch_add_explicit(&w->messages[side], r.messages, memory_order_relaxed);
+    atomic_fetch_add_explicit(&w->bytes[side], r.bytes, memory_order_relaxed);
+  }
+  if (!relay_out(s, side, start, r.relay_end)) {
+    eject(s, EXC_ERROR, 1 - side, errno, "write error", start + r.rest, len - r.rest);
+    return;
+  }
+  if (r.kind) {
+    eject(s, r.kind, side, r.code, r.reason, start + r.rest, len - r.rest);
+    return;
+  }
+  if (r.rest < len) {
+    d->held_len = (uint8_t)(len - r.rest);
+    memcpy(d->held, start + r.rest, d->held_len);
+  }
+  if (d->pend_len - d->pend_off > high_water) {
+    d->paused = 1;
+    set_interest(s, side);
+  }
+}
+
+static void on_writable(session_t *s, int side) {
+  /* fd[side] takes the output of the direction that reads the other side */
+  int dir = 1 - side;
+  dir_t *d = &s->d[dir];
+  while (d->pend_len > d->pend_off) {
+    ssize_t w = write(s->fd[side], d->pend + d->pend_off, d->pend_len - d->pend_off);
+    if (w < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+      eject(s, EXC_ERROR, side, errno, "write error", NULL, 0);
+      return;
+    }
+    d->pend_off += (size_t)w;
+  }
+  if (d->pend_len == d->pend_off) {
+    d->pend_len = d->pend_off = 0;
+    if (d->paused) {
+      d->paused = 0;
+      set_interest(s, dir);
+    }
+  }
+  set_interest(s, side);
+}
+
+static void *worker_main(void *arg) {
+  worker_t *w = arg;
+  struct epoll_event evs[MAX_EVENTS];
+  for (;;) {
+    int n = epoll_wait(w->ep, evs, MAX_EVENTS, -1);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    atomic_fetch_add_explicit(&w->wakeups, 1, memory_order_relaxed);
+    for (int i = 0; i < n; i++) {
+      if (evs[i].data.ptr == NULL) { /* the wake eventfd: stop */
+        return NULL;
+      }
+      fdref_t *ref = evs[i].data.ptr;
+      session_t *s = ref->s;
+      if (s->dead) continue;
+      uint32_t e = evs[i].events;
+      if (e & EPOLLOUT) on_writable(s, ref->side);
+      if (!s->dead && (e & (EPOLLIN | EPOLLHUP | EPOLLERR))) on_readable(w, s, ref->side);
+    }
+    while (w->dead) {
+      session_t *s = w->dead;
+      w->dead = s->next_dead;
+      for (int i = 0; i < 2; i++) free(s->d[i].pend);
+      free(s);
+    }
+  }
+  return NULL;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The relay thread, io_uring mode: multishot recv into a provided-buffer ring,
+ * sends straight from the received buffer (one send in flight per direction, the
+ * rest waits in d->pend), every submission and wait in one io_uring_enter per
+ * loop. Same parser, same exceptions. */
+
+#ifdef HAVE_LIBURING
+#define UBUFS 4096
+#define UBUF_BYTES 4096
+enum { OP_RECV0 = 0, OP_RECV1 = 1, OP_SEND0 = 2, OP_SEND1 = 3, OP_WAKE = 4 };
+#define UD(s, op) ((uint64_t)(uintptr_t)(s) | (uint64_t)(op))
+
+static struct io_uring_sqe *sqe_get(worker_t *w) {
+  struct io_uring_sqe *q = io_uring_get_sqe(&w->ring);
+  while (q == NULL) {
+    io_uring_submit(&w->ring);
+    q = io_uring_get_sqe(&w->ring);
+  }
+  return q;
+}
+
+static void u_arm(worker_t *w, session_t *s, int side) {
+  struct io_uring_sqe *q = sqe_get(w);
+  io_uring_prep_recv_multishot(q, s->fd[side], NULL, 0, 0);
+  q->flags |= IOSQE_BUFFER_SELECT;
+  q->buf_group = 0;
+  io_uring_sqe_set_data64(q, UD(s, side));
+  s->armed[side] = 1;
+}
+
+static void u_cancel(worker_t *w, session_t *s, int side) {
+  struct io_uring_sqe *q = sqe_get(w);
+  io_uring_prep_cancel64(q, UD(s, side), 0);
+  io_uring_sqe_set_data64(q, 0);
+}
+
+static void u_recycle(worker_t *w, int bid) {
+  io_uring_buf_ring_add(w->br, w->bufs + (size_t)bid * UBUF_BYTES, UBUF_BYTES, (unsigned short)bid, io_uring_buf_ring_mask(UBUFS), 0);
+  io_uring_buf_ring_advance(w->br, 1);
+}
+
+static void u_send(worker_t *w, session_t *s, int dir) {
+  struct io_uring_sqe *q = sqe_get(w);
+  io_uring_prep_send(q, s->fd[1 - dir], s->send_ptr[dir] + s->send_done[dir], s->send_len[dir] - s->send_done[dir], MSG_NOSIGNAL);
+  io_uring_sqe_set_data64(q, UD(s, OP_SEND0 + dir));
+  s->sending[dir] = 1;
+  atomic_fetch_add_explicit(&w->writes, 1, memory_order_relaxed);
+}
+
+/* Sends [p, p+n) of direction dir: from the provided buffer `bid` itself when
+ * nothing is waiting (returns 1: the buffer is kept until the send completes),
+ * else behind what waits. */
+static int u_relay(worker_t *w, session_t *s, int dir, const uint8_t *p, size_t n, int bid) {
+  dir_t *d = &s->d[dir];
+  if (n == 0) return 0;
+  if (s->sending[dir] || s->ejecting) {
+    pend_append(d, p, n);
+    return 0;
+  }
+  if (bid >= 0) {
+    s->send_bid[dir] = bid;
+    s->send_ptr[dir] = p;
+  } else {
+    if (s->send_cap[dir] < n) {
+      free(s->send_own[dir]);
+      s->send_own[dir] = malloc(n);
+      s->send_cap[dir] = n;
+    }
+    memcpy(s->send_own[dir], p, n);
+    s->send_bid[dir] = -1;
+    s->send_ptr[dir] = s->send_own[dir];
+  }
+  s->send_len[dir] = n;
+  s->send_done[dir] = 0;
+  u_send(w, s, dir);
+  return bid >= 0;
+}
+
+static void u_free(session_t *s) {
+  for (int i = 0; i < 2; i++) {
+    free(s->d[i].pend);
+    free(s->send_own[i]);
+  }
+  free(s);
+}
+
+/* Once nothing of the session is in flight: hand it to JavaScript. */
+static void u_finish(session_t *s) {
+  if (!s->ejecting || s->armed[0] || s->armed[1] || s->sending[0] || s->sending[1]) return;
+  event_t *e = s->ev;
+  for (int i = 0; i < 2; i++) {
+    dir_t *d = &s->d[i];
+    e->pend[i] = copy_bytes(d->pend + d->pend_off, d->pend_len - d->pend_off);
+    e->pend_len[i] = d->pend_len - d->pend_off;
+    e->remaining[i] = d->remaining;
+    e->msg_bytes[i] = d->msg_bytes;
+    e->phase[i] = d->phase;
+    memcpy(e->key[i], d->key, 4);
+    e->opcode[i] = d->opcode;
+    e->fin[i] = d->fin;
+    e->msg_op[i] = d->msg_op;
+    e->utf8_need[i] = d->utf8_need;
+  }
+  u_free(s);
+  napi_call_threadsafe_function(tsfn, e, napi_tsfn_blocking);
+}
+
+static void u_eject(worker_t *w, session_t *s, int kind, int dir, int code, const char *reason, const uint8_t *rest, size_t rest_len) {
+  event_t *e = calloc(1, sizeof *e);
+  e->id = s->id;
+  e->kind = kind;
+  e->dir = dir;
+  e->code = code;
+  e->reason = reason;
+  e->rest = copy_bytes(rest, rest_len);
+  e->rest_len = rest_len;
+  s->ev = e;
+  s->ejecting = 1;
+  for (int i = 0; i < 2; i++)
+    if (s->armed[i]) u_cancel(w, s, i);
+  u_finish(s);
+}
+
+static void append_rest(event_t *e, int side, const uint8_t *p, size_t n) {
+  e->rest2[side] = realloc(e->rest2[side], e->rest2_len[side] + n);
+  memcpy(e->rest2[side] + e->rest2_len[side], p, n);
+  e->rest2_len[side] += n;
+}
+
+static void u_on_recv(worker_t *w, session_t *s, int side, int res, unsigned flags) {
+  dir_t *d = &s->d[side];
+  if (!(flags & IORING_CQE_F_MORE)) s->armed[side] = 0;
+  int bid = (flags & IORING_CQE_F_BUFFER) ? (int)(flags >> IORING_CQE_BUFFER_SHIFT) : -1;
+  if (res <= 0) {
+    if (s->ejecting) {
+      u_finish(s);
+      return;
+    }
+    if (res == -ECANCELED || res == -ENOBUFS) {
+      /* cancelled for a pause that may be over already, or out of buffers: read again unless paused */
+      if (!s->armed[side] && !d->paused) u_arm(w, s, side);
+      return;
+    }
+    u_eject(w, s, res == 0 ? EXC_EOF : EXC_ERROR, side, res == 0 ? 0 : -res, res == 0 ? "eof" : "read error", d->held, d->held_len);
+    return;
+  }
+  atomic_fetch_add_explicit(&w->reads, 1, memory_order_relaxed);
+  uint8_t *p = w->bufs + (size_t)bid * UBUF_BYTES;
+  if (s->ejecting) {
+    append_rest(s->ev, side, p, (size_t)res);
+    u_recycle(w, bid);
+    u_finish(s);
+    return;
+  }
+  uint8_t *start = p;
+  size_t len = (size_t)res;
+  int send_bid = bid;
+  if (d->held_len > 0) {
+    /* a split header first: parse (and send) a copy */
+    start = w->buf;
+    memcpy(start, d->held, d->held_len);
+    memcpy(start + d->held_len, p, len);
+    len += d->held_len;
+    d->held_len = 0;
+    send_bid = -1;
+  }
+  scan_t r;
+  scan(d, side, start, len, s->max_message, &r);
+  if (r.messages) {
+    atomic_fetch_add_explicit(&w->messages[side], r.messages, memory_order_relaxed);
+    atomic_fetch_add_explicit(&w->bytes[side], r.bytes, memory_order_relaxed);
+  }
+  if (!r.kind && r.rest < len) {
+    d->held_len = (uint8_t)(len - r.rest);
+    memcpy(d->held, start + r.rest, d->held_len);
+  }
+  int kept = u_relay(w, s, side, start, r.relay_end, send_bid);
+  if (r.kind) u_eject(w, s, r.kind, side, r.code, r.reason, start + r.rest, len - r.rest);
+  if (!kept) u_recycle(w, bid);
+  if (s->ejecting) return;
+  if (d->pend_len - d->pend_off > high_water && !d->paused) {
+    d->paused = 1;
+    if (s->armed[side]) u_cancel(w, s, side);
+  } else if (!s->armed[side] && !d->paused) {
+    u_arm(w, s, side);
+  }
+}
+
+static void u_on_send(worker_t *w, session_t *s, int dir, int res) {
+  dir_t *d = &s->d[dir];
+  s->sending[dir] = 0;
+  if (res < 0) {
+    if (s->send_bid[dir] >= 0) u_recycle(w, s->send_bid[dir]);
+    s->send_bid[dir] = -1;
+    if (!s->ejecting) u_eject(w, s, EXC_ERROR, 1 - dir, -res, "write error", NULL, 0);
+    else u_finish(s);
+    return;
+  }
+  s->send_done[dir] += (size_t)res;
+  if (s->send_done[dir] < s->send_len[dir]) {
+    if (!s->ejecting) {
+      u_send(w, s, dir);
+      return;
+    }
+    /* ejecting: what is left goes back in front of what waits */
+    size_t left = s->send_len[dir] - s->send_done[dir], waiting = d->pend_len - d->pend_off;
+    uint8_t *joined = malloc(left + waiting + 1);
+    memcpy(joined, s->send_ptr[dir] + s->send_done[dir], left);
+    if (waiting) memcpy(joined + left, d->pend + d->pend_off, waiting);
+    free(d->pend);
+    d->pend = joined;
+    d->pend_off = 0;
+    d->pend_len = d->pend_cap = left + waiting;
+  }
+  if (s->send_bid[dir] >= 0) u_recycle(w, s->send_bid[dir]);
+  s->send_bid[dir] = -1;
+  if (s->ejecting) {
+    u_finish(s);
+    return;
+  }
+  if (d->pend_len > d->pend_off) {
+    /* what waited becomes the next send: swap it with the own buffer */
+    uint8_t *own = s->send_own[dir];
+    size_t cap = s->send_cap[dir];
+    s->send_own[dir] = d->pend;
+    s->send_cap[dir] = d->pend_cap;
+    s->send_ptr[dir] = d->pend + d->pend_off;
+    s->send_len[dir] = d->pend_len - d->pend_off;
+    s->send_done[dir] = 0;
+    d->pend = own;
+    d->pend_cap = cap;
+    d->pend_len = d->pend_off = 0;
+    u_send(w, s, dir);
+  }
+  if (d->paused && d->pend_len - d->pend_off <= high_water) {
+    d->paused = 0;
+    if (!s->armed[dir]) u_arm(w, s, dir);
+  }
+}
+
+static void u_arm_wake(worker_t *w) {
+  struct io_uring_sqe *q = sqe_get(w);
+  io_uring_prep_read(q, w->wake, &w->wake_value, sizeof w->wake_value, 0);
+  io_uring_sqe_set_data64(q, OP_WAKE);
+}
+
+static void *uring_main(void *arg) {
+  worker_t *w = arg;
+  struct io_uring_params params;
+  memset(&params, 0, sizeof params);
+  params.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_CQSIZE;
+  params.cq_entries = 16384;
+  if (io_uring_queue_init_params(4096, &w->ring, &params) < 0) {
+    atomic_store(&w->ready, -1);
+    return NULL;
+  }
+  w->bufs = malloc((size_t)UBUFS * UBUF_BYTES);
+  if (posix_memalign((void **)&w->br, 4096, UBUFS * sizeof(struct io_uring_buf)) != 0) {
+    atomic_store(&w->ready, -1);
+    return NULL;
+  }
+  io_uring_buf_ring_init(w->br);
+  struct io_uring_buf_reg reg = {.ring_addr = (uint64_t)(uintptr_t)w->br, .ring_entries = UBUFS, .bgid = 0};
+  if (io_uring_register_buf_ring(&w->ring, &reg, 0) != 0) {
+    atomic_store(&w->ready, -1);
+    return NULL;
+  }
+  for (int i = 0; i < UBUFS; i++) io_uring_buf_ring_add(w->br, w->bufs + (size_t)i * UBUF_BYTES, UBUF_BYTES, (unsigned short)i, io_uring_buf_ring_mask(UBUFS), i);
+  io_uring_buf_ring_advance(w->br, UBUFS);
+  u_arm_wake(w);
+  atomic_store(&w->ready, 1);
+  for (;;) {
+    io_uring_submit_and_wait(&w->ring, 1);
+    atomic_fetch_add_explicit(&w->wakeups, 1, memory_order_relaxed);
+    unsigned head, count = 0;
+    struct io_uring_cqe *cqe;
+    io_uring_for_each_cqe(&w->ring, head, cqe) {
+      count++;
+      uint64_t ud = cqe->user_data;
+      if (ud == 0) continue; /* a cancel's own completion */
+      int op = (int)(ud & 7);
+      if (op == OP_WAKE) {
+        pthread_mutex_lock(&w->lock);
+        session_t *list = w->incoming;
+        w->incoming = NULL;
+        pthread_mutex_unlock(&w->lock);
+        for (session_t *s = list, *next; s != NULL; s = next) {
+          next = s->next_new;
+          u_arm(w, s, 0);
+          u_arm(w, s, 1);
+        }
+        u_arm_wake(w);
+        continue;
+      }
+      session_t *s = (session_t *)(uintptr_t)(ud & ~(uint64_t)7);
+      if (op <= OP_RECV1) u_on_recv(w, s, op, cqe->res, cqe->flags);
+      else u_on_send(w, s, op - OP_SEND0, cqe->res);
+    }
+    io_uring_cq_advance(&w->ring, count);
+  }
+  return NULL;
+}
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* JavaScript                                                                 */
+
+#define CHECK(call) do { if ((call) != napi_ok) { napi_throw_error(env, NULL, #call " failed"); return NULL; } } while (0)
+
+static napi_value bytes_value(napi_env env, uint8_t *p, size_t n) {
+  napi_value v;
+  void *data;
+  napi_create_buffer_copy(env, n, n ? (void *)p : (void *)"", &data, &v);
+  return v;
+}
+
+static void set_u(napi_env env, napi_value o, const char *k, double x) {
+  napi_value v;
+  napi_create_double(env, x, &v);
+  napi_set_named_property(env, o, k, v);
+}
+
+static void call_js(napi_env env, napi_value cb, void *ctx, void *data) {
+  (void)ctx;
+  event_t *e = data;
+  if (env != NULL && cb != NULL) {
+    napi_value o, undef, str, dirs;
+    napi_create_object(env, &o);
+    set_u(env, o, "id", e->id);
+    set_u(env, o, "kind", e->kind);
+    set_u(env, o, "dir", e->dir);
+    set_u(env, o, "code", e->code);
+    napi_create_string_utf8(env, e->reason ? e->reason : "", NAPI_AUTO_LENGTH, &str);
+    napi_set_named_property(env, o, "reason", str);
+    napi_set_named_property(env, o, "rest", bytes_value(env, e->rest, e->rest_len));
+    napi_create_array_with_length(env, 2, &dirs);
+    for (uint32_t i = 0; i < 2; i++) {
+      napi_value d;
+      napi_create_object(env, &d);
+      napi_set_named_property(env, d, "pending", bytes_value(env, e->pend[i], e->pend_len[i]));
+      napi_set_named_property(env, d, "received", bytes_value(env, e->rest2[i], e->rest2_len[i]));
+      set_u(env, d, "remaining", (double)e->remaining[i]);
+      set_u(env, d, "messageBytes", (double)e->msg_bytes[i]);
+      set_u(env, d, "phase", e->phase[i]);
+      set_u(env, d, "opcode", e->opcode[i]);
+      set_u(env, d, "fin", e->fin[i]);
+      set_u(env, d, "messageOpcode", e->msg_op[i]);
+      set_u(env, d, "utf8Pending", e->utf8_need[i]);
+      napi_set_named_property(env, d, "key", bytes_value(env, e->key[i], 4));
+      napi_set_element(env, dirs, i, d);
+    }
+    napi_set_named_property(env, o, "dirs", dirs);
+    napi_get_undefined(env, &undef);
+    napi_call_function(env, undef, cb, 1, &o, NULL);
+  }
+  free(e->rest);
+  free(e->pend[0]);
+  free(e->pend[1]);
+  free(e->rest2[0]);
+  free(e->rest2[1]);
+  free(e);
+}
+
+/* start(threads, highWaterBytes, onEvent, ioUring) */
+static napi_value js_start(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (nworkers > 0) { napi_throw_error(env, NULL, "already started"); return NULL; }
+  int32_t threads;
+  int64_t hw;
+  CHECK(napi_get_value_int32(env, argv[0], &threads));
+  CHECK(napi_get_value_int64(env, argv[1], &hw));
+  if (threads < 1 || threads > MAX_THREADS) { napi_throw_range_error(env, NULL, "threads: 1-8"); return NULL; }
+  high_water = (uint64_t)hw;
+  bool uring = false;
+  if (argc >= 4) CHECK(napi_get_value_bool(env, argv[3], &uring));
+#ifndef HAVE_LIBURING
+  if (uring) { napi_throw_error(env, NULL, "built without liburing"); return NULL; }
+#endif
+  use_uring = uring;
+  napi_value name;
+  napi_create_string_utf8(env, "stratix-relay", NAPI_AUTO_LENGTH, &name);
+  CHECK(napi_create_threadsafe_function(env, argv[2], NULL, name, 0, 1, NULL, NULL, NULL, call_js, &tsfn));
+  CHECK(napi_unref_threadsafe_function(env, tsfn));
+  for (int i = 0; i < threads; i++) {
+    worker_t *w = &workers[i];
+    w->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    w->buf = malloc(HELD_MAX + READ_BYTES);
+#ifdef HAVE_LIBURING
+    if (use_uring) {
+      pthread_mutex_init(&w->lock, NULL);
+      pthread_create(&w->thread, NULL, uring_main, w);
+      pthread_detach(w->thread);
+      while (atomic_load(&w->ready) == 0) usleep(1000);
+      if (atomic_load(&w->ready) < 0) { napi_throw_error(env, NULL, "io_uring setup failed"); return NULL; }
+      continue;
+    }
+#endif
+    w->ep = epoll_create1(EPOLL_CLOEXEC);
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
+    epoll_ctl(w->ep, EPOLL_CTL_ADD, w->wake, &ev);
+    pthread_create(&w->thread, NULL, worker_main, w);
+    pthread_detach(w->thread);
+  }
+  nworkers = threads;
+  return NULL;
+}
+
+/* adopt(id, clientFd, upstreamFd, maxMessageBytes): the relay thread takes both sockets. */
+static napi_value js_adopt(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (nworkers == 0) { napi_throw_error(env, NULL, "not started"); return NULL; }
+  session_t *s = calloc(1, sizeof *s);
+  int64_t max;
+  CHECK(napi_get_value_int32(env, argv[0], &s->id));
+  CHECK(napi_get_value_int32(env, argv[1], &s->fd[0]));
+  CHECK(napi_get_value_int32(env, argv[2], &s->fd[1]));
+  CHECK(napi_get_value_int64(env, argv[3], &max));
+  s->max_message = (uint64_t)max;
+  s->w = &workers[next_worker++ % nworkers];
+  for (int i = 0; i < 2; i++) {
+    s->ref[i].s = s;
+    s->ref[i].side = i;
+    s->interest[i] = EPOLLIN;
+    s->send_bid[i] = -1;
+  }
+#ifdef HAVE_LIBURING
+  if (use_uring) {
+    worker_t *w = s->w;
+    pthread_mutex_lock(&w->lock);
+    s->next_new = w->incoming;
+    w->incoming = s;
+    pthread_mutex_unlock(&w->lock);
+    uint64_t one = 1;
+    if (write(w->wake, &one, sizeof one) < 0) { napi_throw_error(env, NULL, "eventfd write failed"); }
+    return NULL;
+  }
+#endif
+  for (int i = 0; i < 2; i++) {
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &s->ref[i]};
+    if (epoll_ctl(s->w->ep, EPOLL_CTL_ADD, s->fd[i], &ev) != 0) {
+      if (i == 1) epoll_ctl(s->w->ep, EPOLL_CTL_DEL, s->fd[0], NULL);
+      free(s);
+      napi_throw_error(env, NULL, "epoll_ctl failed");
+      return NULL;
+    }
+  }
+  return NULL;
+}
+
+/* stats(): { messages: [c2u, u2c], bytes: [c2u, u2c], reads, writes, wakeups } */
+static napi_value js_stats(napi_env env, napi_callback_info info) {
+  (void)info;
+  double m[2] = {0, 0}, b[2] = {0, 0}, reads = 0, writes = 0, wakeups = 0;
+  for (int i = 0; i < nworkers; i++) {
+    for (int k = 0; k < 2; k++) {
+      m[k] += (double)atomic_load(&workers[i].messages[k]);
+      b[k] += (double)atomic_load(&workers[i].bytes[k]);
+    }
+    reads += (double)atomic_load(&workers[i].reads);
+    writes += (double)atomic_load(&workers[i].writes);
+    wakeups += (double)atomic_load(&workers[i].wakeups);
+  }
+  napi_value o, am, ab, v;
+  napi_create_object(env, &o);
+  napi_create_array_with_length(env, 2, &am);
+  napi_create_array_with_length(env, 2, &ab);
+  for (uint32_t k = 0; k < 2; k++) {
+    napi_create_double(env, m[k], &v);
+    napi_set_element(env, am, k, v);
+    napi_create_double(env, b[k], &v);
+    napi_set_element(env, ab, k, v);
+  }
+  napi_set_named_property(env, o, "messages", am);
+  napi_set_named_property(env, o, "bytes", ab);
+  set_u(env, o, "reads", reads);
+  set_u(env, o, "writes", writes);
+  set_u(env, o, "wakeups", wakeups);
+  return o;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+      {"start", NULL, js_start, NULL, NULL, NULL, napi_default, NULL},
+      {"adopt", NULL, js_adopt, NULL, NULL, NULL, napi_default, NULL},
+      {"stats", NULL, js_stats, NULL, NULL, NULL, napi_default, NULL},
+  };
+  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)
