@@ -4,7 +4,7 @@
  * of the config file (SIGHUP). Returns -1 while running (the process exits from
  * the signal handlers).
  */
-import { loadConfigFile } from '../config/load.js';
+import { loadPackedConfigFile } from '../config/packed-config.js';
 import { ConfigError, StratixError } from '../errors.js';
 import { createLogger } from '../log.js';
 import { Primary } from '../cluster/primary.js';
@@ -15,8 +15,10 @@ export async function runGateway(configPath: string): Promise<number> {
   const supervised = ensurePrimaryFlags();
   if (supervised !== undefined) return supervised;
   let config;
+  let rules;
   try {
-    config = loadConfigFile(configPath);
+    // The rules packed, not as objects: the primary routes nothing (config/packed-config.ts).
+    ({ config, rules } = await loadPackedConfigFile(configPath));
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`${err.message}\n`);
@@ -27,7 +29,7 @@ export async function runGateway(configPath: string): Promise<number> {
   const logger = createLogger({ level: config.log.level, bindings: { role: 'primary' } });
   let primary: Primary;
   try {
-    primary = new Primary(config, { logger, configPath });
+    primary = new Primary(config, { logger, configPath, rules });
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`${err.message}\n`);

@@ -4,19 +4,20 @@
  *
  * Requests carry an `id`; the worker answers each with one `reply` of that id.
  * A full route set travels as `routes-begin`, `routes-chunk`s of at most
- * ROUTE_CHUNK_RULES rules and `routes-end` (answered with the new table's version),
+ * ROUTE_CHUNK_BYTES of packed records (routing/packed-rules.ts: no object per rule
+ * to serialize or to keep) and `routes-end` (answered with the new table's version),
  * all tied by `load`. Each chunk is acknowledged before the next is sent: a worker
  * then never has more than one chunk to deserialize in one turn of its event loop
  * (with 10k-rule chunks sent back to back, a worker took several per turn and
  * stalled its sessions for 40-80 ms while a million rules arrived).
  */
-import type { DefaultRouteConfig, RouteRuleConfig } from '../config/route-schema.js';
+import type { DefaultRouteConfig } from '../config/route-schema.js';
 import type { RouteChangePolicy } from '../config/schema.js';
 import type { RouteChange } from '../sources/route-source.js';
 import type { SessionId, SessionQuery } from '../server/session-view.js';
 
-/** Rules per `routes-chunk` (~250 KB; a couple of ms to deserialize). */
-export const ROUTE_CHUNK_RULES = 2_500;
+/** Bytes of packed records per `routes-chunk` (~1,000 seed-style rules; a few ms to add to a table). */
+export const ROUTE_CHUNK_BYTES = 64 * 1024;
 
 export type ToWorker =
   /** First message: the validated config without its rules (re-validated by the worker) and its place. */
@@ -35,8 +36,9 @@ export type ToWorker =
   | { t: 'reload-credentials' }
   | { t: 'metrics'; id: number }
   | { t: 'drain' }
-  | { t: 'routes-begin'; id: number; load: number; count: number; defaultRoute: DefaultRouteConfig | undefined; revision: number }
-  | { t: 'routes-chunk'; id: number; load: number; rules: readonly RouteRuleConfig[] }
+  /** `count` rules, `exact` of them exact rules (the worker sizes its new table once). */
+  | { t: 'routes-begin'; id: number; load: number; count: number; exact: number; defaultRoute: DefaultRouteConfig | undefined; revision: number }
+  | { t: 'routes-chunk'; id: number; load: number; rules: Uint8Array }
   | { t: 'routes-end'; id: number; load: number; policy: RouteChangePolicy }
   | { t: 'routes-delta'; id: number; changes: readonly RouteChange[]; revision: number; policy: RouteChangePolicy }
   | { t: 'upstream-mark'; id: number; url: string; down: boolean }

@@ -44,11 +44,14 @@ import { checkCredentialFiles } from '../security/credential-check.js';
 import { listenTls, type TlsListener } from '../security/tls-listener.js';
 import { LOOPBACK_WARNING, loopbackTargets } from '../security/trust-topology.js';
 import { TlsPipe } from './tls-pipe.js';
+import type { PackedRules } from '../routing/packed-rules.js';
 
 export interface PrimaryOptions {
   logger: Logger;
   /** The config file, for reloads (SIGHUP, POST /admin/reload, the file watcher). */
   configPath?: string;
+  /** The config's rules, packed (config/packed-config.ts); default: packed from `config.routes`. */
+  rules?: PackedRules;
 }
 
 export class Primary {
@@ -75,10 +78,13 @@ export class Primary {
   #tls: TlsListener | undefined;
   #pipe: TlsPipe | undefined;
   readonly #releaseLog: () => void;
+  /** Until start() has looked at them; then only the route controller holds the rules. */
+  #rules: PackedRules | undefined;
 
   constructor(config: Config, opts: PrimaryOptions) {
     this.config = config;
     this.logger = opts.logger;
+    this.#rules = opts.rules;
     checkWorkerNodeOptions(config.gateway.workerNodeOptions, opts.configPath ?? '<config>');
     const count = config.gateway.workers === 'auto' ? availableParallelism() : config.gateway.workers;
     // The rules go to the workers from the route controller, in chunks, not in the init message.
@@ -113,6 +119,7 @@ export class Primary {
     this.control = new RouteController({
       config,
       configPath: opts.configPath,
+      rules: opts.rules,
       replicas: this.workers,
       pick: (clientId) => shardOf(clientId, count),
       logger: this.logger,
@@ -168,7 +175,8 @@ export class Primary {
 
   async start(): Promise<{ host: string; port: number }> {
     await checkCredentialFiles(this.config);
-    const exposed = loopbackTargets(this.config);
+    const exposed = loopbackTargets(this.config, this.#rules?.targets());
+    this.#rules = undefined;
     if (exposed.length > 0) this.logger.warn({ upstreams: exposed.slice(0, 10) }, LOOPBACK_WARNING);
     if (this.config.demo.enabled) {
       const { host, port } = parseListen(this.config.demo.listen);

@@ -10,6 +10,7 @@
 import type { ChildProcess } from 'node:child_process';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
+import type { DefaultRouteConfig } from '../config/route-schema.js';
 import type { RouteChangePolicy } from '../config/schema.js';
 import type { RouteReplica, RouteSetData } from '../control/route-replica.js';
 import type { MetricsSnapshot } from '../metrics/metrics-format.js';
@@ -19,7 +20,7 @@ import type { RouteChange } from '../sources/route-source.js';
 import type { AdminCloseOptions, PrefixCloseResult } from '../server/session-directory.js';
 import type { SessionReplica, WorkerProcessInfo } from '../server/session-replica.js';
 import type { SessionId, SessionInfo, SessionPage, SessionQuery } from '../server/session-view.js';
-import { ROUTE_CHUNK_RULES, type ToPrimary, type ToWorker } from './messages.js';
+import { ROUTE_CHUNK_BYTES, type ToPrimary, type ToWorker } from './messages.js';
 import { launchWorker } from './worker-launch.js';
 const RESTART_MIN_MS = 100;
 const RESTART_MAX_MS = 5_000;
@@ -227,9 +228,10 @@ export class WorkerHandle implements RouteReplica, SessionReplica {
 
   async loadRoutes(set: RouteSetData, policy: RouteChangePolicy): Promise<string> {
     const load = this.#nextId++;
-    await this.#request((id) => ({ t: 'routes-begin', id, load, count: set.rules.length, defaultRoute: set.defaultRoute, revision: set.revision }));
-    for (let i = 0; i < set.rules.length; i += ROUTE_CHUNK_RULES) {
-      await this.#request((id) => ({ t: 'routes-chunk', id, load, rules: set.rules.slice(i, i + ROUTE_CHUNK_RULES) }));
+    const { rules, revision } = set;
+    await this.#request((id) => ({ t: 'routes-begin', id, load, count: rules.size, exact: rules.exactCount, defaultRoute: rules.defaultRoute as DefaultRouteConfig | undefined, revision }));
+    for (const chunk of rules.chunks(ROUTE_CHUNK_BYTES)) {
+      await this.#request((id) => ({ t: 'routes-chunk', id, load, rules: chunk }));
     }
     return this.#request<string>((id) => ({ t: 'routes-end', id, load, policy }), LOAD_TIMEOUT_MS);
   }

@@ -7,8 +7,10 @@
  * one exits at once. If the primary goes away, the worker exits too.
  */
 import type { Socket } from 'node:net';
-import type { DefaultRouteConfig, RouteRuleConfig } from '../config/route-schema.js';
 import { parseConfig } from '../config/load.js';
+import type { DefaultRouteConfig } from '../config/route-schema.js';
+import { HashRouteTable, UrlInterner } from '../routing/hash-route-table.js';
+import { PackedRules } from '../routing/packed-rules.js';
 import { createLogger, type Logger } from '../log.js';
 import { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import { Gateway } from '../server/gateway.js';
@@ -21,8 +23,11 @@ let gateway: Gateway | undefined;
 let sessions: LocalSessionReplica | undefined;
 let logger: Logger | undefined;
 let draining = false;
-/** A full route set being received in chunks. */
-let incoming: { load: number; rules: RouteRuleConfig[]; defaultRoute: DefaultRouteConfig | undefined; revision: number } | undefined;
+/**
+ * A full route set being received in packed chunks: each chunk goes into the new table
+ * as it arrives (no copy of the set, no object per rule kept), swapped in at the end.
+ */
+let incoming: { load: number; table: HashRouteTable; intern: UrlInterner; defaultRoute: DefaultRouteConfig | undefined } | undefined;
 
 function send(msg: ToPrimary): void {
   if (process.connected) process.send!(msg);
@@ -130,13 +135,19 @@ function onRouteMessage(gw: Gateway, msg: Exclude<ToWorker, { t: 'init' | 'conn'
       reply(msg.id, () => gw.metrics.registry.getMetricsAsJSON());
       break;
     case 'routes-begin':
-      incoming = { load: msg.load, rules: [], defaultRoute: msg.defaultRoute, revision: msg.revision };
+      incoming = {
+        load: msg.load,
+        table: new HashRouteTable({ health: live.health, revision: msg.revision > 0 ? msg.revision : undefined, expectedExact: msg.exact, expectedPrefix: msg.count - msg.exact }),
+        intern: new UrlInterner(),
+        defaultRoute: msg.defaultRoute,
+      };
       reply(msg.id, () => true);
       break;
     case 'routes-chunk':
       reply(msg.id, () => {
         if (incoming?.load !== msg.load) throw new Error('routes-chunk without its routes-begin');
-        for (const rule of msg.rules) incoming.rules.push(rule);
+        const { table, intern } = incoming;
+        PackedRules.readChunk(msg.rules, (rule) => table.add(rule, intern));
         return true;
       });
       break;
@@ -145,7 +156,8 @@ function onRouteMessage(gw: Gateway, msg: Exclude<ToWorker, { t: 'init' | 'conn'
       incoming = undefined;
       reply(msg.id, () => {
         if (set?.load !== msg.load) throw new Error('routes-end without its routes-begin');
-        return live.loadRoutes(set, msg.policy);
+        if (set.defaultRoute !== undefined) set.table.setDefault(set.defaultRoute);
+        return live.loadTable(set.table, msg.policy);
       });
       break;
     }

@@ -36,7 +36,7 @@ export function loadConfigFile(path: string): Config {
   return parseConfig(parseJson(path, text), path);
 }
 
-function unreadable(path: string, err: unknown): ConfigError {
+export function unreadable(path: string, err: unknown): ConfigError {
   const e = err as NodeJS.ErrnoException;
   return new ConfigError(path, [`(file): cannot read: ${e.code ?? e.message}`], { cause: err });
 }
@@ -57,7 +57,7 @@ export function parseJsonc(text: string): unknown {
   }
 }
 
-function parseJson(path: string, text: string): unknown {
+export function parseJson(path: string, text: string): unknown {
   try {
     return parseJsonc(text);
   } catch (err) {
@@ -69,7 +69,8 @@ function parseJson(path: string, text: string): unknown {
  * Reads, parses and validates a JSON config file without holding the event loop for
  * long: for hot reloads in a process that serves while it reloads. The result and the
  * messages are the same as `loadConfigFile`'s; only the rules are validated (and
- * frozen) in slices of about `sliceMs`. JSON.parse itself is one step (~1 s per 100 MB).
+ * frozen) in slices of about `sliceMs`. JSON.parse itself is one step (~1 s per 100 MB);
+ * the primary uses packed-config.ts instead, which parses the rules one at a time.
  */
 export async function loadConfigFileAsync(path: string, sliceMs = 8): Promise<Config> {
   let text: string;
@@ -137,7 +138,7 @@ function formatPath(path: readonly PropertyKey[]): string {
   return out;
 }
 
-function deepFreeze<T>(value: T): T {
+export function deepFreeze<T>(value: T): T {
   if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
     Object.freeze(value);
     for (const v of Object.values(value as object)) deepFreeze(v);

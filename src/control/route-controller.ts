@@ -16,30 +16,33 @@
  *
  * Distribution: every change is an operation with a sequence number: a `full` set
  * (the start, a reload, an etcd full reload) or a `delta`. The controller keeps the
- * last full set and the deltas since, and pumps each replica from where it is: a
- * replica that is fresh (a restarted worker), lagging behind the last full set, or
- * whose reported version disagreed gets the full set, then the deltas. Each replica
- * answers every operation with its table version; "converged" = every replica that
- * is up answered the controller's version for the latest operation. The controller
- * holds its own copy of the table: it computes the expected version and answers for
- * `/readyz`.
+ * last full set and the deltas since (at most MAX_DELTA_LOG), and pumps each replica
+ * from where it is: a replica that is fresh (a restarted worker), lagging behind the
+ * log, or whose reported version disagreed gets a full set, then the deltas. Each
+ * replica answers every operation with its table version; "converged" = every replica
+ * that is up answered the controller's version for the latest operation.
+ *
+ * Memory: the controller routes nothing, so it holds no route table and no rule
+ * objects: a full set is a PackedRules (~60 bytes a rule). From a file it is the one
+ * the file was loaded into. From etcd the source holds the live set; a full set for a
+ * replica is a copy taken at the latest sequence number (changes are numbered as the
+ * source emits them, so the copy and the numbering agree), kept while replicas load it
+ * and dropped once every replica has converged.
  *
  * Operator marks (`markUpstream`) go to every replica now and to every replica that
  * (re)starts later.
  */
 import { isDeepStrictEqual } from 'node:util';
-import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Config, RouteChangePolicy } from '../config/schema.js';
-import { loadConfigFileAsync } from '../config/load.js';
+import { loadPackedConfigFile } from '../config/packed-config.js';
 import { adminError, ConfigError } from '../errors.js';
-import { buildRouteTableAsync } from '../routing/build-route-table.js';
-import type { HashRouteTable } from '../routing/hash-route-table.js';
-import type { RouteExplanation, RouteRule } from '../routing/route-table.js';
+import { PackedRules } from '../routing/packed-rules.js';
+import type { RouteExplanation } from '../routing/route-table.js';
 import { UpstreamHealth, type UpstreamStatus } from '../routing/upstream-health.js';
 import type { EtcdRouteSource } from '../sources/etcd-route-source.js';
-import type { RouteChange, RouteSet, RouteSourceChange, RouteSourceStatus } from '../sources/route-source.js';
+import type { RouteChange, RouteSourceChange, RouteSourceStatus } from '../sources/route-source.js';
 import { ConfigWatcher } from './config-watcher.js';
 import type { RouteReplica, RouteSetData } from './route-replica.js';
 
@@ -51,6 +54,8 @@ export interface RouteControllerOptions {
   /** The config file: reloads read it. Without it, reload() answers that there is nothing to reload. */
   readonly configPath?: string | undefined;
   readonly replicas: readonly RouteReplica[];
+  /** The config's rules, packed (loadPackedConfigFile); default: packed from `config.routes`. */
+  readonly rules?: PackedRules | undefined;
   /** Which replica serves a clientId (explain asks that one: pool health is per process). */
   readonly pick: (clientId: string) => number;
   readonly logger: Logger;
@@ -100,12 +105,10 @@ interface ReplicaState {
   lastError: string | undefined;
 }
 
-/** Deltas kept before the full set is rebuilt from the table (a lagging replica then gets a full load). */
+/** Deltas kept for replicas that lag (one further behind gets a full set). */
 const MAX_DELTA_LOG = 10_000;
 const RETRY_MIN_MS = 500;
 const RETRY_MAX_MS = 30_000;
-/** Rules copied out of the table between two yields when the delta log is folded into a new full set. */
-const FOLD_SLICE = 20_000;
 
 /** Settings a reload applies at once; every other change needs a restart. */
 const LIVE_SETTINGS = new Set(['routes', 'defaultRoute', 'routing.onRouteChange', 'routing.migrateRatePerSecond']);
@@ -116,18 +119,24 @@ export class RouteController {
   /** The config the process runs with (restart-only settings are compared with it). */
   readonly #running: Config;
   #policy: RouteChangePolicy;
-  #table: HashRouteTable | undefined;
+  /** The latest operation's table version, rule count and source revision (0: none). */
+  #version = '';
+  #size = 0;
+  #revision = 0;
   /** Operator marks only: the controller sees no connects. */
   readonly #health = new UpstreamHealth();
   #seq = 0;
+  /** The last full set; undefined (etcd, after every replica converged) = take a copy of the source's when needed. */
   #base: FullOp | undefined;
+  /** Deltas with seq #logStart, #logStart + 1, … #seq. */
   #deltas: DeltaOp[] = [];
+  #logStart = 1;
   readonly #replicas: ReplicaState[];
   readonly #waiters = new Set<() => void>();
   #source: EtcdRouteSource | undefined;
   #sourceStatus: RouteSourceStatus;
   #watcher: ConfigWatcher | undefined;
-  /** Table changes run one after another: reloads, etcd deltas, etcd full sets. */
+  /** Reloads run one after another (etcd changes are numbered as they arrive, outside it). */
   #chain: Promise<unknown> = Promise.resolve();
   #pendingReload: Promise<ReloadResult> | undefined;
   #closed = false;
@@ -168,7 +177,7 @@ export class RouteController {
   }
 
   get version(): string {
-    return this.#table?.version ?? '';
+    return this.#version;
   }
 
   get policy(): RouteChangePolicy {
@@ -206,11 +215,11 @@ export class RouteController {
       this.#onSourceStatus(source.status);
       source.on('change', (c) => this.#onSourceChange(c));
     } else {
-      set = { rules: config.routes, defaultRoute: config.defaultRoute, revision: 0 };
+      set = { rules: this.#opts.rules ?? PackedRules.from(config.routes, config.defaultRoute), revision: 0 };
       this.#onSourceStatus({ state: 'ok', reason: undefined, revision: 0, since: Date.now(), invalidKeys: 0 });
     }
-    // In the change chain: etcd deltas that arrive meanwhile queue up behind it.
-    await this.#serial(() => this.#install(set, 'start'));
+    // In the same turn as the listener above: an etcd change is numbered after this set.
+    this.#install(set, 'start');
     const timeoutMs = config.routing.convergeTimeoutMs;
     if (!(await this.#waitConverged(timeoutMs))) throw new Error(`the route table did not reach every replica within ${timeoutMs} ms`);
     if (this.#opts.configPath !== undefined && config.routing.watchConfigFile) {
@@ -264,8 +273,9 @@ export class RouteController {
       throw adminError('RELOAD_INVALID', 'this gateway was started without a config file: there is nothing to reload', { issues: [], version: previousVersion });
     }
     let config: Config;
+    let rules: PackedRules;
     try {
-      config = await loadConfigFileAsync(path);
+      ({ config, rules } = await loadPackedConfigFile(path));
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;
       this.#reloadFailures.inc();
@@ -280,7 +290,7 @@ export class RouteController {
 
     let changed = false;
     if (this.sourceType === 'file' && config.routeSource.type === 'file') {
-      changed = await this.#install({ rules: config.routes, defaultRoute: config.defaultRoute, revision: 0 }, `reload (${trigger})`);
+      changed = this.#install({ rules, revision: 0 }, `reload (${trigger})`);
     }
     await this.#awaitConverged(trigger);
     const result: ReloadResult = {
@@ -288,7 +298,7 @@ export class RouteController {
       version: this.version,
       previousVersion,
       changed,
-      rules: this.#table?.size ?? 0,
+      rules: this.#size,
       source: this.sourceType,
       onRouteChange: this.#policy.onRouteChange,
       restartRequired,
@@ -298,18 +308,20 @@ export class RouteController {
     return result;
   }
 
-  /** Builds the table for a full set off to the side; sends it out unless it equals the current one. */
-  async #install(set: RouteSetData, why: string): Promise<boolean> {
-    const started = performance.now();
-    const table = await buildRouteTableAsync(set.rules, set.defaultRoute, { health: this.#health, revision: set.revision > 0 ? set.revision : undefined });
-    if (this.#table !== undefined && table.version === this.#table.version) return false;
-    const previous = this.#table?.version;
-    this.#table = table;
-    this.#base = { kind: 'full', seq: ++this.#seq, set, version: table.version };
+  /** Makes a full set the latest operation and sends it out, unless it holds the rules every replica has. */
+  #install(set: RouteSetData, why: string): boolean {
+    const version = set.rules.version;
+    if (this.#seq > 0 && version === this.#version) return false;
+    const previous = this.#version || undefined;
+    this.#base = { kind: 'full', seq: ++this.#seq, set, version };
     this.#deltas = [];
+    this.#logStart = this.#seq + 1;
+    this.#version = version;
+    this.#size = set.rules.size;
+    this.#revision = set.revision;
     this.#log.info(
-      { why, version: table.version, previousVersion: previous, rules: table.size, duplicates: table.duplicates, revision: set.revision || undefined, buildMs: Math.round(performance.now() - started) },
-      'new route table built',
+      { why, version, previousVersion: previous, rules: set.rules.size, duplicates: set.rules.duplicates || undefined, revision: set.revision || undefined, packedBytes: set.rules.byteLength },
+      'new route set',
     );
     this.#pumpAll();
     return true;
@@ -359,41 +371,46 @@ export class RouteController {
     this.#degraded.set(status.state === 'degraded' ? 1 : 0);
   }
 
+  /**
+   * Numbered as it arrives: the source's set is then always the set at `#seq`, which
+   * is what a copy for a full load must be.
+   */
   #onSourceChange(change: RouteSourceChange): void {
     if (this.#closed) return;
-    const work = async (): Promise<unknown> =>
-      change.kind === 'full' ? this.#install(fullSet(change.set), 'etcd full reload') : this.#applyDelta(change.changes, change.revision);
-    void this.#serial(work).catch((err: unknown) => this.#log.error({ err }, 'could not apply a route change from etcd'));
+    try {
+      if (change.kind === 'full') this.#install({ rules: change.set.rules, revision: change.set.revision }, 'etcd full reload');
+      else this.#addDelta(change.changes, change.revision, change.version, change.size);
+    } catch (err) {
+      this.#log.error({ err }, 'could not apply a route change from etcd');
+    }
   }
 
-  async #applyDelta(changes: readonly RouteChange[], revision: number): Promise<void> {
-    const table = this.#table!;
-    // Fold the log into a new full set while every replica is at the latest (none then needs it).
-    if (this.#deltas.length >= MAX_DELTA_LOG && this.converged) await this.#fold(table);
-    const opts = { revision };
-    for (const c of changes) {
-      if (c.type === 'put') table.put(c.rule, opts);
-      else if (c.type === 'delete') table.delete(c.rule, opts);
-      else table.setDefault(c.defaultRoute, opts);
+  #addDelta(changes: readonly RouteChange[], revision: number, version: string, size: number): void {
+    this.#deltas.push({ kind: 'delta', seq: ++this.#seq, changes, revision, version });
+    if (this.#deltas.length > MAX_DELTA_LOG) {
+      const drop = this.#deltas.length - MAX_DELTA_LOG / 2;
+      this.#deltas.splice(0, drop);
+      this.#logStart += drop;
     }
-    this.#deltas.push({ kind: 'delta', seq: ++this.#seq, changes, revision, version: table.version });
-    this.#log.debug({ changes: changes.length, revision, version: table.version }, 'route changes from etcd');
+    this.#version = version;
+    this.#size = size;
+    this.#revision = revision;
+    this.#log.debug({ changes: changes.length, revision, version }, 'route changes from etcd');
     this.#pumpAll();
   }
 
-  /**
-   * Turns the table into the new full set and drops the delta log (bounded memory).
-   * Runs inside the change chain, so the table does not change while it is read.
-   */
-  async #fold(table: HashRouteTable): Promise<void> {
-    const revision = Number(table.revision ?? 0);
-    const rules: RouteRule[] = [];
-    for (const rule of table.rules()) {
-      rules.push(rule);
-      if (rules.length % FOLD_SLICE === 0) await nextTurn();
-    }
-    this.#base = { kind: 'full', seq: this.#seq, set: { rules: rules as RouteSetData['rules'], defaultRoute: table.defaultRoute as RouteSetData['defaultRoute'], revision }, version: table.version };
-    this.#deltas = [];
+  /** The full set a replica that cannot catch up from the log gets: the last one, or a copy of the source's now. */
+  #fullOp(): FullOp {
+    const base = this.#base;
+    if (base !== undefined && base.seq >= this.#logStart - 1) return base;
+    const copy = this.#source!.current();
+    this.#base = { kind: 'full', seq: this.#seq, set: { rules: copy.rules, revision: copy.revision }, version: copy.rules.version };
+    return this.#base;
+  }
+
+  /** etcd: once every replica holds the latest version, the copy of the source's set is not needed. */
+  #releaseBase(): void {
+    if (this.#source !== undefined && this.#base !== undefined && this.converged && this.#replicas.every((r) => !r.pumping)) this.#base = undefined;
   }
 
   // --- replicas -------------------------------------------------------------------
@@ -404,15 +421,14 @@ export class RouteController {
 
   /** Sends a replica the operations it misses, one at a time, until it is at the latest. */
   #pump(r: ReplicaState): void {
-    if (r.pumping || this.#closed || !r.replica.available || this.#base === undefined) return;
+    if (r.pumping || this.#closed || !r.replica.available || this.#seq === 0) return;
     r.pumping = true;
     clearTimeout(r.retry);
     r.retry = undefined;
     void (async () => {
       try {
         while (r.replica.available && r.synced < this.#seq) {
-          const base = this.#base!;
-          const op: FullOp | DeltaOp = r.synced < base.seq ? base : this.#deltas[r.synced - base.seq]!;
+          const op: FullOp | DeltaOp = r.synced < this.#logStart - 1 ? this.#fullOp() : this.#deltas[r.synced + 1 - this.#logStart]!;
           const version =
             op.kind === 'full'
               ? await this.#sendFull(r, op)
@@ -439,6 +455,7 @@ export class RouteController {
         }
       } finally {
         r.pumping = false;
+        this.#releaseBase();
         this.#notify();
       }
     })();
@@ -486,8 +503,8 @@ export class RouteController {
     return {
       routeTable: {
         version: this.version,
-        rules: this.#table?.size ?? 0,
-        revision: this.#table?.revision,
+        rules: this.#size,
+        revision: this.#revision > 0 ? String(this.#revision) : undefined,
         converged: this.converged,
         replicas: this.#replicas.map((r) => ({ replica: r.replica.label, up: r.replica.available, version: r.version ?? null })),
       },
@@ -513,10 +530,6 @@ export class RouteController {
 
 function pickPolicy(config: Config): RouteChangePolicy {
   return Object.freeze({ onRouteChange: config.routing.onRouteChange, migrateRatePerSecond: config.routing.migrateRatePerSecond });
-}
-
-function fullSet(set: RouteSet): RouteSetData {
-  return { rules: set.rules, defaultRoute: set.defaultRoute, revision: set.revision };
 }
 
 /** Dotted paths (two levels deep) of the settings that differ between two configs. */

@@ -8,16 +8,16 @@
  * answer), so a replica applies them in order. Each answers with the version of the
  * table it now holds, which the controller compares with its own.
  */
-import type { DefaultRouteConfig, RouteRuleConfig } from '../config/route-schema.js';
 import type { RouteChangePolicy } from '../config/schema.js';
+import type { PackedRules } from '../routing/packed-rules.js';
 import type { RouteExplanation } from '../routing/route-table.js';
 import type { UpstreamStatus } from '../routing/upstream-health.js';
 import type { RouteChange } from '../sources/route-source.js';
 
 /** A full set of rules, validated (routeRuleSchema / defaultRouteSchema). */
 export interface RouteSetData {
-  readonly rules: readonly RouteRuleConfig[];
-  readonly defaultRoute: DefaultRouteConfig | undefined;
+  /** The rules and the default route; not changed while a replica loads them. */
+  readonly rules: PackedRules;
   /** The source revision (etcd), 0 for a file. */
   readonly revision: number;
 }

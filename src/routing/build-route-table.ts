@@ -11,6 +11,7 @@
  */
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { HashRouteTable, UrlInterner, type RouteTableOptions } from './hash-route-table.js';
+import { PackedRules } from './packed-rules.js';
 import type { DefaultRoute, RouteRule } from './route-table.js';
 
 export interface AsyncBuildOptions extends RouteTableOptions {
@@ -35,8 +36,9 @@ export function buildRouteTable(
   return table;
 }
 
+/** `rules`: a list, or a packed set (read in order, one rule object at a time). */
 export async function buildRouteTableAsync(
-  rules: readonly RouteRule[],
+  rules: readonly RouteRule[] | PackedRules,
   defaultRoute?: DefaultRoute,
   opts: AsyncBuildOptions = {},
 ): Promise<HashRouteTable> {
@@ -52,13 +54,19 @@ export async function buildRouteTableAsync(
     await nextTurn();
     signal?.throwIfAborted();
   }
-  let i = 0;
-  while (i < rules.length) {
+  const it = rules instanceof PackedRules ? rules.rules() : rules.values();
+  for (let done = false; !done; ) {
     const deadline = performance.now() + sliceMs;
     do {
-      const end = Math.min(rules.length, i + CLOCK_EVERY);
-      for (; i < end; i++) table.add(rules[i]!, intern);
-    } while (i < rules.length && performance.now() < deadline);
+      for (let k = 0; k < CLOCK_EVERY; k++) {
+        const next = it.next();
+        if (next.done === true) {
+          done = true;
+          break;
+        }
+        table.add(next.value, intern);
+      }
+    } while (!done && performance.now() < deadline);
     await nextTurn();
     signal?.throwIfAborted();
   }
@@ -67,8 +75,9 @@ export async function buildRouteTableAsync(
 }
 
 /** Counts the kinds so that the indexes are allocated once, at their final size. */
-function sized(rules: readonly RouteRule[], opts: RouteTableOptions): RouteTableOptions {
+function sized(rules: readonly RouteRule[] | PackedRules, opts: RouteTableOptions): RouteTableOptions {
   if (opts.expectedExact !== undefined || opts.expectedPrefix !== undefined) return opts;
+  if (rules instanceof PackedRules) return { ...opts, expectedExact: rules.exactCount, expectedPrefix: rules.size - rules.exactCount };
   let exact = 0;
   for (let i = 0; i < rules.length; i++) if (rules[i]!.clientId !== undefined) exact++;
   return { ...opts, expectedExact: exact, expectedPrefix: rules.length - exact };

@@ -38,7 +38,8 @@ import {
   TemplateTarget,
   type RouteTarget,
 } from './route-target.js';
-import { fmix32, fnv1a, FNV_OFFSET, FNV_PRIME, hashBoth, hex32 } from './string-hash.js';
+import { RouteDigest } from './route-digest.js';
+import { fnv1a, FNV_OFFSET, FNV_PRIME, hashBoth } from './string-hash.js';
 import { compileTarget, CompiledTemplate, TemplateError } from './target-template.js';
 import type { UpstreamHealthView } from './upstream-health.js';
 
@@ -57,10 +58,6 @@ export interface ChangeOptions {
   readonly revision?: string | number | undefined;
 }
 
-const SALT_EXACT = 0x3c6ef372;
-const SALT_PREFIX = 0x1b873593;
-const SALT_DEFAULT = 0x7f4a7c15;
-
 type Index = KeyIndex<RouteTarget>;
 
 export class HashRouteTable implements RouteTable {
@@ -74,8 +71,7 @@ export class HashRouteTable implements RouteTable {
   readonly #shared = new Map<string, TemplateTarget | PoolTarget>();
   readonly #health: UpstreamHealthView | undefined;
   #revision: string | undefined;
-  #digestA = 0;
-  #digestB = 0;
+  readonly #sum = new RouteDigest();
   #version: string | undefined = undefined;
   #duplicates = 0;
   /** Scratch: FNV state after each prefix length of the clientId being resolved. */
@@ -93,7 +89,7 @@ export class HashRouteTable implements RouteTable {
   }
 
   get version(): string {
-    return (this.#version ??= hex32(this.#digestA) + hex32(this.#digestB));
+    return (this.#version ??= this.#sum.version);
   }
 
   get size(): number {
@@ -408,22 +404,13 @@ export class HashRouteTable implements RouteTable {
 
   /** Adds (sign 1) or removes (sign -1) one rule's digest (key lanes ka, kb) from the version. */
   #digest(kind: MatchKind, ka: number, kb: number, t: RouteTarget, sign: 1 | -1): void {
-    const salt = kind === 'exact' ? SALT_EXACT : kind === 'prefix' ? SALT_PREFIX : SALT_DEFAULT;
-    let ta: number;
-    let tb: number;
     if (typeof t === 'string') {
       const lanes = this.#targetLanes;
       hashBoth(t, lanes);
-      ta = lanes[0]!;
-      tb = lanes[1]!;
+      this.#sum.apply(kind, ka, kb, lanes[0]!, lanes[1]!, sign);
     } else {
-      ta = t.digestA;
-      tb = t.digestB;
+      this.#sum.apply(kind, ka, kb, t.digestA, t.digestB, sign);
     }
-    const a = fmix32(Math.imul(fmix32(ka ^ salt), 0x9e3779b1) ^ ta);
-    const b = fmix32(Math.imul(kb ^ salt, 0x85ebca77) ^ tb);
-    this.#digestA = (this.#digestA + sign * a) | 0;
-    this.#digestB = (this.#digestB + sign * b) | 0;
     this.#version = undefined;
   }
 }

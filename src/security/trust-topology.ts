@@ -10,22 +10,28 @@ import { isIP } from 'node:net';
 import type { Config } from '../config/schema.js';
 import { parseListen } from '../config/load.js';
 
-/** The loopback upstream URLs of the config's rules (templates are checked by their literal host, if any). */
-export function loopbackTargets(config: Config): string[] {
+type Targets = { openclawGateway?: string | undefined; openclawGateways?: readonly string[] | undefined };
+
+/**
+ * The loopback upstream URLs of the config's rules (templates are checked by their literal
+ * host, if any). `rules`: where the rules are when not in `config.routes` (a packed set).
+ */
+export function loopbackTargets(config: Config, rules: Iterable<Targets> = config.routes): string[] {
   if (config.auth.mode !== 'none') return [];
   const demo = config.demo.enabled ? parseListen(config.demo.listen) : undefined;
-  const urls: string[] = [];
-  const collect = (t: { openclawGateway?: string | undefined; openclawGateways?: readonly string[] | undefined }): void => {
-    if (t.openclawGateway !== undefined) urls.push(t.openclawGateway);
-    for (const u of t.openclawGateways ?? []) urls.push(u);
-  };
-  for (const r of config.routes) collect(r as never);
-  if (config.defaultRoute !== undefined) collect(config.defaultRoute as never);
-  return [...new Set(urls)].filter((u) => {
+  const found = new Set<string>();
+  const check = (u: string): void => {
     const host = hostOf(u);
-    if (host === undefined || !isLoopback(host)) return false;
-    return !(demo !== undefined && Number(portOf(u)) === demo.port);
-  });
+    if (host === undefined || !isLoopback(host) || (demo !== undefined && Number(portOf(u)) === demo.port)) return;
+    found.add(u);
+  };
+  const collect = (t: Targets): void => {
+    if (t.openclawGateway !== undefined) check(t.openclawGateway);
+    for (const u of t.openclawGateways ?? []) check(u);
+  };
+  for (const r of rules) collect(r);
+  if (config.defaultRoute !== undefined) collect(config.defaultRoute as never);
+  return [...found];
 }
 
 export function isLoopback(host: string): boolean {

@@ -151,21 +151,33 @@ export class LiveRoutes implements RouteReplica {
 
   loadRoutes(set: RouteSetData, policy: RouteChangePolicy): Promise<string> {
     return this.#serial(async () => {
-      const next = await buildRouteTableAsync(set.rules, set.defaultRoute, {
+      const next = await buildRouteTableAsync(set.rules, set.rules.defaultRoute, {
         health: this.health,
         revision: set.revision > 0 ? set.revision : undefined,
       });
-      const previous = this.holder.swap(next);
-      this.#table = next;
-      this.#host.metrics.setRouteTable(next.version, next.size);
-      if (policy.onRouteChange === 'migrate' && previous.version !== next.version) {
-        await this.#migrate(policy, (s) => {
-          const now = next.resolve(s.clientId)?.target;
-          return now !== s.target && previous.resolve(s.clientId)?.target !== now;
-        });
-      }
-      return next.version;
+      return this.#swapIn(next, policy);
     });
+  }
+
+  /**
+   * As loadRoutes, for a table already built (by a worker, from the chunks of a full set
+   * as they arrived; build it with `health` as its health view).
+   */
+  loadTable(next: HashRouteTable, policy: RouteChangePolicy): Promise<string> {
+    return this.#serial(() => this.#swapIn(next, policy));
+  }
+
+  async #swapIn(next: HashRouteTable, policy: RouteChangePolicy): Promise<string> {
+    const previous = this.holder.swap(next);
+    this.#table = next;
+    this.#host.metrics.setRouteTable(next.version, next.size);
+    if (policy.onRouteChange === 'migrate' && previous.version !== next.version) {
+      await this.#migrate(policy, (s) => {
+        const now = next.resolve(s.clientId)?.target;
+        return now !== s.target && previous.resolve(s.clientId)?.target !== now;
+      });
+    }
+    return next.version;
   }
 
   applyRouteChanges(changes: readonly RouteChange[], revision: number, policy: RouteChangePolicy): Promise<string> {

@@ -20,8 +20,9 @@
  *   changed, or its revision went backwards): a full reload, built off to the side,
  *   swapped in, and emitted as a `full` change.
  *
- * The in-memory state is a map from rule key to the validated rule (~170 bytes a
- * rule); the snapshot is written from it, throttled to one write per `snapshotDebounceMs`.
+ * The in-memory state is the rules packed (routing/packed-rules.ts, ~60 bytes a rule,
+ * no object per rule); the snapshot is written from a copy of it, throttled to one write
+ * per `snapshotDebounceMs`.
  */
 import { EventEmitter } from 'node:events';
 import { setImmediate as nextTurn } from 'node:timers/promises';
@@ -29,7 +30,8 @@ import type { IEvent, IWatchResponse } from 'etcd3';
 import type { Logger } from 'pino';
 import { Backoff } from '../time/backoff.js';
 import { EtcdRouteStore } from './etcd-route-store.js';
-import { DEFAULT_KEY, DEFAULT_ROUTE_PREFIX, entryValue, parseRouteEntry, sameValue, type RouteValue } from './route-key.js';
+import { PackedRules } from '../routing/packed-rules.js';
+import { DEFAULT_KEY, DEFAULT_ROUTE_PREFIX, parseRouteEntry, routeKeyOf, ruleKey, sameValue, type RouteEntry, type RouteValue } from './route-key.js';
 import { routeSourceError, RouteSourceError } from './route-source-error.js';
 import { readRouteSnapshot, writeRouteSnapshot, type RouteSnapshot } from './route-snapshot.js';
 import type {
@@ -105,8 +107,8 @@ export class EtcdRouteSource extends EventEmitter<RouteSourceEvents> implements 
   readonly #backoff: Backoff;
   readonly #abort = new AbortController();
 
-  /** Rule key → validated rule; the default route under DEFAULT_KEY. */
-  #routes = new Map<string, RouteValue>();
+  /** Every valid rule and the default route (the DEFAULT_KEY's), packed. */
+  #rules = new PackedRules();
   #invalid = new Set<string>();
   #revision = 0;
   #clusterId = '';
@@ -160,7 +162,7 @@ export class EtcdRouteSource extends EventEmitter<RouteSourceEvents> implements 
 
   get stats(): EtcdRouteSourceStats {
     return {
-      rules: this.#routes.size - (this.#routes.has(DEFAULT_KEY) ? 1 : 0),
+      rules: this.#rules.size,
       invalidKeys: this.#invalid.size,
       invalidValuesTotal: this.#invalidValuesTotal,
       watchErrorsTotal: this.#watchErrorsTotal,
@@ -171,15 +173,24 @@ export class EtcdRouteSource extends EventEmitter<RouteSourceEvents> implements 
     };
   }
 
-  /** The current set (as start() or the last change left it). */
+  /** A copy of the current set (as start() or the last change left it). */
   current(origin: RouteSetOrigin = 'etcd'): RouteSet {
-    const rules: RouteRuleConfig[] = [];
-    let defaultRoute: RouteSet['defaultRoute'];
-    for (const [key, value] of this.#routes) {
-      if (key === DEFAULT_KEY) defaultRoute = value as DefaultRouteConfig;
-      else rules.push(value as RouteRuleConfig);
+    return { rules: this.#rules.clone(), revision: this.#revision, origin, invalid: this.#invalid.size };
+  }
+
+  /** The value stored under a rule key (relative to the prefix). */
+  #get(key: string): RouteValue | undefined {
+    if (key === DEFAULT_KEY) return this.#rules.defaultRoute as DefaultRouteConfig | undefined;
+    const k = routeKeyOf(key);
+    return k === undefined ? undefined : (this.#rules.get(k) as RouteRuleConfig | undefined);
+  }
+
+  #delete(key: string): void {
+    if (key === DEFAULT_KEY) this.#rules.setDefault(undefined);
+    else {
+      const k = routeKeyOf(key);
+      if (k !== undefined) this.#rules.delete(k);
     }
-    return { rules, defaultRoute, revision: this.#revision, origin, invalid: this.#invalid.size };
   }
 
   start(): Promise<RouteSet> {
@@ -210,14 +221,13 @@ export class EtcdRouteSource extends EventEmitter<RouteSourceEvents> implements 
     this.#backoff.reset();
 
     const unreachable = `etcd at ${this.#endpoints.join(',')} could not be read within ${this.#opts.dialTimeoutMs} ms (${errorText(lastError)})`;
-    const snapshot = await this.#readSnapshot();
+    const routes = new PackedRules();
+    const snapshot = await this.#readSnapshot((entry) => putEntry(routes, entry));
     if (snapshot === undefined) {
       const where = this.#snapshotPath === undefined ? 'no snapshotPath is configured' : `there is no usable snapshot at ${this.#snapshotPath}`;
       throw routeSourceError('UNAVAILABLE', `cannot load routes: ${unreachable}, and ${where}`, lastError);
     }
-    const routes = new Map<string, RouteValue>();
-    for (const entry of snapshot.entries) routes.set(entry.key, entryValue(entry));
-    this.#routes = routes;
+    this.#rules = routes;
     this.#revision = snapshot.revision;
     this.#clusterId = snapshot.clusterId;
     this.#log.warn(
@@ -229,10 +239,10 @@ export class EtcdRouteSource extends EventEmitter<RouteSourceEvents> implements 
     return this.current('snapshot');
   }
 
-  async #readSnapshot(): Promise<RouteSnapshot | undefined> {
+  async #readSnapshot(each: (entry: RouteEntry) => void): Promise<RouteSnapshot | undefined> {
     if (this.#snapshotPath === undefined) return undefined;
     try {
-      return await readRouteSnapshot(this.#snapshotPath, this.prefix);
+      return await readRouteSnapshot(this.#snapshotPath, this.prefix, each);
     } catch (err) {
       this.#log.warn({ err: errorText(err), code: (err as RouteSourceError).code }, 'ignoring the route snapshot');
       return undefined;
@@ -247,7 +257,7 @@ export class EtcdRouteSource extends EventEmitter<RouteSourceEvents> implements 
     const started = this.#opts.now();
     const total = await this.#countKeys(dialDeadline);
     for (let attempt = 1; ; attempt++) {
-      const routes = new Map<string, RouteValue>();
+      const routes = new PackedRules({ bytes: total * 64 });
       const invalid = new Set<string>();
       let loaded = 0;
       let nextProgress = this.#opts.progressEveryKeys;
@@ -265,7 +275,7 @@ export class EtcdRouteSource extends EventEmitter<RouteSourceEvents> implements 
                 this.#log.warn({ key: this.prefix + key, reason: entry.reason, revision }, 'skipping invalid route value');
               }
             } else {
-              routes.set(key, entryValue(entry));
+              putEntry(routes, entry);
             }
           }
           loaded += pairs.length;
@@ -278,7 +288,8 @@ export class EtcdRouteSource extends EventEmitter<RouteSourceEvents> implements 
           this.#log.warn({ invalid: invalid.size, logged: this.#opts.maxInvalidLogLines }, 'more invalid route values were skipped');
         }
         this.#invalidValuesTotal += invalid.size;
-        this.#routes = routes;
+        routes.trim();
+        this.#rules = routes;
         this.#invalid = invalid;
         this.#revision = res.revision;
         this.#clusterId = res.clusterId;
@@ -420,22 +431,22 @@ export class EtcdRouteSource extends EventEmitter<RouteSourceEvents> implements 
       if (modRevision <= applied) continue; // replayed after a reconnect
       const key = this.#store.relativeKey(ev.kv.key);
       if (key === undefined) continue;
-      if (!before.has(key)) before.set(key, this.#routes.get(key));
+      if (!before.has(key)) before.set(key, this.#get(key));
       if (modRevision > revision) revision = modRevision;
       if (ev.type === 'Delete') {
-        this.#routes.delete(key);
+        this.#delete(key);
         this.#invalid.delete(key);
         continue;
       }
       const entry = parseRouteEntry(key, ev.kv.value.toString('utf8'));
       if (entry.kind === 'invalid') {
         // The key now routes nothing, exactly as a full load would have it.
-        this.#routes.delete(key);
+        this.#delete(key);
         this.#invalid.add(key);
         this.#invalidValuesTotal++;
         this.#log.warn({ key: this.prefix + key, reason: entry.reason, revision: modRevision }, 'skipping invalid route value');
       } else {
-        this.#routes.set(key, entryValue(entry));
+        putEntry(this.#rules, entry);
         this.#invalid.delete(key);
       }
     }
@@ -443,14 +454,14 @@ export class EtcdRouteSource extends EventEmitter<RouteSourceEvents> implements 
     this.#revision = revision;
     const changes: RouteChange[] = [];
     for (const [key, was] of before) {
-      const now = this.#routes.get(key);
+      const now = this.#get(key);
       if (sameValue(now, was)) continue;
       if (key === DEFAULT_KEY) changes.push({ type: 'default', key, defaultRoute: now as DefaultRouteConfig | undefined });
       else if (now === undefined) changes.push({ type: 'delete', key, rule: was as RouteRuleConfig });
       else changes.push({ type: 'put', key, rule: now as RouteRuleConfig });
     }
     this.#scheduleSnapshot(this.#opts.snapshotDebounceMs);
-    if (changes.length > 0) this.#emitChange({ kind: 'delta', changes, revision });
+    if (changes.length > 0) this.#emitChange({ kind: 'delta', changes, revision, version: this.#rules.version, size: this.#rules.size });
   }
 
   #emitChange(change: RouteSourceEvents['change'][0]): void {
@@ -510,13 +521,15 @@ export class EtcdRouteSource extends EventEmitter<RouteSourceEvents> implements 
     this.#snapshotChain = this.#snapshotChain.then(async () => {
       if (!this.#snapshotDirty || this.#snapshotPath === undefined) return;
       this.#snapshotDirty = false;
-      const entries = Array.from(this.#routes);
+      // A copy (one memcpy of the packed set): the write yields, and changes go on meanwhile.
+      const copy = this.#rules.clone();
+      const count = copy.size + (copy.defaultRoute === undefined ? 0 : 1);
       const header = { prefix: this.prefix, revision: this.#revision, clusterId: this.#clusterId };
       const started = this.#opts.now();
       try {
-        await writeRouteSnapshot(this.#snapshotPath, header, entries);
+        await writeRouteSnapshot(this.#snapshotPath, header, snapshotEntries(copy), count);
         this.#snapshotWritesTotal++;
-        this.#log.debug({ path: this.#snapshotPath, entries: entries.length, revision: header.revision, elapsedMs: this.#opts.now() - started }, 'route snapshot written');
+        this.#log.debug({ path: this.#snapshotPath, entries: count, revision: header.revision, elapsedMs: this.#opts.now() - started }, 'route snapshot written');
       } catch (err) {
         this.#snapshotWriteFailuresTotal++;
         this.#log.warn({ path: this.#snapshotPath, err: errorText(err) }, 'cannot write the route snapshot');
@@ -542,6 +555,18 @@ export class EtcdRouteSource extends EventEmitter<RouteSourceEvents> implements 
     this.#store.close();
     this.#setStatus('closed', undefined);
   }
+}
+
+function putEntry(rules: PackedRules, entry: RouteEntry): void {
+  if (entry.kind === 'default') rules.setDefault(entry.defaultRoute);
+  else rules.put(entry.rule);
+}
+
+/** The snapshot's `[key, value]` pairs of a packed set, the default route last. */
+function* snapshotEntries(rules: PackedRules): IterableIterator<readonly [string, RouteValue]> {
+  for (const rule of rules.rules()) yield [ruleKey(rule), rule as RouteRuleConfig];
+  const d = rules.defaultRoute;
+  if (d !== undefined) yield [DEFAULT_KEY, d as DefaultRouteConfig];
 }
 
 function isCompacted(err: unknown): boolean {

@@ -29,6 +29,13 @@ export type RouteEntry =
 
 export type ParsedRouteEntry = RouteEntry | { readonly kind: 'invalid'; readonly key: string; readonly reason: string };
 
+/** The rule a key names (relative to the prefix): undefined for the default key or a key of no known shape. */
+export function routeKeyOf(key: string): { clientId: string } | { clientIdPrefix: string } | undefined {
+  if (key.startsWith(EXACT)) return { clientId: key.slice(EXACT.length) };
+  if (key.startsWith(PREFIX)) return { clientIdPrefix: key.slice(PREFIX.length) };
+  return undefined;
+}
+
 /** The key of a rule, relative to the prefix. */
 export function ruleKey(rule: { clientId?: string | undefined; clientIdPrefix?: string | undefined }): string {
   return rule.clientId !== undefined ? EXACT + rule.clientId : PREFIX + (rule.clientIdPrefix ?? '');

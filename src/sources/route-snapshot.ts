@@ -36,26 +36,36 @@ export interface RouteSnapshot extends RouteSnapshotHeader {
 
 /**
  * Writes `[key, value]` pairs. The caller passes a copy taken at
- * `header.revision`; the write yields between chunks.
+ * `header.revision` (an array, or any iterable with its `count`); the write yields
+ * between chunks.
  */
 export async function writeRouteSnapshot(
   path: string,
   header: RouteSnapshotHeader,
-  entries: ReadonlyArray<readonly [string, RouteValue]>,
+  entries: Iterable<readonly [string, RouteValue]>,
+  count = (entries as ReadonlyArray<unknown>).length,
 ): Promise<void> {
   const dir = dirname(path);
   await mkdir(dir, { recursive: true });
   const tmp = join(dir, `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
   const fh = await open(tmp, 'w', 0o644);
   try {
-    const head = { format: FORMAT, version: VERSION, ...header, count: entries.length, writtenAt: new Date().toISOString() };
+    const head = { format: FORMAT, version: VERSION, ...header, count, writtenAt: new Date().toISOString() };
     await fh.write(JSON.stringify(head) + '\n');
-    for (let i = 0; i < entries.length; i += ENTRIES_PER_CHUNK) {
-      let chunk = '';
-      const end = Math.min(entries.length, i + ENTRIES_PER_CHUNK);
-      for (let j = i; j < end; j++) chunk += JSON.stringify(entries[j]) + '\n';
-      await fh.write(chunk);
+    let chunk = '';
+    let inChunk = 0;
+    let written = 0;
+    for (const entry of entries) {
+      chunk += JSON.stringify(entry) + '\n';
+      written++;
+      if (++inChunk === ENTRIES_PER_CHUNK) {
+        await fh.write(chunk);
+        chunk = '';
+        inChunk = 0;
+      }
     }
+    if (chunk !== '') await fh.write(chunk);
+    if (written !== count) throw new Error(`route snapshot: ${written} entries, not the ${count} announced`);
     await fh.sync();
     await fh.close();
     await rename(tmp, path);
@@ -76,12 +86,15 @@ export async function writeRouteSnapshot(
 /**
  * Reads a snapshot, streaming (no whole-file string, so size is bounded by memory, not
  * by V8's string limit). Resolves undefined when there is none; rejects with
- * STRATIX_ERR_ROUTE_SNAPSHOT_INVALID when it exists but cannot be used.
+ * STRATIX_ERR_ROUTE_SNAPSHOT_INVALID when it exists but cannot be used. With `each`,
+ * every entry goes to it as it is read and `entries` stays empty (a million entries
+ * are then never held as objects at once); use what `each` kept only once it resolves.
  */
-export async function readRouteSnapshot(path: string, expectedPrefix: string): Promise<RouteSnapshot | undefined> {
+export async function readRouteSnapshot(path: string, expectedPrefix: string, each?: (entry: RouteEntry) => void): Promise<RouteSnapshot | undefined> {
   const bad = (why: string, cause?: unknown) => routeSourceError('SNAPSHOT_INVALID', `route snapshot ${path}: ${why}`, cause);
   let head: Record<string, unknown> | undefined;
   const entries: RouteEntry[] = [];
+  let read = 0;
   let line = 0;
   const takeLine = (text: string) => {
     line++;
@@ -107,7 +120,9 @@ export async function readRouteSnapshot(path: string, expectedPrefix: string): P
     if (!Array.isArray(pair) || pair.length !== 2 || typeof pair[0] !== 'string') throw bad(`line ${line} is not ["key", value]`);
     const entry = routeEntryFromJson(pair[0], pair[1]);
     if (entry.kind === 'invalid') throw bad(`line ${line}: ${entry.reason}`);
-    entries.push(entry);
+    read++;
+    if (each === undefined) entries.push(entry);
+    else each(entry);
   };
 
   let rest = '';
@@ -128,7 +143,7 @@ export async function readRouteSnapshot(path: string, expectedPrefix: string): P
   }
   if (head === undefined) throw bad('no header line');
   if (rest !== '') throw bad(`line ${line + 1} is cut short`);
-  if (entries.length !== head['count']) throw bad(`header says ${String(head['count'])} entries, file has ${entries.length}`);
+  if (read !== head['count']) throw bad(`header says ${String(head['count'])} entries, file has ${read}`);
   return {
     prefix: expectedPrefix,
     revision: head['revision'] as number,

@@ -9,15 +9,17 @@
  * change to 'degraded', and the last set keeps serving.
  */
 import type { DefaultRouteConfig, RouteRuleConfig } from '../config/route-schema.js';
+import type { PackedRules } from '../routing/packed-rules.js';
 
 /** Where a set came from. */
 export type RouteSetOrigin = 'etcd' | 'snapshot' | 'file';
 
 export interface RouteSet {
-  /** Every valid rule. No two share a key (route-key.ts), so their order does not matter. */
-  readonly rules: readonly RouteRuleConfig[];
-  /** The `default` key, when the source has one. */
-  readonly defaultRoute: DefaultRouteConfig | undefined;
+  /**
+   * Every valid rule and the `default` key's route, packed (no two rules share a key,
+   * route-key.ts). A copy the receiver owns: the source never changes it.
+   */
+  readonly rules: PackedRules;
   /** The etcd revision the set reflects (0 for a source without revisions). */
   readonly revision: number;
   readonly origin: RouteSetOrigin;
@@ -41,7 +43,14 @@ export type RouteChange =
  * no-ops dropped; apply its changes in order.
  */
 export type RouteSourceChange =
-  | { readonly kind: 'delta'; readonly changes: readonly RouteChange[]; readonly revision: number }
+  | {
+      readonly kind: 'delta';
+      readonly changes: readonly RouteChange[];
+      readonly revision: number;
+      /** The version (route-digest.ts) and rule count of the source's set after these changes. */
+      readonly version: string;
+      readonly size: number;
+    }
   | { readonly kind: 'full'; readonly set: RouteSet };
 
 export type RouteSourceState = 'starting' | 'ok' | 'degraded' | 'closed';

@@ -53,8 +53,8 @@ function record(source: EtcdRouteSource): { changes: RouteSourceChange[]; status
 /** The rules of a set as key → upstream, for comparing with etcd. */
 function asMap(set: RouteSet): Map<string, string> {
   const m = new Map<string, string>();
-  for (const r of set.rules) m.set(r.clientId !== undefined ? `exact/${r.clientId}` : `prefix/${r.clientIdPrefix}`, r.openclawGateway!);
-  if (set.defaultRoute !== undefined) m.set('default', set.defaultRoute.openclawGateway!);
+  for (const r of set.rules.rules()) m.set(r.clientId !== undefined ? `exact/${r.clientId}` : `prefix/${r.clientIdPrefix}`, r.openclawGateway!);
+  if (set.rules.defaultRoute !== undefined) m.set('default', set.rules.defaultRoute.openclawGateway!);
   return m;
 }
 
@@ -130,8 +130,8 @@ describe('EtcdRouteSource with a real etcd', () => {
     t.diagnostic(`initial load of ${pairs.length + invalid.length} keys: ${Date.now() - started} ms`);
 
     assert.equal(set.origin, 'etcd');
-    assert.equal(set.rules.length, 20_001);
-    assert.equal(set.defaultRoute?.openclawGateway, UP('default'));
+    assert.equal(set.rules.size, 20_001);
+    assert.equal(set.rules.defaultRoute?.openclawGateway, UP('default'));
     assert.equal(set.invalid, 4);
     assert.equal(source.status.state, 'ok');
     assert.equal(source.status.invalidKeys, 4);

@@ -78,6 +78,16 @@ describe('route snapshot', () => {
     assert.deepEqual(await readdir(path.dirname(p)), ['routes.snapshot']);
   });
 
+  test('written from an iterable with its count; read entry by entry into a callback', async () => {
+    const p = path.join(dir, 'iter', 'routes.snapshot');
+    await writeRouteSnapshot(p, { prefix: '/p/', revision: 9, clusterId: '7' }, entries.values(), entries.length);
+    const seen: string[] = [];
+    const s = await readRouteSnapshot(p, '/p/', (e) => seen.push(e.key));
+    assert.deepEqual(seen, entries.map(([k]) => k));
+    assert.deepEqual(s?.entries, [], 'nothing is collected when a callback takes the entries');
+    await assert.rejects(writeRouteSnapshot(path.join(dir, 'iter', 'short'), { prefix: '/p/', revision: 9, clusterId: '7' }, entries.values(), 4), /3 entries, not the 4 announced/);
+  });
+
   test('absent: undefined; unusable: STRATIX_ERR_ROUTE_SNAPSHOT_INVALID', async () => {
     assert.equal(await readRouteSnapshot(path.join(dir, 'none'), '/p/'), undefined);
     const p = path.join(dir, 'bad.snapshot');

@@ -1,0 +1,439 @@
+/**
+ * A rule set packed into bytes: what a process that routes nothing (the primary)
+ * keeps of a million rules, and what travels to the workers. No object and no
+ * string per rule: one byte arena of records and one Int32Array hash index.
+ *
+ * Record (the codec): [flags u8][key length u8][spec length u32 LE][key][spec]
+ *   flags: bit 0 = exact rule (`clientId`), else a prefix rule; bit 7 = deleted.
+ *   key:   the clientId or prefix (≤ 128 chars of [A-Za-z0-9._:@-], so one byte each);
+ *   spec:  the target as UTF-8: the `openclawGateway` URL or template, or the JSON
+ *          member list of `openclawGateways` (it starts with '[', a URL never does).
+ * A seed-style rule (`client-123-` → `ws://oc-123.tenants.internal:18789/ws`) is
+ * ~53 bytes, plus 8 bytes of index at the index's lowest load.
+ *
+ * The index (open addressing, linear probing, backward-shift deletion, load ≤ 0.5)
+ * holds offset+1 of each live record; it is built on first keyed use, so a set that
+ * is only filled and read in order (a transfer to a worker) never has one. A deleted
+ * record stays in the arena, marked, until the garbage outweighs the live bytes; then
+ * the arena is rewritten (O(live)).
+ *
+ * `version` is the same digest a HashRouteTable with these rules shows (route-digest.ts).
+ * Only rules that passed `routeRuleSchema` belong here: keys are not checked again.
+ */
+import type { DefaultRoute, RouteKey, RouteRule } from './route-table.js';
+import { RouteDigest } from './route-digest.js';
+import { fmix32, FNV_OFFSET, FNV_PRIME } from './string-hash.js';
+
+const EXACT = 1;
+const DELETED = 0x80;
+const HEADER = 6;
+const MIN_BYTES = 4096;
+const MIN_SLOTS = 16;
+/** Garbage below this is never worth a rewrite. */
+const COMPACT_MIN_GARBAGE = 1 << 20;
+
+export interface PackedRulesOptions {
+  /** Bytes to reserve for records (a good guess spares the arena's doubling copies). */
+  readonly bytes?: number | undefined;
+  /** Rules expected: the index is sized for them at once. */
+  readonly rules?: number | undefined;
+}
+
+/** One rule's target as the spec string the pack stores. */
+export function targetSpec(route: DefaultRoute): string {
+  if (route.openclawGateway !== undefined) return route.openclawGateway;
+  if (route.openclawGateways !== undefined) return JSON.stringify(route.openclawGateways);
+  throw new TypeError('a route needs exactly one of "openclawGateway" or "openclawGateways"');
+}
+
+/** The target fields a spec string stands for. */
+export function specTarget(spec: string): { openclawGateway: string } | { openclawGateways: string[] } {
+  return spec.startsWith('[') ? { openclawGateways: JSON.parse(spec) as string[] } : { openclawGateway: spec };
+}
+
+function ruleOf(exact: boolean, key: string, spec: string): RouteRule {
+  return exact ? { clientId: key, ...specTarget(spec) } : { clientIdPrefix: key, ...specTarget(spec) };
+}
+
+function identity(r: RouteKey): { exact: boolean; key: string } {
+  if ((r.clientId === undefined) === (r.clientIdPrefix === undefined)) {
+    throw new TypeError('a route needs exactly one of "clientId" or "clientIdPrefix"');
+  }
+  return r.clientId !== undefined ? { exact: true, key: r.clientId } : { exact: false, key: r.clientIdPrefix! };
+}
+
+function keyHash(exact: boolean, key: string): number {
+  let h = FNV_OFFSET;
+  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), FNV_PRIME);
+  return fmix32(h ^ (exact ? 0x2545f491 : 0));
+}
+
+/** Throws TypeError unless `bytes` are whole live records. */
+function checkRecords(bytes: Buffer): void {
+  for (let at = 0; at < bytes.length; ) {
+    if (at + HEADER > bytes.length) throw new TypeError('a packed rule chunk ends inside a record header');
+    const len = HEADER + bytes[at + 1]! + bytes.readUInt32LE(at + 2);
+    if ((bytes[at]! & ~EXACT) !== 0 || at + len > bytes.length) throw new TypeError('a packed rule chunk holds a malformed record');
+    at += len;
+  }
+}
+
+export class PackedRules {
+  #buf: Buffer;
+  /** Bytes of records written (live and deleted). */
+  #end = 0;
+  #garbage = 0;
+  #live = 0;
+  #exact = 0;
+  #index: Int32Array | undefined;
+  readonly #sum = new RouteDigest();
+  #default: string | undefined;
+  /** Rules `add` skipped because an earlier rule had the same key. */
+  duplicates = 0;
+
+  constructor(opts: PackedRulesOptions = {}) {
+    this.#buf = Buffer.allocUnsafeSlow(Math.max(MIN_BYTES, Math.ceil(opts.bytes ?? 0)));
+    if (opts.rules !== undefined) this.#rebuildIndex(opts.rules);
+  }
+
+  /**
+   * Calls `each` with every rule of a chunk in the wire form of `chunks`, without
+   * keeping them (a worker builds its table straight from the chunks). Throws
+   * TypeError, before any call, when the bytes are not whole records.
+   */
+  static readChunk(chunk: Uint8Array, each: (rule: RouteRule) => void): number {
+    const bytes = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    checkRecords(bytes);
+    let n = 0;
+    for (let at = 0; at < bytes.length; n++) {
+      const keyLen = bytes[at + 1]!;
+      const specLen = bytes.readUInt32LE(at + 2);
+      const k = at + HEADER;
+      each(ruleOf((bytes[at]! & EXACT) !== 0, bytes.toString('latin1', k, k + keyLen), bytes.toString('utf8', k + keyLen, k + keyLen + specLen)));
+      at = k + keyLen + specLen;
+    }
+    return n;
+  }
+
+  /** A pack of `rules` (first wins per key) and the default route. */
+  static from(rules: Iterable<RouteRule>, defaultRoute?: DefaultRoute): PackedRules {
+    const pack = new PackedRules();
+    for (const r of rules) pack.add(r);
+    pack.setDefault(defaultRoute);
+    return pack;
+  }
+
+  /** Rules, the default route excluded. */
+  get size(): number {
+    return this.#live;
+  }
+
+  get exactCount(): number {
+    return this.#exact;
+  }
+
+  /** Bytes the pack holds (arena and index), for logs and benchmarks. */
+  get byteLength(): number {
+    return this.#buf.length + (this.#index?.byteLength ?? 0);
+  }
+
+  /** The digest of the rules and the default route (equal to HashRouteTable's for the same rules). */
+  get version(): string {
+    return this.#sum.version;
+  }
+
+  get defaultRoute(): DefaultRoute | undefined {
+    return this.#default === undefined ? undefined : specTarget(this.#default);
+  }
+
+  setDefault(route: DefaultRoute | undefined): void {
+    if (this.#default !== undefined) this.#sum.applySpec('default', '', this.#default, -1);
+    this.#default = route === undefined ? undefined : targetSpec(route);
+    if (this.#default !== undefined) this.#sum.applySpec('default', '', this.#default, 1);
+  }
+
+  /** Adds a rule unless one with its key exists (first wins, as in a config file); false for such a duplicate. */
+  add(rule: RouteRule): boolean {
+    const { exact, key } = identity(rule);
+    const h = keyHash(exact, key);
+    if (this.#find(h, exact, key) >= 0) {
+      this.duplicates++;
+      return false;
+    }
+    this.#insert(h, exact, key, targetSpec(rule));
+    return true;
+  }
+
+  /** Adds or replaces a rule (last write wins, as an etcd put); returns the rule it replaced. */
+  put(rule: RouteRule): RouteRule | undefined {
+    const { exact, key } = identity(rule);
+    const h = keyHash(exact, key);
+    const at = this.#find(h, exact, key);
+    let previous: RouteRule | undefined;
+    if (at >= 0) {
+      const spec = this.#spec(this.#index![at]! - 1);
+      const next = targetSpec(rule);
+      if (spec === next) return ruleOf(exact, key, spec);
+      previous = ruleOf(exact, key, spec);
+      this.#remove(at, exact, key, spec);
+    }
+    this.#insert(h, exact, key, targetSpec(rule));
+    this.#maybeCompact();
+    return previous;
+  }
+
+  /** Removes the rule under a key; returns it (undefined when there was none). */
+  delete(routeKey: RouteKey): RouteRule | undefined {
+    const { exact, key } = identity(routeKey);
+    const at = this.#find(keyHash(exact, key), exact, key);
+    if (at < 0) return undefined;
+    const spec = this.#spec(this.#index![at]! - 1);
+    this.#remove(at, exact, key, spec);
+    this.#maybeCompact();
+    return ruleOf(exact, key, spec);
+  }
+
+  /** The rule stored under a key. */
+  get(routeKey: RouteKey): RouteRule | undefined {
+    const { exact, key } = identity(routeKey);
+    const at = this.#find(keyHash(exact, key), exact, key);
+    return at < 0 ? undefined : ruleOf(exact, key, this.#spec(this.#index![at]! - 1));
+  }
+
+  /** Every rule, in the order they were written (a replaced rule moves to the end). */
+  *rules(): IterableIterator<RouteRule> {
+    const buf = this.#buf;
+    for (let at = 0; at < this.#end; ) {
+      const flags = buf[at]!;
+      const keyLen = buf[at + 1]!;
+      const specLen = buf.readUInt32LE(at + 2);
+      if ((flags & DELETED) === 0) {
+        const k = at + HEADER;
+        yield ruleOf((flags & EXACT) !== 0, buf.toString('latin1', k, k + keyLen), buf.toString('utf8', k + keyLen, k + keyLen + specLen));
+      }
+      at += HEADER + keyLen + specLen;
+    }
+  }
+
+  /** Every rule's target (no key decoded), e.g. to look for loopback upstreams. */
+  *targets(): IterableIterator<DefaultRoute> {
+    const buf = this.#buf;
+    for (let at = 0; at < this.#end; ) {
+      const keyLen = buf[at + 1]!;
+      const specLen = buf.readUInt32LE(at + 2);
+      const s = at + HEADER + keyLen;
+      if ((buf[at]! & DELETED) === 0) yield specTarget(buf.toString('utf8', s, s + specLen));
+      at = s + specLen;
+    }
+  }
+
+  /**
+   * The live records in chunks of at most about `maxBytes` (a record is never split):
+   * the wire form of a full set (appendChunk and readChunk read it). Each chunk is a view
+   * of the arena, not a copy (sending a million rules to 16 workers allocates nothing
+   * per chunk); use it before the pack changes again.
+   */
+  *chunks(maxBytes: number): IterableIterator<Buffer> {
+    const buf = this.#buf;
+    const end = this.#end;
+    let from = -1;
+    for (let at = 0; at < end; ) {
+      const len = HEADER + buf[at + 1]! + buf.readUInt32LE(at + 2);
+      if ((buf[at]! & DELETED) !== 0) {
+        if (from !== -1) yield buf.subarray(from, at);
+        from = -1;
+      } else if (from === -1) {
+        from = at;
+      } else if (at + len - from > maxBytes) {
+        yield buf.subarray(from, at);
+        from = at;
+      }
+      at += len;
+    }
+    if (from !== -1) yield buf.subarray(from, end);
+  }
+
+  /**
+   * Appends records in the wire form of `chunks`. Throws TypeError (and appends nothing)
+   * when the bytes are not whole records. Keys are not checked for duplicates: the chunks
+   * must come from one pack.
+   */
+  appendChunk(chunk: Uint8Array): void {
+    const bytes = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    checkRecords(bytes);
+    this.#reserve(bytes.length);
+    const start = this.#end;
+    bytes.copy(this.#buf, start);
+    this.#end += bytes.length;
+    for (let at = start; at < this.#end; ) {
+      const exact = (this.#buf[at]! & EXACT) !== 0;
+      const keyLen = this.#buf[at + 1]!;
+      const specLen = this.#buf.readUInt32LE(at + 2);
+      const k = at + HEADER;
+      this.#count(exact, this.#buf.toString('latin1', k, k + keyLen), this.#buf.toString('utf8', k + keyLen, k + keyLen + specLen), 1);
+      at = k + keyLen + specLen;
+    }
+    this.#index = undefined; // rebuilt on the next keyed use
+  }
+
+  /** A copy that changes independently (the arena without garbage, the index rebuilt on use). */
+  clone(): PackedRules {
+    const copy = new PackedRules({ bytes: this.#end - this.#garbage });
+    for (const chunk of this.chunks(1 << 20)) copy.appendChunk(chunk);
+    copy.setDefault(this.defaultRoute);
+    copy.duplicates = this.duplicates;
+    return copy;
+  }
+
+  /** Gives back the arena's unused reserve (after a load whose size was guessed). */
+  trim(): void {
+    if (this.#buf.length - this.#end <= Math.max(MIN_BYTES, this.#end >>> 4)) return;
+    const next = Buffer.allocUnsafeSlow(Math.max(MIN_BYTES, this.#end));
+    this.#buf.copy(next, 0, 0, this.#end);
+    this.#buf = next;
+  }
+
+  // --- records --------------------------------------------------------------------
+
+  #insert(h: number, exact: boolean, key: string, spec: string): void {
+    const specLen = Buffer.byteLength(spec, 'utf8');
+    this.#makeRoom();
+    this.#reserve(HEADER + key.length + specLen);
+    const buf = this.#buf;
+    const at = this.#end;
+    buf[at] = exact ? EXACT : 0;
+    buf[at + 1] = key.length;
+    buf.writeUInt32LE(specLen, at + 2);
+    buf.write(key, at + HEADER, 'latin1');
+    buf.write(spec, at + HEADER + key.length, 'utf8');
+    this.#end = at + HEADER + key.length + specLen;
+    this.#count(exact, key, spec, 1);
+    this.#index![this.#probe(h)] = at + 1;
+  }
+
+  #count(exact: boolean, key: string, spec: string, sign: 1 | -1): void {
+    this.#live += sign;
+    if (exact) this.#exact += sign;
+    this.#sum.applySpec(exact ? 'exact' : 'prefix', key, spec, sign);
+  }
+
+  #spec(at: number): string {
+    const k = at + HEADER + this.#buf[at + 1]!;
+    return this.#buf.toString('utf8', k, k + this.#buf.readUInt32LE(at + 2));
+  }
+
+  #recordLength(at: number): number {
+    return HEADER + this.#buf[at + 1]! + this.#buf.readUInt32LE(at + 2);
+  }
+
+  #reserve(n: number): void {
+    if (this.#end + n <= this.#buf.length) return;
+    const next = Buffer.allocUnsafeSlow(Math.max(this.#buf.length * 2, this.#end + n));
+    this.#buf.copy(next, 0, 0, this.#end);
+    this.#buf = next;
+  }
+
+  #remove(slot: number, exact: boolean, key: string, spec: string): void {
+    const at = this.#index![slot]! - 1;
+    this.#buf[at] = this.#buf[at]! | DELETED;
+    this.#garbage += this.#recordLength(at);
+    this.#count(exact, key, spec, -1);
+    this.#unslot(slot);
+  }
+
+  #maybeCompact(): void {
+    if (this.#garbage < COMPACT_MIN_GARBAGE || this.#garbage < this.#end - this.#garbage) return;
+    const next = Buffer.allocUnsafeSlow(Math.max(MIN_BYTES, (this.#end - this.#garbage) * 2));
+    let n = 0;
+    for (let at = 0; at < this.#end; ) {
+      const len = this.#recordLength(at);
+      if ((this.#buf[at]! & DELETED) === 0) {
+        this.#buf.copy(next, n, at, at + len);
+        n += len;
+      }
+      at += len;
+    }
+    this.#buf = next;
+    this.#end = n;
+    this.#garbage = 0;
+    this.#index = undefined; // rebuilt on the next keyed use
+  }
+
+  // --- index ----------------------------------------------------------------------
+
+  #hashAt(at: number): number {
+    const buf = this.#buf;
+    const end = at + HEADER + buf[at + 1]!;
+    let h = FNV_OFFSET;
+    for (let i = at + HEADER; i < end; i++) h = Math.imul(h ^ buf[i]!, FNV_PRIME);
+    return fmix32(h ^ ((buf[at]! & EXACT) !== 0 ? 0x2545f491 : 0));
+  }
+
+  #sameKey(at: number, exact: boolean, key: string): boolean {
+    const buf = this.#buf;
+    if ((buf[at]! & EXACT) !== (exact ? EXACT : 0) || buf[at + 1] !== key.length) return false;
+    const k = at + HEADER;
+    for (let i = 0; i < key.length; i++) if (buf[k + i] !== key.charCodeAt(i)) return false;
+    return true;
+  }
+
+  /** The index slot holding this key, or -1. */
+  #find(h: number, exact: boolean, key: string): number {
+    const index = this.#ensureIndex();
+    const mask = index.length - 1;
+    for (let i = h & mask; ; i = (i + 1) & mask) {
+      const v = index[i]!;
+      if (v === 0) return -1;
+      if (this.#sameKey(v - 1, exact, key)) return i;
+    }
+  }
+
+  /** The first empty slot on h's probe run. */
+  #probe(h: number): number {
+    const index = this.#index!;
+    const mask = index.length - 1;
+    let i = h & mask;
+    while (index[i] !== 0) i = (i + 1) & mask;
+    return i;
+  }
+
+  #ensureIndex(): Int32Array {
+    if (this.#index === undefined) this.#rebuildIndex(this.#live);
+    return this.#index!;
+  }
+
+  /** Makes room in the index for one more entry (before its record is written). */
+  #makeRoom(): void {
+    this.#ensureIndex();
+    if ((this.#live + 1) * 2 > this.#index!.length) this.#rebuildIndex(this.#live + 1);
+  }
+
+  #rebuildIndex(entries: number): void {
+    let slots = MIN_SLOTS;
+    while (slots < entries * 2) slots *= 2;
+    this.#index = new Int32Array(slots);
+    for (let at = 0; at < this.#end; at += this.#recordLength(at)) if ((this.#buf[at]! & DELETED) === 0) this.#place(at);
+  }
+
+  #place(at: number): void {
+    this.#index![this.#probe(this.#hashAt(at))] = at + 1;
+  }
+
+  /** Empties a slot and shifts back the entries after it that probed past it. */
+  #unslot(slot: number): void {
+    const index = this.#index!;
+    const mask = index.length - 1;
+    let hole = slot;
+    index[hole] = 0;
+    for (let i = (hole + 1) & mask; index[i] !== 0; i = (i + 1) & mask) {
+      const home = this.#hashAt(index[i]! - 1) & mask;
+      // Move i into the hole unless its home lies cyclically in (hole, i].
+      const between = hole <= i ? home > hole && home <= i : home > hole || home <= i;
+      if (!between) {
+        index[hole] = index[i]!;
+        index[i] = 0;
+        hole = i;
+      }
+    }
+  }
+}
