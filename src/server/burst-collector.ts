@@ -20,7 +20,10 @@
  * the pages the garbage shared with them, and V8 moves them together (compacts) only
  * over the following collections; three gave back what a longer series does (measured:
  * 5,000 sessions, 14 → 8 KiB per session). Each is a pause of a few tens of milliseconds
- * for a heap of tens of MiB, spread over three seconds.
+ * for a heap of tens of MiB, spread over three seconds. A process busy relaying (its
+ * event loop busy more than `maxBusy` of the last second) puts them off until it is
+ * not: its garbage is then the young generation's, which V8 collects as it goes, and the
+ * relay's CPU per message does not pay for them.
  *
  * The collection is V8's `gc()`. Node exposes it with `--expose-gc`; so that every way
  * of starting the gateway (npm start, the bin, `node main.js`, the executable, the
@@ -29,6 +32,7 @@
  * it when a context is created) and clears the flag again: the global scope of the
  * gateway does not get a `gc`.
  */
+import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
@@ -41,6 +45,10 @@ export interface BurstCollectorOptions {
   readonly rounds?: number;
   /** How often the process looks (its own unref'd timer). */
   readonly checkEveryMs?: number;
+  /** Share of the time since the last check the event loop was busy, 0..1 (default: its utilization). */
+  readonly busy?: () => number;
+  /** Busier than this, the collections wait. */
+  readonly maxBusy?: number;
   /** Monotonic milliseconds (default performance.now). */
   readonly now?: () => number;
   /** The collection (default V8's full gc()). */
@@ -50,6 +58,7 @@ export interface BurstCollectorOptions {
 export const BURST_MIN_CONNECTIONS = 500;
 export const BURST_QUIET_MS = 2_000;
 export const BURST_ROUNDS = 3;
+export const BURST_MAX_BUSY = 0.25;
 const CHECK_EVERY_MS = 1_000;
 
 export class BurstCollector {
@@ -58,6 +67,8 @@ export class BurstCollector {
   readonly #rounds: number;
   readonly #now: () => number;
   readonly #collect: () => void;
+  readonly #busy: () => number;
+  readonly #maxBusy: number;
   readonly #timer: NodeJS.Timeout;
   #connections = 0;
   #lastAt = 0;
@@ -72,6 +83,8 @@ export class BurstCollector {
     this.#rounds = opts.rounds ?? BURST_ROUNDS;
     this.#now = opts.now ?? (() => performance.now());
     this.#collect = opts.collect ?? fullCollection();
+    this.#busy = opts.busy ?? loopBusy();
+    this.#maxBusy = opts.maxBusy ?? BURST_MAX_BUSY;
     this.#timer = setInterval(() => this.check(), opts.checkEveryMs ?? CHECK_EVERY_MS);
     this.#timer.unref();
   }
@@ -85,11 +98,13 @@ export class BurstCollector {
 
   /** Runs a collection if a burst has ended and one is due; true when it ran. */
   check(): boolean {
+    const busy = this.#busy();
     if (this.#due === 0) {
       if (this.#connections < this.#min || this.#now() - this.#lastAt < this.#quietMs) return false;
       this.#connections = 0;
       this.#due = this.#rounds;
     }
+    if (busy > this.#maxBusy) return false;
     this.#due--;
     this.#collect();
     this.collections++;
@@ -99,6 +114,17 @@ export class BurstCollector {
   close(): void {
     clearInterval(this.#timer);
   }
+}
+
+/** The event loop's utilization since the previous call. */
+function loopBusy(): () => number {
+  let last: EventLoopUtilization = performance.eventLoopUtilization();
+  return () => {
+    const now = performance.eventLoopUtilization();
+    const u = performance.eventLoopUtilization(now, last).utilization;
+    last = now;
+    return u;
+  };
 }
 
 let gcFunction: (() => void) | undefined;

@@ -6,7 +6,7 @@ describe('BurstCollector', () => {
   it('collects after a burst, when connections have stopped for quietMs, once per check for `rounds` checks', () => {
     let t = 0;
     let runs = 0;
-    const c = new BurstCollector({ minConnections: 3, quietMs: 2_000, rounds: 2, now: () => t, collect: () => runs++ });
+    const c = new BurstCollector({ minConnections: 3, quietMs: 2_000, rounds: 2, now: () => t, collect: () => runs++, busy: () => 0 });
     try {
       c.connection();
       c.connection();
@@ -39,10 +39,30 @@ describe('BurstCollector', () => {
     }
   });
 
+  it('waits while the process is busy (relaying), then collects', () => {
+    let t = 0;
+    let busy = 0.9;
+    let runs = 0;
+    const c = new BurstCollector({ minConnections: 1, quietMs: 1_000, rounds: 1, maxBusy: 0.25, now: () => t, collect: () => runs++, busy: () => busy });
+    try {
+      c.connection();
+      t = 5_000;
+      assert.equal(c.check(), false, 'busy: put off');
+      t = 6_000;
+      assert.equal(c.check(), false);
+      busy = 0.1;
+      t = 7_000;
+      assert.equal(c.check(), true, 'quiet now');
+      assert.equal(runs, 1);
+    } finally {
+      c.close();
+    }
+  });
+
   it('runs a real full collection by default (without --expose-gc) and leaves no global gc', () => {
     assert.equal(typeof (globalThis as { gc?: unknown }).gc, 'undefined', 'this test runs without --expose-gc');
     let t = 0;
-    const c = new BurstCollector({ minConnections: 1, quietMs: 0, rounds: 1, now: () => t });
+    const c = new BurstCollector({ minConnections: 1, quietMs: 0, rounds: 1, now: () => t, busy: () => 0 });
     try {
       // Garbage only a major collection frees: promoted by two scavenges, then dropped.
       let junk: unknown[] | null = Array.from({ length: 200_000 }, (_, i) => ({ i }));
