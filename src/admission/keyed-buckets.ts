@@ -73,10 +73,25 @@ export class KeyedBuckets {
     return b;
   }
 
+  /**
+   * Forgets the buckets that have refilled (at most once per SWEEP_EVERY_MS): called
+   * from the owner's tick, so that a key holds memory only while its bucket says
+   * something (clients that opened a connection and stay connected hold none).
+   */
+  sweep(): void {
+    if (this.#buckets.size === 0) return;
+    const now = this.#now();
+    if (now - this.#sweptAt >= SWEEP_EVERY_MS) this.#sweepFull(now);
+  }
+
+  #sweepFull(now: number): void {
+    this.#sweptAt = now;
+    for (const [k, b] of this.#buckets) if (b.full(now)) this.#buckets.delete(k);
+  }
+
   #makeRoom(now: number): void {
     if (now - this.#sweptAt >= SWEEP_EVERY_MS) {
-      this.#sweptAt = now;
-      for (const [k, b] of this.#buckets) if (b.full(now)) this.#buckets.delete(k);
+      this.#sweepFull(now);
       if (this.#buckets.size < this.maxKeys) return;
     }
     const oldest = this.#buckets.keys().next().value;

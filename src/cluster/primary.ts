@@ -25,6 +25,7 @@ import { handleOpsRequest } from '../server/ops-endpoints.js';
 import { createAdminHandler, listenAdmin, type AdminHandler } from '../server/admin-endpoints.js';
 import { opsAdmin } from '../server/ops-admin.js';
 import { ProcessStats } from '../server/process-stats.js';
+import { BurstCollector } from '../server/burst-collector.js';
 import { SessionAdmin } from '../server/session-admin.js';
 import { RouteController, type ReloadResult, type ReloadTrigger } from '../control/route-controller.js';
 import { startEchoUpstream, type EchoUpstream } from '../demo/echo-upstream.js';
@@ -68,6 +69,8 @@ export class Primary {
   readonly #admin: AdminHandler;
   #adminServer: HttpServer | undefined;
   readonly #stats = new ProcessStats();
+  /** One full GC after a burst of connections (burst-collector.ts). */
+  readonly #collector = new BurstCollector();
   #draining: Promise<void> | undefined;
   /** Per-source and instance handshake limits, and open connections per source (docs/security.md). */
   readonly #sources: SourceAdmission;
@@ -207,6 +210,7 @@ export class Primary {
   }
 
   #onConnection(socket: Socket): void {
+    this.#collector.connection();
     socket.on('error', noop);
     readRequestHead(socket, this.config.gateway.maxHeaderBytes, this.config.gateway.handshakeTimeoutMs, (s, head) => this.#onHead(s, head));
   }
@@ -344,6 +348,7 @@ export class Primary {
       this.#adminServer?.close();
       await this.#demo?.close();
       this.#stats.close();
+      this.#collector.close();
       this.#releaseLog();
       this.logger.info('drained');
     })();

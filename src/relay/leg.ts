@@ -29,7 +29,7 @@
 import type { Socket } from 'node:net';
 import { closePayload, controlFrame, OP_CLOSE, OP_PING, OP_PONG } from './frame-codec.js';
 import { FrameParser, ParseMode } from './frame-parser.js';
-import { withSharedReads } from './shared-reads.js';
+import { connectionClosed, withSharedReads } from './shared-reads.js';
 
 const kLeg = Symbol('stratix.leg');
 type TaggedSocket = Socket & { [kLeg]?: Leg };
@@ -352,6 +352,7 @@ function onSocketEnd(this: TaggedSocket): void {
 }
 
 function onSocketClose(this: TaggedSocket): void {
+  connectionClosed(this); // a source ticket moved here by withSharedReads
   const leg = this[kLeg]!;
   leg.flags |= GONE;
   leg.owner.legGone(leg);

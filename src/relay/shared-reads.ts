@@ -20,7 +20,8 @@
  *
  * Contract for the reader: a chunk is valid only during the callback. Bytes kept
  * or written later must be copied (Session.legData copies what it writes: a write
- * that does not complete at once keeps pointing at its bytes).
+ * that does not complete at once keeps pointing at its bytes). Its 'close' handler
+ * calls `connectionClosed` (see kCarriedClose).
  */
 import { Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
@@ -54,7 +55,8 @@ export function withSharedReads(socket: Socket, onRead: SharedReadHandler, allow
   carrier._handle = null;
   socket.destroy();
   const next = new Socket({ handle: handle as never, allowHalfOpen, onread: { buffer: shared, callback: onRead } } as never);
-  if (carried !== undefined) carryClose(next, carried);
+  // No listener of its own on the new object: its owner's 'close' handler calls connectionClosed.
+  if (carried !== undefined) (next as CarriesClose)[kCarriedClose] = carried;
   return next;
 }
 
@@ -62,7 +64,10 @@ export function withSharedReads(socket: Socket, onRead: SharedReadHandler, allow
  * A close listener that belongs to the connection, not to one socket object: it
  * moves to the new object when withSharedReads replaces the socket (the admission
  * layer counts open connections per source address this way, whoever ends up
- * owning the connection). `onConnectionClosed` is called once, when the connection closes.
+ * owning the connection). `onConnectionClosed` is called once, when the connection closes:
+ * by a `once('close')` on the socket it was given to, and on a socket made by
+ * withSharedReads by its owner's 'close' handler calling `connectionClosed` (one
+ * listener, its state object and bound wrapper less per connection: about 200 bytes).
  */
 export const kCarriedClose = Symbol('stratix.carriedClose');
 
@@ -78,7 +83,14 @@ export function carryClose(socket: Socket, listener: ConnectionCloseListener): v
 }
 
 function onCarriedClose(this: CarriesClose): void {
-  const l = this[kCarriedClose];
-  this[kCarriedClose] = undefined;
-  l?.onConnectionClosed();
+  connectionClosed(this);
+}
+
+/** The socket closed: runs its carried close listener, if it has one (once). A socket made by withSharedReads relies on its owner to call this. */
+export function connectionClosed(socket: Socket): void {
+  const s = socket as CarriesClose;
+  const l = s[kCarriedClose];
+  if (l === undefined) return;
+  s[kCarriedClose] = undefined;
+  l.onConnectionClosed();
 }

@@ -112,6 +112,11 @@ export class HandshakeGuard<Holder extends object> {
     this.#auth?.close();
   }
 
+  /** The gateway's tick: forgets per-clientId rate buckets that have refilled. */
+  tick(): void {
+    this.#clientRate.sweep();
+  }
+
   #rate(clientId: string): HandshakeError | undefined {
     if (this.#clientRate.take(clientId)) return undefined;
     const s = Math.max(1, Math.ceil(this.#clientRate.waitMs(clientId) / 1000));

@@ -56,6 +56,7 @@ import { ProcessStats } from './process-stats.js';
 import { SessionAdmin } from './session-admin.js';
 import { NumberedSessions, SessionDirectory } from './session-directory.js';
 import { LocalSessionReplica } from './session-replica.js';
+import { BurstCollector } from './burst-collector.js';
 
 const TICK_MS = 250;
 
@@ -130,6 +131,8 @@ export class Gateway implements SessionOwner, NegotiationHost {
   readonly #upstreamTls: UpstreamTlsOptions | undefined;
   /** Standalone with tls.server: the TLS listener in front of #server. */
   #tls: TlsListener | undefined;
+  /** One full GC after a burst of connections (burst-collector.ts). */
+  readonly #collector = new BurstCollector();
   #tick: NodeJS.Timeout | undefined;
   #sweep: IterableIterator<GatewaySession> | undefined;
   #roundStartedAt = 0;
@@ -194,6 +197,7 @@ export class Gateway implements SessionOwner, NegotiationHost {
       keepAliveTimeout: 5_000,
       requireHostHeader: false, // checked by the handshake and the ops endpoints, which answer with a code
     });
+    this.#server.on('connection', () => this.#collector.connection());
     this.#server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.handleUpgrade(req, socket, head));
     this.#server.on('request', (req: IncomingMessage, res: ServerResponse) => this.#onRequest(req, res));
     this.#server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => onHttpClientError(err, socket, (r) => this.#countRefusal(r)));
@@ -615,6 +619,7 @@ export class Gateway implements SessionOwner, NegotiationHost {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#tick);
+    this.#collector.close();
     this.admission.close();
     this.#tls?.close();
     this.live.stopMigrations();

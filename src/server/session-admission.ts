@@ -218,6 +218,7 @@ export class SessionAdmission {
 
   /** Owner's tick: sessions that waited too long for an upstream connect slot get 4522 (a reliable one retries later). */
   tick(): void {
+    this.guard.tick();
     this.#gate.expire(this.#connectTimeoutMs, (s) => {
       this.#gate.done(s);
       if ('connectTurn' in s) {

@@ -97,6 +97,29 @@ describe('KeyedBuckets', () => {
     assert.equal(k.evicted, 1, 'an empty bucket had to go');
     assert.equal(k.take('d'), true, 'the evicted (oldest) key starts afresh');
   });
+
+  it('sweep (the owner\'s tick) forgets refilled buckets only, at most once a second', () => {
+    const c = clock();
+    const k = new KeyedBuckets({ ratePerSecond: 2, burst: 2, maxKeys: 100, now: c.now });
+    k.take('a');
+    k.take('b', 2);
+    c.advance(500); // a refilled (1 token at 2/s), b has 1 of 2
+    k.sweep();
+    assert.equal(k.size, 1, 'a is gone, b kept');
+    assert.equal(k.take('b'), true);
+    assert.equal(k.take('b'), false, 'b kept its state');
+    c.advance(2_000);
+    k.sweep();
+    assert.equal(k.size, 0, 'b refilled: forgotten');
+    k.take('c');
+    c.advance(600);
+    k.sweep();
+    assert.equal(k.size, 1, 'no second sweep within a second of the last');
+    c.advance(400);
+    k.sweep();
+    assert.equal(k.size, 0);
+    assert.equal(k.evicted, 0);
+  });
 });
 
 describe('RetryAfterSpread', () => {
