@@ -306,6 +306,7 @@ export class Primary {
     const all = await Promise.all(this.workers.map(async (w) => ({ worker: String(w.index), snapshot: await w.metrics() })));
     const out: MetricsSnapshot[] = [];
     for (const { worker, snapshot } of all) if (snapshot !== undefined) out.push(labelProcessMetrics(snapshot, worker));
+    this.metrics.workersMissing.set(all.length - out.length);
     out.push(labelProcessMetrics(await this.metrics.registry.getMetricsAsJSON(), 'primary'));
     return out;
   }

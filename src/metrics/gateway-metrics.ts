@@ -70,6 +70,8 @@ export class GatewayMetrics {
   readonly controlFramesDropped: Counter<'leg' | 'why'>;
   readonly ratePauses: Counter<'direction'>;
   readonly draining: Gauge;
+  /** Set by the primary at each scrape: workers whose metrics are not in it. */
+  readonly workersMissing: Gauge;
   readonly routeTableVersion: Gauge<'version'>;
   readonly routeTableRules: Gauge;
 
@@ -186,6 +188,11 @@ export class GatewayMetrics {
       registers,
     });
     this.draining = new Gauge({ name: 'stratix_draining', help: '1 while the instance drains for shutdown.', registers });
+    this.workersMissing = new Gauge({
+      name: 'stratix_metrics_workers_missing',
+      help: 'Workers whose metrics are missing from this scrape (not running, or no answer within 2 s): the sums leave them out.',
+      registers,
+    });
     this.routeTableVersion = new Gauge({
       name: 'stratix_route_table_info',
       help: 'The route table version in use (value 1).',

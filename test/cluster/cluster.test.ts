@@ -14,7 +14,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { shardOf } from '../../src/cluster/shard.js';
 import type { SeedMetrics } from '../../src/metrics/metrics-format.js';
 import { startCli, type RunningCli } from '../helpers/cli.js';
-import { connectClient, until, type TestClient } from '../helpers/gateway.js';
+import { connectClient, until, untilAsync, type TestClient } from '../helpers/gateway.js';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
 import { expectRefusal, httpGet, promSample, scrapeSample, upgradeRequest } from '../helpers/raw-http.js';
 
@@ -432,6 +432,31 @@ describe('cluster: a worker dies', { timeout: 60_000 }, () => {
     } finally {
       await dropAll([...survivors, ...victims]);
     }
+  });
+});
+
+/** The worker labels of the per-process series in Prometheus text. */
+function workersIn(text: string): string[] {
+  return [...new Set([...text.matchAll(/^process_resident_memory_bytes\{worker="(\d+)"\}/gm)].map((m) => m[1]!))];
+}
+
+describe('cluster: a worker that does not answer the metrics request', { timeout: 60_000 }, () => {
+  const env = useCluster();
+
+  it('is not summed silently: stratix_metrics_workers_missing counts it, and its series are absent until it answers again', async () => {
+    const text = async () => (await httpGet(env.cli.port, '/metrics', { Accept: 'text/plain' })).body;
+    assert.equal(promSample(await text(), 'stratix_metrics_workers_missing'), 0);
+    const stopped = env.cli.workerPids[0]!;
+    process.kill(stopped, 'SIGSTOP');
+    try {
+      const during = await text(); // waits out the worker's 2 s
+      assert.equal(promSample(during, 'stratix_metrics_workers_missing'), 1);
+      assert.deepEqual(workersIn(during).length, 1, 'the other worker is there, the stopped one is not');
+    } finally {
+      process.kill(stopped, 'SIGCONT');
+    }
+    await untilAsync(async () => promSample(await text(), 'stratix_metrics_workers_missing') === 0, 'the worker answering again');
+    assert.equal(workersIn(await text()).length, WORKERS);
   });
 });
 
