@@ -1,6 +1,6 @@
 /**
  * Issue 11's experiment: a relay whose data path is below net.Socket. It does both
- * WebSocket handshakes as reference-raw-relay.ts does, then stops reading both
+ * WebSocket handshakes as reference-raw-relay.ts does (bench/relay/upgrade-pair.ts), then stops reading both
  * sockets and gives their descriptors to the native addon (native/relay/relay.c),
  * whose relay thread parses every frame header, checks the message size limit and
  * UTF-8 of text messages, counts messages and relays the bytes (client frames keep
@@ -16,11 +16,12 @@
  *
  * Build the addon first: bash native/relay/build.sh.
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { createServer, request } from 'node:http';
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo, Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { onUpgradePair } from '../relay/upgrade-pair.js';
 
 interface DirState {
   /** Output the relay thread still owed this direction's destination. */
@@ -54,7 +55,6 @@ const threads = Number(process.argv[3] ?? 1);
 const ioUring = process.argv[4] === 'uring';
 const MAX_MESSAGE_BYTES = 1024 * 1024;
 const HIGH_WATER_BYTES = 64 * 1024;
-const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 
 interface Pair {
   client: Socket;
@@ -129,46 +129,17 @@ function noRead(): void {}
 
 const server = createServer((_req, res) => res.writeHead(426).end());
 
-server.on('upgrade', (req, client: Socket, head: Buffer) => {
-  client.on('error', () => client.destroy());
-  const upgrade = request({
-    host: upstream.hostname,
-    port: upstream.port,
-    path: `${upstream.pathname}${upstream.search}`,
-    headers: {
-      Connection: 'Upgrade',
-      Upgrade: 'websocket',
-      'Sec-WebSocket-Version': '13',
-      'Sec-WebSocket-Key': randomBytes(16).toString('base64'),
-    },
-  });
-  upgrade.on('error', () => client.destroy());
-  upgrade.on('response', (res) => {
-    res.resume();
-    client.destroy();
-  });
-  upgrade.on('upgrade', (_res, up: Socket, upHead: Buffer) => {
-    const accept = createHash('sha1').update(`${req.headers['sec-websocket-key']}${GUID}`).digest('base64');
-    client.setNoDelay(true);
-    up.setNoDelay(true);
-    up.on('error', () => up.destroy());
-    client.on('close', () => up.destroy());
-    up.on('close', () => client.destroy());
-    client.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
-    // Bytes that came with a handshake (rare) would need the JS parser first; this prototype passes them on.
-    if (upHead.length > 0) client.write(upHead);
-    if (head.length > 0) up.write(head);
-    const id = nextId++;
-    sessions.set(id, { client, up });
-    // The relay thread writes next: what Node still buffers must be out first.
-    const adopt = (): void => {
-      if (client.writableLength > 0) client.once('drain', adopt);
-      else if (up.writableLength > 0) up.once('drain', adopt);
-      else addon.adopt(id, detach(client), detach(up), MAX_MESSAGE_BYTES);
-    };
-    adopt();
-  });
-  upgrade.end();
+onUpgradePair(server, upstream, (client, up) => {
+  // Bytes that came with a handshake (rare) would need the JS parser first; this prototype passes them on.
+  const id = nextId++;
+  sessions.set(id, { client, up });
+  // The relay thread writes next: what Node still buffers must be out first.
+  const adopt = (): void => {
+    if (client.writableLength > 0) client.once('drain', adopt);
+    else if (up.writableLength > 0) up.once('drain', adopt);
+    else addon.adopt(id, detach(client), detach(up), MAX_MESSAGE_BYTES);
+  };
+  adopt();
 });
 
 server.listen(0, '127.0.0.1', () => {
