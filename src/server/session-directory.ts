@@ -29,6 +29,8 @@ export interface SessionDirectoryOptions {
   readonly logger: Logger;
   /** Milliseconds clock (default performance.now); `openedAt` is in its tenths of a second. */
   readonly now?: () => number;
+  /** Wall clock in milliseconds (default Date.now): `since` is read back from it. */
+  readonly wallNow?: () => number;
 }
 
 export interface AdminCloseOptions {
@@ -57,6 +59,7 @@ export class SessionDirectory {
   readonly generation: number;
   readonly #sources: Array<Iterable<SessionView> & { readonly size: number }> = [];
   readonly #now: () => number;
+  readonly #wallNow: () => number;
   readonly #logger: Logger;
   #serial = 0;
   #closes: PacedCloses<PendingClose> | undefined;
@@ -65,6 +68,7 @@ export class SessionDirectory {
     this.worker = opts.worker;
     this.generation = opts.generation;
     this.#now = opts.now ?? (() => performance.now());
+    this.#wallNow = opts.wallNow ?? Date.now;
     this.#logger = opts.logger;
   }
 
@@ -76,7 +80,7 @@ export class SessionDirectory {
   /** Numbers a session as it opens. */
   opened(session: SessionView): void {
     session.serial = ++this.#serial;
-    session.openedAt = Math.round(this.#now() / 100);
+    session.openedAt = Math.floor(this.#now() / 100);
   }
 
   get size(): number {
@@ -184,6 +188,7 @@ export class SessionDirectory {
 
   #info(s: SessionView, full: boolean): SessionInfo {
     const openedMs = s.openedAt * 100;
+    const ageMs = Math.max(0, this.#now() - openedMs);
     const info: SessionInfo = {
       id: formatSessionId({ worker: this.worker, generation: this.generation, serial: s.serial }),
       clientId: s.clientId,
@@ -191,7 +196,8 @@ export class SessionDirectory {
       kind: s.bufferDepth === undefined ? 'verbatim' : 'reliable',
       upstream: s.target,
       state: s.stateName,
-      since: new Date(performance.timeOrigin + openedMs).toISOString(),
+      // From the wall clock now, not performance.timeOrigin, which drifts from it.
+      since: new Date(this.#wallNow() - ageMs).toISOString(),
       messages: { clientToUpstream: s.messages0, upstreamToClient: s.messages1 },
       bytes: { clientToUpstream: s.bytes0, upstreamToClient: s.bytes1 },
       paused: s.paused,
@@ -200,7 +206,7 @@ export class SessionDirectory {
     };
     if (full) {
       info.buffered = { toClient: s.client?.bufferedAmount ?? null, toUpstream: s.upstream?.bufferedAmount ?? null };
-      info.ageSeconds = Math.max(0, Math.round(this.#now() - openedMs) / 1000);
+      info.ageSeconds = Math.round(ageMs) / 1000;
     }
     return info;
   }

@@ -30,7 +30,7 @@ export interface SessionView {
   readonly target: string;
   /** Given by the session directory when the session opens. */
   serial: number;
-  /** Given by the session directory: performance.now() / 100 at open (tenths of a second, a small integer). */
+  /** Given by the session directory: performance.now() / 100 at open, rounded down (tenths of a second, a small integer). */
   openedAt: number;
   /** Messages and payload bytes accepted from the client (0) and from the upstream (1). */
   readonly messages0: number;
