@@ -3,21 +3,14 @@
  * serialization, so Buffers cross as Buffers).
  *
  * Requests carry an `id`; the worker answers each with one `reply` of that id.
- * A full route set travels as `routes-begin`, `routes-chunk`s of at most
- * ROUTE_CHUNK_BYTES of packed records (routing/packed-rules.ts: no object per rule
- * to serialize or to keep) and `routes-end` (answered with the new table's version),
- * all tied by `load`. Each chunk is acknowledged before the next is sent: a worker
- * then never has more than one chunk to deserialize in one turn of its event loop
- * (with 10k-rule chunks sent back to back, a worker took several per turn and
- * stalled its sessions for 40-80 ms while a million rules arrived).
+ * A full route set travels as a file of packed records (route-set-files.ts: written
+ * once by the primary, read by each worker, no IPC buffer per worker): `routes-file`
+ * names it and is answered with the new table's version.
  */
 import type { DefaultRouteConfig } from '../config/route-schema.js';
 import type { RouteChangePolicy } from '../config/schema.js';
 import type { RouteChange } from '../sources/route-source.js';
 import type { SessionId, SessionQuery } from '../server/session-view.js';
-
-/** Bytes of packed records per `routes-chunk` (~1,000 seed-style rules; a few ms to add to a table). */
-export const ROUTE_CHUNK_BYTES = 64 * 1024;
 
 export type ToWorker =
   /** First message: the validated config without its rules (re-validated by the worker) and its place. */
@@ -36,10 +29,8 @@ export type ToWorker =
   | { t: 'reload-credentials' }
   | { t: 'metrics'; id: number }
   | { t: 'drain' }
-  /** `count` rules, `exact` of them exact rules (the worker sizes its new table once). */
-  | { t: 'routes-begin'; id: number; load: number; count: number; exact: number; defaultRoute: DefaultRouteConfig | undefined; revision: number }
-  | { t: 'routes-chunk'; id: number; load: number; rules: Uint8Array }
-  | { t: 'routes-end'; id: number; load: number; policy: RouteChangePolicy }
+  /** A full set: `bytes` of packed records at `path` (routing/packed-rules.ts), and the default route. */
+  | { t: 'routes-file'; id: number; path: string; bytes: number; defaultRoute: DefaultRouteConfig | undefined; revision: number; policy: RouteChangePolicy }
   | { t: 'routes-delta'; id: number; changes: readonly RouteChange[]; revision: number; policy: RouteChangePolicy }
   | { t: 'upstream-mark'; id: number; url: string; down: boolean }
   | { t: 'explain'; id: number; clientId: string }

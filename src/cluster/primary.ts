@@ -46,6 +46,7 @@ import { listenTls, type TlsListener } from '../security/tls-listener.js';
 import { LOOPBACK_WARNING, loopbackTargets } from '../security/trust-topology.js';
 import { TlsPipe } from './tls-pipe.js';
 import type { PackedRules } from '../routing/packed-rules.js';
+import { RouteSetFiles } from './route-set-files.js';
 
 export interface PrimaryOptions {
   logger: Logger;
@@ -83,6 +84,8 @@ export class Primary {
   readonly #releaseLog: () => void;
   /** Until start() has looked at them; then only the route controller holds the rules. */
   #rules: PackedRules | undefined;
+  /** Full route sets on their way to the workers. */
+  readonly #routeFiles = new RouteSetFiles();
 
   constructor(config: Config, opts: PrimaryOptions) {
     this.config = config;
@@ -90,7 +93,7 @@ export class Primary {
     this.#rules = opts.rules;
     checkWorkerNodeOptions(config.gateway.workerNodeOptions, opts.configPath ?? '<config>');
     const count = config.gateway.workers === 'auto' ? availableParallelism() : config.gateway.workers;
-    // The rules go to the workers from the route controller, in chunks, not in the init message.
+    // The rules go to the workers from the route controller (a file of packed records), not in the init message.
     const { routes: _routes, defaultRoute: _default, ...workerConfig } = config;
     const generations = new LogGenerations(config.reliable.log.dir, count, systemClock, this.logger);
     this.#releaseLog = generations.release;
@@ -117,7 +120,7 @@ export class Primary {
     });
     this.#trusted = new TrustedProxies(config.gateway.trustedProxies);
     for (let i = 0; i < count; i++) {
-      this.workers.push(new WorkerHandle(i, count, workerConfig, config.gateway.workerNodeOptions, this.logger, events));
+      this.workers.push(new WorkerHandle(i, count, workerConfig, config.gateway.workerNodeOptions, this.logger, events, this.#routeFiles));
     }
     this.control = new RouteController({
       config,
@@ -351,6 +354,7 @@ export class Primary {
       this.#stats.close();
       this.#collector.close();
       this.#releaseLog();
+      this.#routeFiles.close();
       this.logger.info('drained');
     })();
     return this.#draining;
@@ -359,6 +363,7 @@ export class Primary {
   /** Immediate stop: kills the workers. */
   kill(): void {
     this.#pipe?.close();
+    this.#routeFiles.close();
     for (const w of this.workers) w.kill();
   }
 }

@@ -20,7 +20,8 @@ import type { RouteChange } from '../sources/route-source.js';
 import type { AdminCloseOptions, PrefixCloseResult } from '../server/session-directory.js';
 import type { SessionReplica, WorkerProcessInfo } from '../server/session-replica.js';
 import type { SessionId, SessionInfo, SessionPage, SessionQuery } from '../server/session-view.js';
-import { ROUTE_CHUNK_BYTES, type ToPrimary, type ToWorker } from './messages.js';
+import type { ToPrimary, ToWorker } from './messages.js';
+import type { RouteSetFiles } from './route-set-files.js';
 import { launchWorker } from './worker-launch.js';
 const RESTART_MIN_MS = 100;
 const RESTART_MAX_MS = 5_000;
@@ -28,7 +29,7 @@ const RESTART_MAX_MS = 5_000;
 const STABLE_MS = 10_000;
 const METRICS_TIMEOUT_MS = 2_000;
 const REQUEST_TIMEOUT_MS = 10_000;
-/** A full route set: the worker builds it in time slices; a million rules take seconds. */
+/** A full route set: the worker reads and indexes it in time slices; a million rules take a fraction of a second, more on a loaded box. */
 const LOAD_TIMEOUT_MS = 600_000;
 
 export interface WorkerHandleEvents {
@@ -64,6 +65,7 @@ export class WorkerHandle implements RouteReplica, SessionReplica {
   readonly #execArgv: readonly string[];
   readonly #logger: Logger;
   readonly #events: WorkerHandleEvents;
+  readonly #routeFiles: RouteSetFiles;
   #child: ChildProcess | undefined;
   #ready = false;
   #stopping = false;
@@ -76,7 +78,7 @@ export class WorkerHandle implements RouteReplica, SessionReplica {
   #exited: Promise<void> = Promise.resolve();
   #onReady: (() => void) | undefined;
 
-  constructor(index: number, workers: number, config: unknown, execArgv: readonly string[], logger: Logger, events: WorkerHandleEvents) {
+  constructor(index: number, workers: number, config: unknown, execArgv: readonly string[], logger: Logger, events: WorkerHandleEvents, routeFiles: RouteSetFiles) {
     this.index = index;
     this.label = `worker ${index}`;
     this.#execArgv = execArgv;
@@ -84,6 +86,7 @@ export class WorkerHandle implements RouteReplica, SessionReplica {
     this.#config = config;
     this.#logger = logger;
     this.#events = events;
+    this.#routeFiles = routeFiles;
   }
 
   get ready(): boolean {
@@ -227,13 +230,14 @@ export class WorkerHandle implements RouteReplica, SessionReplica {
   // --- RouteReplica ---------------------------------------------------------------
 
   async loadRoutes(set: RouteSetData, policy: RouteChangePolicy): Promise<string> {
-    const load = this.#nextId++;
     const { rules, revision } = set;
-    await this.#request((id) => ({ t: 'routes-begin', id, load, count: rules.size, exact: rules.exactCount, defaultRoute: rules.defaultRoute as DefaultRouteConfig | undefined, revision }));
-    for (const chunk of rules.chunks(ROUTE_CHUNK_BYTES)) {
-      await this.#request((id) => ({ t: 'routes-chunk', id, load, rules: chunk }));
+    const { path, bytes } = await this.#routeFiles.acquire(rules);
+    try {
+      const defaultRoute = rules.defaultRoute as DefaultRouteConfig | undefined;
+      return await this.#request<string>((id) => ({ t: 'routes-file', id, path, bytes, defaultRoute, revision, policy }), LOAD_TIMEOUT_MS);
+    } finally {
+      this.#routeFiles.release(rules);
     }
-    return this.#request<string>((id) => ({ t: 'routes-end', id, load, policy }), LOAD_TIMEOUT_MS);
   }
 
   applyRouteChanges(changes: readonly RouteChange[], revision: number, policy: RouteChangePolicy): Promise<string> {

@@ -1,15 +1,15 @@
 /**
  * Entry point of a worker process (forked by the primary). It runs one Gateway
  * in worker mode: sockets arrive over IPC with the request head already read, and
- * the routes arrive from the primary's RouteController (a full set in chunks, then
- * deltas), each answered with the table version the worker now holds.
+ * the routes arrive from the primary's RouteController (a full set as a file of
+ * packed records, then deltas), each answered with the table version the worker now holds.
  * Signals: the first SIGTERM/SIGINT (or the primary's "drain") drains, a second
  * one exits at once. If the primary goes away, the worker exits too.
  */
 import type { Socket } from 'node:net';
 import { parseConfig } from '../config/load.js';
-import type { DefaultRouteConfig } from '../config/route-schema.js';
-import { HashRouteTable, UrlInterner } from '../routing/hash-route-table.js';
+import { readFile } from 'node:fs/promises';
+import { PackedRouteTable } from '../routing/packed-route-table.js';
 import { PackedRules } from '../routing/packed-rules.js';
 import { createLogger, type Logger } from '../log.js';
 import { GatewayMetrics } from '../metrics/gateway-metrics.js';
@@ -23,12 +23,6 @@ let gateway: Gateway | undefined;
 let sessions: LocalSessionReplica | undefined;
 let logger: Logger | undefined;
 let draining = false;
-/**
- * A full route set being received in packed chunks: each chunk goes into the new table
- * as it arrives (no copy of the set, no object per rule kept), swapped in at the end.
- */
-let incoming: { load: number; table: HashRouteTable; intern: UrlInterner; defaultRoute: DefaultRouteConfig | undefined } | undefined;
-
 function send(msg: ToPrimary): void {
   if (process.connected) process.send!(msg);
 }
@@ -134,33 +128,16 @@ function onRouteMessage(gw: Gateway, msg: Exclude<ToWorker, { t: 'init' | 'conn'
     case 'metrics':
       reply(msg.id, () => gw.metrics.registry.getMetricsAsJSON());
       break;
-    case 'routes-begin':
-      incoming = {
-        load: msg.load,
-        table: new HashRouteTable({ health: live.health, revision: msg.revision > 0 ? msg.revision : undefined, expectedExact: msg.exact, expectedPrefix: msg.count - msg.exact }),
-        intern: new UrlInterner(),
-        defaultRoute: msg.defaultRoute,
-      };
-      reply(msg.id, () => true);
-      break;
-    case 'routes-chunk':
-      reply(msg.id, () => {
-        if (incoming?.load !== msg.load) throw new Error('routes-chunk without its routes-begin');
-        const { table, intern } = incoming;
-        PackedRules.readChunk(msg.rules, (rule) => table.add(rule, intern));
-        return true;
+    case 'routes-file':
+      // The whole set in one buffer, indexed in place: no object per rule.
+      reply(msg.id, async () => {
+        const records = await readFile(msg.path);
+        if (records.length !== msg.bytes) throw new Error(`the route set file ${msg.path} holds ${records.length} bytes, not ${msg.bytes}`);
+        const rules = await PackedRules.adoptSliced(records, msg.defaultRoute);
+        const table = new PackedRouteTable(rules, { health: live.health, revision: msg.revision > 0 ? msg.revision : undefined });
+        return live.loadTable(table, msg.policy);
       });
       break;
-    case 'routes-end': {
-      const set = incoming;
-      incoming = undefined;
-      reply(msg.id, () => {
-        if (set?.load !== msg.load) throw new Error('routes-end without its routes-begin');
-        if (set.defaultRoute !== undefined) set.table.setDefault(set.defaultRoute);
-        return live.loadTable(set.table, msg.policy);
-      });
-      break;
-    }
     case 'routes-delta':
       reply(msg.id, () => live.applyRouteChanges(msg.changes, msg.revision, msg.policy));
       break;

@@ -19,8 +19,6 @@
  */
 import type {
   DefaultRoute,
-  ExplainedMember,
-  ExplainedRule,
   MatchKind,
   RouteExplanation,
   RouteKey,
@@ -28,18 +26,12 @@ import type {
   RouteRule,
   RouteTable,
 } from './route-table.js';
-import { CLIENT_ID_PATTERN, MAX_CLIENT_ID_LENGTH } from './client-id.js';
+import { MAX_CLIENT_ID_LENGTH } from './client-id.js';
 import { KeyIndex } from './key-index.js';
-import {
-  PoolTarget,
-  renderMember,
-  Resolution,
-  resolveTarget,
-  TemplateTarget,
-  type RouteTarget,
-} from './route-target.js';
+import { explainRoute, targetFields } from './route-explain.js';
+import { matchTarget, PoolTarget, Resolution, TemplateTarget, usesSuffix, type RouteTarget } from './route-target.js';
 import { RouteDigest } from './route-digest.js';
-import { fnv1a, FNV_OFFSET, FNV_PRIME, hashBoth } from './string-hash.js';
+import { fnv1a, fnv1aPrefixes, hashBoth } from './string-hash.js';
 import { compileTarget, CompiledTemplate, TemplateError } from './target-template.js';
 import type { UpstreamHealthView } from './upstream-health.js';
 
@@ -136,14 +128,7 @@ export class HashRouteTable implements RouteTable {
   resolve(clientId: string): RouteMatch | undefined {
     const n = clientId.length;
     const hashes = this.#prefixHashes;
-    const upto = n <= MAX_CLIENT_ID_LENGTH ? n : MAX_CLIENT_ID_LENGTH;
-    let h = FNV_OFFSET;
-    hashes[0] = h;
-    for (let i = 0; i < upto; i++) {
-      h = Math.imul(h ^ clientId.charCodeAt(i), FNV_PRIME);
-      hashes[i + 1] = h;
-    }
-    for (let i = upto; i < n; i++) h = Math.imul(h ^ clientId.charCodeAt(i), FNV_PRIME);
+    const h = fnv1aPrefixes(clientId, hashes);
 
     if (n <= MAX_CLIENT_ID_LENGTH) {
       const t = this.#exact.get(h, clientId);
@@ -162,99 +147,25 @@ export class HashRouteTable implements RouteTable {
   }
 
   #match(t: RouteTarget, kind: MatchKind, key: string, clientId: string, suffix: string, clientHash: number): RouteMatch | undefined {
-    if (typeof t === 'string') return { target: t, kind, key, member: -1, allDown: false };
-    const r = this.#resolution;
-    if (!resolveTarget(t, clientId, suffix, clientHash, this.#health, r)) return undefined;
-    return { target: r.target, kind, key, member: r.member, allDown: r.allDown };
+    return matchTarget(t, kind, key, clientId, suffix, clientHash, this.#health, this.#resolution);
   }
 
-  explain(clientId: string): RouteExplanation {
-    const version = this.version;
-    const revision = this.#revision;
-    const base = { clientId, version, revision };
-    const none = { template: undefined, target: undefined, pool: undefined, rejected: undefined };
-    if (!CLIENT_ID_PATTERN.test(clientId)) {
-      return {
-        ...base,
-        ...none,
-        matched: false,
-        rule: undefined,
-        candidates: [],
-        reason: 'the clientId is not 1-128 chars of [A-Za-z0-9._:@-]; the handshake rejects it before routing (STRATIX_ERR_CLIENT_ID_INVALID)',
-      };
-    }
-    const h = fnv1a(clientId);
-    const found: { kind: MatchKind; key: string; target: RouteTarget; suffix: string }[] = [];
-    const exact = this.#exact.get(h, clientId);
-    if (exact !== undefined) found.push({ kind: 'exact', key: clientId, target: exact, suffix: '' });
-    for (const len of this.#lengths) {
-      if (len > clientId.length) continue;
-      const key = clientId.slice(0, len);
-      const t = this.#prefix.get(fnv1a(key), key);
-      if (t !== undefined) found.push({ kind: 'prefix', key, target: t, suffix: clientId.slice(len) });
-    }
-    if (this.#default !== undefined) found.push({ kind: 'default', key: '', target: this.#default, suffix: clientId });
-    const candidates = found.map(({ kind, key }) => ({ kind, key }));
-    const decider = found[0];
-    if (decider === undefined) {
-      return { ...base, ...none, matched: false, rule: undefined, candidates, reason: 'no rule matches and there is no default route: the handshake answers STRATIX_ERR_NO_ROUTE (404)' };
-    }
-    const { kind, key, target, suffix } = decider;
-    const rule = explainedRule(kind, key, target);
-    const why =
-      kind === 'exact'
-        ? 'an exact rule matches (exact rules win over prefixes)'
-        : kind === 'prefix'
-          ? `"${key}" is the longest matching prefix (no exact rule for this clientId)`
-          : 'no exact or prefix rule matches: the default route';
-    const r = new Resolution();
-    const ok = resolveTarget(target, clientId, suffix, h, this.#health, r);
-    const rejected = r.reject === undefined ? undefined : { code: r.reject.code, message: r.reject.message };
-    const rejectSentence = rejected === undefined ? '' : `; the template rejects the clientId (${rejected.code}: ${rejected.message}), so it is a miss (no fall-through to less specific rules)`;
 
-    if (typeof target === 'string' || target.kind === 'template') {
-      return {
-        ...base,
-        matched: ok,
-        rule,
-        candidates,
-        template: typeof target === 'string' ? undefined : target.template.source,
-        target: ok ? r.target : undefined,
-        pool: undefined,
-        rejected,
-        reason: why + rejectSentence,
-      };
-    }
-    const members: ExplainedMember[] = target.rank(h).map((i) => {
-      const url = renderMember(target.members[i]!, clientId, suffix);
-      const status = typeof url === 'string' ? this.#health?.status(url) : undefined;
-      return {
-        index: i,
-        spec: target.specs[i]!,
-        target: typeof url === 'string' ? url : undefined,
-        score: target.score(i, h),
-        down: status?.down ?? false,
-        downReason: status?.down ? status.reason : undefined,
-      };
-    });
-    const skipped = members.findIndex((m) => m.index === r.member);
-    const chosenMember = target.members[r.member];
-    const poolWhy = !ok
-      ? ''
-      : r.allDown
-        ? `; every pool member is down, so member ${r.member} (the highest rendezvous score) is tried anyway`
-        : `; member ${r.member} has the highest rendezvous score${skipped > 0 ? ` among members that are up (${skipped} better scored member(s) down, skipped)` : ''}`;
-    return {
-      ...base,
-      matched: ok,
-      rule,
-      candidates,
-      template: chosenMember instanceof CompiledTemplate ? chosenMember.source : undefined,
-      target: ok ? r.target : undefined,
-      pool: { members, chosen: r.member, allDown: r.allDown },
-      rejected,
-      reason: why + poolWhy + rejectSentence,
-    };
+  explain(clientId: string): RouteExplanation {
+    const exact = this.#exact;
+    const prefix = this.#prefix;
+    return explainRoute(
+      {
+        version: this.version,
+        revision: this.#revision,
+        health: this.#health,
+        prefixLengths: this.#lengths,
+        exactTarget: (id) => exact.get(fnv1a(id), id),
+        prefixTarget: (key) => prefix.get(fnv1a(key), key),
+        defaultTarget: this.#default,
+      },
+      clientId,
+    );
   }
 
   /**
@@ -347,7 +258,7 @@ export class HashRouteTable implements RouteTable {
 
   /** The default route, as it would be written in the config. */
   get defaultRoute(): DefaultRoute | undefined {
-    return this.#default === undefined ? undefined : targetSpec(this.#default);
+    return this.#default === undefined ? undefined : targetFields(this.#default);
   }
 
   /** Every rule, exact rules first, in no particular order within a kind. */
@@ -431,9 +342,6 @@ export class UrlInterner {
   }
 }
 
-function usesSuffix(t: RouteTarget): boolean {
-  return typeof t !== 'string' && (t.kind === 'template' ? t.template.usesSuffix : t.usesSuffix);
-}
 
 /** The kind and key of a rule or a `RouteKey`; throws `TypeError` unless it has exactly one. */
 export function ruleIdentity(r: RouteKey): { kind: 'exact' | 'prefix'; key: string } {
@@ -448,15 +356,6 @@ export function ruleIdentity(r: RouteKey): { kind: 'exact' | 'prefix'; key: stri
   return { kind, key };
 }
 
-function targetSpec(t: RouteTarget): { openclawGateway: string } | { openclawGateways: readonly string[] } {
-  if (typeof t === 'string') return { openclawGateway: t };
-  return t.kind === 'template' ? { openclawGateway: t.template.source } : { openclawGateways: t.specs };
-}
-
 function toRule(kind: 'exact' | 'prefix', key: string, t: RouteTarget): RouteRule {
-  return kind === 'exact' ? { clientId: key, ...targetSpec(t) } : { clientIdPrefix: key, ...targetSpec(t) };
-}
-
-function explainedRule(kind: MatchKind, key: string, t: RouteTarget): ExplainedRule {
-  return { kind, key, ...targetSpec(t) };
+  return kind === 'exact' ? { clientId: key, ...targetFields(t) } : { clientIdPrefix: key, ...targetFields(t) };
 }

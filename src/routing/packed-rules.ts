@@ -20,9 +20,10 @@
  * `version` is the same digest a HashRouteTable with these rules shows (route-digest.ts).
  * Only rules that passed `routeRuleSchema` belong here: keys are not checked again.
  */
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { DefaultRoute, RouteKey, RouteRule } from './route-table.js';
 import { RouteDigest } from './route-digest.js';
-import { fmix32, FNV_OFFSET, FNV_PRIME } from './string-hash.js';
+import { fmix32, FNV_OFFSET, FNV_PRIME, hashBoth, hashBothBytes } from './string-hash.js';
 
 const EXACT = 1;
 const DELETED = 0x80;
@@ -31,6 +32,10 @@ const MIN_BYTES = 4096;
 const MIN_SLOTS = 16;
 /** Garbage below this is never worth a rewrite. */
 const COMPACT_MIN_GARBAGE = 1 << 20;
+/** Records handled between two looks at the clock while a pack adopts its bytes in slices. */
+const ADOPT_STEP = 4096;
+/** The salt of an exact key's index hash (a prefix key's is 0). */
+const EXACT_SALT = 0x2545f491;
 
 export interface PackedRulesOptions {
   /** Bytes to reserve for records (a good guess spares the arena's doubling copies). */
@@ -65,7 +70,13 @@ function identity(r: RouteKey): { exact: boolean; key: string } {
 function keyHash(exact: boolean, key: string): number {
   let h = FNV_OFFSET;
   for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), FNV_PRIME);
-  return fmix32(h ^ (exact ? 0x2545f491 : 0));
+  return fmix32(h ^ (exact ? EXACT_SALT : 0));
+}
+
+/** Whether bytes [start, end) are all ASCII (then a char per byte, as in a JS string). */
+function ascii(b: Buffer, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) if (b[i]! >= 0x80) return false;
+  return true;
 }
 
 /** Throws TypeError unless `bytes` are whole live records. */
@@ -87,6 +98,7 @@ export class PackedRules {
   #exact = 0;
   #index: Int32Array | undefined;
   readonly #sum = new RouteDigest();
+  readonly #lanes = new Int32Array(2);
   #default: string | undefined;
   /** Rules `add` skipped because an earlier rule had the same key. */
   duplicates = 0;
@@ -121,6 +133,94 @@ export class PackedRules {
     for (const r of rules) pack.add(r);
     pack.setDefault(defaultRoute);
     return pack;
+  }
+
+  /**
+   * A pack that takes `records` (whole live records in the wire form of `chunks`, e.g.
+   * a file a primary wrote, keys unique) as its arena without copying them: counts,
+   * version and index come from one pass over the bytes each, no string per rule for
+   * ASCII records. Throws TypeError when the bytes are not whole records.
+   */
+  static adopt(records: Buffer, defaultRoute?: DefaultRoute): PackedRules {
+    const pack = PackedRules.#adopting(records, defaultRoute);
+    for (const _ of pack.#adoptSteps());
+    return pack;
+  }
+
+  /** As `adopt`, yielding to the event loop every `sliceMs` (a worker that serves while it loads). */
+  static async adoptSliced(records: Buffer, defaultRoute: DefaultRoute | undefined, sliceMs = 8): Promise<PackedRules> {
+    const pack = PackedRules.#adopting(records, defaultRoute);
+    let deadline = performance.now() + sliceMs;
+    for (const _ of pack.#adoptSteps()) {
+      if (performance.now() < deadline) continue;
+      await nextTurn();
+      deadline = performance.now() + sliceMs;
+    }
+    return pack;
+  }
+
+  static #adopting(records: Buffer, defaultRoute: DefaultRoute | undefined): PackedRules {
+    checkRecords(records);
+    const pack = new PackedRules({ bytes: 0 });
+    pack.#buf = records;
+    pack.#end = records.length;
+    pack.setDefault(defaultRoute);
+    return pack;
+  }
+
+  /** Counts and digests every record, then builds the index; yields every ADOPT_STEP records. */
+  *#adoptSteps(): Generator<void> {
+    let n = 0;
+    for (let at = 0; at < this.#end; at += this.#recordLength(at)) {
+      this.#countAt(at, 1);
+      if (++n % ADOPT_STEP === 0) yield;
+    }
+    let slots = MIN_SLOTS;
+    while (slots < this.#live * 2) slots *= 2;
+    this.#index = new Int32Array(slots);
+    n = 0;
+    for (let at = 0; at < this.#end; at += this.#recordLength(at)) {
+      this.#place(at);
+      if (++n % ADOPT_STEP === 0) yield;
+    }
+  }
+
+  /**
+   * The offset of the live record whose key is `text`'s first `length` chars, of the
+   * exact kind or not, given the FNV-1a state `fnv` of those chars (the route table
+   * hashes a clientId once for all its prefixes); -1 when there is none.
+   */
+  find(exact: boolean, fnv: number, text: string, length: number): number {
+    const index = this.#ensureIndex();
+    const buf = this.#buf;
+    const flag = exact ? EXACT : 0;
+    const mask = index.length - 1;
+    for (let i = fmix32(fnv ^ (exact ? EXACT_SALT : 0)) & mask; ; i = (i + 1) & mask) {
+      const v = index[i]!;
+      if (v === 0) return -1;
+      const at = v - 1;
+      if (buf[at] !== flag || buf[at + 1] !== length) continue;
+      const k = at + HEADER;
+      let j = 0;
+      while (j < length && buf[k + j] === text.charCodeAt(j)) j++;
+      if (j === length) return at;
+    }
+  }
+
+  /** The key of the record at `at` (an offset `find` returned). */
+  keyAt(at: number): string {
+    return this.#buf.toString('latin1', at + HEADER, at + HEADER + this.#buf[at + 1]!);
+  }
+
+  /** The target spec of the record at `at`. */
+  specAt(at: number): string {
+    return this.#spec(at);
+  }
+
+  /** Adds to counts[L] the live prefix rules whose prefix has L chars. */
+  countPrefixLengths(counts: Int32Array): void {
+    const buf = this.#buf;
+    for (let at = 0; at < this.#end; at += this.#recordLength(at)) if (buf[at] === 0) counts[buf[at + 1]!]!++;
   }
 
   /** Rules, the default route excluded. */
@@ -265,24 +365,28 @@ export class PackedRules {
     const start = this.#end;
     bytes.copy(this.#buf, start);
     this.#end += bytes.length;
-    for (let at = start; at < this.#end; ) {
-      const exact = (this.#buf[at]! & EXACT) !== 0;
-      const keyLen = this.#buf[at + 1]!;
-      const specLen = this.#buf.readUInt32LE(at + 2);
-      const k = at + HEADER;
-      this.#count(exact, this.#buf.toString('latin1', k, k + keyLen), this.#buf.toString('utf8', k + keyLen, k + keyLen + specLen), 1);
-      at = k + keyLen + specLen;
-    }
+    for (let at = start; at < this.#end; at += this.#recordLength(at)) this.#countAt(at, 1);
     this.#index = undefined; // rebuilt on the next keyed use
   }
 
-  /** A copy that changes independently (the arena without garbage, the index rebuilt on use). */
+  /** A copy that changes independently (the arena without garbage, with its own index). */
   clone(): PackedRules {
-    const copy = new PackedRules({ bytes: this.#end - this.#garbage });
-    for (const chunk of this.chunks(1 << 20)) copy.appendChunk(chunk);
-    copy.setDefault(this.defaultRoute);
+    const copy = PackedRules.adopt(this.copyRecords(), this.defaultRoute);
     copy.duplicates = this.duplicates;
     return copy;
+  }
+
+  /** The live records, copied into one buffer of their own (what `adopt` takes). */
+  copyRecords(): Buffer {
+    const records = Buffer.allocUnsafeSlow(this.#end - this.#garbage);
+    let n = 0;
+    for (const chunk of this.chunks(1 << 20)) n += chunk.copy(records, n);
+    return records;
+  }
+
+  /** Bytes of live records (what `chunks` yields in all). */
+  get recordBytes(): number {
+    return this.#end - this.#garbage;
   }
 
   /** Gives back the arena's unused reserve (after a load whose size was guessed). */
@@ -315,6 +419,24 @@ export class PackedRules {
     this.#live += sign;
     if (exact) this.#exact += sign;
     this.#sum.applySpec(exact ? 'exact' : 'prefix', key, spec, sign);
+  }
+
+  /** As #count, for the record at `at`, hashing its bytes (no string unless the spec is not ASCII). */
+  #countAt(at: number, sign: 1 | -1): void {
+    const buf = this.#buf;
+    const exact = (buf[at]! & EXACT) !== 0;
+    const k = at + HEADER;
+    const s = k + buf[at + 1]!;
+    const e = s + buf.readUInt32LE(at + 2);
+    const lanes = this.#lanes;
+    hashBothBytes(buf, k, s, lanes);
+    const ka = lanes[0]!;
+    const kb = lanes[1]!;
+    if (ascii(buf, s, e)) hashBothBytes(buf, s, e, lanes);
+    else hashBoth(buf.toString('utf8', s, e), lanes);
+    this.#live += sign;
+    if (exact) this.#exact += sign;
+    this.#sum.apply(exact ? 'exact' : 'prefix', ka, kb, lanes[0]!, lanes[1]!, sign);
   }
 
   #spec(at: number): string {
@@ -366,7 +488,7 @@ export class PackedRules {
     const end = at + HEADER + buf[at + 1]!;
     let h = FNV_OFFSET;
     for (let i = at + HEADER; i < end; i++) h = Math.imul(h ^ buf[i]!, FNV_PRIME);
-    return fmix32(h ^ ((buf[at]! & EXACT) !== 0 ? 0x2545f491 : 0));
+    return fmix32(h ^ ((buf[at]! & EXACT) !== 0 ? EXACT_SALT : 0));
   }
 
   #sameKey(at: number, exact: boolean, key: string): boolean {

@@ -120,6 +120,16 @@ export interface RouteTable {
   explain(clientId: string): RouteExplanation;
 }
 
+/** A table that takes changes one rule at a time (etcd deltas), each in O(1). */
+export interface MutableRouteTable extends RouteTable {
+  /** Adds or replaces the rule with this key (last write wins); throws on a bad rule, changing nothing. */
+  put(rule: RouteRule, opts?: { readonly revision?: string | number | undefined }): 'added' | 'replaced';
+  /** Removes the rule with this key; false when there was none. */
+  delete(key: RouteKey, opts?: { readonly revision?: string | number | undefined }): boolean;
+  /** Sets (or, with undefined, removes) the default route. */
+  setDefault(route: DefaultRoute | undefined, opts?: { readonly revision?: string | number | undefined }): void;
+}
+
 /** Holds the current table; a reload swaps the reference in one assignment. */
 export class RouteTableHolder {
   #current: RouteTable;

@@ -22,6 +22,7 @@
 import { altHash, fmix32, fnv1a } from './string-hash.js';
 import { compileTarget, CompiledTemplate, TemplateError, type TemplateReject } from './target-template.js';
 import type { UpstreamHealthView } from './upstream-health.js';
+import type { MatchKind, RouteMatch } from './route-table.js';
 
 /** Most members in one pool (each lookup scores every member). */
 export const MAX_POOL_MEMBERS = 64;
@@ -153,6 +154,27 @@ export function resolveTarget(
   out.member = ranked[0]!;
   out.allDown = true;
   return settle(renderMember(target.members[out.member]!, clientId, suffix), out);
+}
+
+/** The match of a rule of `kind` and `key` whose target is `t`, or undefined when its template rejects the clientId (`out` is scratch). */
+export function matchTarget(
+  t: RouteTarget,
+  kind: MatchKind,
+  key: string,
+  clientId: string,
+  suffix: string,
+  clientHash: number,
+  health: UpstreamHealthView | undefined,
+  out: Resolution,
+): RouteMatch | undefined {
+  if (typeof t === 'string') return { target: t, kind, key, member: -1, allDown: false };
+  if (!resolveTarget(t, clientId, suffix, clientHash, health, out)) return undefined;
+  return { target: out.target, kind, key, member: out.member, allDown: out.allDown };
+}
+
+/** Whether the target renders `{suffix}` (then a lookup passes the clientId's rest after the prefix). */
+export function usesSuffix(t: RouteTarget): boolean {
+  return typeof t !== 'string' && (t.kind === 'template' ? t.template.usesSuffix : t.usesSuffix);
 }
 
 function settle(url: string | TemplateReject, out: Resolution): boolean {

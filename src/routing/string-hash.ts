@@ -27,6 +27,23 @@ export function altHash(s: string): number {
   return h;
 }
 
+/**
+ * FNV-1a over `s`, with the state after each of its first `states.length - 1` chars in
+ * `states` (states[L] = the hash of the L-char prefix): one pass for every prefix probe.
+ */
+export function fnv1aPrefixes(s: string, states: Int32Array): number {
+  const n = s.length;
+  const upto = Math.min(n, states.length - 1);
+  let h = FNV_OFFSET;
+  states[0] = h;
+  for (let i = 0; i < upto; i++) {
+    h = Math.imul(h ^ s.charCodeAt(i), FNV_PRIME);
+    states[i + 1] = h;
+  }
+  for (let i = upto; i < n; i++) h = Math.imul(h ^ s.charCodeAt(i), FNV_PRIME);
+  return h;
+}
+
 /** Both lanes in one pass: out[0] = fnv1a(s), out[1] = altHash(s). */
 export function hashBoth(s: string, out: Int32Array): void {
   let a = FNV_OFFSET;
@@ -53,4 +70,17 @@ export function fmix32(h: number): number {
 /** 8 lowercase hex digits of a 32-bit value. */
 export function hex32(h: number): string {
   return (h >>> 0).toString(16).padStart(8, '0');
+}
+
+/** `hashBoth` of the bytes [start, end) read as one char each (latin1: for ASCII text, the same as the string's). */
+export function hashBothBytes(b: Uint8Array, start: number, end: number, out: Int32Array): void {
+  let a = FNV_OFFSET;
+  let h = ALT_OFFSET;
+  for (let i = start; i < end; i++) {
+    const c = b[i]!;
+    a = Math.imul(a ^ c, FNV_PRIME);
+    h = Math.imul(h ^ c, ALT_PRIME) ^ (h >>> 15);
+  }
+  out[0] = a;
+  out[1] = h;
 }

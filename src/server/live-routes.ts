@@ -26,9 +26,10 @@ import { Counter, Gauge } from 'prom-client';
 import type { Config, RouteChangePolicy } from '../config/schema.js';
 import type { RouteSetData, RouteReplica } from '../control/route-replica.js';
 import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
-import { buildRouteTable, buildRouteTableAsync } from '../routing/build-route-table.js';
-import { HashRouteTable } from '../routing/hash-route-table.js';
-import { RouteTableHolder, type RouteExplanation, type RouteMatch, type RouteTable } from '../routing/route-table.js';
+import { buildRouteTable } from '../routing/build-route-table.js';
+import { PackedRouteTable } from '../routing/packed-route-table.js';
+import { PackedRules } from '../routing/packed-rules.js';
+import { RouteTableHolder, type MutableRouteTable, type RouteExplanation, type RouteMatch, type RouteTable } from '../routing/route-table.js';
 import { UpstreamHealth, type UpstreamStatus } from '../routing/upstream-health.js';
 import type { Session } from '../relay/session.js';
 import type { GatewaySession } from './gateway-session.js';
@@ -62,8 +63,8 @@ export class LiveRoutes implements RouteReplica {
   readonly health: UpstreamHealth;
   readonly #host: LiveRoutesHost;
   readonly #workers: number;
-  /** The live table when it can take deltas (a HashRouteTable). */
-  #table: HashRouteTable | undefined;
+  /** The live table when it can take deltas. */
+  #table: MutableRouteTable | undefined;
   /** Sessions whose target is a pool member: their connect outcomes feed `health`. */
   readonly #pooled = new WeakSet<Session>();
   readonly #migrations: PacedCloses<GatewaySession>;
@@ -78,7 +79,7 @@ export class LiveRoutes implements RouteReplica {
     if (initial === undefined) {
       initial = opts.deferred ? buildRouteTable([], undefined, { health: this.health }) : buildRouteTable(config.routes, config.defaultRoute, { health: this.health });
     }
-    this.#table = initial instanceof HashRouteTable ? initial : undefined;
+    this.#table = 'put' in initial ? (initial as MutableRouteTable) : undefined;
     this.holder = new RouteTableHolder(initial);
     host.metrics.setRouteTable(initial.version, initial.size);
 
@@ -151,23 +152,21 @@ export class LiveRoutes implements RouteReplica {
 
   loadRoutes(set: RouteSetData, policy: RouteChangePolicy): Promise<string> {
     return this.#serial(async () => {
-      const next = await buildRouteTableAsync(set.rules, set.rules.defaultRoute, {
-        health: this.health,
-        revision: set.revision > 0 ? set.revision : undefined,
-      });
+      const rules = await PackedRules.adoptSliced(set.rules.copyRecords(), set.rules.defaultRoute);
+      const next = new PackedRouteTable(rules, { health: this.health, revision: set.revision > 0 ? set.revision : undefined });
       return this.#swapIn(next, policy);
     });
   }
 
   /**
-   * As loadRoutes, for a table already built (by a worker, from the chunks of a full set
-   * as they arrived; build it with `health` as its health view).
+   * As loadRoutes, for a table already built (by a worker, from the bytes of a full set;
+   * build it with `health` as its health view).
    */
-  loadTable(next: HashRouteTable, policy: RouteChangePolicy): Promise<string> {
+  loadTable(next: MutableRouteTable, policy: RouteChangePolicy): Promise<string> {
     return this.#serial(() => this.#swapIn(next, policy));
   }
 
-  async #swapIn(next: HashRouteTable, policy: RouteChangePolicy): Promise<string> {
+  async #swapIn(next: MutableRouteTable, policy: RouteChangePolicy): Promise<string> {
     const previous = this.holder.swap(next);
     this.#table = next;
     this.#host.metrics.setRouteTable(next.version, next.size);
@@ -183,7 +182,7 @@ export class LiveRoutes implements RouteReplica {
   applyRouteChanges(changes: readonly RouteChange[], revision: number, policy: RouteChangePolicy): Promise<string> {
     return this.#serial(async () => {
       const table = this.#table;
-      if (table === undefined) throw new Error('the live route table does not take changes (not a HashRouteTable)');
+      if (table === undefined) throw new Error('the live route table does not take changes');
       const opts = { revision };
       for (const c of changes) {
         if (c.type === 'put') table.put(c.rule, opts);
