@@ -3,9 +3,9 @@
  * serialization, so Buffers cross as Buffers).
  *
  * Requests carry an `id`; the worker answers each with one `reply` of that id.
- * A full route set travels as a file of packed records (route-set-files.ts: written
- * once by the primary, read by each worker, no IPC buffer per worker): `routes-file`
- * names it and is answered with the new table's version.
+ * A full route set travels as a file: the packed rules' image (route-set-files.ts:
+ * written once by the primary, read by each worker, no IPC buffer per worker);
+ * `routes-file` names it and is answered with the new table's version.
  */
 import type { DefaultRouteConfig } from '../config/route-schema.js';
 import type { RouteChangePolicy } from '../config/schema.js';
@@ -29,7 +29,7 @@ export type ToWorker =
   | { t: 'reload-credentials' }
   | { t: 'metrics'; id: number }
   | { t: 'drain' }
-  /** A full set: `bytes` of packed records at `path` (routing/packed-rules.ts), and the default route. */
+  /** A full set: the `bytes` long image of packed rules at `path` (route-set-files.ts), and the default route. */
   | { t: 'routes-file'; id: number; path: string; bytes: number; defaultRoute: DefaultRouteConfig | undefined; revision: number; policy: RouteChangePolicy }
   | { t: 'routes-delta'; id: number; changes: readonly RouteChange[]; revision: number; policy: RouteChangePolicy }
   | { t: 'upstream-mark'; id: number; url: string; down: boolean }

@@ -8,9 +8,8 @@
  */
 import type { Socket } from 'node:net';
 import { parseConfig } from '../config/load.js';
-import { readFile } from 'node:fs/promises';
 import { PackedRouteTable } from '../routing/packed-route-table.js';
-import { PackedRules } from '../routing/packed-rules.js';
+import { readRouteSetFile } from './route-set-files.js';
 import { createLogger, type Logger } from '../log.js';
 import { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import { Gateway } from '../server/gateway.js';
@@ -129,11 +128,9 @@ function onRouteMessage(gw: Gateway, msg: Exclude<ToWorker, { t: 'init' | 'conn'
       reply(msg.id, () => gw.metrics.registry.getMetricsAsJSON());
       break;
     case 'routes-file':
-      // The whole set in one buffer, indexed in place: no object per rule.
+      // The whole set as the primary packed and indexed it: no object per rule.
       reply(msg.id, async () => {
-        const records = await readFile(msg.path);
-        if (records.length !== msg.bytes) throw new Error(`the route set file ${msg.path} holds ${records.length} bytes, not ${msg.bytes}`);
-        const rules = await PackedRules.adoptSliced(records, msg.defaultRoute);
+        const rules = await readRouteSetFile(msg.path, msg.bytes, msg.defaultRoute);
         const table = new PackedRouteTable(rules, { health: live.health, revision: msg.revision > 0 ? msg.revision : undefined });
         return live.loadTable(table, msg.policy);
       });

@@ -9,6 +9,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import { stripComments } from 'jsonc-parser';
 import type { z } from 'zod';
 import { ConfigError } from '../errors.js';
+import { quickRule } from './route-rule-check.js';
 import { routeRuleSchema, type RouteRuleConfig } from './route-schema.js';
 import { configSchema, ETCD_SOURCE_ROUTES_MESSAGE, type Config } from './schema.js';
 
@@ -94,6 +95,11 @@ export async function parseConfigAsync(input: unknown, source = '<inline>', slic
     if ((i & 255) === 0 && performance.now() >= deadline) {
       await nextTurn();
       deadline = performance.now() + sliceMs;
+    }
+    const sure = quickRule(routes[i]);
+    if (sure !== undefined) {
+      checked[i] = Object.freeze(sure);
+      continue;
     }
     const r = routeRuleSchema.safeParse(routes[i]);
     if (r.success) checked[i] = deepFreeze(r.data);

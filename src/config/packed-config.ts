@@ -6,8 +6,9 @@
  *
  * The file is read as bytes and the `routes` array found without parsing the file
  * (route-array-scanner.ts); the rest of the file is parsed as usual, and each rule
- * alone, validated with routeRuleSchema, in time slices, and packed (the first rule
- * for a key wins, as in the route table). So a million rules never exist as a million
+ * alone, validated (route-rule-check.ts: by hand when it is certainly valid — the
+ * seed's form straight in the bytes, copied into the pack without a string — else by
+ * routeRuleSchema), in time slices, and packed (the first rule for a key wins, as in the route table). So a million rules never exist as a million
  * objects, nor the file as one string. The errors are those of `loadConfigFileAsync`,
  * word for word: a file the scanner is not sure of, or a rule that is not JSON, is
  * loaded that way instead (its whole-file JSON.parse then names the error).
@@ -18,6 +19,7 @@ import { ConfigError } from '../errors.js';
 import { PackedRules } from '../routing/packed-rules.js';
 import { deepFreeze, formatIssues, MAX_ROUTES, parseConfigAsync, parseJson, parseJsonc, unreadable } from './load.js';
 import { scanRouteArray, type RouteArrayLayout } from './route-array-scanner.js';
+import { plainRuleAt, quickRule } from './route-rule-check.js';
 import { routeRuleSchema } from './route-schema.js';
 import { configSchema, ETCD_SOURCE_ROUTES_MESSAGE, type Config } from './schema.js';
 
@@ -61,17 +63,29 @@ async function packRules(bytes: Buffer, layout: RouteArrayLayout, path: string, 
   const rest = configSchema.safeParse(input);
   const lines = rest.success ? [] : formatIssues(rest.error.issues);
   const rules = new PackedRules({ bytes: bytes.length * PACKED_PER_FILE_BYTE, rules: layout.count });
+  const spans = new Int32Array(5);
   let deadline = performance.now() + sliceMs;
   for (let i = 0; i < layout.count; i++) {
     if ((i & 255) === 0 && performance.now() >= deadline) {
       await nextTurn();
       deadline = performance.now() + sliceMs;
     }
+    const start = layout.starts[i]!;
+    const end = layout.ends[i]!;
+    if (plainRuleAt(bytes, start, end, spans)) {
+      rules.addBytes(spans[0] === 1, bytes, spans[1]!, spans[2]!, spans[3]!, spans[4]!);
+      continue;
+    }
     let value: unknown;
     try {
-      value = parseJsonc(bytes.toString('utf8', layout.starts[i]!, layout.ends[i]!));
+      value = parseJsonc(bytes.toString('utf8', start, end));
     } catch {
       return undefined;
+    }
+    const sure = quickRule(value);
+    if (sure !== undefined) {
+      rules.add(sure);
+      continue;
     }
     const r = routeRuleSchema.safeParse(value);
     if (r.success) rules.add(r.data);

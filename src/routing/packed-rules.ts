@@ -34,6 +34,12 @@ const MIN_SLOTS = 16;
 const COMPACT_MIN_GARBAGE = 1 << 20;
 /** Records handled between two looks at the clock while a pack adopts its bytes in slices. */
 const ADOPT_STEP = 4096;
+/** Longest key (MAX_CLIENT_ID_LENGTH). */
+const MAX_KEY = 128;
+/** An image (`image`, `fromImage`): the header's size, its first bytes, where its prefix-length counts start. */
+export const IMAGE_HEADER_BYTES = 1024;
+const IMAGE_MAGIC = 'STXRULE1';
+const IMAGE_LENGTHS_AT = 64;
 /** The salt of an exact key's index hash (a prefix key's is 0). */
 const EXACT_SALT = 0x2545f491;
 
@@ -79,14 +85,16 @@ function ascii(b: Buffer, start: number, end: number): boolean {
   return true;
 }
 
-/** Throws TypeError unless `bytes` are whole live records. */
-function checkRecords(bytes: Buffer): void {
-  for (let at = 0; at < bytes.length; ) {
+/** Throws TypeError unless `bytes` are whole live records; returns how many. */
+function checkRecords(bytes: Buffer): number {
+  let n = 0;
+  for (let at = 0; at < bytes.length; n++) {
     if (at + HEADER > bytes.length) throw new TypeError('a packed rule chunk ends inside a record header');
     const len = HEADER + bytes[at + 1]! + bytes.readUInt32LE(at + 2);
-    if ((bytes[at]! & ~EXACT) !== 0 || at + len > bytes.length) throw new TypeError('a packed rule chunk holds a malformed record');
+    if ((bytes[at]! & ~EXACT) !== 0 || bytes[at + 1]! > MAX_KEY || at + len > bytes.length) throw new TypeError('a packed rule chunk holds a malformed record');
     at += len;
   }
+  return n;
 }
 
 export class PackedRules {
@@ -96,6 +104,8 @@ export class PackedRules {
   #garbage = 0;
   #live = 0;
   #exact = 0;
+  /** Live prefix rules per prefix length. */
+  #prefixLengths = new Int32Array(MAX_KEY + 1);
   #index: Int32Array | undefined;
   readonly #sum = new RouteDigest();
   readonly #lanes = new Int32Array(2);
@@ -219,8 +229,63 @@ export class PackedRules {
 
   /** Adds to counts[L] the live prefix rules whose prefix has L chars. */
   countPrefixLengths(counts: Int32Array): void {
-    const buf = this.#buf;
-    for (let at = 0; at < this.#end; at += this.#recordLength(at)) if (buf[at] === 0) counts[buf[at + 1]!]!++;
+    for (let l = 0; l <= MAX_KEY; l++) counts[l]! += this.#prefixLengths[l]!;
+  }
+
+  /**
+   * The pack as another process takes it (`fromImage`): a header (IMAGE_HEADER_BYTES:
+   * counts, the rules' digest, the prefix lengths), the index and the records, so that
+   * the other process neither hashes nor indexes a rule. Little-endian, the host's order:
+   * an image is written and read on one machine. A pack with deleted records is imaged
+   * from a clean copy.
+   */
+  image(): { header: Buffer; index: Int32Array; records: Buffer } {
+    if (this.#garbage > 0) return this.clone().image();
+    const index = this.#ensureIndex();
+    const header = Buffer.alloc(IMAGE_HEADER_BYTES);
+    header.write(IMAGE_MAGIC, 0, 'latin1');
+    const rules = new RouteDigest();
+    rules.a = this.#sum.a;
+    rules.b = this.#sum.b;
+    if (this.#default !== undefined) rules.applySpec('default', '', this.#default, -1);
+    const fields = [this.#end, index.length, this.#live, this.#exact, rules.a, rules.b];
+    fields.forEach((v, i) => header.writeInt32LE(v | 0, 8 + 4 * i));
+    for (let l = 0; l <= MAX_KEY; l++) header.writeInt32LE(this.#prefixLengths[l]!, IMAGE_LENGTHS_AT + 4 * l);
+    return { header, index, records: this.#buf.subarray(0, this.#end) };
+  }
+
+  /** The sizes of the index (slots) and of the records (bytes) an image header announces; TypeError for a header that is not one. */
+  static imageSizes(header: Buffer): { slots: number; recordBytes: number } {
+    if (header.length < IMAGE_HEADER_BYTES || header.toString('latin1', 0, IMAGE_MAGIC.length) !== IMAGE_MAGIC) {
+      throw new TypeError('not a packed rule image (bad header)');
+    }
+    const slots = header.readInt32LE(12);
+    if (slots < MIN_SLOTS || (slots & (slots - 1)) !== 0) throw new TypeError('a packed rule image with a malformed index size');
+    return { slots, recordBytes: header.readInt32LE(8) };
+  }
+
+  /**
+   * The pack an `image` stands for. `records` holds the image's records from offset 0,
+   * and may be longer: the rest is room to grow (for puts) without a copy. Checks that
+   * the records are whole and as many as the header says (TypeError if not); the index
+   * and the digest are taken as written.
+   */
+  static fromImage(header: Buffer, index: Int32Array, records: Buffer, defaultRoute?: DefaultRoute): PackedRules {
+    const { slots, recordBytes } = PackedRules.imageSizes(header);
+    if (index.length !== slots || records.length < recordBytes) throw new TypeError('a packed rule image shorter than its header says');
+    const live = header.readInt32LE(16);
+    if (checkRecords(records.subarray(0, recordBytes)) !== live || live * 2 > slots) throw new TypeError('a packed rule image whose records do not match its header');
+    const pack = new PackedRules({ bytes: 0 });
+    pack.#buf = records;
+    pack.#end = recordBytes;
+    pack.#index = index;
+    pack.#live = live;
+    pack.#exact = header.readInt32LE(20);
+    pack.#sum.a = header.readInt32LE(24);
+    pack.#sum.b = header.readInt32LE(28);
+    for (let l = 0; l <= MAX_KEY; l++) pack.#prefixLengths[l] = header.readInt32LE(IMAGE_LENGTHS_AT + 4 * l);
+    pack.setDefault(defaultRoute);
+    return pack;
   }
 
   /** Rules, the default route excluded. */
@@ -261,6 +326,37 @@ export class PackedRules {
       return false;
     }
     this.#insert(h, exact, key, targetSpec(rule));
+    return true;
+  }
+
+  /**
+   * As `add`, for a rule whose key and target spec are the bytes [keyStart, keyEnd) and
+   * [specStart, specEnd) of `src` (ASCII, validated by the caller): copied in, no string made.
+   */
+  addBytes(exact: boolean, src: Buffer, keyStart: number, keyEnd: number, specStart: number, specEnd: number): boolean {
+    const keyLen = keyEnd - keyStart;
+    let fnv = FNV_OFFSET;
+    for (let i = keyStart; i < keyEnd; i++) fnv = Math.imul(fnv ^ src[i]!, FNV_PRIME);
+    const h = fmix32(fnv ^ (exact ? EXACT_SALT : 0));
+    this.#makeRoom();
+    if (this.#findBytes(h, exact, src, keyStart, keyLen) >= 0) {
+      this.duplicates++;
+      return false;
+    }
+    const specLen = specEnd - specStart;
+    this.#reserve(HEADER + keyLen + specLen);
+    const buf = this.#buf;
+    const at = this.#end;
+    buf[at] = exact ? EXACT : 0;
+    buf[at + 1] = keyLen;
+    buf.writeUInt32LE(specLen, at + 2);
+    // Short spans: a loop is cheaper than Buffer#copy's call.
+    let o = at + HEADER;
+    for (let i = keyStart; i < keyEnd; i++) buf[o++] = src[i]!;
+    for (let i = specStart; i < specEnd; i++) buf[o++] = src[i]!;
+    this.#end = at + HEADER + keyLen + specLen;
+    this.#countAt(at, 1);
+    this.#index![this.#probe(h)] = at + 1;
     return true;
   }
 
@@ -418,6 +514,7 @@ export class PackedRules {
   #count(exact: boolean, key: string, spec: string, sign: 1 | -1): void {
     this.#live += sign;
     if (exact) this.#exact += sign;
+    else this.#prefixLengths[key.length] += sign;
     this.#sum.applySpec(exact ? 'exact' : 'prefix', key, spec, sign);
   }
 
@@ -436,6 +533,7 @@ export class PackedRules {
     else hashBoth(buf.toString('utf8', s, e), lanes);
     this.#live += sign;
     if (exact) this.#exact += sign;
+    else this.#prefixLengths[buf[at + 1]!] += sign;
     this.#sum.apply(exact ? 'exact' : 'prefix', ka, kb, lanes[0]!, lanes[1]!, sign);
   }
 
@@ -507,6 +605,24 @@ export class PackedRules {
       const v = index[i]!;
       if (v === 0) return -1;
       if (this.#sameKey(v - 1, exact, key)) return i;
+    }
+  }
+
+  /** As #find, for a key given as the bytes [start, start + length) of `src`; the record's offset, or -1. */
+  #findBytes(h: number, exact: boolean, src: Buffer, start: number, length: number): number {
+    const index = this.#ensureIndex();
+    const buf = this.#buf;
+    const flag = exact ? EXACT : 0;
+    const mask = index.length - 1;
+    for (let i = h & mask; ; i = (i + 1) & mask) {
+      const v = index[i]!;
+      if (v === 0) return -1;
+      const at = v - 1;
+      if (buf[at] !== flag || buf[at + 1] !== length) continue;
+      const k = at + HEADER - start;
+      let j = start;
+      while (j < start + length && buf[k + j] === src[j]) j++;
+      if (j === start + length) return at;
     }
   }
 

@@ -15,6 +15,7 @@
  * it. `prefix/` with nothing after it is the empty prefix: a prefix rule matching
  * every clientId (the `default` key is still consulted only when nothing matches).
  */
+import { quickRule } from '../config/route-rule-check.js';
 import { defaultRouteSchema, routeRuleSchema, type DefaultRouteConfig, type RouteRuleConfig } from '../config/route-schema.js';
 import { formatIssues } from '../config/load.js';
 
@@ -62,7 +63,8 @@ export function routeEntryFromJson(key: string, json: unknown): ParsedRouteEntry
   if (!key.startsWith(EXACT) && !key.startsWith(PREFIX)) {
     return { kind: 'invalid', key, reason: `key must be "${EXACT}<clientId>", "${PREFIX}<clientIdPrefix>" or "${DEFAULT_KEY}"` };
   }
-  const r = routeRuleSchema.safeParse(json);
+  const sure = quickRule(json);
+  const r = sure !== undefined ? { success: true as const, data: sure } : routeRuleSchema.safeParse(json);
   if (!r.success) return { kind: 'invalid', key, reason: formatIssues(r.error.issues).join('; ') };
   if (ruleKey(r.data) !== key) {
     return { kind: 'invalid', key, reason: `value is the rule for key "${ruleKey(r.data)}", not for its own key` };

@@ -60,6 +60,9 @@ const rule = fc.oneof(
   fc.constant({ clientIdPrefix: 'bad-', openclawGateway: 'http://not-ws/' }),
   fc.constant({ clientIdPrefix: 'x', clientId: 'y', openclawGateway: 'ws://a/ws' }),
   fc.constant({ clientIdPrefix: 'q"\\]}[{,-', openclawGateway: 'ws://a/ws' }),
+  // The hand check's edges (route-rule-check.ts): it accepts some, leaves the others to the schema.
+  fc.record({ clientIdPrefix: fc.constantFrom('p-', 'q', 'a'.repeat(129)), openclawGateway: fc.constantFrom('ws://1.2.3.999/', 'ws://a:70000/', 'ws://xn--a.b/', 'ws://oc-1.tenants.internal:18789/ws', 'ws://a/%zz', 'ws://A-1.b2/x~') }),
+  fc.record({ clientId: fc.constantFrom('e', '', 'a'.repeat(129)), openclawGateway: fc.constantFrom('ws://oc-{suffix}.t/', 'ws://a/', 'ws://{clientId}.t/') }),
 );
 const settings = fc.record(
   {
