@@ -146,7 +146,7 @@ export const etcdSourceSchema = z.strictObject({
    * start while etcd is down. Relative to the working directory. `null`: no snapshot.
    */
   snapshotPath: z.string().min(1).nullable().default('data/routes.snapshot'),
-  /** At start, how long etcd is tried before falling back to the snapshot. */
+  /** At start, how long etcd is tried (a status request) before falling back to the snapshot; not a bound on the load. */
   dialTimeoutMs: ms(100, 600_000).default(5_000),
   /** Deadline of each etcd request (one page of the initial load). */
   requestTimeoutMs: ms(100, 600_000).default(10_000),

@@ -9,7 +9,9 @@
  * etcd costs one small delta, not a rebuild.
  *
  * Outages:
- * - etcd unreachable at start: retries for `dialTimeoutMs`, then serves the snapshot
+ * - etcd unreachable at start: retries for `dialTimeoutMs` (reaching etcd: a status
+ *   request, O(1); the load that follows takes as long as it takes, `requestTimeoutMs`
+ *   per page, so a million keys on a busy etcd do not look like an outage), then serves the snapshot
  *   (status 'degraded') and keeps retrying; on reconnect it watches from the snapshot's
  *   revision+1 and so replays exactly what it missed. No snapshot: start() rejects with
  *   STRATIX_ERR_ROUTE_SOURCE_UNAVAILABLE.
@@ -53,7 +55,10 @@ export interface EtcdRouteSourceOptions {
   /** Where the local snapshot lives. Without it the gateway cannot start while etcd is down. */
   snapshotPath?: string | undefined;
   logger: Logger;
-  /** How long start() keeps trying etcd before it falls back to the snapshot. Default 5000. */
+  /**
+   * How long start() keeps trying to reach etcd (a status request) before it falls back
+   * to the snapshot. Default 5000. The load after etcd answered is not bounded by it.
+   */
   dialTimeoutMs?: number;
   /** Deadline of each etcd request (one page of the load). Default 10000. */
   requestTimeoutMs?: number;
@@ -250,19 +255,21 @@ export class EtcdRouteSource extends EventEmitter<RouteSourceEvents> implements 
   }
 
   /**
-   * Loads the whole prefix into a new map and swaps it in. `dialDeadline`: the first
-   * request (a count, which also proves etcd answers) must finish by then.
+   * Loads the whole prefix into a new map and swaps it in. `dialDeadline`: etcd must
+   * answer by then (a status request, whose cost does not grow with the keys); the load
+   * itself is bounded by `requestTimeoutMs` per page, however long it takes in all.
    */
   async #loadFull(dialDeadline?: number): Promise<void> {
     const started = this.#opts.now();
-    const total = await this.#countKeys(dialDeadline);
+    if (dialDeadline !== undefined) await this.#store.ping(Math.max(1, Math.min(this.#opts.requestTimeoutMs, dialDeadline - Date.now())));
     for (let attempt = 1; ; attempt++) {
-      const routes = new PackedRules({ bytes: total * 64 });
+      let routes: PackedRules | undefined;
       const invalid = new Set<string>();
       let loaded = 0;
       let nextProgress = this.#opts.progressEveryKeys;
       try {
-        const res = await this.#store.readAll(this.#opts.pageSize, async (pairs, revision) => {
+        const res = await this.#store.readAll(this.#opts.pageSize, async (pairs, revision, total) => {
+          routes ??= new PackedRules({ bytes: total * 64, rules: total });
           for (let i = 0; i < pairs.length; i++) {
             // Validation costs ~3 µs a key: yield now and then, so that a big page does
             // not hold up the process that serves connections while it reloads.
@@ -288,6 +295,7 @@ export class EtcdRouteSource extends EventEmitter<RouteSourceEvents> implements 
           this.#log.warn({ invalid: invalid.size, logged: this.#opts.maxInvalidLogLines }, 'more invalid route values were skipped');
         }
         this.#invalidValuesTotal += invalid.size;
+        routes ??= new PackedRules();
         routes.trim();
         this.#rules = routes;
         this.#invalid = invalid;
@@ -304,11 +312,6 @@ export class EtcdRouteSource extends EventEmitter<RouteSourceEvents> implements 
         throw err;
       }
     }
-  }
-
-  async #countKeys(deadline?: number): Promise<number> {
-    const timeout = deadline === undefined ? this.#opts.requestTimeoutMs : Math.max(1, Math.min(this.#opts.requestTimeoutMs, deadline - Date.now()));
-    return this.#store.count(timeout);
   }
 
   async #watchLoop(): Promise<void> {

@@ -153,6 +153,26 @@ describe('EtcdRouteSource with a real etcd', () => {
     assert.equal(snap.length, 20_003);
   });
 
+  test('dialTimeoutMs bounds reaching etcd, not reading it: a load longer than it still starts the gateway', async (t) => {
+    // At a million keys the load takes tens of seconds; here 4,000 keys in pages of 10
+    // (400 requests, each also counting the keys after it) outlast a 100 ms dial window.
+    const store = storeFor('/t-slow/');
+    await store.write(Array.from({ length: 4_000 }, (_, i) => prefix(`slow-${i}-`, i)), []);
+    const { logger, lines } = captureLogger();
+    const source = sourceFor({ prefix: '/t-slow/', logger, dialTimeoutMs: 100, pageSize: 10, progressEveryKeys: 1_000 });
+    const started = Date.now();
+    const set = await source.start();
+    const elapsed = Date.now() - started;
+    t.diagnostic(`load of 4000 keys in 400 pages: ${elapsed} ms`);
+    assert.ok(elapsed > 100, `the load must outlast the dial window for this test to mean anything (took ${elapsed} ms)`);
+    assert.equal(set.origin, 'etcd');
+    assert.equal(set.rules.size, 4_000);
+    assert.equal(source.status.state, 'ok');
+    assert.deepEqual(asMap(set), await etcdMap(store));
+    const progress = lines.filter((l) => l.msg === 'loading routes from etcd');
+    assert.ok(progress.length >= 3 && progress.every((l) => l['total'] === 4_000), 'progress counts against the total of the first page');
+  });
+
   test('a page larger than the receive limit is asked again, smaller', async () => {
     const writer = storeFor('/t-big/');
     await writer.write(Array.from({ length: 2000 }, (_, i) => exact(`big-${i}`, `${i}-${'x'.repeat(200)}`)), []);
