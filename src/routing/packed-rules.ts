@@ -1,7 +1,9 @@
 /**
- * A rule set packed into bytes: what a process that routes nothing (the primary)
- * keeps of a million rules, and what travels to the workers. No object and no
- * string per rule: one byte arena of records and one Int32Array hash index.
+ * A rule set packed into bytes: what every process keeps of a million rules (the
+ * primary, the etcd source, and a worker's table, packed-route-table.ts, which looks
+ * rules up in place), and what travels to the workers (`image`, route-set-files.ts).
+ * No object and no string per rule: one byte arena of records and one Int32Array
+ * hash index.
  *
  * Record (the codec): [flags u8][key length u8][spec length u32 LE][key][spec]
  *   flags: bit 0 = exact rule (`clientId`), else a prefix rule; bit 7 = deleted.
@@ -12,8 +14,8 @@
  * ~53 bytes, plus 8 bytes of index at the index's lowest load.
  *
  * The index (open addressing, linear probing, backward-shift deletion, load ≤ 0.5)
- * holds offset+1 of each live record; it is built on first keyed use, so a set that
- * is only filled and read in order (a transfer to a worker) never has one. A deleted
+ * holds offset+1 of each live record; it is built on first keyed use (or taken from
+ * an image). A deleted
  * record stays in the arena, marked, until the garbage outweighs the live bytes; then
  * the arena is rewritten (O(live)).
  *
@@ -116,25 +118,6 @@ export class PackedRules {
   constructor(opts: PackedRulesOptions = {}) {
     this.#buf = Buffer.allocUnsafeSlow(Math.max(MIN_BYTES, Math.ceil(opts.bytes ?? 0)));
     if (opts.rules !== undefined) this.#rebuildIndex(opts.rules);
-  }
-
-  /**
-   * Calls `each` with every rule of a chunk in the wire form of `chunks`, without
-   * keeping them (a worker builds its table straight from the chunks). Throws
-   * TypeError, before any call, when the bytes are not whole records.
-   */
-  static readChunk(chunk: Uint8Array, each: (rule: RouteRule) => void): number {
-    const bytes = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-    checkRecords(bytes);
-    let n = 0;
-    for (let at = 0; at < bytes.length; n++) {
-      const keyLen = bytes[at + 1]!;
-      const specLen = bytes.readUInt32LE(at + 2);
-      const k = at + HEADER;
-      each(ruleOf((bytes[at]! & EXACT) !== 0, bytes.toString('latin1', k, k + keyLen), bytes.toString('utf8', k + keyLen, k + keyLen + specLen)));
-      at = k + keyLen + specLen;
-    }
-    return n;
   }
 
   /** A pack of `rules` (first wins per key) and the default route. */
@@ -425,7 +408,7 @@ export class PackedRules {
 
   /**
    * The live records in chunks of at most about `maxBytes` (a record is never split):
-   * the wire form of a full set (appendChunk and readChunk read it). Each chunk is a view
+   * the wire form of a set (`adopt` takes them joined). Each chunk is a view
    * of the arena, not a copy (sending a million rules to 16 workers allocates nothing
    * per chunk); use it before the pack changes again.
    */
@@ -447,22 +430,6 @@ export class PackedRules {
       at += len;
     }
     if (from !== -1) yield buf.subarray(from, end);
-  }
-
-  /**
-   * Appends records in the wire form of `chunks`. Throws TypeError (and appends nothing)
-   * when the bytes are not whole records. Keys are not checked for duplicates: the chunks
-   * must come from one pack.
-   */
-  appendChunk(chunk: Uint8Array): void {
-    const bytes = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-    checkRecords(bytes);
-    this.#reserve(bytes.length);
-    const start = this.#end;
-    bytes.copy(this.#buf, start);
-    this.#end += bytes.length;
-    for (let at = start; at < this.#end; at += this.#recordLength(at)) this.#countAt(at, 1);
-    this.#index = undefined; // rebuilt on the next keyed use
   }
 
   /** A copy that changes independently (the arena without garbage, with its own index). */

@@ -61,21 +61,21 @@ test('after any adds, puts and deletes the pack holds what a map holds, with the
   );
 });
 
-test('chunks read back into the same rules and version, whatever the chunk size', () => {
+test('chunks, adopted, read back into the same rules and version, whatever the chunk size; an image too', () => {
   fc.assert(
     fc.property(fc.array(rule, { maxLength: 150 }), fc.integer({ min: 1, max: 400 }), (rules, maxBytes) => {
       const pack = PackedRules.from(rules);
       for (const r of rules.slice(0, 10)) pack.delete(r); // garbage in the arena is skipped
-      const copy = new PackedRules();
-      for (const chunk of pack.chunks(maxBytes)) copy.appendChunk(new Uint8Array(chunk));
-      assert.equal(copy.version, pack.version);
-      assert.equal(copy.size, pack.size);
-      assert.deepEqual(sorted(copy.rules()), sorted(pack.rules()));
-      const read: RouteRule[] = [];
-      let counted = 0;
-      for (const chunk of pack.chunks(maxBytes)) counted += PackedRules.readChunk(chunk, (r) => read.push(r));
-      assert.equal(counted, pack.size);
-      assert.deepEqual(sorted(read), sorted(pack.rules()));
+      const copies = [PackedRules.adopt(Buffer.concat([...pack.chunks(maxBytes)]))];
+      const { header, index, records } = pack.image();
+      copies.push(PackedRules.fromImage(Buffer.from(header), Int32Array.from(index), Buffer.from(records)));
+      for (const copy of copies) {
+        assert.equal(copy.version, pack.version);
+        assert.equal(copy.size, pack.size);
+        assert.equal(copy.exactCount, pack.exactCount);
+        assert.deepEqual(sorted(copy.rules()), sorted(pack.rules()));
+        for (const r of pack.rules()) assert.deepEqual(copy.get(r), r);
+      }
       const clone = pack.clone();
       assert.equal(clone.version, pack.version);
       clone.put({ clientIdPrefix: 'only-in-the-clone', openclawGateway: 'ws://x/ws' });
@@ -86,19 +86,20 @@ test('chunks read back into the same rules and version, whatever the chunk size'
   );
 });
 
-test('a chunk that is not whole records is refused and appends nothing', () => {
+test('bytes that are not whole records are refused', () => {
   const pack = PackedRules.from([{ clientIdPrefix: 'a-', openclawGateway: 'ws://a/ws' }]);
   const [chunk] = [...pack.chunks(1024)];
-  const copy = new PackedRules();
-  assert.throws(() => copy.appendChunk(chunk!.subarray(0, chunk!.length - 1)), /malformed record/);
-  assert.throws(() => copy.appendChunk(chunk!.subarray(0, 3)), /inside a record header/);
+  assert.throws(() => PackedRules.adopt(chunk!.subarray(0, chunk!.length - 1)), /malformed record/);
+  assert.throws(() => PackedRules.adopt(chunk!.subarray(0, 3)), /inside a record header/);
   const bad = Buffer.from(chunk!);
   bad[0] = 0x42;
-  assert.throws(() => copy.appendChunk(bad), /malformed record/);
-  let called = 0;
-  assert.throws(() => PackedRules.readChunk(Buffer.concat([chunk!, bad]), () => called++), /malformed record/);
-  assert.equal(called, 0, 'nothing of a bad chunk is read');
-  assert.equal(copy.size, 0);
+  assert.throws(() => PackedRules.adopt(bad), /malformed record/);
+  const { header, index, records } = pack.image();
+  const lying = Buffer.from(header);
+  lying.writeInt32LE(2, 16); // two live rules, says the header
+  assert.throws(() => PackedRules.fromImage(lying, index, records), /do not match its header/);
+  assert.throws(() => PackedRules.fromImage(header, index, records.subarray(0, records.length - 1)), /shorter than its header says/);
+  assert.throws(() => PackedRules.fromImage(header, new Int32Array(8), records), /shorter than its header says|malformed index/);
 });
 
 test('many deletes rewrite the arena and keep every remaining rule reachable', () => {
