@@ -9,9 +9,11 @@ if (!exists("out")) out = 'docs/rules-growth.png'
 set terminal png size 1400,560 font ",10"
 set output out
 set datafile separator ","
-sel(s, w) = sprintf("< awk -F, '$2==\"%s\" && $3==\"%s\"' %s", s, w, csv)
+# Rows of one bench run: `date` (the CSV's first column), by default the last run's.
+if (!exists("date")) date = system(sprintf("tail -n 1 %s | cut -d, -f1", csv))
+sel(s, w) = sprintf("< awk -F, '$1==\"%s\" && $2==\"%s\" && $3==\"%s\"' %s", date, s, w, csv)
 mib(b, n) = (b * n / 1048576.0 > 0.1) ? b * n / 1048576.0 : 0.1
-set multiplot layout 1,2 title "A million rules in every process (seed-format clientIdPrefix rules)"
+set multiplot layout 1,2 title sprintf("A million rules in every process (seed-format clientIdPrefix rules), run of %s", date)
 set grid
 set logscale x 10
 set xrange [5000:2000000]
@@ -28,7 +30,9 @@ plot \
   sel("file","16") using 4:(mib($6,$4)) with linespoints lw 2 pt 7 dt 3 title "file, 16: primary", \
   sel("file","16") using 4:(mib($7,$4)) with linespoints lw 2 pt 5 dt 3 title "file, 16: largest worker", \
   sel("etcd","auto") using 4:(mib($6,$4)) with linespoints lw 2 pt 9 title "etcd, auto: primary", \
-  sel("etcd","auto") using 4:(mib($7,$4)) with linespoints lw 2 pt 11 title "etcd, auto: largest worker"
+  sel("etcd","auto") using 4:(mib($7,$4)) with linespoints lw 2 pt 11 title "etcd, auto: largest worker", \
+  sel("etcd","16") using 4:(mib($6,$4)) with linespoints lw 2 pt 9 dt 3 title "etcd, 16: primary", \
+  sel("etcd","16") using 4:(mib($7,$4)) with linespoints lw 2 pt 11 dt 3 title "etcd, 16: largest worker"
 unset logscale y
 set yrange [0:800]
 set ylabel "RSS growth per rule, bytes"
@@ -41,5 +45,7 @@ plot \
   sel("file","16") using 4:6 with linespoints lw 2 pt 7 dt 3 title "file, 16: primary", \
   sel("file","16") using 4:7 with linespoints lw 2 pt 5 dt 3 title "file, 16: largest worker", \
   sel("etcd","auto") using 4:6 with linespoints lw 2 pt 9 title "etcd, auto: primary", \
-  sel("etcd","auto") using 4:7 with linespoints lw 2 pt 11 title "etcd, auto: largest worker"
+  sel("etcd","auto") using 4:7 with linespoints lw 2 pt 11 title "etcd, auto: largest worker", \
+  sel("etcd","16") using 4:6 with linespoints lw 2 pt 9 dt 3 title "etcd, 16: primary", \
+  sel("etcd","16") using 4:7 with linespoints lw 2 pt 11 dt 3 title "etcd, 16: largest worker"
 unset multiplot

@@ -434,7 +434,14 @@ export class PackedRules {
 
   /** A copy that changes independently (the arena without garbage, with its own index). */
   clone(): PackedRules {
-    const copy = PackedRules.adopt(this.copyRecords(), this.defaultRoute);
+    let copy: PackedRules;
+    if (this.#garbage === 0) {
+      // Offsets stay valid: copy the arena and the index as they are, hash nothing.
+      const { header, index, records } = this.image();
+      copy = PackedRules.fromImage(header, Int32Array.from(index), Buffer.from(records), this.defaultRoute);
+    } else {
+      copy = PackedRules.adopt(this.copyRecords(), this.defaultRoute);
+    }
     copy.duplicates = this.duplicates;
     return copy;
   }
