@@ -280,7 +280,7 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
   restoreOutcome(messageId: string, atMs: number, outcome: number): void {
     const h = this.host;
     const o = outcome < 0 ? NackCodes.UPSTREAM_LOST.index : outcome;
-    (this.dups ??= new DuplicateCache(h.settings.duplicateWindowMessages, h.settings.resumeWindowMs)).remember(messageId, atMs, o);
+    this.#evicted((this.dups ??= new DuplicateCache(h.settings.duplicateWindowMessages, h.settings.resumeWindowMs)).remember(messageId, atMs, o));
     h.log.appendMessage(this.handle, atMs, messageId, o);
     h.log.pin(h.log.currentSegment, atMs + h.settings.resumeWindowMs);
   }
@@ -676,7 +676,7 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
     if (!binary && !isUtf8(frame.subarray(at))) return this.#refuse(id, NackCodes.INVALID_UTF8, 'a text payload must be valid UTF-8');
     maskPayload(frame, n);
     const now = h.clock.wallMs();
-    dups.remember(id, now);
+    this.#evicted(dups.remember(id, now));
     h.log.appendMessage(this.handle, now, id, undefined);
     h.log.pin(h.log.currentSegment, now + h.settings.resumeWindowMs);
     counters.bytesReceived[Direction.ClientToUpstream] += n;
@@ -687,6 +687,11 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
     h.touch(this);
     // An upstream that reads slower than the client sends: stop reading the client now, not after the turn.
     if (out.waitingBytes + (this.upstream?.bufferedAmount ?? 0) > h.relay.highWaterMarkBytes) this.#pauseClientReads(READS_PAUSED_FOR_UPSTREAM);
+  }
+
+  /** `n` messageIds were forgotten to keep the duplicate cache at reliable.duplicateWindowMessages. */
+  #evicted(n: number): void {
+    if (n > 0) this.host.metrics.duplicateEvictions.inc(n);
   }
 
   /** The write of `messageId` to the upstream completed: ACK (on the connection it came on). */
@@ -729,7 +734,7 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
     if (!remember) h.counters.messagesReceived[Direction.ClientToUpstream]++; // a malformed DATA still counts
     if (messageId !== null && remember) {
       const now = h.clock.wallMs();
-      this.dups!.remember(messageId, now, nack.index);
+      this.#evicted(this.dups!.remember(messageId, now, nack.index));
       h.log.appendMessage(this.handle, now, messageId, nack.index, false);
       h.log.pin(h.log.currentSegment, now + h.settings.resumeWindowMs);
     }
