@@ -52,6 +52,14 @@ function isIdChar(c: number): boolean {
   return c >= 0x21 && c <= 0x7e && c !== QUOTE && c !== BACKSLASH;
 }
 
+/** Bytes that end or spoil a plain string (1): the quote, a backslash, control characters; and for ASCII strings, the rest. */
+const STOPS = new Uint8Array(256);
+for (let c = 0; c < 0x20; c++) STOPS[c] = 1;
+STOPS[QUOTE] = 1;
+STOPS[BACKSLASH] = 1;
+const STOPS_ASCII = STOPS.slice();
+for (let c = 0x7f; c < 0x100; c++) STOPS_ASCII[c] = 1;
+
 export class ClientDataScanner {
   messageId = '';
   binary = false;
@@ -110,13 +118,13 @@ export class ClientDataScanner {
   #stringEnd(ascii: boolean): number {
     const raw = this.#raw;
     if (this.#next() !== QUOTE) return -1;
+    const stop = ascii ? STOPS_ASCII : STOPS;
     for (let i = this.#at; i < this.#end; i++) {
       const c = raw[i]!;
-      if (c === QUOTE) {
-        this.#at = i + 1;
-        return i;
-      }
-      if (c === BACKSLASH || c < 0x20 || (ascii && c > 0x7e)) return -1;
+      if (stop[c] === 0) continue;
+      if (c !== QUOTE) return -1;
+      this.#at = i + 1;
+      return i;
     }
     return -1;
   }
