@@ -37,9 +37,7 @@ import { Backoff } from '../time/backoff.js';
 import { DuplicateCache, IN_FLIGHT, ACKED } from './duplicate-cache.js';
 import {
   ackFrame,
-  base64DecodedLength,
   dataFrame,
-  decodeBase64Into,
   EnvelopeType,
   envelopeStart,
   eventText,
@@ -50,11 +48,11 @@ import {
   parseClientEnvelope,
   textFrameOf,
   welcomeText,
-  type DataEnvelope,
   type SessionEventName,
   type Welcome,
 } from './envelope-codec.js';
 import { EnvelopeRing } from './envelope-ring.js';
+import { base64DecodedLength, base64DecodedLengthOf, decodeBase64BytesInto, decodeBase64Into } from './strict-base64.js';
 import { bareBody, RecordKind, sessionBody, type SessionState } from './log-records.js';
 import type { ReliableHost } from './reliable-host.js';
 import type { EndReason } from './reliable-metrics.js';
@@ -282,7 +280,7 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
   restoreOutcome(messageId: string, atMs: number, outcome: number): void {
     const h = this.host;
     const o = outcome < 0 ? NackCodes.UPSTREAM_LOST.index : outcome;
-    (this.dups ??= new DuplicateCache(h.settings.duplicateWindowMessages, h.settings.resumeWindowMs)).remember(messageId, atMs, o);
+    this.#evicted((this.dups ??= new DuplicateCache(h.settings.duplicateWindowMessages, h.settings.resumeWindowMs)).remember(messageId, atMs, o));
     h.log.appendMessage(this.handle, atMs, messageId, o);
     h.log.pin(h.log.currentSegment, atMs + h.settings.resumeWindowMs);
   }
@@ -618,10 +616,16 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
       leg.close(CloseCode.UNSUPPORTED_DATA.code, 'stratix.v1 frames are JSON text');
       return;
     }
+    const scan = this.host.scanner;
+    if (scan.scan(payload, this.clientId)) {
+      const { messageId, binary: bin, dataStart, dataEnd } = scan;
+      if (scan.ack < 0 || this.#takeAck(leg, scan.ack)) this.#takeData(messageId, bin, payload, dataStart, dataEnd);
+      return;
+    }
     const e = parseClientEnvelope(payload, this.clientId);
     switch (e.type) {
       case EnvelopeType.Data:
-        if (e.ack < 0 || this.#takeAck(leg, e.ack)) this.#takeData(e);
+        if (e.ack < 0 || this.#takeAck(leg, e.ack)) this.#takeData(e.messageId, e.binary, e.data, 0, e.data.length);
         break;
       case EnvelopeType.Ack:
         this.#takeAck(leg, e.seq);
@@ -639,9 +643,9 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
     }
   }
 
-  #takeData(e: DataEnvelope): void {
+  /** A DATA whose base64 is `data[start, end)` (the envelope's bytes, or the string JSON.parse gave). */
+  #takeData(id: string, binary: boolean, data: Buffer | string, start: number, end: number): void {
     const h = this.host;
-    const id = e.messageId;
     const dups = (this.dups ??= new DuplicateCache(h.settings.duplicateWindowMessages, h.settings.resumeWindowMs));
     const prior = dups.lookup(id);
     if (prior !== undefined) {
@@ -662,16 +666,17 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
     // Sent before the client read upstream_reset: meant for the old upstream, not the fresh one.
     if (this.ackedSeq < this.#resetSeq) return this.#refuse(id, NackCodes.UPSTREAM_NOT_OPEN, `acknowledge upstream_reset (seq ${this.#resetSeq}) first`);
     if (!h.log.writable) return this.#refuse(id, NackCodes.LOG_UNAVAILABLE, 'the message log cannot be written');
-    const n = base64DecodedLength(e.data);
+    const n = typeof data === 'string' ? base64DecodedLength(data) : base64DecodedLengthOf(data, start, end);
     if (n < 0) return this.#refuse(id, NackCodes.BAD_BASE64, 'data is not strict base64');
     if (n > h.relay.maxMessageBytes) return this.#refuse(id, NackCodes.TOO_LARGE, `payload over ${h.relay.maxMessageBytes} bytes`);
-    const frame = allocMaskedFrame(e.binary ? OP_BINARY : OP_TEXT, n);
+    const frame = allocMaskedFrame(binary ? OP_BINARY : OP_TEXT, n);
     const at = frame.length - n;
-    if (!decodeBase64Into(e.data, frame, at, n)) return this.#refuse(id, NackCodes.BAD_BASE64, 'data is not strict base64');
-    if (!e.binary && !isUtf8(frame.subarray(at))) return this.#refuse(id, NackCodes.INVALID_UTF8, 'a text payload must be valid UTF-8');
+    const decoded = typeof data === 'string' ? decodeBase64Into(data, frame, at, n) : decodeBase64BytesInto(data, start, end, frame, at, n);
+    if (!decoded) return this.#refuse(id, NackCodes.BAD_BASE64, 'data is not strict base64');
+    if (!binary && !isUtf8(frame.subarray(at))) return this.#refuse(id, NackCodes.INVALID_UTF8, 'a text payload must be valid UTF-8');
     maskPayload(frame, n);
     const now = h.clock.wallMs();
-    dups.remember(id, now);
+    this.#evicted(dups.remember(id, now));
     h.log.appendMessage(this.handle, now, id, undefined);
     h.log.pin(h.log.currentSegment, now + h.settings.resumeWindowMs);
     counters.bytesReceived[Direction.ClientToUpstream] += n;
@@ -682,6 +687,11 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
     h.touch(this);
     // An upstream that reads slower than the client sends: stop reading the client now, not after the turn.
     if (out.waitingBytes + (this.upstream?.bufferedAmount ?? 0) > h.relay.highWaterMarkBytes) this.#pauseClientReads(READS_PAUSED_FOR_UPSTREAM);
+  }
+
+  /** `n` messageIds were forgotten to keep the duplicate cache at reliable.duplicateWindowMessages. */
+  #evicted(n: number): void {
+    if (n > 0) this.host.metrics.duplicateEvictions.inc(n);
   }
 
   /** The write of `messageId` to the upstream completed: ACK (on the connection it came on). */
@@ -724,7 +734,7 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
     if (!remember) h.counters.messagesReceived[Direction.ClientToUpstream]++; // a malformed DATA still counts
     if (messageId !== null && remember) {
       const now = h.clock.wallMs();
-      this.dups!.remember(messageId, now, nack.index);
+      this.#evicted(this.dups!.remember(messageId, now, nack.index));
       h.log.appendMessage(this.handle, now, messageId, nack.index, false);
       h.log.pin(h.log.currentSegment, now + h.settings.resumeWindowMs);
     }
