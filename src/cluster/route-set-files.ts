@@ -1,7 +1,7 @@
 /**
  * How a full route set reaches the workers: the primary writes the packed rules' image
- * once (PackedRules.image: a header with the counts and the digest, the hash index,
- * the records) to a file (mode 0600, in a private directory under the system's temp
+ * once (PackedRules.image: a header with the counts and the digest, the hash index
+ * and its Bloom filter, the records) to a file (mode 0600, in a private directory under the system's temp
  * dir), and every worker that loads the set reads that file (`routes-file`,
  * messages.ts) into two buffers it looks rules up in, in place
  * (routing/packed-route-table.ts). So a million rules cost the primary one write of
@@ -48,7 +48,7 @@ export class RouteSetFiles {
     let file = this.#files.get(rules);
     if (file === undefined) {
       const image = rules.image();
-      const bytes = image.header.length + image.index.byteLength + image.records.length;
+      const bytes = image.header.length + image.index.byteLength + image.filter.byteLength + image.records.length;
       const name = `routes-${++this.#n}.bin`;
       const written = this.#directory().then((dir) => writeFile(join(dir, name), pieces(image), { mode: 0o600, flag: 'wx' }));
       file = { path: name, bytes, refs: 0, written };
@@ -88,9 +88,10 @@ export class RouteSetFiles {
 }
 
 /** The file's bytes, in pieces (views: nothing is copied). */
-function* pieces({ header, index, records }: ReturnType<PackedRules['image']>): Generator<Buffer> {
+function* pieces({ header, index, filter, records }: ReturnType<PackedRules['image']>): Generator<Buffer> {
   yield header;
   yield Buffer.from(index.buffer, index.byteOffset, index.byteLength);
+  yield Buffer.from(filter.buffer, filter.byteOffset, filter.byteLength);
   for (let at = 0; at < records.length; at += WRITE_CHUNK) yield records.subarray(at, at + WRITE_CHUNK);
 }
 
@@ -101,13 +102,16 @@ export async function readRouteSetFile(path: string, bytes: number, defaultRoute
     const { size } = await file.stat();
     const header = Buffer.alloc(IMAGE_HEADER_BYTES);
     if (size >= IMAGE_HEADER_BYTES) await readFully(file, header, 0);
-    const { slots, recordBytes } = PackedRules.imageSizes(header);
-    if (size !== bytes || IMAGE_HEADER_BYTES + slots * 4 + recordBytes !== bytes) throw new TypeError(`the route set file ${path} is not the ${bytes} bytes it should be`);
+    const { slots, filterBytes, recordBytes } = PackedRules.imageSizes(header);
+    const indexBytes = slots * 4;
+    if (size !== bytes || IMAGE_HEADER_BYTES + indexBytes + filterBytes + recordBytes !== bytes) throw new TypeError(`the route set file ${path} is not the ${bytes} bytes it should be`);
     const index = new Int32Array(slots);
     await readFully(file, Buffer.from(index.buffer), IMAGE_HEADER_BYTES);
+    const filter = new Int32Array(filterBytes / 4);
+    await readFully(file, Buffer.from(filter.buffer), IMAGE_HEADER_BYTES + indexBytes);
     const records = Buffer.allocUnsafeSlow(recordBytes + Math.max(MIN_GROWTH, Math.ceil(recordBytes / GROWTH_SHARE)));
-    await readFully(file, records.subarray(0, recordBytes), IMAGE_HEADER_BYTES + slots * 4);
-    return PackedRules.fromImage(header, index, records, defaultRoute);
+    await readFully(file, records.subarray(0, recordBytes), IMAGE_HEADER_BYTES + indexBytes + filterBytes);
+    return PackedRules.fromImage(header, index, filter, records, defaultRoute);
   } finally {
     await file.close();
   }

@@ -32,6 +32,8 @@ const DELETED = 0x80;
 const HEADER = 6;
 const MIN_BYTES = 4096;
 const MIN_SLOTS = 16;
+/** Bloom filter bits per index slot (at load ≤ 0.5: ≥ 16 bits a key, ~6% false positives). */
+const FILTER_BITS = 8;
 /** Garbage below this is never worth a rewrite. */
 const COMPACT_MIN_GARBAGE = 1 << 20;
 /** Records handled between two looks at the clock while a pack adopts its bytes in slices. */
@@ -109,6 +111,11 @@ export class PackedRules {
   /** Live prefix rules per prefix length. */
   #prefixLengths = new Int32Array(MAX_KEY + 1);
   #index: Int32Array | undefined;
+  /** A one-hash Bloom filter over the index's keys (FILTER_BITS bits per slot), and its shift. */
+  #filter: Int32Array = new Int32Array(0);
+  #filterShift = 32;
+  /** Keys deleted since the filter was built (their bits stay set). */
+  #stale = 0;
   readonly #sum = new RouteDigest();
   readonly #lanes = new Int32Array(2);
   #default: string | undefined;
@@ -170,7 +177,7 @@ export class PackedRules {
     }
     let slots = MIN_SLOTS;
     while (slots < this.#live * 2) slots *= 2;
-    this.#index = new Int32Array(slots);
+    this.#newIndex(slots);
     n = 0;
     for (let at = 0; at < this.#end; at += this.#recordLength(at)) {
       this.#place(at);
@@ -185,10 +192,12 @@ export class PackedRules {
    */
   find(exact: boolean, fnv: number, text: string, length: number): number {
     const index = this.#ensureIndex();
+    const h = fmix32(fnv ^ (exact ? EXACT_SALT : 0));
+    if (!this.#mayHold(h)) return -1;
     const buf = this.#buf;
     const flag = exact ? EXACT : 0;
     const mask = index.length - 1;
-    for (let i = fmix32(fnv ^ (exact ? EXACT_SALT : 0)) & mask; ; i = (i + 1) & mask) {
+    for (let i = h & mask; ; i = (i + 1) & mask) {
       const v = index[i]!;
       if (v === 0) return -1;
       const at = v - 1;
@@ -217,12 +226,12 @@ export class PackedRules {
 
   /**
    * The pack as another process takes it (`fromImage`): a header (IMAGE_HEADER_BYTES:
-   * counts, the rules' digest, the prefix lengths), the index and the records, so that
+   * counts, the rules' digest, the prefix lengths), the index, its filter and the records, so that
    * the other process neither hashes nor indexes a rule. Little-endian, the host's order:
    * an image is written and read on one machine. A pack with deleted records is imaged
    * from a clean copy.
    */
-  image(): { header: Buffer; index: Int32Array; records: Buffer } {
+  image(): { header: Buffer; index: Int32Array; filter: Int32Array; records: Buffer } {
     if (this.#garbage > 0) return this.clone().image();
     const index = this.#ensureIndex();
     const header = Buffer.alloc(IMAGE_HEADER_BYTES);
@@ -234,17 +243,17 @@ export class PackedRules {
     const fields = [this.#end, index.length, this.#live, this.#exact, rules.a, rules.b];
     fields.forEach((v, i) => header.writeInt32LE(v | 0, 8 + 4 * i));
     for (let l = 0; l <= MAX_KEY; l++) header.writeInt32LE(this.#prefixLengths[l]!, IMAGE_LENGTHS_AT + 4 * l);
-    return { header, index, records: this.#buf.subarray(0, this.#end) };
+    return { header, index, filter: this.#filter, records: this.#buf.subarray(0, this.#end) };
   }
 
   /** The sizes of the index (slots) and of the records (bytes) an image header announces; TypeError for a header that is not one. */
-  static imageSizes(header: Buffer): { slots: number; recordBytes: number } {
+  static imageSizes(header: Buffer): { slots: number; filterBytes: number; recordBytes: number } {
     if (header.length < IMAGE_HEADER_BYTES || header.toString('latin1', 0, IMAGE_MAGIC.length) !== IMAGE_MAGIC) {
       throw new TypeError('not a packed rule image (bad header)');
     }
     const slots = header.readInt32LE(12);
     if (slots < MIN_SLOTS || (slots & (slots - 1)) !== 0) throw new TypeError('a packed rule image with a malformed index size');
-    return { slots, recordBytes: header.readInt32LE(8) };
+    return { slots, filterBytes: (slots * FILTER_BITS) >>> 3, recordBytes: header.readInt32LE(8) };
   }
 
   /**
@@ -253,15 +262,17 @@ export class PackedRules {
    * the records are whole and as many as the header says (TypeError if not); the index
    * and the digest are taken as written.
    */
-  static fromImage(header: Buffer, index: Int32Array, records: Buffer, defaultRoute?: DefaultRoute): PackedRules {
+  static fromImage(header: Buffer, index: Int32Array, filter: Int32Array, records: Buffer, defaultRoute?: DefaultRoute): PackedRules {
     const { slots, recordBytes } = PackedRules.imageSizes(header);
-    if (index.length !== slots || records.length < recordBytes) throw new TypeError('a packed rule image shorter than its header says');
+    if (index.length !== slots || filter.length !== (slots * FILTER_BITS) >>> 5 || records.length < recordBytes) throw new TypeError('a packed rule image shorter than its header says');
     const live = header.readInt32LE(16);
     if (checkRecords(records.subarray(0, recordBytes)) !== live || live * 2 > slots) throw new TypeError('a packed rule image whose records do not match its header');
     const pack = new PackedRules({ bytes: 0 });
     pack.#buf = records;
     pack.#end = recordBytes;
+    pack.#newIndex(slots);
     pack.#index = index;
+    pack.#filter = filter;
     pack.#live = live;
     pack.#exact = header.readInt32LE(20);
     pack.#sum.a = header.readInt32LE(24);
@@ -282,7 +293,7 @@ export class PackedRules {
 
   /** Bytes the pack holds (arena and index), for logs and benchmarks. */
   get byteLength(): number {
-    return this.#buf.length + (this.#index?.byteLength ?? 0);
+    return this.#buf.length + (this.#index?.byteLength ?? 0) + this.#filter.byteLength;
   }
 
   /** The digest of the rules and the default route (equal to HashRouteTable's for the same rules). */
@@ -339,7 +350,7 @@ export class PackedRules {
     for (let i = specStart; i < specEnd; i++) buf[o++] = src[i]!;
     this.#end = at + HEADER + keyLen + specLen;
     this.#countAt(at, 1);
-    this.#index![this.#probe(h)] = at + 1;
+    this.#slot(h, at);
     return true;
   }
 
@@ -437,8 +448,8 @@ export class PackedRules {
     let copy: PackedRules;
     if (this.#garbage === 0) {
       // Offsets stay valid: copy the arena and the index as they are, hash nothing.
-      const { header, index, records } = this.image();
-      copy = PackedRules.fromImage(header, Int32Array.from(index), Buffer.from(records), this.defaultRoute);
+      const { header, index, filter, records } = this.image();
+      copy = PackedRules.fromImage(header, Int32Array.from(index), Int32Array.from(filter), Buffer.from(records), this.defaultRoute);
     } else {
       copy = PackedRules.adopt(this.copyRecords(), this.defaultRoute);
     }
@@ -482,7 +493,7 @@ export class PackedRules {
     buf.write(spec, at + HEADER + key.length, 'utf8');
     this.#end = at + HEADER + key.length + specLen;
     this.#count(exact, key, spec, 1);
-    this.#index![this.#probe(h)] = at + 1;
+    this.#slot(h, at);
   }
 
   #count(exact: boolean, key: string, spec: string, sign: 1 | -1): void {
@@ -533,6 +544,7 @@ export class PackedRules {
     this.#garbage += this.#recordLength(at);
     this.#count(exact, key, spec, -1);
     this.#unslot(slot);
+    if (++this.#stale > 1024 && this.#stale > this.#live) this.#rebuildFilter();
   }
 
   #maybeCompact(): void {
@@ -574,6 +586,7 @@ export class PackedRules {
   /** The index slot holding this key, or -1. */
   #find(h: number, exact: boolean, key: string): number {
     const index = this.#ensureIndex();
+    if (!this.#mayHold(h)) return -1;
     const mask = index.length - 1;
     for (let i = h & mask; ; i = (i + 1) & mask) {
       const v = index[i]!;
@@ -585,6 +598,7 @@ export class PackedRules {
   /** As #find, for a key given as the bytes [start, start + length) of `src`; the record's offset, or -1. */
   #findBytes(h: number, exact: boolean, src: Buffer, start: number, length: number): number {
     const index = this.#ensureIndex();
+    if (!this.#mayHold(h)) return -1;
     const buf = this.#buf;
     const flag = exact ? EXACT : 0;
     const mask = index.length - 1;
@@ -623,12 +637,46 @@ export class PackedRules {
   #rebuildIndex(entries: number): void {
     let slots = MIN_SLOTS;
     while (slots < entries * 2) slots *= 2;
-    this.#index = new Int32Array(slots);
+    this.#newIndex(slots);
     for (let at = 0; at < this.#end; at += this.#recordLength(at)) if ((this.#buf[at]! & DELETED) === 0) this.#place(at);
   }
 
   #place(at: number): void {
-    this.#index![this.#probe(this.#hashAt(at))] = at + 1;
+    this.#slot(this.#hashAt(at), at);
+  }
+
+  /** Puts record `at` (index hash h) into the index and the filter. */
+  #slot(h: number, at: number): void {
+    this.#index![this.#probe(h)] = at + 1;
+    const bit = Math.imul(h, 0x9e3779b1) >>> this.#filterShift;
+    this.#filter[bit >>> 5]! |= 1 << (bit & 31);
+  }
+
+  /** False when no live key has index hash h (most probes for a key that is not there end here, in cache). */
+  #mayHold(h: number): boolean {
+    const bit = Math.imul(h, 0x9e3779b1) >>> this.#filterShift;
+    return (this.#filter[bit >>> 5]! & (1 << (bit & 31))) !== 0;
+  }
+
+  /** An empty index of `slots` slots and its filter (FILTER_BITS per slot). */
+  #newIndex(slots: number): void {
+    this.#index = new Int32Array(slots);
+    this.#filter = new Int32Array((slots * FILTER_BITS) >>> 5);
+    this.#filterShift = 32 - Math.log2(slots * FILTER_BITS);
+    this.#stale = 0;
+  }
+
+  /** Deleted keys leave their bits set: once they outnumber the live ones, the filter is built again. */
+  #rebuildFilter(): void {
+    const index = this.#index!;
+    this.#filter.fill(0);
+    this.#stale = 0;
+    for (let i = 0; i < index.length; i++) {
+      const v = index[i]!;
+      if (v === 0) continue;
+      const bit = Math.imul(this.#hashAt(v - 1), 0x9e3779b1) >>> this.#filterShift;
+      this.#filter[bit >>> 5]! |= 1 << (bit & 31);
+    }
   }
 
   /** Empties a slot and shifts back the entries after it that probed past it. */

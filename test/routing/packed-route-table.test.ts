@@ -42,8 +42,8 @@ const clientIds = fc.array(fc.oneof(fc.string({ unit: keyChar, maxLength: 8 }), 
 
 /** The pack another process makes of this one's image (what a worker does with the primary's file). */
 function fromImage(pack: PackedRules): PackedRules {
-  const { header, index, records } = pack.image();
-  return PackedRules.fromImage(Buffer.from(header), Int32Array.from(index), Buffer.from(records), pack.defaultRoute);
+  const { header, index, filter, records } = pack.image();
+  return PackedRules.fromImage(Buffer.from(header), Int32Array.from(index), Int32Array.from(filter), Buffer.from(records), pack.defaultRoute);
 }
 
 /** Rules that pass the table (the valid ones: a pack holds only validated rules). */
@@ -149,7 +149,7 @@ test('a route set file: what the primary writes, a worker reads into the same ru
     writeFileSync(bad, Buffer.alloc(2048));
     await assert.rejects(readRouteSetFile(bad, 2048, undefined), { name: 'TypeError', message: 'not a packed rule image (bad header)' });
     const corrupt = readFileSync(path);
-    corrupt[IMAGE_HEADER_BYTES + corrupt.readInt32LE(12) * 4] = 0x7f; // the first record's flags
+    corrupt[IMAGE_HEADER_BYTES + corrupt.readInt32LE(12) * 5] = 0x7f; // the first record's flags (after the index and its filter)
     writeFileSync(bad, corrupt);
     await assert.rejects(readRouteSetFile(bad, bytes, undefined), { name: 'TypeError' });
 

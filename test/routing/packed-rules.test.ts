@@ -67,8 +67,8 @@ test('chunks, adopted, read back into the same rules and version, whatever the c
       const pack = PackedRules.from(rules);
       for (const r of rules.slice(0, 10)) pack.delete(r); // garbage in the arena is skipped
       const copies = [PackedRules.adopt(Buffer.concat([...pack.chunks(maxBytes)]))];
-      const { header, index, records } = pack.image();
-      copies.push(PackedRules.fromImage(Buffer.from(header), Int32Array.from(index), Buffer.from(records)));
+      const { header, index, filter, records } = pack.image();
+      copies.push(PackedRules.fromImage(Buffer.from(header), Int32Array.from(index), Int32Array.from(filter), Buffer.from(records)));
       for (const copy of copies) {
         assert.equal(copy.version, pack.version);
         assert.equal(copy.size, pack.size);
@@ -94,12 +94,12 @@ test('bytes that are not whole records are refused', () => {
   const bad = Buffer.from(chunk!);
   bad[0] = 0x42;
   assert.throws(() => PackedRules.adopt(bad), /malformed record/);
-  const { header, index, records } = pack.image();
+  const { header, index, filter, records } = pack.image();
   const lying = Buffer.from(header);
   lying.writeInt32LE(2, 16); // two live rules, says the header
-  assert.throws(() => PackedRules.fromImage(lying, index, records), /do not match its header/);
-  assert.throws(() => PackedRules.fromImage(header, index, records.subarray(0, records.length - 1)), /shorter than its header says/);
-  assert.throws(() => PackedRules.fromImage(header, new Int32Array(8), records), /shorter than its header says|malformed index/);
+  assert.throws(() => PackedRules.fromImage(lying, index, filter, records), /do not match its header/);
+  assert.throws(() => PackedRules.fromImage(header, index, filter, records.subarray(0, records.length - 1)), /shorter than its header says/);
+  assert.throws(() => PackedRules.fromImage(header, new Int32Array(8), filter, records), /shorter than its header says|malformed index/);
 });
 
 test('many deletes rewrite the arena and keep every remaining rule reachable', () => {
