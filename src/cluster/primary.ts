@@ -46,6 +46,7 @@ import { listenTls, type TlsListener } from '../security/tls-listener.js';
 import { LOOPBACK_WARNING, loopbackTargets } from '../security/trust-topology.js';
 import { TlsPipe } from './tls-pipe.js';
 import type { PackedRules } from '../routing/packed-rules.js';
+import { fullCollection } from './full-collection.js';
 import { RouteSetFiles } from './route-set-files.js';
 
 export interface PrimaryOptions {
@@ -130,6 +131,7 @@ export class Primary {
       pick: (clientId) => shardOf(clientId, count),
       logger: this.logger,
       registry: this.metrics.registry,
+      collectGarbage: fullCollection(),
     });
     const sessions = new SessionAdmin({ replicas: this.workers, defaultRatePerSecond: config.routing.migrateRatePerSecond, primary: this.#stats });
     const ops = opsAdmin({ snapshots: () => this.#snapshots(), uptimeSeconds: () => this.#uptimeSeconds(), readiness: () => this.readiness() });

@@ -61,6 +61,12 @@ export interface RouteControllerOptions {
   readonly logger: Logger;
   /** Where the controller's metrics go. */
   readonly registry: Registry;
+  /**
+   * A full garbage collection, run once a full set has reached every replica (and after
+   * an etcd snapshot write): the transient buffers of a big load then leave a process
+   * that would not collect on its own (the primary: cluster/full-collection.ts).
+   */
+  readonly collectGarbage?: (() => void) | undefined;
 }
 
 /** What POST /admin/reload answers (200). */
@@ -140,6 +146,9 @@ export class RouteController {
   #chain: Promise<unknown> = Promise.resolve();
   #pendingReload: Promise<ReloadResult> | undefined;
   #closed = false;
+  /** A full set went out since the last collection. */
+  #fullSinceCollect = false;
+  #collectTimer: NodeJS.Timeout | undefined;
   readonly #reloadFailures: Counter;
   readonly #degraded: Gauge;
 
@@ -202,7 +211,7 @@ export class RouteController {
       const e = config.routeSource.etcd;
       // Loaded on demand: the etcd client (gRPC, protobufjs) costs ~10 MiB of RSS per process.
       const { EtcdRouteSource } = await import('../sources/etcd-route-source.js');
-      const source = new EtcdRouteSource({ ...e, snapshotPath: e.snapshotPath ?? undefined, logger: this.#opts.logger });
+      const source = new EtcdRouteSource({ ...e, snapshotPath: e.snapshotPath ?? undefined, logger: this.#opts.logger, onSnapshotWritten: () => this.#collectSoon() });
       this.#source = source;
       source.on('status', (s) => this.#onSourceStatus(s));
       try {
@@ -314,6 +323,7 @@ export class RouteController {
     if (this.#seq > 0 && version === this.#version) return false;
     const previous = this.#version || undefined;
     this.#base = { kind: 'full', seq: ++this.#seq, set, version };
+    this.#fullSinceCollect = true;
     this.#deltas = [];
     this.#logStart = this.#seq + 1;
     this.#version = version;
@@ -405,12 +415,32 @@ export class RouteController {
     if (base !== undefined && base.seq >= this.#logStart - 1) return base;
     const copy = this.#source!.current();
     this.#base = { kind: 'full', seq: this.#seq, set: { rules: copy.rules, revision: copy.revision }, version: copy.rules.version };
+    this.#fullSinceCollect = true;
     return this.#base;
   }
 
-  /** etcd: once every replica holds the latest version, the copy of the source's set is not needed. */
+  /**
+   * Once every replica holds the latest version: etcd's copy of the source's set is not
+   * needed any more, and what a full set left behind is collected.
+   */
   #releaseBase(): void {
-    if (this.#source !== undefined && this.#base !== undefined && this.converged && this.#replicas.every((r) => !r.pumping)) this.#base = undefined;
+    if (!this.converged || this.#replicas.some((r) => r.pumping)) return;
+    if (this.#source !== undefined) this.#base = undefined;
+    if (this.#fullSinceCollect) {
+      this.#fullSinceCollect = false;
+      this.#collectSoon();
+    }
+  }
+
+  /** One collection on the next turn (several requests in a row share it). */
+  #collectSoon(): void {
+    const collect = this.#opts.collectGarbage;
+    if (collect === undefined || this.#collectTimer !== undefined || this.#closed) return;
+    this.#collectTimer = setTimeout(() => {
+      this.#collectTimer = undefined;
+      collect();
+    }, 0);
+    this.#collectTimer.unref();
   }
 
   // --- replicas -------------------------------------------------------------------
@@ -522,6 +552,7 @@ export class RouteController {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    clearTimeout(this.#collectTimer);
     this.#watcher?.close();
     for (const r of this.#replicas) clearTimeout(r.retry);
     await this.#source?.close();

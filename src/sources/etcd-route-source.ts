@@ -54,6 +54,8 @@ export interface EtcdRouteSourceOptions {
   prefix?: string;
   /** Where the local snapshot lives. Without it the gateway cannot start while etcd is down. */
   snapshotPath?: string | undefined;
+  /** Called after each snapshot write (its copy of the set is garbage now). */
+  onSnapshotWritten?: (() => void) | undefined;
   logger: Logger;
   /**
    * How long start() keeps trying to reach etcd (a status request) before it falls back
@@ -104,9 +106,10 @@ const VALIDATE_SLICE = 2048;
 
 export class EtcdRouteSource extends EventEmitter<RouteSourceEvents> implements RouteSource {
   readonly prefix: string;
-  readonly #opts: Required<Omit<EtcdRouteSourceOptions, 'snapshotPath' | 'prefix' | 'logger' | 'endpoints'>>;
+  readonly #opts: Required<Omit<EtcdRouteSourceOptions, 'snapshotPath' | 'onSnapshotWritten' | 'prefix' | 'logger' | 'endpoints'>>;
   readonly #endpoints: readonly string[];
   readonly #snapshotPath: string | undefined;
+  readonly #onSnapshotWritten: (() => void) | undefined;
   readonly #log: Logger;
   readonly #store: EtcdRouteStore;
   readonly #backoff: Backoff;
@@ -137,6 +140,7 @@ export class EtcdRouteSource extends EventEmitter<RouteSourceEvents> implements 
     this.prefix = options.prefix ?? DEFAULT_ROUTE_PREFIX;
     this.#endpoints = options.endpoints;
     this.#snapshotPath = options.snapshotPath;
+    this.#onSnapshotWritten = options.onSnapshotWritten;
     this.#log = options.logger.child({ component: 'etcd-route-source' });
     this.#opts = {
       dialTimeoutMs: options.dialTimeoutMs ?? 5_000,
@@ -532,6 +536,7 @@ export class EtcdRouteSource extends EventEmitter<RouteSourceEvents> implements 
       try {
         await writeRouteSnapshot(this.#snapshotPath, header, snapshotEntries(copy), count);
         this.#snapshotWritesTotal++;
+        this.#onSnapshotWritten?.();
         this.#log.debug({ path: this.#snapshotPath, entries: count, revision: header.revision, elapsedMs: this.#opts.now() - started }, 'route snapshot written');
       } catch (err) {
         this.#snapshotWriteFailuresTotal++;
