@@ -159,14 +159,35 @@ export function ackText(messageId: string): string {
   return `{"type":1,"messageId":"${messageId}"}`;
 }
 
-/** The frame of an ACK (messageIds are ASCII by construction: no UTF-8 scan needed). */
+const ACK_HEAD = Buffer.from('{"type":1,"messageId":"', 'latin1');
+const ACK_TEXT_EXTRA = ACK_HEAD.length + 2; // and '"}'
+
+/** The length of the frame of an ACK for `messageId`. */
+export function ackFrameLength(messageId: string): number {
+  const len = messageId.length + ACK_TEXT_EXTRA;
+  return frameHeaderLength(len) + len;
+}
+
+/**
+ * Writes the frame of an ACK into `out` at `at` (it needs `ackFrameLength` bytes);
+ * returns the offset after it. messageIds are printable ASCII by construction: their
+ * characters are their bytes.
+ */
+export function writeAckFrame(out: Buffer, at: number, messageId: string): number {
+  const len = messageId.length + ACK_TEXT_EXTRA;
+  writeTextHeader(out, len, at);
+  let o = at + frameHeaderLength(len);
+  for (let i = 0; i < ACK_HEAD.length; i++) out[o++] = ACK_HEAD[i]!;
+  for (let i = 0; i < messageId.length; i++) out[o++] = messageId.charCodeAt(i);
+  out[o++] = 0x22; // "
+  out[o++] = 0x7d; // }
+  return o;
+}
+
+/** The frame of an ACK. */
 export function ackFrame(messageId: string): Buffer {
-  const len = messageId.length + 25; // {"type":1,"messageId":""}
-  if (len >= 126) return textFrameOf(ackText(messageId));
-  const frame = Buffer.allocUnsafe(2 + len);
-  frame[0] = 0x81;
-  frame[1] = len;
-  frame.write(ackText(messageId), 2, 'latin1');
+  const frame = Buffer.allocUnsafe(ackFrameLength(messageId));
+  writeAckFrame(frame, 0, messageId);
   return frame;
 }
 
@@ -199,17 +220,17 @@ export function frameHeaderLength(len: number): number {
   return len < 126 ? 2 : len < 65536 ? 4 : 10;
 }
 
-/** Writes an unmasked FIN text frame header for a `len`-byte payload at the start of `frame`. */
-export function writeTextHeader(frame: Buffer, len: number): void {
-  frame[0] = 0x80 | OP_TEXT;
-  if (len < 126) frame[1] = len;
+/** Writes an unmasked FIN text frame header for a `len`-byte payload at `at` (the start) of `frame`. */
+export function writeTextHeader(frame: Buffer, len: number, at = 0): void {
+  frame[at] = 0x80 | OP_TEXT;
+  if (len < 126) frame[at + 1] = len;
   else if (len < 65536) {
-    frame[1] = 126;
-    frame.writeUInt16BE(len, 2);
+    frame[at + 1] = 126;
+    frame.writeUInt16BE(len, at + 2);
   } else {
-    frame[1] = 127;
-    frame.writeUInt32BE(Math.floor(len / 0x100000000), 2);
-    frame.writeUInt32BE(len >>> 0, 6);
+    frame[at + 1] = 127;
+    frame.writeUInt32BE(Math.floor(len / 0x100000000), at + 2);
+    frame.writeUInt32BE(len >>> 0, at + 6);
   }
 }
 

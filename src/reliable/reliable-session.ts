@@ -37,6 +37,7 @@ import { Backoff } from '../time/backoff.js';
 import { DuplicateCache, IN_FLIGHT, ACKED } from './duplicate-cache.js';
 import {
   ackFrame,
+  ackFrameLength,
   dataFrame,
   EnvelopeType,
   envelopeStart,
@@ -48,11 +49,12 @@ import {
   parseClientEnvelope,
   textFrameOf,
   welcomeText,
+  writeAckFrame,
   type SessionEventName,
   type Welcome,
 } from './envelope-codec.js';
 import { EnvelopeRing } from './envelope-ring.js';
-import { base64DecodedLength, base64DecodedLengthOf, decodeBase64BytesInto, decodeBase64Into } from './strict-base64.js';
+import { base64DecodedLength, base64DecodedLengthOf, decodeBase64BytesInto, decodeBase64Into, DECODED, DECODED_ASCII, INVALID } from './strict-base64.js';
 import { bareBody, RecordKind, sessionBody, type SessionState } from './log-records.js';
 import type { ReliableHost } from './reliable-host.js';
 import type { EndReason } from './reliable-metrics.js';
@@ -104,6 +106,9 @@ const CLIENT_READS_HELD = CLIENT_READS_PAUSED | READS_PAUSED_FOR_UPSTREAM | CLIE
 /** Reasons the upstream's reads are stopped. */
 const UPSTREAM_HELD = PAUSED_SESSION | PAUSED_INSTANCE | UPSTREAM_RATE;
 /** Frames to one client up to this many bytes in all are concatenated into one write. */
+/** A frame for the client, or the messageId of an ACK to write as one. */
+type ClientFrame = Buffer | string;
+
 const COALESCE_MAX = 16 * 1024;
 
 export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectTimed, OutboxOwner, RatePaused {
@@ -149,7 +154,8 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
   serial = 0;
   openedAt = 0;
   /** Small frames (ACK, NACK) for the client at this turn's flush. */
-  #toClient: Buffer[] | null = null;
+  /** Frames for the client at the next flush; a string is the messageId of an ACK (written in place then). */
+  #toClient: ClientFrame[] | null = null;
   #connect: UpstreamConnect | null = null;
   #backoff: Backoff | null = null;
   /** Its rate buckets (admission.client), made on its first message when a limit is set. */
@@ -510,21 +516,26 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
     this.flags &= ~SMALL_DUE;
   }
 
-  /** Writes `frames` to the client: one write (small ones concatenated), or a corked batch when large. */
-  #write(c: Leg, frames: Buffer[]): void {
+  /** Writes `frames` to the client: one write (small ones concatenated, ACKs written in place), or a corked batch when large. */
+  #write(c: Leg, frames: ClientFrame[]): void {
     this.#toClient = null;
     this.flags |= SENT;
-    if (frames.length === 1) c.write(frames[0]!);
-    else {
-      let total = 0;
-      for (const f of frames) total += f.length;
-      if (total <= COALESCE_MAX) c.write(Buffer.concat(frames, total));
-      else {
-        const socket = c.socket;
-        socket.cork();
-        for (const f of frames) socket.write(f);
-        socket.uncork();
+    let total = 0;
+    for (const f of frames) total += typeof f === 'string' ? ackFrameLength(f) : f.length;
+    if (frames.length === 1 && typeof frames[0] !== 'string') c.write(frames[0]!);
+    else if (total <= COALESCE_MAX) {
+      const out = Buffer.allocUnsafe(total);
+      let at = 0;
+      for (const f of frames) {
+        if (typeof f === 'string') at = writeAckFrame(out, at, f);
+        else at += f.copy(out, at);
       }
+      c.write(out);
+    } else {
+      const socket = c.socket;
+      socket.cork();
+      for (const f of frames) socket.write(typeof f === 'string' ? ackFrame(f) : f);
+      socket.uncork();
     }
     // A client that sends but does not read its ACKs holds a bounded buffer: stop reading it.
     if (c.bufferedAmount > this.host.relay.highWaterMarkBytes) this.#pauseClientReads(CLIENT_READS_PAUSED);
@@ -671,9 +682,9 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
     if (n > h.relay.maxMessageBytes) return this.#refuse(id, NackCodes.TOO_LARGE, `payload over ${h.relay.maxMessageBytes} bytes`);
     const frame = allocMaskedFrame(binary ? OP_BINARY : OP_TEXT, n);
     const at = frame.length - n;
-    const decoded = typeof data === 'string' ? decodeBase64Into(data, frame, at, n) : decodeBase64BytesInto(data, start, end, frame, at, n);
-    if (!decoded) return this.#refuse(id, NackCodes.BAD_BASE64, 'data is not strict base64');
-    if (!binary && !isUtf8(frame.subarray(at))) return this.#refuse(id, NackCodes.INVALID_UTF8, 'a text payload must be valid UTF-8');
+    const decoded = typeof data === 'string' ? (decodeBase64Into(data, frame, at, n) ? DECODED : INVALID) : decodeBase64BytesInto(data, start, end, frame, at, n);
+    if (decoded === INVALID) return this.#refuse(id, NackCodes.BAD_BASE64, 'data is not strict base64');
+    if (!binary && decoded !== DECODED_ASCII && !isUtf8(frame.subarray(at))) return this.#refuse(id, NackCodes.INVALID_UTF8, 'a text payload must be valid UTF-8');
     maskPayload(frame, n);
     const now = h.clock.wallMs();
     this.#evicted(dups.remember(id, now));
@@ -716,7 +727,7 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
   #answer(messageId: string, outcome: number): void {
     if (outcome === ACKED) {
       this.host.metrics.acksSent++;
-      this.#queueClient(ackFrame(messageId));
+      this.#queueClient(messageId);
     } else {
       const nack = nackByIndex(outcome) ?? NackCodes.UPSTREAM_LOST;
       this.host.metrics.nacks.inc({ code: nack.code });
@@ -743,7 +754,7 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
     this.#queueClient(textFrameOf(nackText(messageId, nack, reason)));
   }
 
-  #queueClient(frame: Buffer): void {
+  #queueClient(frame: ClientFrame): void {
     if (this.client === null) return;
     (this.#toClient ??= []).push(frame);
     this.host.touch(this);

@@ -30,3 +30,13 @@ test('an ACK frame is the ACK envelope, exactly, for every messageId length', as
     assert.deepEqual(JSON.parse(f.subarray(h).toString()), { type: 1, messageId: id });
   }
 });
+
+test('ACK frames written in place one after another are the frames of their ACK envelopes', async () => {
+  const { ackFrameLength, ackText, textFrameOf, writeAckFrame } = await import('../../src/reliable/envelope-codec.js');
+  const ids = ['a', 'msg-001', 'x'.repeat(100), 'y'.repeat(101), 'z'.repeat(128), '!#$%&\'()*+,-./:;<=>?@[]^_`{|}~'];
+  const out = Buffer.alloc(ids.reduce((n, id) => n + ackFrameLength(id), 3), 0xee);
+  let at = 3;
+  for (const id of ids) at = writeAckFrame(out, at, id);
+  assert.equal(at, out.length);
+  assert.deepEqual(out.subarray(3), Buffer.concat(ids.map((id) => textFrameOf(ackText(id)))));
+});
