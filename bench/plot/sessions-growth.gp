@@ -1,6 +1,7 @@
 # How the gateway's cost grows with the number of sessions on one instance (issue 11):
-# RSS and RSS per session from 1k to 150k idle sessions; CPU per round trip and latency
-# at 1k, 10k and 100k clients, Stratix beside nginx. Data: the CSV files the scale
+# RSS and RSS per session from 1k to 150k idle sessions; the connect rate and the
+# gateway's CPU per connect at each step; CPU per round trip and latency at 1k, 10k and
+# 100k clients, Stratix beside nginx. Data: the CSV files the scale
 # benchmark writes (`node dist/bench/scale/run.js ... --csv-dir docs/data`).
 #
 #   bash scripts/install-gnuplot.sh && gnuplot bench/plot/sessions-growth.gp    # from the repository root
@@ -14,12 +15,12 @@ stratix = datadir.'/scale-load-stratix.csv'
 nginx = datadir.'/scale-load-nginx.csv'
 have(f) = system('test -f '.f.' && echo 1 || echo 0') eq "1"
 
-set terminal pngcairo size 1500,480 font ',10'
+set terminal pngcairo size 1400,900 font ',10'
 set output output
 set datafile separator ','
 set key top left
 set grid
-set multiplot layout 1,3 title 'Stratix Gateway on one 2-core instance: cost against sessions (bench/scale, docs/benchmarks.md)'.note
+set multiplot layout 2,2 title 'Stratix Gateway on one 2-core instance: cost against sessions (bench/scale, docs/benchmarks.md)'.note
 
 set title 'idle sessions: memory (a straight line = linear growth)'
 set xrange [0:160000]
@@ -34,6 +35,13 @@ set y2range [0:*]
 set key bottom right
 plot sessions using 1:2 with linespoints lw 2 pt 7 title 'RSS (MiB; at 0: the fixed cost)', \
      sessions using 1:3 axes x1y2 with linespoints lw 2 pt 5 title 'KiB per session'
+
+set title 'connecting: sessions opened per second and the gateway CPU per connect'
+set ylabel 'sessions opened per second in the step'
+set y2label 'gateway CPU per connect (ms)'
+set key top right
+plot sessions using 1:5 with linespoints lw 2 pt 7 title 'connects/s', \
+     sessions using 1:6 axes x1y2 with linespoints lw 2 pt 5 title 'CPU ms per connect'
 unset y2label
 unset y2tics
 set ytics mirror
@@ -51,7 +59,7 @@ if (have(nginx)) {
   plot stratix using 1:7 with linespoints lw 2 pt 7 title 'Stratix'
 }
 
-set title 'latency, open loop at the offered rate'
+set title 'latency, open loop at the highest rate offered (10,000 messages/s)'
 set ylabel 'round trip (ms)'
 set logscale y
 set yrange [*:*]
