@@ -16,6 +16,7 @@ import type { LoadGeneratorPool } from '../relay/load-generator-pool.js';
 import { machineBusySeconds } from '../relay/machine.js';
 import { sampleTrees, ticksPerSecond, type TreeSample } from '../relay/process-tree.js';
 import { quantile } from '../relay/statistics.js';
+import { meanWaitMs, readRunQueue } from './run-queue.js';
 import type { RoundTripResult } from '../relay/generator-protocol.js';
 import { waitForQuiet } from './quiet-machine.js';
 import { growTo, type ScaleContext } from './scale-context.js';
@@ -27,6 +28,8 @@ export interface Cores {
   upstreams: number;
   generators: number;
   other: number;
+  /** Mean wait for a core each time a process woke up (ms; bench/scale/run-queue.ts). */
+  waitMs: { proxy: number; upstreams: number; generators: number };
 }
 
 /** bench/relay's latency figures, plus the rate they were taken at, the senders' lateness and the cores. */
@@ -52,6 +55,7 @@ export interface LoadResult {
 
 class CoreMeter {
   #before: TreeSample[] = [];
+  #queueBefore: ReturnType<typeof readRunQueue>[] = [];
   #machineBefore = 0;
   #startedAt = 0;
   constructor(private readonly groups: number[][]) {}
@@ -62,21 +66,25 @@ class CoreMeter {
     this.#startedAt = performance.now();
     this.#machineBefore = machineBusySeconds(ticksPerSecond());
     this.#before = this.groups.map((g) => sampleTrees(g));
+    this.#queueBefore = this.groups.map((g) => readRunQueue(g));
   }
 
   /** Cores per group since start(), and the proxy's CPU seconds. */
   stop(): { cores: Cores; proxyCpuSeconds: number } {
     const after = this.groups.map((g) => sampleTrees(g));
+    const [proxyWait, upstreamWait, generatorWait] = this.groups.map((g, i) => meanWaitMs(this.#queueBefore[i]!, readRunQueue(g))) as [number, number, number];
     const seconds = (performance.now() - this.#startedAt) / 1000;
     const used = after.map((a, i) => a.cpuSeconds - this.#before[i]!.cpuSeconds);
     const machine = machineBusySeconds(ticksPerSecond()) - this.#machineBefore;
     const [proxy, upstreams, generators] = used.map((u) => u / seconds) as [number, number, number];
-    return { cores: { proxy, upstreams, generators, other: machine / seconds - proxy - upstreams - generators }, proxyCpuSeconds: used[0]! };
+    const waitMs = { proxy: proxyWait, upstreams: upstreamWait, generators: generatorWait };
+    return { cores: { proxy, upstreams, generators, other: machine / seconds - proxy - upstreams - generators, waitMs }, proxyCpuSeconds: used[0]! };
   }
 }
 
 function coresText(c: Cores): string {
-  return `proxy ${c.proxy.toFixed(2)}, upstreams ${c.upstreams.toFixed(2)}, generators ${c.generators.toFixed(2)}, other ${c.other.toFixed(2)}`;
+  return `proxy ${c.proxy.toFixed(2)}, upstreams ${c.upstreams.toFixed(2)}, generators ${c.generators.toFixed(2)}, other ${c.other.toFixed(2)}; ` +
+    `wait for a core per wake-up: proxy ${c.waitMs.proxy.toFixed(2)} ms, upstreams ${c.waitMs.upstreams.toFixed(2)}, generators ${c.waitMs.generators.toFixed(2)}`;
 }
 
 /** One open-loop window at `rate` messages/s in total, timed from the scheduled send times. */

@@ -43,9 +43,11 @@ export function writeLatencyCsv(dir: string, result: LoadResult): string {
   const file = path.join(dir, `scale-latency-${result.proxy}.csv`);
   write(
     file,
-    ['clients', 'rate_per_s', 'p50_ms', 'p99_ms', 'p999_ms', 'max_ms', 'send_lag_p99_ms', 'proxy_cores', 'upstream_cores', 'generator_cores', 'other_cores'],
+    ['clients', 'rate_per_s', 'p50_ms', 'p99_ms', 'p999_ms', 'max_ms', 'send_lag_p99_ms', 'proxy_cores', 'upstream_cores', 'generator_cores', 'other_cores',
+      'proxy_wait_ms', 'upstream_wait_ms', 'generator_wait_ms'],
     result.steps.flatMap((s) => s.latency.map((l) => [
       s.clients, l.rate, l.p50Ms, l.p99Ms, l.p999Ms, l.maxMs, l.sendLagP99Ms, l.cores.proxy, l.cores.upstreams, l.cores.generators, l.cores.other,
+      l.cores.waitMs?.proxy ?? '', l.cores.waitMs?.upstreams ?? '', l.cores.waitMs?.generators ?? '',
     ])),
   );
   return file;
