@@ -13,6 +13,7 @@ if (!exists("note")) note = ''
 sessions = datadir.'/scale-sessions-stratix.csv'
 stratix = datadir.'/scale-load-stratix.csv'
 nginx = datadir.'/scale-load-nginx.csv'
+# Data: scale-sessions-stratix.csv, scale-load-{stratix,nginx}.csv, scale-latency-{stratix,nginx}.csv
 have(f) = system('test -f '.f.' && echo 1 || echo 0') eq "1"
 
 set terminal pngcairo size 1400,900 font ',10'
@@ -59,14 +60,20 @@ if (have(nginx)) {
   plot stratix using 1:7 with linespoints lw 2 pt 7 title 'Stratix'
 }
 
-set title 'latency, open loop at the highest rate offered (10,000 messages/s)'
-set ylabel 'round trip (ms)'
+set title 'latency, open loop: p99 at 1,000 and at 10,000 messages/s offered'
+set ylabel 'round trip p99 (ms)'
 set logscale y
-set yrange [*:*]
-if (have(nginx)) {
-  plot stratix using 1:2 with linespoints lw 2 pt 7 title 'Stratix p50', stratix using 1:3 with linespoints lw 2 pt 7 dt 2 title 'Stratix p99', \
-       nginx using 1:2 with linespoints lw 2 pt 5 title 'nginx p50', nginx using 1:3 with linespoints lw 2 pt 5 dt 2 title 'nginx p99'
+set yrange [1:*]
+# one series per (proxy, rate): the rows of scale-latency-<proxy>.csv at that rate
+at(f, rate) = sprintf("< awk -F, 'NR > 1 && $2 == %d' %s", rate, f)
+slat = datadir.'/scale-latency-stratix.csv'
+nlat = datadir.'/scale-latency-nginx.csv'
+if (have(nlat)) {
+  plot at(slat, 1000) using 1:4 with linespoints lw 2 pt 7 lc 1 title 'Stratix at 1,000/s', at(slat, 10000) using 1:4 with linespoints lw 2 pt 7 lc 1 dt 2 title 'Stratix at 10,000/s', \
+       at(nlat, 1000) using 1:4 with linespoints lw 2 pt 5 lc 2 title 'nginx at 1,000/s', at(nlat, 10000) using 1:4 with linespoints lw 2 pt 5 lc 2 dt 2 title 'nginx at 10,000/s', \
+       10 with lines lc rgb 'red' dt 3 title 'target 10 ms'
 } else {
-  plot stratix using 1:2 with linespoints lw 2 pt 7 title 'Stratix p50', stratix using 1:3 with linespoints lw 2 pt 7 dt 2 title 'Stratix p99'
+  plot at(slat, 1000) using 1:4 with linespoints lw 2 pt 7 title 'Stratix at 1,000/s', at(slat, 10000) using 1:4 with linespoints lw 2 pt 7 dt 2 title 'Stratix at 10,000/s', \
+       10 with lines lc rgb 'red' dt 3 title 'target 10 ms'
 }
 unset multiplot
