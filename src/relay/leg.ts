@@ -28,7 +28,7 @@
  */
 import type { Socket } from 'node:net';
 import { closePayload, controlFrame, OP_CLOSE, OP_PING, OP_PONG } from './frame-codec.js';
-import { FrameParser, ParseMode } from './frame-parser.js';
+import { FrameParser, ParseMode, type ParserState } from './frame-parser.js';
 import { connectionClosed, withSharedReads } from './shared-reads.js';
 
 const kLeg = Symbol('stratix.leg');
@@ -83,6 +83,10 @@ const UPSTREAM = 16;
 const ENDED = 32;
 /** Failing the connection: FIN right after our close frame. */
 const FAILING = 64;
+/** The socket reads into the shared buffer (shared-reads.ts): its handle can be lent to the native data path. */
+const SHARED = 128;
+/** Any of these: the leg is past the open state (a close or FIN either way, or gone). */
+const NOT_OPEN = CLOSE_SENT | CLOSE_RECEIVED | GONE | ENDED | FAILING;
 
 /** Pings and pongs waiting behind a frame in flight; more are redundant and dropped (counted). */
 const MAX_HELD = 8;
@@ -124,6 +128,7 @@ export class Leg extends FrameParser {
     const socket = shared ?? from;
     this.socket = socket;
     if (!client) this.flags |= UPSTREAM;
+    if (shared !== undefined) this.flags |= SHARED;
     (socket as TaggedSocket)[kLeg] = this;
     socket.setNoDelay(true);
     // Upstream: its FIN ends our side too (Node does it after 'end'). Client: half-open,
@@ -188,6 +193,31 @@ export class Leg extends FrameParser {
    */
   resumeForClose(): void {
     if (this.flags & CLOSE_SENT && !this.feedsPeer && this.socket.isPaused()) this.socket.resume();
+  }
+
+  /**
+   * Whether the native data path may take this leg's socket now (see canLend): open
+   * both ways, nothing held, buffered or half parsed.
+   */
+  get lendable(): boolean {
+    return (this.flags & (SHARED | NOT_OPEN)) === SHARED && this.#held === null && this.#heldClose === null && this.atRest && this.socket.writableLength === 0 && !this.socket.destroyed;
+  }
+
+  /** Whether the socket can ever be lent: read into the shared buffer (not TLS), and TCP (not the primary's TLS pipe). */
+  get canLend(): boolean {
+    return (this.flags & SHARED) !== 0 && this.socket.remoteAddress !== undefined;
+  }
+
+  /** Stops Node reading the socket and returns its descriptor, for the native data path (the socket keeps owning it). */
+  lend(): number {
+    this.socket.pause();
+    return (this.socket as unknown as { _handle: { fd: number } })._handle.fd;
+  }
+
+  /** Back from the native data path: its parser goes on from `state`, and a read there counts as life. */
+  returned(state: ParserState & { readonly read: number }): void {
+    this.restore(state);
+    if (state.read !== 0) this.flags |= ALIVE;
   }
 
   /** Clears the alive flag and sends a ping; the next data or pong sets it again. */
