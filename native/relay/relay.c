@@ -77,7 +77,7 @@ typedef struct {
   uint8_t *pend;
   size_t pend_len, pend_off, pend_cap;
   uint64_t messages, bytes; /* relayed by this session, this direction */
-  uint8_t read;             /* something was read from this direction's source */
+  _Atomic uint64_t read;    /* bytes read from this direction's source (liveness; read by JS at any time) */
 } dir_t;
 
 typedef struct session_s session_t;
@@ -455,7 +455,7 @@ static void on_readable(worker_t *w, session_t *s, int side) {
     eject(w, s, n == 0 ? EXC_EOF : EXC_ERROR, side, n == 0 ? 0 : errno, n == 0 ? "eof" : "read error", NULL, 0);
     return;
   }
-  d->read = 1;
+  atomic_fetch_add_explicit(&d->read, (uint64_t)n, memory_order_relaxed);
   uint8_t *start = area - d->held_len;
   memcpy(start, d->held, d->held_len);
   size_t len = (size_t)n + d->held_len;
@@ -672,7 +672,7 @@ static void u_on_recv(worker_t *w, session_t *s, int side, int res, unsigned fla
     return;
   }
   atomic_fetch_add_explicit(&w->reads, 1, memory_order_relaxed);
-  d->read = 1;
+  atomic_fetch_add_explicit(&d->read, (uint64_t)res, memory_order_relaxed);
   uint8_t *p = w->bufs + (size_t)bid * UBUF_BYTES;
   if (s->ejecting) {
     append_rest(s->ev, side, p, (size_t)res);
@@ -902,7 +902,7 @@ static void call_js(napi_env env, napi_value cb, void *ctx, void *data) {
       set_u(env, v, "key", (double)(int32_t)(((uint32_t)p->key[0] << 24) | ((uint32_t)p->key[1] << 16) | ((uint32_t)p->key[2] << 8) | p->key[3]));
       set_u(env, v, "messages", (double)d->messages);
       set_u(env, v, "bytes", (double)d->bytes);
-      set_u(env, v, "read", d->read);
+      set_u(env, v, "read", (double)atomic_load(&d->read));
       napi_set_element(env, dirs, i, v);
     }
     napi_set_named_property(env, o, "dirs", dirs);
@@ -1042,6 +1042,21 @@ static napi_value js_release(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* bytesRead(handle, side): bytes the relay thread has read from that side's socket so far (before the session's event only). */
+static napi_value js_bytes_read(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  void *p;
+  int32_t side;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  CHECK(napi_get_value_external(env, argv[0], &p));
+  CHECK(napi_get_value_int32(env, argv[1], &side));
+  session_t *s = p;
+  napi_value v;
+  napi_create_double(env, (double)atomic_load_explicit(&s->d[side & 1].read, memory_order_relaxed), &v);
+  return v;
+}
+
 /* counts(group, out: Float64Array(4)): messages c2u, u2c, payload bytes c2u, u2c relayed by the thread for the group. */
 static napi_value js_counts(napi_env env, napi_callback_info info) {
   size_t argc = 2;
@@ -1083,6 +1098,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"adopt", NULL, js_adopt, NULL, NULL, NULL, napi_default, NULL},
       {"release", NULL, js_release, NULL, NULL, NULL, napi_default, NULL},
       {"counts", NULL, js_counts, NULL, NULL, NULL, napi_default, NULL},
+      {"bytesRead", NULL, js_bytes_read, NULL, NULL, NULL, napi_default, NULL},
       {"stats", NULL, js_stats, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);

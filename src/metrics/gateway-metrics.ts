@@ -225,6 +225,12 @@ export class GatewayMetrics {
     }
   }
 
+  /** Messages sent in direction `d` as stratix_messages_sent_total has them (with those relayed elsewhere). */
+  sentTotal(d: Direction): number {
+    const more = this.relayedElsewhere?.();
+    return this.messagesSent[d]! + (more === undefined ? 0 : more[d]!);
+  }
+
   /** Notes that buffer `b` of a session holds `bytes` now (keeps the peak). */
   bufferAt(b: RelayBuffer, bytes: number): void {
     if (bytes > this.bufferPeaks[b]!) this.bufferPeaks[b] = bytes;
@@ -246,6 +252,13 @@ export class GatewayMetrics {
   get messagesFailedTotal(): number {
     let n = 0;
     for (const c of this.#failed.values()) n += c[0]! + c[1]!;
+    return n;
+  }
+
+  /** Messages failed in direction `d`, every reason. */
+  failedTotal(d: Direction): number {
+    let n = 0;
+    for (const c of this.#failed.values()) n += c[d]!;
     return n;
   }
 }

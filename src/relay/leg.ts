@@ -114,6 +114,8 @@ export class Leg extends FrameParser {
   #held: Buffer[] | null = null;
   /** Our close frame, waiting for the peer's frame in flight to end. */
   #heldClose: Buffer | null = null;
+  /** Bytes the native data path read from this socket (not in socket.bytesRead), over its past loans. */
+  nativeBytesRead = 0;
 
   /**
    * `from`: the connected socket; the leg may carry on over a new object on its
@@ -217,6 +219,7 @@ export class Leg extends FrameParser {
   /** Back from the native data path: its parser goes on from `state`, and a read there counts as life. */
   returned(state: ParserState & { readonly read: number }): void {
     this.restore(state);
+    this.nativeBytesRead += state.read;
     if (state.read !== 0) this.flags |= ALIVE;
   }
 

@@ -62,7 +62,7 @@ export interface NativeDirection {
   /** Messages and payload bytes relayed while the thread had the session. */
   readonly messages: number;
   readonly bytes: number;
-  /** 1 when anything was read from this direction's source (liveness). */
+  /** Bytes read from this direction's source on the relay thread (liveness when > 0). */
   readonly read: number;
 }
 
@@ -94,6 +94,7 @@ interface RelayAddon {
   adopt(id: number, clientFd: number, upstreamFd: number, maxMessageBytes: number, highWaterBytes: number, group: number): object;
   release(handle: object): void;
   counts(group: number, out: Float64Array): void;
+  bytesRead(handle: object, side: number): number;
   stats(): { reads: number; writes: number; wakeups: number };
 }
 
@@ -134,6 +135,11 @@ export class NativeRelay {
 
   counts(group: number, out: Float64Array): void {
     this.#addon.counts(group, out);
+  }
+
+  /** Bytes the relay thread has read from side 0 (client) or 1 (upstream) of a session it holds. */
+  bytesRead(ticket: NativeTicket, side: number): number {
+    return this.#addon.bytesRead(ticket.handle, side);
   }
 
   /** Sessions on the relay thread now (every gateway of the process). */

@@ -573,6 +573,13 @@ export class Session implements LegOwner, UpstreamConnectOwner, ConnectTimed, Ra
     return this.#native !== null;
   }
 
+  /** Bytes read from the client's socket so far, on either data path. */
+  get clientBytesRead(): number {
+    const c = this.client;
+    const live = this.#native === null ? 0 : this.owner.native!.relay.bytesRead(this.#native, 0);
+    return c.socket.bytesRead + c.nativeBytesRead + live;
+  }
+
   /**
    * Gives both sockets to the relay thread when the session is open with nothing
    * pending, paused, held, buffered or half parsed. False: not now (try again later);
