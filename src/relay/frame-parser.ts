@@ -337,7 +337,8 @@ export abstract class FrameParser {
       else (this.#pieces ??= []).push(Buffer.from(buf.subarray(s, e)));
       return true;
     }
-    if (this.#inKey !== 0) {
+    // Masked input (a key of 0 is a key too: the header carries our key now, so the payload must be re-masked).
+    if ((this.#mode & ParseMode.Masked) !== 0) {
       if (text) {
         xorInPlace(buf, s, e, rotateKey(this.#inKey, this.#phase));
         if (!this.#validate(buf.subarray(s, e), last)) return false;
