@@ -43,6 +43,7 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <poll.h>
+#include <fcntl.h>
 #include <unistd.h>
 #include <node_api.h>
 #ifdef HAVE_LIBURING
@@ -906,6 +907,8 @@ static void call_js(napi_env env, napi_value cb, void *ctx, void *data) {
       napi_set_element(env, dirs, i, v);
     }
     napi_set_named_property(env, o, "dirs", dirs);
+    set_u(env, o, "clientFd", s->fd[0]);
+    set_u(env, o, "upstreamFd", s->fd[1]);
     napi_get_undefined(env, &undef);
     napi_call_function(env, undef, cb, 1, &o, NULL);
   }
@@ -986,10 +989,15 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
   return string_value(env, "epoll");
 }
 
-/* adopt(id, clientFd, upstreamFd, maxMessageBytes, highWaterBytes, group) → handle: the relay thread takes both sockets. */
+/*
+ * adopt(id, clientFd, upstreamFd, maxMessageBytes, highWaterBytes, group, own) → handle:
+ * the relay thread takes both sockets. `own`: it relays over duplicates of the
+ * descriptors (so JS may close its socket objects meanwhile); the event hands the
+ * duplicates to JS (`fds`), which owns them from then on.
+ */
 static napi_value js_adopt(napi_env env, napi_callback_info info) {
-  size_t argc = 6;
-  napi_value argv[6];
+  size_t argc = 7;
+  napi_value argv[7];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (nworkers == 0) { napi_throw_error(env, NULL, "not started"); return NULL; }
   int32_t id, cfd, ufd, group;
@@ -1000,7 +1008,20 @@ static napi_value js_adopt(napi_env env, napi_callback_info info) {
   CHECK(napi_get_value_int64(env, argv[3], &max));
   CHECK(napi_get_value_int64(env, argv[4], &hw));
   CHECK(napi_get_value_int32(env, argv[5], &group));
+  bool own = false;
+  if (argc >= 7) CHECK(napi_get_value_bool(env, argv[6], &own));
   if (group < 0 || group >= MAX_GROUPS) { napi_throw_range_error(env, NULL, "group out of range"); return NULL; }
+  if (own) {
+    int c = fcntl(cfd, F_DUPFD_CLOEXEC, 0);
+    int u = c < 0 ? -1 : fcntl(ufd, F_DUPFD_CLOEXEC, 0);
+    if (u < 0) {
+      if (c >= 0) close(c);
+      napi_throw_error(env, "EMFILE", "cannot duplicate the session's descriptors");
+      return NULL;
+    }
+    cfd = c;
+    ufd = u;
+  }
   session_t *s = calloc(1, sizeof *s);
   s->id = id;
   s->fd[0] = cfd;

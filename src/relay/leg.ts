@@ -29,7 +29,7 @@
 import type { Socket } from 'node:net';
 import { closePayload, controlFrame, OP_CLOSE, OP_PING, OP_PONG } from './frame-codec.js';
 import { FrameParser, ParseMode, type ParserState } from './frame-parser.js';
-import { connectionClosed, withSharedReads } from './shared-reads.js';
+import { carriedClose, connectionClosed, setCarriedClose, sharedReadsOnFd, withSharedReads } from './shared-reads.js';
 
 const kLeg = Symbol('stratix.leg');
 type TaggedSocket = Socket & { [kLeg]?: Leg };
@@ -100,7 +100,8 @@ export function currentChunkArrivedAt(): number {
 }
 
 export class Leg extends FrameParser {
-  readonly socket: Socket;
+  /** The connection; replaced when the native data path gives it back over a new object (`revive`). */
+  socket: Socket;
   /** Who hears this leg; a reliable session's client leg changes hands once, after its HELLO. */
   owner: LegOwner;
   flags = ALIVE;
@@ -114,8 +115,10 @@ export class Leg extends FrameParser {
   #held: Buffer[] | null = null;
   /** Our close frame, waiting for the peer's frame in flight to end. */
   #heldClose: Buffer | null = null;
-  /** Bytes the native data path read from this socket (not in socket.bytesRead), over its past loans. */
+  /** Bytes the native data path read from this socket (not in socket.bytesRead), over its past loans; and those of stowed socket objects. */
   nativeBytesRead = 0;
+  /** A stowed socket's carried close listener (shared-reads.ts), for the socket that replaces it. */
+  #carried: ReturnType<typeof carriedClose> = undefined;
 
   /**
    * `from`: the connected socket; the leg may carry on over a new object on its
@@ -131,16 +134,43 @@ export class Leg extends FrameParser {
     this.socket = socket;
     if (!client) this.flags |= UPSTREAM;
     if (shared !== undefined) this.flags |= SHARED;
-    (socket as TaggedSocket)[kLeg] = this;
     socket.setNoDelay(true);
     // Upstream: its FIN ends our side too (Node does it after 'end'). Client: half-open,
     // so that what the upstream still says reaches a client that sent FIN.
     socket.allowHalfOpen = client;
     if (shared === undefined) socket.on('data', onSocketData);
-    if (client) socket.on('end', onSocketEnd);
+    this.#listen(socket);
+  }
+
+  #listen(socket: Socket): void {
+    (socket as TaggedSocket)[kLeg] = this;
+    if ((this.flags & UPSTREAM) === 0) socket.on('end', onSocketEnd);
     socket.on('close', onSocketClose);
     socket.on('error', onSocketError);
     socket.on('drain', onSocketDrain);
+  }
+
+  /**
+   * Lent to the native data path over a duplicate of its descriptor: the socket object
+   * is closed (its handle, buffers and listeners are the larger part of an idle
+   * session), the connection stays open on the duplicate. `revive` makes a new one.
+   */
+  stow(): void {
+    const s = this.socket;
+    this.#carried = carriedClose(s);
+    s.removeAllListeners();
+    s.on('error', onSocketError);
+    s.destroy();
+  }
+
+  /** Back from the native data path with the connection on `fd`: a new socket object over it (not reading yet). */
+  revive(fd: number): void {
+    const s = sharedReadsOnFd(fd, onSharedRead, (this.flags & UPSTREAM) === 0);
+    this.nativeBytesRead += this.socket.bytesRead; // the stowed object's count
+    setCarriedClose(s, this.#carried);
+    this.#carried = undefined;
+    this.socket = s;
+    this.#listen(s);
   }
 
   get alive(): boolean {

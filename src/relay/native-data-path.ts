@@ -76,6 +76,9 @@ export interface NativeHandBack {
   /** Bytes of `dir` read and not relayed, from the frame that caused the hand-back on. */
   readonly rest: Buffer;
   readonly dirs: readonly [NativeDirection, NativeDirection];
+  /** The descriptors the relay thread used: JS's own again (duplicates, when adopted with `own`). */
+  readonly clientFd: number;
+  readonly upstreamFd: number;
 }
 
 /** What a session held by the relay thread is told when it comes back. */
@@ -91,7 +94,7 @@ export interface NativeTicket {
 
 interface RelayAddon {
   start(threads: number, onEvent: (e: NativeHandBack) => void, ioUring: boolean): 'io_uring' | 'epoll';
-  adopt(id: number, clientFd: number, upstreamFd: number, maxMessageBytes: number, highWaterBytes: number, group: number): object;
+  adopt(id: number, clientFd: number, upstreamFd: number, maxMessageBytes: number, highWaterBytes: number, group: number, own: boolean): object;
   release(handle: object): void;
   counts(group: number, out: Float64Array): void;
   bytesRead(handle: object, side: number): number;
@@ -121,10 +124,11 @@ export class NativeRelay {
     return this.#nextGroup++;
   }
 
-  adopt(holder: NativeHolder, clientFd: number, upstreamFd: number, maxMessageBytes: number, highWaterBytes: number, group: number): NativeTicket {
+  /** `own`: the thread relays over duplicates of the descriptors, handed to JS with the session's event. */
+  adopt(holder: NativeHolder, clientFd: number, upstreamFd: number, maxMessageBytes: number, highWaterBytes: number, group: number, own: boolean): NativeTicket {
     const id = this.#nextId;
     this.#nextId = id >= 0x7fffffff ? 1 : id + 1;
-    const handle = this.#addon.adopt(id, clientFd, upstreamFd, maxMessageBytes, highWaterBytes, group);
+    const handle = this.#addon.adopt(id, clientFd, upstreamFd, maxMessageBytes, highWaterBytes, group, own);
     this.#holders.set(id, holder);
     return { id, handle };
   }
@@ -243,8 +247,8 @@ export class NativeDataPath {
     if (registry !== undefined) this.#register(registry);
   }
 
-  adopt(holder: NativeHolder, clientFd: number, upstreamFd: number, maxMessageBytes: number, highWaterBytes: number): NativeTicket {
-    const t = this.relay.adopt(holder, clientFd, upstreamFd, maxMessageBytes, highWaterBytes, this.group);
+  adopt(holder: NativeHolder, clientFd: number, upstreamFd: number, maxMessageBytes: number, highWaterBytes: number, own: boolean): NativeTicket {
+    const t = this.relay.adopt(holder, clientFd, upstreamFd, maxMessageBytes, highWaterBytes, this.group, own);
     this.held++;
     return t;
   }

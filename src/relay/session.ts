@@ -593,7 +593,10 @@ export class Session implements LegOwner, UpstreamConnectOwner, ConnectTimed, Ra
     if (this.flags !== 0 || !this.client.lendable || !up.lendable) return false;
     const s = this.owner.settings;
     this.backlog0 = this.backlog1 = 0;
-    this.#native = native.adopt(this, this.client.lend(), up.lend(), s.maxMessageBytes, s.highWaterMarkBytes);
+    this.#native = native.adopt(this, this.client.lend(), up.lend(), s.maxMessageBytes, s.highWaterMarkBytes, true);
+    // The relay thread has duplicates of the descriptors: the socket objects go until the session comes back.
+    this.client.stow();
+    up.stow();
     return true;
   }
 
@@ -609,6 +612,8 @@ export class Session implements LegOwner, UpstreamConnectOwner, ConnectTimed, Ra
     this.owner.native!.returned(e.kind);
     const c = this.client;
     const up = this.upstream!;
+    c.revive(e.clientFd);
+    up.revive(e.upstreamFd);
     const [d0, d1] = e.dirs;
     this.messages0 += d0.messages;
     this.bytes0 += d0.bytes;

@@ -322,7 +322,8 @@ class ReadBarrier {
     }
     const target = this.#base + this.#written;
     const end = Date.now() + DEADLINE_MS;
-    while (s.clientBytesRead < target && !s.client.socket.destroyed && !s.client.gone) {
+    // On the native data path the leg's socket object is stowed (destroyed) while the connection lives on.
+    while (s.clientBytesRead < target && !(s.client.socket.destroyed && !s.onNative) && !s.client.gone) {
       if (Date.now() > end) throw new Error(`the gateway did not read ${target - this.#base} bytes (read ${s.clientBytesRead - this.#base})`);
       await new Promise((r) => setImmediate(r));
     }
