@@ -10,6 +10,7 @@ import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import type { ConnectTimed, RelaySettings } from '../relay/session.js';
 import type { UpstreamRequest } from '../relay/upstream-connect.js';
 import type { Clock } from '../time/clock.js';
+import type { ClientDataScanner } from './client-data-scanner.js';
 import type { MessageLog } from './message-log.js';
 import type { ReliableMetrics, EndReason } from './reliable-metrics.js';
 import type { ReliableSession } from './reliable-session.js';
@@ -34,6 +35,8 @@ export interface ReliableHost {
   readonly settings: ReliableSettings;
   readonly relay: RelaySettings;
   readonly clock: Clock;
+  /** Reads the common client DATA from its bytes (one per process: used at once, never kept). */
+  readonly scanner: ClientDataScanner;
   readonly log: MessageLog;
   readonly metrics: ReliableMetrics;
   /** The gateway's counters (stratix_messages_*, closes, connect times). */

@@ -37,9 +37,8 @@ import { Backoff } from '../time/backoff.js';
 import { DuplicateCache, IN_FLIGHT, ACKED } from './duplicate-cache.js';
 import {
   ackFrame,
-  base64DecodedLength,
+  ackFrameLength,
   dataFrame,
-  decodeBase64Into,
   EnvelopeType,
   envelopeStart,
   eventText,
@@ -50,11 +49,12 @@ import {
   parseClientEnvelope,
   textFrameOf,
   welcomeText,
-  type DataEnvelope,
+  writeAckFrame,
   type SessionEventName,
   type Welcome,
 } from './envelope-codec.js';
 import { EnvelopeRing } from './envelope-ring.js';
+import { base64DecodedLength, base64DecodedLengthOf, decodeBase64BytesInto, decodeBase64Into } from './strict-base64.js';
 import { bareBody, RecordKind, sessionBody, type SessionState } from './log-records.js';
 import type { ReliableHost } from './reliable-host.js';
 import type { EndReason } from './reliable-metrics.js';
@@ -106,6 +106,9 @@ const CLIENT_READS_HELD = CLIENT_READS_PAUSED | READS_PAUSED_FOR_UPSTREAM | CLIE
 /** Reasons the upstream's reads are stopped. */
 const UPSTREAM_HELD = PAUSED_SESSION | PAUSED_INSTANCE | UPSTREAM_RATE;
 /** Frames to one client up to this many bytes in all are concatenated into one write. */
+/** A frame for the client, or the messageId of an ACK to write as one. */
+type ClientFrame = Buffer | string;
+
 const COALESCE_MAX = 16 * 1024;
 
 export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectTimed, OutboxOwner, RatePaused {
@@ -151,7 +154,8 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
   serial = 0;
   openedAt = 0;
   /** Small frames (ACK, NACK) for the client at this turn's flush. */
-  #toClient: Buffer[] | null = null;
+  /** Frames for the client at the next flush; a string is the messageId of an ACK (written in place then). */
+  #toClient: ClientFrame[] | null = null;
   #connect: UpstreamConnect | null = null;
   #backoff: Backoff | null = null;
   /** Its rate buckets (admission.client), made on its first message when a limit is set. */
@@ -282,7 +286,7 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
   restoreOutcome(messageId: string, atMs: number, outcome: number): void {
     const h = this.host;
     const o = outcome < 0 ? NackCodes.UPSTREAM_LOST.index : outcome;
-    (this.dups ??= new DuplicateCache(h.settings.duplicateWindowMessages, h.settings.resumeWindowMs)).remember(messageId, atMs, o);
+    this.#evicted((this.dups ??= new DuplicateCache(h.settings.duplicateWindowMessages, h.settings.resumeWindowMs)).remember(messageId, atMs, o));
     h.log.appendMessage(this.handle, atMs, messageId, o);
     h.log.pin(h.log.currentSegment, atMs + h.settings.resumeWindowMs);
   }
@@ -512,21 +516,26 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
     this.flags &= ~SMALL_DUE;
   }
 
-  /** Writes `frames` to the client: one write (small ones concatenated), or a corked batch when large. */
-  #write(c: Leg, frames: Buffer[]): void {
+  /** Writes `frames` to the client: one write (small ones concatenated, ACKs written in place), or a corked batch when large. */
+  #write(c: Leg, frames: ClientFrame[]): void {
     this.#toClient = null;
     this.flags |= SENT;
-    if (frames.length === 1) c.write(frames[0]!);
-    else {
-      let total = 0;
-      for (const f of frames) total += f.length;
-      if (total <= COALESCE_MAX) c.write(Buffer.concat(frames, total));
-      else {
-        const socket = c.socket;
-        socket.cork();
-        for (const f of frames) socket.write(f);
-        socket.uncork();
+    let total = 0;
+    for (const f of frames) total += typeof f === 'string' ? ackFrameLength(f) : f.length;
+    if (frames.length === 1 && typeof frames[0] !== 'string') c.write(frames[0]!);
+    else if (total <= COALESCE_MAX) {
+      const out = Buffer.allocUnsafe(total);
+      let at = 0;
+      for (const f of frames) {
+        if (typeof f === 'string') at = writeAckFrame(out, at, f);
+        else at += f.copy(out, at);
       }
+      c.write(out);
+    } else {
+      const socket = c.socket;
+      socket.cork();
+      for (const f of frames) socket.write(typeof f === 'string' ? ackFrame(f) : f);
+      socket.uncork();
     }
     // A client that sends but does not read its ACKs holds a bounded buffer: stop reading it.
     if (c.bufferedAmount > this.host.relay.highWaterMarkBytes) this.#pauseClientReads(CLIENT_READS_PAUSED);
@@ -618,10 +627,16 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
       leg.close(CloseCode.UNSUPPORTED_DATA.code, 'stratix.v1 frames are JSON text');
       return;
     }
+    const scan = this.host.scanner;
+    if (scan.scan(payload, this.clientId)) {
+      const { messageId, binary: bin, dataStart, dataEnd } = scan;
+      if (scan.ack < 0 || this.#takeAck(leg, scan.ack)) this.#takeData(messageId, bin, payload, dataStart, dataEnd);
+      return;
+    }
     const e = parseClientEnvelope(payload, this.clientId);
     switch (e.type) {
       case EnvelopeType.Data:
-        if (e.ack < 0 || this.#takeAck(leg, e.ack)) this.#takeData(e);
+        if (e.ack < 0 || this.#takeAck(leg, e.ack)) this.#takeData(e.messageId, e.binary, e.data, 0, e.data.length);
         break;
       case EnvelopeType.Ack:
         this.#takeAck(leg, e.seq);
@@ -639,9 +654,9 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
     }
   }
 
-  #takeData(e: DataEnvelope): void {
+  /** A DATA whose base64 is `data[start, end)` (the envelope's bytes, or the string JSON.parse gave). */
+  #takeData(id: string, binary: boolean, data: Buffer | string, start: number, end: number): void {
     const h = this.host;
-    const id = e.messageId;
     const dups = (this.dups ??= new DuplicateCache(h.settings.duplicateWindowMessages, h.settings.resumeWindowMs));
     const prior = dups.lookup(id);
     if (prior !== undefined) {
@@ -662,16 +677,17 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
     // Sent before the client read upstream_reset: meant for the old upstream, not the fresh one.
     if (this.ackedSeq < this.#resetSeq) return this.#refuse(id, NackCodes.UPSTREAM_NOT_OPEN, `acknowledge upstream_reset (seq ${this.#resetSeq}) first`);
     if (!h.log.writable) return this.#refuse(id, NackCodes.LOG_UNAVAILABLE, 'the message log cannot be written');
-    const n = base64DecodedLength(e.data);
+    const n = typeof data === 'string' ? base64DecodedLength(data) : base64DecodedLengthOf(data, start, end);
     if (n < 0) return this.#refuse(id, NackCodes.BAD_BASE64, 'data is not strict base64');
     if (n > h.relay.maxMessageBytes) return this.#refuse(id, NackCodes.TOO_LARGE, `payload over ${h.relay.maxMessageBytes} bytes`);
-    const frame = allocMaskedFrame(e.binary ? OP_BINARY : OP_TEXT, n);
+    const frame = allocMaskedFrame(binary ? OP_BINARY : OP_TEXT, n);
     const at = frame.length - n;
-    if (!decodeBase64Into(e.data, frame, at, n)) return this.#refuse(id, NackCodes.BAD_BASE64, 'data is not strict base64');
-    if (!e.binary && !isUtf8(frame.subarray(at))) return this.#refuse(id, NackCodes.INVALID_UTF8, 'a text payload must be valid UTF-8');
+    const decoded = typeof data === 'string' ? decodeBase64Into(data, frame, at, n) : decodeBase64BytesInto(data, start, end, frame, at, n);
+    if (!decoded) return this.#refuse(id, NackCodes.BAD_BASE64, 'data is not strict base64');
+    if (!binary && !isUtf8(frame.subarray(at))) return this.#refuse(id, NackCodes.INVALID_UTF8, 'a text payload must be valid UTF-8');
     maskPayload(frame, n);
     const now = h.clock.wallMs();
-    dups.remember(id, now);
+    this.#evicted(dups.remember(id, now));
     h.log.appendMessage(this.handle, now, id, undefined);
     h.log.pin(h.log.currentSegment, now + h.settings.resumeWindowMs);
     counters.bytesReceived[Direction.ClientToUpstream] += n;
@@ -682,6 +698,11 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
     h.touch(this);
     // An upstream that reads slower than the client sends: stop reading the client now, not after the turn.
     if (out.waitingBytes + (this.upstream?.bufferedAmount ?? 0) > h.relay.highWaterMarkBytes) this.#pauseClientReads(READS_PAUSED_FOR_UPSTREAM);
+  }
+
+  /** `n` messageIds were forgotten to keep the duplicate cache at reliable.duplicateWindowMessages. */
+  #evicted(n: number): void {
+    if (n > 0) this.host.metrics.duplicateEvictions.inc(n);
   }
 
   /** The write of `messageId` to the upstream completed: ACK (on the connection it came on). */
@@ -706,7 +727,7 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
   #answer(messageId: string, outcome: number): void {
     if (outcome === ACKED) {
       this.host.metrics.acksSent++;
-      this.#queueClient(ackFrame(messageId));
+      this.#queueClient(messageId);
     } else {
       const nack = nackByIndex(outcome) ?? NackCodes.UPSTREAM_LOST;
       this.host.metrics.nacks.inc({ code: nack.code });
@@ -724,7 +745,7 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
     if (!remember) h.counters.messagesReceived[Direction.ClientToUpstream]++; // a malformed DATA still counts
     if (messageId !== null && remember) {
       const now = h.clock.wallMs();
-      this.dups!.remember(messageId, now, nack.index);
+      this.#evicted(this.dups!.remember(messageId, now, nack.index));
       h.log.appendMessage(this.handle, now, messageId, nack.index, false);
       h.log.pin(h.log.currentSegment, now + h.settings.resumeWindowMs);
     }
@@ -733,7 +754,7 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
     this.#queueClient(textFrameOf(nackText(messageId, nack, reason)));
   }
 
-  #queueClient(frame: Buffer): void {
+  #queueClient(frame: ClientFrame): void {
     if (this.client === null) return;
     (this.#toClient ??= []).push(frame);
     this.host.touch(this);

@@ -26,6 +26,7 @@ import type { ConnectTimed, RelaySettings } from '../relay/session.js';
 import type { UpstreamRequest } from '../relay/upstream-connect.js';
 import type { UpstreamHealth } from '../routing/upstream-health.js';
 import type { Clock } from '../time/clock.js';
+import { ClientDataScanner } from './client-data-scanner.js';
 import type { HelloEnvelope } from './envelope-codec.js';
 import { HelloGate, type HelloHost } from './hello-gate.js';
 import { sessionBody } from './log-records.js';
@@ -88,6 +89,7 @@ export class ReliableSessions implements ReliableHost, HelloHost {
   readonly settings: ReliableSettings;
   readonly relay: RelaySettings;
   readonly clock: Clock;
+  readonly scanner = new ClientDataScanner();
   readonly log: MessageLog;
   readonly metrics: ReliableMetrics;
   readonly counters: GatewayMetrics;

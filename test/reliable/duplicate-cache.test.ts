@@ -1,0 +1,118 @@
+/**
+ * The duplicate cache (no sockets) against a reference model, the Map it replaced
+ * (insertion order, the oldest evicted past the limit, expiry from the front up to
+ * the first in-flight entry), on random sequences of operations: the same answers,
+ * sizes, evictions and entries.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { DuplicateCache, IN_FLIGHT } from '../../src/reliable/duplicate-cache.js';
+
+class Reference {
+  readonly map = new Map<string, { expires: number; outcome: number }>();
+  readonly waiting = new Map<string, number>();
+  constructor(readonly limit: number, readonly windowMs: number) {}
+  remember(id: string, now: number, outcome: number): number {
+    this.map.delete(id);
+    this.map.set(id, { expires: now + this.windowMs, outcome });
+    let evicted = 0;
+    while (this.map.size > this.limit) {
+      const oldest = this.map.keys().next().value as string;
+      this.map.delete(oldest);
+      this.waiting.delete(oldest);
+      evicted++;
+    }
+    return evicted;
+  }
+  settle(id: string, outcome: number): number {
+    const e = this.map.get(id);
+    if (e !== undefined) e.outcome = outcome;
+    const w = this.waiting.get(id);
+    if (w === undefined) return -1;
+    this.waiting.delete(id);
+    return w;
+  }
+  expire(now: number): number {
+    for (const [id, e] of this.map) {
+      if (e.expires > now || e.outcome === IN_FLIGHT) break;
+      this.map.delete(id);
+    }
+    return this.map.size;
+  }
+  entries(): Array<[string, number, number]> {
+    return [...this.map].map(([id, e]) => [id, e.expires - this.windowMs, e.outcome]);
+  }
+}
+
+// Short ids that share prefixes and hashes' low bits, and long ones (kept as strings).
+const ids = [...Array(24).keys()].map((i) => `m-${i}`).concat(['x'.repeat(32), 'x'.repeat(33), `${'y'.repeat(40)}-1`, `${'y'.repeat(40)}-2`, '!', '~'.repeat(128)]);
+// Many ids against a small limit: evictions leave tombstones in the index until it is rebuilt.
+const id = fc.oneof(fc.constantFrom(...ids), fc.nat({ max: 300 }).map((i) => `n-${i}`));
+const outcome = fc.constantFrom(IN_FLIGHT, 0, 1, 5);
+const op = fc.oneof(
+  { weight: 5, arbitrary: fc.record({ kind: fc.constant('remember' as const), id, outcome, dt: fc.nat({ max: 30 }) }) },
+  { weight: 3, arbitrary: fc.record({ kind: fc.constant('settle' as const), id, outcome: fc.constantFrom(0, 1, 5) }) },
+  { weight: 3, arbitrary: fc.record({ kind: fc.constant('lookup' as const), id }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('wait' as const), id, generation: fc.nat({ max: 9 }) }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('expire' as const), dt: fc.nat({ max: 200 }) }) },
+);
+
+test('the duplicate cache answers as the Map it replaced, for any sequence of operations', () => {
+  fc.assert(
+    fc.property(fc.integer({ min: 1, max: 40 }), fc.integer({ min: 1, max: 300 }), fc.array(op, { maxLength: 400 }), (limit, windowMs, ops) => {
+      const cache = new DuplicateCache(limit, windowMs);
+      const ref = new Reference(limit, windowMs);
+      let now = 1_000;
+      for (const o of ops) {
+        switch (o.kind) {
+          case 'remember':
+            now += o.dt;
+            assert.equal(cache.remember(o.id, now, o.outcome), ref.remember(o.id, now, o.outcome));
+            break;
+          case 'settle':
+            assert.equal(cache.settle(o.id, o.outcome), ref.settle(o.id, o.outcome));
+            break;
+          case 'lookup':
+            assert.equal(cache.lookup(o.id), ref.map.get(o.id)?.outcome);
+            assert.equal(cache.expiresAt(o.id), ref.map.get(o.id)?.expires);
+            break;
+          case 'wait':
+            cache.wait(o.id, o.generation);
+            ref.waiting.set(o.id, o.generation);
+            break;
+          case 'expire':
+            now += o.dt;
+            assert.equal(cache.expire(now), ref.expire(now));
+            break;
+        }
+        assert.equal(cache.size, ref.map.size);
+      }
+      assert.deepEqual([...cache.entries()], ref.entries());
+    }),
+    { numRuns: 1_500 },
+  );
+});
+
+test('replacing an entry while the index is rebuilt for its tombstones keeps only the new one', () => {
+  const cache = new DuplicateCache(8, 1_000);
+  const ref = new Reference(8, 1_000);
+  for (let i = 0; i < 2_000; i++) {
+    const id = i % 3 === 0 ? 'again' : `t-${i}`; // 'again' is replaced every third message, the others evict
+    assert.equal(cache.remember(id, i, 0), ref.remember(id, i, 0));
+    assert.equal(cache.lookup('again'), ref.map.get('again')?.outcome, `after message ${i}`);
+  }
+  assert.deepEqual([...cache.entries()], ref.entries());
+});
+
+test('a cache that grows to thousands of entries and is emptied again keeps answering', () => {
+  const cache = new DuplicateCache(10_000, 1_000);
+  for (let i = 0; i < 25_000; i++) cache.remember(`id-${i}`, i, 0);
+  assert.equal(cache.size, 10_000);
+  assert.equal(cache.lookup('id-14999'), undefined);
+  assert.equal(cache.lookup('id-15000'), 0);
+  assert.equal(cache.lookup('id-24999'), 0);
+  assert.equal(cache.expire(24_500), 1_499); // taken after 23,500 (expiring after 24,500) stay: 23,501 to 24,999
+  assert.equal(cache.expire(1e9), 0);
+  assert.equal(cache.lookup('id-24999'), undefined);
+});
