@@ -21,7 +21,9 @@ import { parseConfig } from '../../src/config/load.js';
 import { ConfigError } from '../../src/errors.js';
 import { CloseCode } from '../../src/protocol/close-codes.js';
 import { spawnSync } from 'node:child_process';
-import { connectClient, openClient, relaySession, startGateway, until, type TestClient } from '../helpers/gateway.js';
+import { connectClient, connectUrl, openClient, relaySession, startGateway, until, type TestClient } from '../helpers/gateway.js';
+import { makePki } from '../helpers/certs.js';
+import { readFileSync } from 'node:fs';
 import { runCli, writeTempConfig } from '../helpers/cli.js';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
 
@@ -228,6 +230,51 @@ describe('native data path: heartbeat, drain, slow clients', () => {
     } finally {
       await gw.close();
       await up.close();
+    }
+  });
+});
+
+describe('native data path: sessions that stay on the JS path', () => {
+  let upstream: TestUpstream;
+  before(async () => {
+    upstream = await startUpstream();
+  });
+  after(async () => {
+    await upstream.close();
+  });
+
+  /** A session that relayed a message and then went through two of the owner's ticks is where it will stay. */
+  async function settled(c: TestClient): Promise<void> {
+    assert.deepEqual(await roundTrip(c, ['settle']), ['settle']);
+    await new Promise((r) => setTimeout(r, 600));
+  }
+
+  it('admission.client rate limits: every session stays on the JS path (no native data path at all)', async () => {
+    const gw = await startGateway({ defaultRoute: { openclawGateway: upstream.url }, admission: { client: { messagesPerSecond: 1000 } }, relay: { dataPath: 'native' } });
+    try {
+      assert.equal(gw.native, undefined);
+      const c = await openClient(gw.port, 'rated');
+      await settled(c);
+      assert.equal(relaySession(gw, 'rated').onNative, false);
+    } finally {
+      await gw.close();
+    }
+  });
+
+  it('a TLS client leg (tls.server) stays on the JS path', async () => {
+    const pki = makePki();
+    const leaf = pki.issue('gw', { cn: 'gateway.test', san: ['IP:127.0.0.1'] });
+    const gw = await startGateway({ defaultRoute: { openclawGateway: upstream.url }, tls: { server: { certFile: leaf.cert, keyFile: leaf.key } }, relay: { dataPath: 'native' } });
+    try {
+      const c = connectUrl(`wss://127.0.0.1:${gw.port}/ws?clientId=tls-1`, { ca: readFileSync(pki.caCert) });
+      await once(c.ws, 'open');
+      await settled(c);
+      assert.equal(relaySession(gw, 'tls-1').onNative, false);
+      assert.equal(gw.native!.held, 0);
+      c.ws.close();
+    } finally {
+      await gw.close();
+      pki.cleanup();
     }
   });
 });
