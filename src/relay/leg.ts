@@ -26,7 +26,7 @@
  * the socket: no closure per connection. An idle leg holds no buffer and no boxed
  * number.
  */
-import type { Socket } from 'node:net';
+import { Socket } from 'node:net';
 import { closePayload, controlFrame, OP_CLOSE, OP_PING, OP_PONG } from './frame-codec.js';
 import { FrameParser, ParseMode, type ParserState } from './frame-parser.js';
 import { carriedClose, connectionClosed, setCarriedClose, sharedReadsOnFd, withSharedReads } from './shared-reads.js';
@@ -157,16 +157,18 @@ export class Leg extends FrameParser {
    */
   stow(): void {
     const s = this.socket;
+    this.nativeBytesRead += s.bytesRead;
     this.#carried = carriedClose(s);
     s.removeAllListeners();
     s.on('error', onSocketError);
     s.destroy();
+    // Nothing keeps the old object: the leg points at a placeholder (closed, nothing buffered) until revive.
+    this.socket = (stowed ??= stowedPlaceholder());
   }
 
   /** Back from the native data path with the connection on `fd`: a new socket object over it (not reading yet). */
   revive(fd: number): void {
     const s = sharedReadsOnFd(fd, onSharedRead, (this.flags & UPSTREAM) === 0);
-    this.nativeBytesRead += this.socket.bytesRead; // the stowed object's count
     setCarriedClose(s, this.#carried);
     this.#carried = undefined;
     this.socket = s;
@@ -394,6 +396,16 @@ export class Leg extends FrameParser {
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/** The socket of every stowed leg: one closed object for the process (stow). */
+let stowed: Socket | undefined;
+
+function stowedPlaceholder(): Socket {
+  const s = new Socket();
+  s.on('error', onSocketError);
+  s.destroy();
+  return s;
+}
 
 function onSocketData(this: TaggedSocket, chunk: Buffer): void {
   this[kLeg]!.onData(chunk);
