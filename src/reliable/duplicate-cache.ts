@@ -6,54 +6,29 @@
  * and in time (an entry lives for the duplicate window from when the message was
  * taken).
  *
- * Every message a session takes lives here for the whole window (two minutes by
- * default), so nothing of it is a JavaScript object: a Map of strings would make
- * each message's id and entry survive into V8's old generation, which the garbage
- * collector then copies and marks (it was the largest part of a reliable worker's
- * GC time). Instead the entries are a ring of typed arrays in the order they were
- * taken (the oldest first: eviction and expiry walk from the front), each with its
- * expiry, outcome, hash and the id's bytes inline (messageIds are printable ASCII;
- * the rare one longer than `INLINE_ID_BYTES` is kept as a string beside), and an
- * open-addressing index (linear probing, tombstones, rebuilt when they pile up)
- * from the id's hash to its slot. The ring starts small and doubles as the session
- * takes more; an emptied cache is dropped by its session.
+ * Two forms. A session that took few messages in the window (most are idle) keeps
+ * them in a Map (insertion order: the oldest first), a few hundred bytes. Past
+ * `SMALL_MAX` entries they move, in order, to a `DuplicateRing` (duplicate-ring.ts),
+ * which holds no JavaScript object per message, so a busy session's two minutes of
+ * messages do not weigh on the garbage collector. An emptied cache is dropped by its
+ * session.
+ *
+ * A Map value packs the expiry (wall-clock ms) and the outcome into one number:
+ * `expiresAt * 16 + outcome + 1`, outcome -1 (in flight), 0 (ACK) or a NACK index.
  */
-export const IN_FLIGHT = -1;
-export const ACKED = 0;
+import { DuplicateRing } from './duplicate-ring.js';
+import { IN_FLIGHT } from './duplicate-outcomes.js';
 
-/** An id's bytes kept in its slot; longer ids are kept as strings in `#long`. */
-const INLINE_ID_BYTES = 32;
-const LONG_ID = 255;
-const INITIAL_SLOTS = 16;
-/** `#outcome` of a slot whose entry was replaced or forgotten. */
-const DEAD = -2;
-const EMPTY = 0;
-const TOMBSTONE = -1;
+export { ACKED, IN_FLIGHT } from './duplicate-outcomes.js';
 
-function hashOf(id: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 0x01000193);
-  return h | 0;
-}
+/** Entries kept in the Map form; one more moves them to the ring. */
+const SMALL_MAX = 64;
 
 export class DuplicateCache {
   readonly #limit: number;
   readonly #windowMs: number;
-  /** Ring capacity (a power of two); entry number `n` lives in slot `n & (#slots - 1)`. */
-  #slots = INITIAL_SLOTS;
-  /** Entry numbers: the oldest slot still in the ring (maybe dead), and the next to fill. */
-  #first = 0;
-  #next = 0;
-  #live = 0;
-  #expires = new Float64Array(INITIAL_SLOTS);
-  #outcome = new Int8Array(INITIAL_SLOTS);
-  #hash = new Int32Array(INITIAL_SLOTS);
-  #length = new Uint8Array(INITIAL_SLOTS);
-  #ids = new Uint8Array(INITIAL_SLOTS * INLINE_ID_BYTES);
-  #long: Map<number, string> | null = null;
-  /** Slot + 1 by hash position; EMPTY or TOMBSTONE. Twice the ring's size. */
-  #index = new Int32Array(INITIAL_SLOTS * 2);
-  #tombstones = 0;
+  #map: Map<string, number> | null = new Map();
+  #ring: DuplicateRing | null = null;
   /** Duplicates waiting for an in-flight first: messageId → the connection generation to answer on. */
   #waiting: Map<string, number> | null = null;
 
@@ -63,19 +38,21 @@ export class DuplicateCache {
   }
 
   get size(): number {
-    return this.#live;
+    return this.#map?.size ?? this.#ring!.size;
   }
 
   /** The outcome remembered for `messageId` (IN_FLIGHT, ACKED or a NACK index), or undefined. */
   lookup(messageId: string): number | undefined {
-    const slot = this.#find(messageId, hashOf(messageId));
-    return slot < 0 ? undefined : this.#outcome[slot];
+    if (this.#map === null) return this.#ring!.lookup(messageId);
+    const v = this.#map.get(messageId);
+    return v === undefined ? undefined : (v % 16) - 1;
   }
 
   /** The expiry of `messageId`'s entry (wall-clock ms). */
   expiresAt(messageId: string): number | undefined {
-    const slot = this.#find(messageId, hashOf(messageId));
-    return slot < 0 ? undefined : this.#expires[slot];
+    if (this.#map === null) return this.#ring!.expiresAt(messageId);
+    const v = this.#map.get(messageId);
+    return v === undefined ? undefined : Math.floor(v / 16);
   }
 
   /**
@@ -83,29 +60,29 @@ export class DuplicateCache {
    * entry for the same id is replaced. Returns how many of the oldest were forgotten.
    */
   remember(messageId: string, nowMs: number, outcome = IN_FLIGHT): number {
-    const h = hashOf(messageId);
-    const old = this.#find(messageId, h);
-    if (old >= 0) this.#kill(old);
+    const map = this.#map;
+    if (map === null) return this.#ring!.remember(messageId, nowMs, outcome, this.#waiting);
+    map.delete(messageId);
+    map.set(messageId, pack(nowMs + this.#windowMs, outcome));
     let evicted = 0;
-    while (this.#live >= this.#limit) {
-      this.#dropOldest();
+    while (map.size > this.#limit) {
+      const oldest = map.keys().next().value as string;
+      map.delete(oldest);
+      this.#waiting?.delete(oldest);
       evicted++;
     }
-    if (this.#next - this.#first === this.#slots) this.#resize(this.#live * 2 <= this.#slots ? this.#slots : this.#slots * 2);
-    const slot = this.#next++ & (this.#slots - 1);
-    this.#expires[slot] = nowMs + this.#windowMs;
-    this.#outcome[slot] = outcome;
-    this.#hash[slot] = h;
-    this.#storeId(slot, messageId);
-    this.#indexInsert(slot, h);
-    this.#live++;
+    if (map.size > SMALL_MAX) this.#toRing(map);
     return evicted;
   }
 
   /** Records the outcome; returns the generation a waiting duplicate must be answered on, or -1. */
   settle(messageId: string, outcome: number): number {
-    const slot = this.#find(messageId, hashOf(messageId));
-    if (slot >= 0) this.#outcome[slot] = outcome;
+    const map = this.#map;
+    if (map === null) this.#ring!.settle(messageId, outcome);
+    else {
+      const v = map.get(messageId);
+      if (v !== undefined) map.set(messageId, pack(Math.floor(v / 16), outcome));
+    }
     const w = this.#waiting?.get(messageId);
     if (w === undefined) return -1;
     this.#waiting!.delete(messageId);
@@ -119,141 +96,32 @@ export class DuplicateCache {
 
   /** Forgets entries whose window has passed (up to the oldest one still in flight). Returns how many are left. */
   expire(nowMs: number): number {
-    while (this.#first < this.#next) {
-      const slot = this.#first & (this.#slots - 1);
-      const o = this.#outcome[slot]!;
-      if (o !== DEAD && (this.#expires[slot]! > nowMs || o === IN_FLIGHT)) break;
-      if (o === DEAD) this.#first++;
-      else this.#dropOldest();
+    const map = this.#map;
+    if (map === null) return this.#ring!.expire(nowMs, this.#waiting);
+    for (const [id, v] of map) {
+      if (Math.floor(v / 16) > nowMs || (v % 16) - 1 === IN_FLIGHT) break;
+      map.delete(id);
     }
-    return this.#live;
+    return map.size;
   }
 
   /** Every entry, the oldest first (for a checkpoint after recovery): id, taken-at ms, outcome. */
   *entries(): IterableIterator<[string, number, number]> {
-    for (let n = this.#first; n < this.#next; n++) {
-      const slot = n & (this.#slots - 1);
-      const o = this.#outcome[slot]!;
-      if (o !== DEAD) yield [this.#idAt(slot), this.#expires[slot]! - this.#windowMs, o];
-    }
-  }
-
-  // --- Slots ------------------------------------------------------------------------
-
-  #storeId(slot: number, id: string): void {
-    if (id.length > INLINE_ID_BYTES) {
-      this.#length[slot] = LONG_ID;
-      (this.#long ??= new Map()).set(slot, id);
+    if (this.#map === null) {
+      yield* this.#ring!.entries();
       return;
     }
-    this.#length[slot] = id.length;
-    const at = slot * INLINE_ID_BYTES;
-    for (let i = 0; i < id.length; i++) this.#ids[at + i] = id.charCodeAt(i);
+    for (const [id, v] of this.#map) yield [id, Math.floor(v / 16) - this.#windowMs, (v % 16) - 1];
   }
 
-  #idAt(slot: number): string {
-    const n = this.#length[slot]!;
-    if (n === LONG_ID) return this.#long!.get(slot)!;
-    const at = slot * INLINE_ID_BYTES;
-    return String.fromCharCode(...this.#ids.subarray(at, at + n));
+  #toRing(map: Map<string, number>): void {
+    const ring = new DuplicateRing(this.#limit, this.#windowMs);
+    for (const [id, v] of map) ring.remember(id, Math.floor(v / 16) - this.#windowMs, (v % 16) - 1, null);
+    this.#ring = ring;
+    this.#map = null;
   }
+}
 
-  #idIs(slot: number, id: string): boolean {
-    const n = this.#length[slot]!;
-    if (n === LONG_ID) return this.#long!.get(slot) === id;
-    if (n !== id.length) return false;
-    const ids = this.#ids;
-    const at = slot * INLINE_ID_BYTES;
-    for (let i = 0; i < n; i++) if (ids[at + i] !== id.charCodeAt(i)) return false;
-    return true;
-  }
-
-  /** Forgets the oldest live entry (and any dead ones before it). */
-  #dropOldest(): void {
-    for (;;) {
-      const slot = this.#first++ & (this.#slots - 1);
-      if (this.#outcome[slot] === DEAD) continue;
-      this.#waiting?.delete(this.#idAt(slot));
-      this.#kill(slot);
-      return;
-    }
-  }
-
-  /** The entry in `slot` is gone: out of the index, marked dead (its ring place is skipped later). */
-  #kill(slot: number): void {
-    this.#outcome[slot] = DEAD; // first: an index rebuild below must not take it back
-    this.#indexRemove(slot);
-    if (this.#length[slot] === LONG_ID) this.#long!.delete(slot);
-    this.#live--;
-  }
-
-  /** A ring of `slots` slots holding the live entries, the oldest first. */
-  #resize(slots: number): void {
-    const old = { slots: this.#slots, expires: this.#expires, outcome: this.#outcome, hash: this.#hash, length: this.#length, ids: this.#ids, long: this.#long };
-    this.#slots = slots;
-    this.#expires = new Float64Array(slots);
-    this.#outcome = new Int8Array(slots);
-    this.#hash = new Int32Array(slots);
-    this.#length = new Uint8Array(slots);
-    this.#ids = new Uint8Array(slots * INLINE_ID_BYTES);
-    this.#long = null;
-    let to = 0;
-    for (let n = this.#first; n < this.#next; n++) {
-      const from = n & (old.slots - 1);
-      if (old.outcome[from] === DEAD) continue;
-      this.#expires[to] = old.expires[from]!;
-      this.#outcome[to] = old.outcome[from]!;
-      this.#hash[to] = old.hash[from]!;
-      this.#length[to] = old.length[from]!;
-      if (old.length[from] === LONG_ID) (this.#long ??= new Map()).set(to, old.long!.get(from)!);
-      else this.#ids.set(old.ids.subarray(from * INLINE_ID_BYTES, (from + 1) * INLINE_ID_BYTES), to * INLINE_ID_BYTES);
-      to++;
-    }
-    this.#first = 0;
-    this.#next = to;
-    this.#rebuildIndex();
-  }
-
-  // --- The index --------------------------------------------------------------------
-
-  /** The slot holding `id` (whose hash is `h`), or -1. */
-  #find(id: string, h: number): number {
-    const index = this.#index;
-    const mask = index.length - 1;
-    for (let i = h & mask; ; i = (i + 1) & mask) {
-      const v = index[i]!;
-      if (v === EMPTY) return -1;
-      if (v !== TOMBSTONE && this.#hash[v - 1] === h && this.#idIs(v - 1, id)) return v - 1;
-    }
-  }
-
-  #indexInsert(slot: number, h: number): void {
-    const index = this.#index;
-    const mask = index.length - 1;
-    let i = h & mask;
-    while (index[i]! > 0) i = (i + 1) & mask;
-    if (index[i] === TOMBSTONE) this.#tombstones--;
-    index[i] = slot + 1;
-  }
-
-  #indexRemove(slot: number): void {
-    const index = this.#index;
-    const mask = index.length - 1;
-    for (let i = this.#hash[slot]! & mask; index[i] !== EMPTY; i = (i + 1) & mask) {
-      if (index[i] !== slot + 1) continue;
-      index[i] = TOMBSTONE;
-      // Tombstones make misses probe longer: past a quarter of the index, start it afresh.
-      if (++this.#tombstones > index.length >> 2) this.#rebuildIndex();
-      return;
-    }
-  }
-
-  #rebuildIndex(): void {
-    this.#index = new Int32Array(this.#slots * 2);
-    this.#tombstones = 0;
-    for (let n = this.#first; n < this.#next; n++) {
-      const slot = n & (this.#slots - 1);
-      if (this.#outcome[slot] !== DEAD) this.#indexInsert(slot, this.#hash[slot]!);
-    }
-  }
+function pack(expiresAt: number, outcome: number): number {
+  return expiresAt * 16 + outcome + 1;
 }

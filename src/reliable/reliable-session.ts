@@ -54,7 +54,7 @@ import {
   type Welcome,
 } from './envelope-codec.js';
 import { EnvelopeRing } from './envelope-ring.js';
-import { base64DecodedLength, base64DecodedLengthOf, decodeBase64BytesInto, decodeBase64Into } from './strict-base64.js';
+import { base64DecodedLength, base64DecodedLengthOf, decodeBase64BytesInto, decodeBase64Into, DECODED, DECODED_ASCII, INVALID } from './strict-base64.js';
 import { bareBody, RecordKind, sessionBody, type SessionState } from './log-records.js';
 import type { ReliableHost } from './reliable-host.js';
 import type { EndReason } from './reliable-metrics.js';
@@ -682,9 +682,9 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
     if (n > h.relay.maxMessageBytes) return this.#refuse(id, NackCodes.TOO_LARGE, `payload over ${h.relay.maxMessageBytes} bytes`);
     const frame = allocMaskedFrame(binary ? OP_BINARY : OP_TEXT, n);
     const at = frame.length - n;
-    const decoded = typeof data === 'string' ? decodeBase64Into(data, frame, at, n) : decodeBase64BytesInto(data, start, end, frame, at, n);
-    if (!decoded) return this.#refuse(id, NackCodes.BAD_BASE64, 'data is not strict base64');
-    if (!binary && !isUtf8(frame.subarray(at))) return this.#refuse(id, NackCodes.INVALID_UTF8, 'a text payload must be valid UTF-8');
+    const decoded = typeof data === 'string' ? (decodeBase64Into(data, frame, at, n) ? DECODED : INVALID) : decodeBase64BytesInto(data, start, end, frame, at, n);
+    if (decoded === INVALID) return this.#refuse(id, NackCodes.BAD_BASE64, 'data is not strict base64');
+    if (!binary && decoded !== DECODED_ASCII && !isUtf8(frame.subarray(at))) return this.#refuse(id, NackCodes.INVALID_UTF8, 'a text payload must be valid UTF-8');
     maskPayload(frame, n);
     const now = h.clock.wallMs();
     this.#evicted(dups.remember(id, now));

@@ -82,39 +82,49 @@ export function decodeBase64Into(s: string, out: Buffer, offset: number, length:
   return out.write(s, offset, length, 'base64') === length;
 }
 
+/** `decodeBase64BytesInto`'s answers besides INVALID: the bytes are all ASCII (so valid UTF-8), or maybe not. */
+export const DECODED_ASCII = 1;
+export const DECODED = 0;
+export const INVALID = -1;
+
 /**
  * The same for the characters `src[start, end)` (whose decoded length, from
  * `base64DecodedLengthOf`, is `length`): every character must be in the alphabet,
- * `=` only as the last one or two, with canonical padding bits.
+ * `=` only as the last one or two, with canonical padding bits. Returns INVALID,
+ * DECODED_ASCII when every decoded byte is below 0x80, else DECODED.
  */
-export function decodeBase64BytesInto(src: Buffer, start: number, end: number, out: Buffer, offset: number, length: number): boolean {
+export function decodeBase64BytesInto(src: Buffer, start: number, end: number, out: Buffer, offset: number, length: number): number {
   const n = end - start;
-  if (length === 0) return n === 0;
-  if (n % 4 !== 0) return false;
-  if (n >= NATIVE_FROM_CHARS) return decodeBase64Into(src.toString('latin1', start, end), out, offset, length);
+  if (length === 0) return n === 0 ? DECODED_ASCII : INVALID;
+  if (n % 4 !== 0) return INVALID;
+  if (n >= NATIVE_FROM_CHARS) return decodeBase64Into(src.toString('latin1', start, end), out, offset, length) ? DECODED : INVALID;
   const pad = padOfBytes(src, start, end);
   const full = end - (pad === 0 ? 0 : 4);
   let o = offset;
+  let high = 0;
   for (let i = start; i < full; i += 4) {
     const a = VALUE[src[i]!]!;
     const b = VALUE[src[i + 1]!]!;
     const c = VALUE[src[i + 2]!]!;
     const d = VALUE[src[i + 3]!]!;
-    if ((a | b | c | d) > 63) return false;
+    if ((a | b | c | d) > 63) return INVALID;
+    // The three bytes' top bits: a's 0x20, b's 0x08, c's 0x02.
+    high |= (a & 0x20) | (b & 0x08) | (c & 0x02);
     out[o++] = (a << 2) | (b >> 4);
     out[o++] = ((b & 0x0f) << 4) | (c >> 2);
     out[o++] = ((c & 0x03) << 6) | d;
   }
-  if (pad === 0) return true;
+  if (pad === 0) return high === 0 ? DECODED_ASCII : DECODED;
   const a = VALUE[src[full]!]!;
   const b = VALUE[src[full + 1]!]!;
-  if ((a | b) > 63) return false;
+  if ((a | b) > 63) return INVALID;
+  high |= (a & 0x20) | (b & 0x08);
   out[o++] = (a << 2) | (b >> 4);
-  if (pad === 2) return (b & 0x0f) === 0;
+  if (pad === 2) return (b & 0x0f) !== 0 ? INVALID : high === 0 ? DECODED_ASCII : DECODED;
   const c = VALUE[src[full + 2]!]!;
-  if (c > 63 || (c & 0x03) !== 0) return false;
+  if (c > 63 || (c & 0x03) !== 0) return INVALID;
   out[o] = ((b & 0x0f) << 4) | (c >> 2);
-  return true;
+  return high === 0 ? DECODED_ASCII : DECODED;
 }
 
 /** The base64 length of `n` bytes (padded). */

@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startGateway } from '../helpers/gateway.js';
+import { startGateway, until } from '../helpers/gateway.js';
 import { startUpstream } from '../helpers/upstream.js';
 import { promSample } from '../helpers/raw-http.js';
 import { V1Client } from '../helpers/v1-client.js';
@@ -27,6 +27,8 @@ test('past reliable.duplicateWindowMessages the oldest messageIds are forgotten,
     c.data('w-1', 'again'); // forgotten: a new message
     await c.until(() => c.answers('w-5').length === 2 && c.answers('w-1').length === 2, 'both answered');
     assert.deepEqual(c.answers('w-1').map((e) => e.type), [1, 1]);
+    // An ACK means the write left the gateway; wait for 'again' to arrive (a second m5 would have come before it).
+    await until(() => upstream.received.slice(before).some((r) => r.data.toString() === 'again'), 'the upstream read "again"');
     assert.deepEqual(upstream.received.slice(before).map((r) => r.data.toString()), ['m1', 'm2', 'm3', 'm4', 'm5', 'again']);
     assert.equal(await evictions(), 3, 'taking w-1 again forgot w-3');
     c.ws.close(1000);

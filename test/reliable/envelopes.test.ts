@@ -7,7 +7,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startGateway } from '../helpers/gateway.js';
+import { startGateway, until } from '../helpers/gateway.js';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
 import { V1Client } from '../helpers/v1-client.js';
 import type { Gateway } from '../../src/server/gateway.js';
@@ -31,6 +31,9 @@ describe('stratix.v1 envelopes', () => {
   });
 
   const session = (id: string): Promise<V1Client> => V1Client.session(gw.port, id);
+  /** Waits until the upstream has read `text` (among its messages after the first `before`). */
+  const upstreamRead = (before: number, text: string): Promise<void> =>
+    until(() => upstream.received.slice(before).some((r) => r.data.toString() === text), `the upstream read ${JSON.stringify(text)}`);
 
   test('each bad DATA gets its NACK code, and nothing of it reaches the upstream', async () => {
     const c = await session('nack-1');
@@ -68,6 +71,7 @@ describe('stratix.v1 envelopes', () => {
     c.send('{"type":0,"clientId":"nack-1","messageId":"ok","timestamp":1709078400000000000,"data":"aGk="}');
     await c.until(() => c.answers('ok').length === 1, 'the ACK');
     assert.deepEqual(c.answers('ok')[0], { type: 1, messageId: 'ok' });
+    await upstreamRead(before, 'hi'); // the ACK means the write left the gateway, not that the upstream read it
     assert.deepEqual(upstream.received.slice(before).map((r) => r.data.toString()), ['hi'], 'only the valid message went upstream');
     c.ws.close(1000);
     await c.closed;
@@ -86,6 +90,7 @@ describe('stratix.v1 envelopes', () => {
     await c.until(() => c.answers('d-1').length === 3 && c.answers('d-2').length === 2, 'the duplicates answered');
     assert.deepEqual(c.answers('d-1').map((e) => e.type), [1, 1, 1]);
     assert.deepEqual(c.answers('d-2').map((e) => [e.type, e.code]), [[3, NackCodes.BAD_BASE64.code], [3, NackCodes.BAD_BASE64.code]]);
+    await upstreamRead(before, 'once');
     assert.deepEqual(upstream.received.slice(before).map((r) => r.data.toString()), ['once']);
     c.ws.close(1000);
     await c.closed;
@@ -139,6 +144,7 @@ describe('stratix.v1 envelopes', () => {
     await c.until(() => c.answers('p-2').length === 1, 'its NACK');
     assert.deepEqual([c.answers('p-2')[0]!.type, c.answers('p-2')[0]!.code], [3, NackCodes.BAD_BASE64.code]);
     assert.equal(state.ackedSeq, 3, 'the ack of a refused DATA still counts');
+    await upstreamRead(before, 'with ack');
     assert.deepEqual(upstream.received.slice(before).map((r) => r.data.toString()), ['with ack']);
     c.ws.close(1000);
     await c.closed;

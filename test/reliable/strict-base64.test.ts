@@ -12,7 +12,9 @@ import {
   base64EncodedLength,
   decodeBase64BytesInto,
   decodeBase64Into,
+  DECODED_ASCII,
   encodeBase64Into,
+  INVALID,
 } from '../../src/reliable/strict-base64.js';
 
 /** RFC 4648 §4 with padding, canonical (zero pad bits): the reference. */
@@ -54,13 +56,13 @@ test('arbitrary strings are accepted exactly when the reference accepts them', (
 });
 
 /** What the byte decoder makes of `s` (as UTF-8 bytes, between other bytes): accepted, and the bytes. */
-function fromBytes(s: string): { ok: boolean; bytes?: Buffer } {
+function fromBytes(s: string): { ok: boolean; bytes?: Buffer; ascii?: boolean } {
   const src = Buffer.concat([Buffer.from('"x":"'), Buffer.from(s), Buffer.from('"}')]);
   const n = base64DecodedLengthOf(src, 5, src.length - 2);
   if (n < 0) return { ok: false };
   const out = Buffer.alloc(n + 8, 0xee);
-  const ok = decodeBase64BytesInto(src, 5, src.length - 2, out, 4, n);
-  return ok ? { ok, bytes: out.subarray(4, 4 + n) } : { ok };
+  const r = decodeBase64BytesInto(src, 5, src.length - 2, out, 4, n);
+  return r === INVALID ? { ok: false } : { ok: true, bytes: out.subarray(4, 4 + n), ascii: r === DECODED_ASCII };
 }
 
 test('the byte decoder accepts exactly what the string decoder accepts, with the same bytes, whatever the length (both sides of the native cut-over)', () => {
@@ -78,7 +80,12 @@ test('the byte decoder accepts exactly what the string decoder accepts, with the
     fc.property(fc.oneof(junk, nearlyValid), (s) => {
       const got = fromBytes(s);
       assert.equal(got.ok, accepts(s), JSON.stringify(s.slice(0, 80)));
-      if (got.ok) assert.deepEqual(got.bytes, Buffer.from(s, 'base64'));
+      if (got.ok) {
+        assert.deepEqual(got.bytes, Buffer.from(s, 'base64'));
+        // "All ASCII" is exact below the native cut-over (and never claimed above it).
+        if (s.length < 4096) assert.equal(got.ascii, got.bytes!.every((b) => b < 0x80), s.slice(0, 80));
+        else assert.equal(got.ascii, false);
+      }
     }),
     { numRuns: 3_000 },
   );
@@ -88,6 +95,8 @@ test('the byte decoder accepts exactly what the string decoder accepts, with the
     const got = fromBytes(bytes.toString('base64'));
     assert.equal(got.ok, true, `size ${size}`);
     assert.deepEqual(got.bytes, bytes);
+    const text = Buffer.alloc(size, 0x7f);
+    assert.equal(fromBytes(text.toString('base64')).ascii, text.toString('base64').length < 4096, `ASCII of size ${size}`);
   }
 });
 
