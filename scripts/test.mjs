@@ -16,7 +16,12 @@
  *      (install-bench-proxies.sh), systemd-analyze for test/sea/
  *      (install-systemd-analyze.sh);
  *   4. the real-Chromium suites of the client SDK (*.chromium.test.js), one file at a
- *      time, after the others.
+ *      time, after the others;
+ *   5. the relay (with abuse), conformance and interop suites a second time with the
+ *      native data path on (STRATIX_TEST_DATA_PATH=native; conformance on the relay
+ *      thread's epoll mode, STRATIX_NATIVE_IO_URING=0, the others on io_uring). The
+ *      addon is built at step 0 (scripts/install-native-build.sh installs gcc and
+ *      liburing, scripts/build-native.mjs --required builds it).
  *
  * Usage: npm test [-- <file filter substring>...]
  * Runs under whatever `node` is first on PATH (CI runs it under Node 20, then 24).
@@ -60,6 +65,10 @@ for (const args of build) {
     process.exit(1);
   }
 }
+if (run('bash', ['scripts/install-native-build.sh']) !== 0 || run(process.execPath, ['scripts/build-native.mjs', '--required']) !== 0) {
+  console.error('# could not build the native data path (native/relay/build.sh)');
+  process.exit(1);
+}
 
 const all = [...find(join(root, 'dist/test')), ...find(join(root, 'packages/client/dist-test'))].filter(
   (f) => filters.length === 0 || filters.some((x) => f.includes(x)),
@@ -96,5 +105,21 @@ if (interop.length > 0) {
 }
 if (chromium.length > 0) {
   status |= run(process.execPath, ['--test', '--test-concurrency=1', '--test-timeout=300000', ...chromium]);
+}
+// Step 5: the same suites on the native data path.
+const onNative = (files, extra = {}) => run(process.execPath, ['--test', '--test-concurrency=2', '--test-timeout=600000', ...files], { env: { ...process.env, STRATIX_TEST_DATA_PATH: 'native', ...extra } });
+const nativeRelay = main.filter((f) => f.includes('/test/relay/') && !f.includes('native-data-path'));
+const nativeConformance = main.filter((f) => f.includes('/test/conformance/'));
+if (nativeRelay.length > 0) {
+  console.log('# again on the native data path (io_uring): relay and abuse suites');
+  status |= onNative(nativeRelay);
+}
+if (nativeConformance.length > 0) {
+  console.log('# again on the native data path (epoll): conformance suites');
+  status |= onNative(nativeConformance, { STRATIX_NATIVE_IO_URING: '0' });
+}
+if (interop.length > 0) {
+  console.log('# again on the native data path: interop suite');
+  status |= run(process.execPath, ['--test', '--test-concurrency=1', '--test-timeout=600000', ...interop], { env: { ...process.env, STRATIX_TEST_DATA_PATH: 'native' } });
 }
 process.exit(status === 0 ? 0 : 1);

@@ -24,6 +24,13 @@ export class ConfigError extends StratixError {
   }
 }
 
+/** relay.dataPath is "native" and the native data path cannot be used (the addon is missing or does not load). The process does not start. */
+export class NativeDataPathError extends StratixError {
+  constructor(reason: string, options?: { cause?: unknown }) {
+    super('STRATIX_ERR_NATIVE_UNAVAILABLE', `relay.dataPath is "native" but the native data path cannot be used: ${reason}`, options);
+  }
+}
+
 /** A refusal answered over HTTP: `status`, extra headers, and a JSON body carrying `code` (and `details`). */
 export class HttpError extends StratixError {
   readonly status: number;

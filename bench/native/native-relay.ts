@@ -1,5 +1,6 @@
 /**
- * Issue 11's experiment: a relay whose data path is below net.Socket. It does both
+ * Issue 11's experiment (kept as a reference relay for bench/relay; the gateway's own
+ * integration is src/relay/native-data-path.ts): a relay whose data path is below net.Socket. It does both
  * WebSocket handshakes as reference-raw-relay.ts does (bench/relay/upgrade-pair.ts), then stops reading both
  * sockets and gives their descriptors to the native addon (native/relay/relay.c),
  * whose relay thread parses every frame header, checks the message size limit and
@@ -26,6 +27,8 @@ import { onUpgradePair } from '../relay/upgrade-pair.js';
 interface DirState {
   /** Output the relay thread still owed this direction's destination. */
   pending: Buffer;
+  /** A split header kept back. */
+  held: Buffer;
   /** io_uring mode: bytes of this direction received after the exception, not relayed. */
   received: Buffer;
 }
@@ -39,9 +42,10 @@ interface RelayEvent {
   dirs: [DirState, DirState];
 }
 interface RelayAddon {
-  start(threads: number, highWaterBytes: number, onEvent: (e: RelayEvent) => void, ioUring: boolean): void;
-  adopt(id: number, clientFd: number, upstreamFd: number, maxMessageBytes: number): void;
-  stats(): { messages: number[]; bytes: number[]; reads: number; writes: number; wakeups: number };
+  start(threads: number, onEvent: (e: RelayEvent) => void, ioUring: boolean): string;
+  adopt(id: number, clientFd: number, upstreamFd: number, maxMessageBytes: number, highWaterBytes: number, group: number): object;
+  counts(group: number, out: Float64Array): void;
+  stats(): { reads: number; writes: number; wakeups: number };
 }
 
 const EXC_CONTROL = 1;
@@ -63,7 +67,7 @@ interface Pair {
 const sessions = new Map<number, Pair>();
 let nextId = 1;
 
-addon.start(threads, HIGH_WATER_BYTES, onEvent, ioUring);
+addon.start(threads, onEvent, ioUring);
 
 function onEvent(e: RelayEvent): void {
   const pair = sessions.get(e.id);
@@ -84,7 +88,9 @@ function onEvent(e: RelayEvent): void {
     up.destroy();
     return;
   }
+  // A control frame or backpressure (the addon's other hand-backs since it serves the gateway).
   const to = (dir: number): Socket => (dir === 0 ? up : client);
+  for (const dir of [0, 1]) if (e.dirs[dir]!.held.length > 0) to(dir).write(e.dirs[dir]!.held);
   to(e.dir).write(e.rest);
   for (const dir of [0, 1]) if (e.dirs[dir]!.received.length > 0) to(dir).write(e.dirs[dir]!.received);
   client.pipe(up);
@@ -137,7 +143,7 @@ onUpgradePair(server, upstream, (client, up) => {
   const adopt = (): void => {
     if (client.writableLength > 0) client.once('drain', adopt);
     else if (up.writableLength > 0) up.once('drain', adopt);
-    else addon.adopt(id, detach(client), detach(up), MAX_MESSAGE_BYTES);
+    else addon.adopt(id, detach(client), detach(up), MAX_MESSAGE_BYTES, HIGH_WATER_BYTES, 0);
   };
   adopt();
 });
@@ -146,5 +152,9 @@ server.listen(0, '127.0.0.1', () => {
   const { port } = server.address() as AddressInfo;
   console.log(JSON.stringify({ msg: 'listening', host: '127.0.0.1', port, threads, ioUring }));
 });
-process.on('SIGUSR2', () => console.log(JSON.stringify({ msg: 'stats', sessions: sessions.size, ...addon.stats() })));
+const counts = new Float64Array(4);
+process.on('SIGUSR2', () => {
+  addon.counts(0, counts);
+  console.log(JSON.stringify({ msg: 'stats', sessions: sessions.size, messages: [counts[0], counts[1]], bytes: [counts[2], counts[3]], ...addon.stats() }));
+});
 process.on('SIGTERM', () => process.exit(0));

@@ -5,13 +5,14 @@
  * spread over `gateway.drainPeriodMs`). Reports the time from the SIGTERM until the
  * last client relayed its probe through B, close → back per client, failed attempts,
  * and the CPU it cost: B, A (while it drained), the echo upstreams and the clients.
- * At the end every session relays one more round trip through B.
+ * Once a second meanwhile: B's accept queue and the cores of its primary and workers
+ * (bench/scale/accept-watch.ts). At the end every session relays one more round trip through B.
  */
-import { readFileSync } from 'node:fs';
 import type { FollowResult, RoundTripResult } from '../relay/generator-protocol.js';
 import type { LoadGeneratorPool } from '../relay/load-generator-pool.js';
-import { descendantsOf, sampleTrees, ticksPerSecond } from '../relay/process-tree.js';
+import { descendantsOf, sampleTrees } from '../relay/process-tree.js';
 import { quantile } from '../relay/statistics.js';
+import { AcceptWatch, ownCpuSeconds, type AcceptWatchResult } from './accept-watch.js';
 import { growTo, SESSION_TIMEOUT_MS, type ScaleContext } from './scale-context.js';
 import type { ScaleProxy } from './scale-proxy.js';
 import type { UpstreamFleet } from './upstream-fleet.js';
@@ -31,18 +32,9 @@ export interface ReconnectResult {
   cpuSeconds: { drained: number; receiving: number; upstreams: number; generators: number };
   /** B's CPU seconds per 1,000 sessions taken over. */
   receivingCpuPer1k: number;
+  /** B's accept queue and the cores of its primary and workers, once a second from the SIGTERM on. */
+  receivingAccept: AcceptWatchResult;
   verified: RoundTripResult;
-}
-
-/** utime + stime of one process (not its children), in seconds; undefined once it is gone. */
-function ownCpuSeconds(pid: number): number | undefined {
-  try {
-    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond();
-  } catch {
-    return undefined;
-  }
 }
 
 /** CPU seconds of a process tree that exits while it is watched: the last reading of each of its processes. */
@@ -91,10 +83,12 @@ export async function measureReconnect(
     deadlineMs,
   });
   await new Promise((r) => setTimeout(r, 1_000)); // every generator has armed its sessions
+  const watch = new AcceptWatch(receiving.pid, Number(new URL(receiving.url).port), ctx.log);
   const termAt = Date.now();
   ctx.log(`  SIGTERM to the first instance (pid ${drained.pid})`);
   const stopped = drained.stop(o.drainPeriodMs + 30_000);
   const moved: FollowResult = await following;
+  const receivingAccept = watch.stop();
   const cpuSeconds = {
     receiving: cpu([receiving.pid]) - before.receiving,
     upstreams: cpu(fleet.pids) - before.upstreams,
@@ -116,6 +110,7 @@ export async function measureReconnect(
     closeToBackMs: { p50: quantile(sorted, 0.5), p99: quantile(sorted, 0.99), max: quantile(sorted, 1) },
     cpuSeconds,
     receivingCpuPer1k: (cpuSeconds.receiving / Math.max(1, moved.back)) * 1000,
+    receivingAccept,
   };
   ctx.log(`  ${moved.back}/${held} back on the second instance (${moved.closed} closed; codes ${JSON.stringify(moved.closeCodes)}), ` +
     `all back ${result.allBackSeconds.toFixed(1)} s after the SIGTERM (first close → last back ${result.spanSeconds.toFixed(1)} s); ` +
@@ -123,6 +118,9 @@ export async function measureReconnect(
     `failed attempts ${JSON.stringify(moved.failures)}`);
   ctx.log(`  CPU-s: receiving instance ${cpuSeconds.receiving.toFixed(1)} (${result.receivingCpuPer1k.toFixed(2)} per 1k sessions), ` +
     `drained instance ${cpuSeconds.drained.toFixed(1)}, upstreams ${cpuSeconds.upstreams.toFixed(1)}, clients ${cpuSeconds.generators.toFixed(1)}`);
+  ctx.log(`  second instance's accept queue: at most ${receivingAccept.maxAcceptQueue} (full ${receivingAccept.fullSeconds} s of ${receivingAccept.samples.length}); ` +
+    `machine-wide ListenOverflows +${receivingAccept.listenOverflows}, ListenDrops +${receivingAccept.listenDrops}; ` +
+    `its primary ${receivingAccept.primaryCoresMean.toFixed(2)} cores on average, ${receivingAccept.primaryCoresMax.toFixed(2)} at most`);
   const verified = await pool.roundTrip(120_000);
   ctx.log(`  round trip through the second instance: echoed ${verified.echoed}, not open ${verified.notOpen}, no echo ${verified.noEcho}`);
   await pool.close(60_000);

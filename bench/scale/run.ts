@@ -10,6 +10,7 @@
  * keeps every figure, `--csv-dir DIR` writes the CSV files the plot reads.
  */
 import { writeFileSync } from 'node:fs';
+import os from 'node:os';
 import { LoadGeneratorPool } from '../relay/load-generator-pool.js';
 import { describeMachine } from '../relay/machine.js';
 import { killDescendants } from '../relay/process-tree.js';
@@ -18,7 +19,7 @@ import { sourceAddressList } from '../relay/relay-options.js';
 import { measureLoadSteps, type LoadResult } from './load-steps.js';
 import { measureReconnect, type ReconnectResult } from './reconnect-phase.js';
 import type { ScaleContext } from './scale-context.js';
-import { writeLoadCsv, writeSessionsCsv } from './scale-csv.js';
+import { writeLatencyCsv, writeLoadCsv, writeSessionsCsv } from './scale-csv.js';
 import { parseScaleOptions, reproduceCommand, type ScaleOptions } from './scale-options.js';
 import { startNginx, startStratix, type ScaleProxy } from './scale-proxy.js';
 import { measureSessionSteps, type SessionsResult } from './session-steps.js';
@@ -63,7 +64,8 @@ async function main(): Promise<void> {
     options,
     sources: sourceAddressList(options.sourceAddresses),
     deadline: Date.now() + options.timeLimitMs,
-    log: (line) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${line}`),
+    // The load average beside every line: a reader sees at once whether other work shared the box.
+    log: (line) => console.log(`[${new Date().toISOString().slice(11, 19)} load ${os.loadavg()[0]!.toFixed(2)}] ${line}`),
   };
   const results: { sessions?: SessionsResult; load?: LoadResult; reconnect?: ReconnectResult } = {};
   const fleet = await startUpstreamFleet(options.upstreams);
@@ -86,7 +88,7 @@ async function main(): Promise<void> {
       } finally {
         await proxy.stop();
       }
-      if (options.csvDir !== undefined) console.log(`wrote ${writeLoadCsv(options.csvDir, results.load)}`);
+      if (options.csvDir !== undefined) console.log(`wrote ${writeLoadCsv(options.csvDir, results.load)}, ${writeLatencyCsv(options.csvDir, results.load)}`);
     }
     if (options.phases.includes('reconnect')) {
       const setup = { workers: options.workers, stratixMain: options.stratixMain, stratixNodeArgs: options.stratixNodeArgs, maxConnections: options.reconnectSessions + 1_000 };

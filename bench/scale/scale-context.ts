@@ -7,6 +7,7 @@ import type { ConnectResult } from '../relay/generator-protocol.js';
 import type { LoadGeneratorPool } from '../relay/load-generator-pool.js';
 import { machineBusySeconds } from '../relay/machine.js';
 import { sampleTrees, ticksPerSecond } from '../relay/process-tree.js';
+import { waitForQuiet } from './quiet-machine.js';
 import type { ScaleOptions } from './scale-options.js';
 
 export interface ScaleContext {
@@ -49,6 +50,7 @@ export async function growTo(
   prefix: string,
 ): Promise<GrowResult> {
   checkDeadline(ctx, `connecting ${target} sessions`);
+  await waitForQuiet(ctx, `connecting ${target} sessions`);
   const add = target - held;
   const cpuBefore = sampleTrees([proxyPid]).cpuSeconds;
   const machineBefore = machineBusySeconds(ticksPerSecond());

@@ -24,15 +24,31 @@ export function writeSessionsCsv(dir: string, result: SessionsResult): string {
   return file;
 }
 
+/** One row per client count; the latency columns are those of the highest rate offered. */
 export function writeLoadCsv(dir: string, result: LoadResult): string {
   const file = path.join(dir, `scale-load-${result.proxy}.csv`);
   write(
     file,
     ['clients', 'p50_ms', 'p99_ms', 'p999_ms', 'round_trips_per_s', 'messages_per_s', 'cpu_s_per_100k_rt', 'proxy_cores', 'upstream_cores', 'generator_cores', 'other_cores'],
     result.steps.map((s) => [
-      s.clients, s.latency.p50Ms, s.latency.p99Ms, s.latency.p999Ms, s.throughput.roundTripsPerSecond, s.throughput.messagesPerSecond,
+      s.clients, s.latency.at(-1)!.p50Ms, s.latency.at(-1)!.p99Ms, s.latency.at(-1)!.p999Ms, s.throughput.roundTripsPerSecond, s.throughput.messagesPerSecond,
       s.throughput.cpuSecondsPer100k, s.throughput.cores.proxy, s.throughput.cores.upstreams, s.throughput.cores.generators, s.throughput.cores.other,
     ]),
+  );
+  return file;
+}
+
+/** Every latency window: one row per (clients, offered rate). */
+export function writeLatencyCsv(dir: string, result: LoadResult): string {
+  const file = path.join(dir, `scale-latency-${result.proxy}.csv`);
+  write(
+    file,
+    ['clients', 'rate_per_s', 'p50_ms', 'p99_ms', 'p999_ms', 'max_ms', 'send_lag_p99_ms', 'proxy_cores', 'upstream_cores', 'generator_cores', 'other_cores',
+      'proxy_wait_ms', 'upstream_wait_ms', 'generator_wait_ms'],
+    result.steps.flatMap((s) => s.latency.map((l) => [
+      s.clients, l.rate, l.p50Ms, l.p99Ms, l.p999Ms, l.maxMs, l.sendLagP99Ms, l.cores.proxy, l.cores.upstreams, l.cores.generators, l.cores.other,
+      l.cores.waitMs?.proxy ?? '', l.cores.waitMs?.upstreams ?? '', l.cores.waitMs?.generators ?? '',
+    ])),
   );
   return file;
 }

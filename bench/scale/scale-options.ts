@@ -17,8 +17,8 @@ export interface ScaleOptions {
   steps: number[];
   /** load: client counts at which latency and throughput are measured. */
   loadAt: number[];
-  /** load, open loop: messages per second offered in total. */
-  rate: number;
+  /** load, open loop: messages per second offered in total, one latency window each (ascending). */
+  rates: number[];
   /** load, closed loop: messages each client keeps in flight. */
   inFlight: number;
   payloadBytes: number;
@@ -43,6 +43,8 @@ export interface ScaleOptions {
   stratixMain: string;
   stratixNodeArgs: string[];
   timeLimitMs: number;
+  /** Before each measured window, wait up to this long for other work on the machine to stop (0: don't). */
+  waitQuietMs: number;
   json: string | undefined;
   /** Directory for the CSV files the plot reads. */
   csvDir: string | undefined;
@@ -53,7 +55,7 @@ const HELP = `node dist/bench/scale/run.js [options]
   --proxy stratix|nginx     proxy of the sessions and load phases (default stratix)
   --steps LIST              sessions: idle session counts (default 1000,15000,50000,100000,150000)
   --load-at LIST            load: client counts (default 1000,10000,100000)
-  --rate N                  load: open-loop messages/s in total (default 10000)
+  --rate LIST               load: open-loop messages/s in total, a latency window at each (default 10000)
   --in-flight K             load: closed-loop messages in flight per client (default 1)
   --payload-bytes N         (default 128)
   --warmup-s S --duration-s S   load windows (default 2 and 10)
@@ -68,6 +70,8 @@ const HELP = `node dist/bench/scale/run.js [options]
   --stratix-main PATH       gateway CLI to start (default this checkout's dist/src/cli/main.js)
   --stratix-node-args ARGS  node options of the primary (default --max-semi-space-size=2, as npm start)
   --time-limit-s S          abort after this (default 3000)
+  --wait-quiet-s S          before each connect step and load window, wait up to S s for the cores busy
+                            outside the benchmark's processes to fall under 0.2 (default 0: don't wait)
   --json FILE --csv-dir DIR`;
 
 function list(text: string): number[] {
@@ -102,6 +106,7 @@ export function parseScaleOptions(argv: string[]): ScaleOptions {
       'stratix-main': { type: 'string', default: DEFAULT_STRATIX_MAIN },
       'stratix-node-args': { type: 'string', default: '--max-semi-space-size=2' },
       'time-limit-s': { type: 'string', default: '3000' },
+      'wait-quiet-s': { type: 'string', default: '0' },
       json: { type: 'string' },
       'csv-dir': { type: 'string' },
       help: { type: 'boolean', default: false },
@@ -114,16 +119,16 @@ export function parseScaleOptions(argv: string[]): ScaleOptions {
   const phases = v.phases.split(',').filter(Boolean);
   for (const p of phases) if (!(SCALE_PHASES as readonly string[]).includes(p)) throw new Error(`--phases: unknown phase ${p}`);
   if (v.proxy !== 'stratix' && v.proxy !== 'nginx') throw new Error(`--proxy: expected stratix or nginx, got ${v.proxy}`);
-  const [rate, inFlight, payloadBytes, reconnectSessions, workers, nginxWorkers, upstreams, generators, sources, concurrency] = list(
-    [v.rate, v['in-flight'], v['payload-bytes'], v['reconnect-sessions'], v.workers, v['nginx-workers'], v.upstreams, v.generators,
+  const [inFlight, payloadBytes, reconnectSessions, workers, nginxWorkers, upstreams, generators, sources, concurrency] = list(
+    [v['in-flight'], v['payload-bytes'], v['reconnect-sessions'], v.workers, v['nginx-workers'], v.upstreams, v.generators,
       v['source-addresses'], v['connect-concurrency']].join(','),
-  ) as [number, number, number, number, number, number, number, number, number, number];
+  ) as [number, number, number, number, number, number, number, number, number];
   return {
     phases: phases as ScalePhase[],
     proxy: v.proxy,
     steps: list(v.steps).sort((a, b) => a - b),
     loadAt: list(v['load-at']).sort((a, b) => a - b),
-    rate,
+    rates: list(v.rate).sort((a, b) => a - b),
     inFlight,
     payloadBytes,
     warmupMs: Number(v['warmup-s']) * 1000,
@@ -139,6 +144,7 @@ export function parseScaleOptions(argv: string[]): ScaleOptions {
     stratixMain: v['stratix-main'],
     stratixNodeArgs: v['stratix-node-args'].split(' ').filter(Boolean),
     timeLimitMs: Number(v['time-limit-s']) * 1000,
+    waitQuietMs: Number(v['wait-quiet-s']) * 1000,
     json: v.json,
     csvDir: v['csv-dir'],
   };
@@ -151,7 +157,7 @@ export function reproduceCommand(o: ScaleOptions): string {
     `--proxy ${o.proxy}`,
     `--steps ${o.steps.join(',')}`,
     `--load-at ${o.loadAt.join(',')}`,
-    `--rate ${o.rate} --in-flight ${o.inFlight} --payload-bytes ${o.payloadBytes}`,
+    `--rate ${o.rates.join(',')} --in-flight ${o.inFlight} --payload-bytes ${o.payloadBytes}`,
     `--warmup-s ${o.warmupMs / 1000} --duration-s ${o.durationMs / 1000}`,
     `--reconnect-sessions ${o.reconnectSessions} --drain-period-ms ${o.drainPeriodMs}`,
     `--workers ${o.workers} --nginx-workers ${o.nginxWorkers} --upstreams ${o.upstreams}`,
@@ -159,6 +165,7 @@ export function reproduceCommand(o: ScaleOptions): string {
     ...(o.stratixMain === DEFAULT_STRATIX_MAIN ? [] : [`--stratix-main ${o.stratixMain}`]),
     `--stratix-node-args="${o.stratixNodeArgs.join(' ')}"`,
     `--time-limit-s ${o.timeLimitMs / 1000}`,
+    ...(o.waitQuietMs === 0 ? [] : [`--wait-quiet-s ${o.waitQuietMs / 1000}`]),
     ...(o.json === undefined ? [] : [`--json ${o.json}`]),
     ...(o.csvDir === undefined ? [] : [`--csv-dir ${o.csvDir}`]),
   ].join(' ');

@@ -1,27 +1,34 @@
 /*
- * stratix_relay: a WebSocket frame relay below net.Socket (issue 11 experiment).
+ * stratix_relay: the native data path of verbatim sessions (docs/native-data-path.md).
  *
- * After both handshakes, JavaScript stops reading both sockets (handle.readStop())
- * and gives their file descriptors to `adopt`. A relay thread (epoll, level
- * triggered) then reads each side and writes what it read to the other side, as
- * the bytes came (client frames keep the client's own mask: any key is valid for
- * client→server; upstream frames are unmasked). On the way it parses every frame
- * header and enforces what the JS relay enforces on data frames:
- *   - RSV bits clear, client frames masked, upstream frames unmasked, known opcodes,
- *     fragmentation order, the 64-bit length's top bit;
- *   - the message size limit (maxMessageBytes) → fault 1009;
- *   - UTF-8 validity of text messages across frames and reads (fail fast) → 1007;
- *   - backpressure: output that a write could not take waits in a per-direction
- *     buffer; above the high-water mark the source side is not read until it drains.
- * It counts messages and payload bytes per direction (stats()).
+ * Once a session is open with nothing pending, JavaScript stops reading both
+ * sockets and gives their file descriptors to `adopt`. A relay thread then reads
+ * each side and writes what it read to the other side as it came (client frames
+ * keep the client's own mask: any key is valid client→server; upstream frames are
+ * unmasked). On the way it parses every frame header and checks what the JS relay
+ * checks on data frames (RSV bits, masking, opcodes, fragmentation order, the
+ * 64-bit length's top bit, the message size limit, UTF-8 of text messages across
+ * frames and reads), and counts messages and payload bytes per session and per
+ * group (a gateway), for the metrics.
  *
- * Everything else is an exception handed back to JavaScript, at a frame boundary
- * with the bytes not yet relayed: a control frame (ping, pong, close), a protocol
- * fault, EOF or a socket error. The session then leaves the relay thread (its fds
- * are removed from the thread's epoll; they are never closed here: the JS sockets
- * own them) and JS carries on with its own parser from the returned state.
+ * Everything else is handed back to JavaScript (an event), with the output still
+ * owed per direction, the bytes read and not relayed, and both directions' parser
+ * state, so that the JS parser (src/relay/frame-parser.ts `restore`) carries on
+ * exactly where the relay thread stopped:
+ *   - a control frame (ping, pong, close), at its header;
+ *   - anything that looks like a protocol fault, at the header of the frame it is
+ *     in (the parser state is the one before that frame: JS parses it again and
+ *     fails the connection with its own code and reason);
+ *   - EOF or a socket error;
+ *   - output over the session's high-water mark (backpressure is JS's: 4408);
+ *   - a `release` from JavaScript (heartbeat, close, drain, route change).
+ * A session's struct is freed on the JS thread once its event was delivered, so
+ * `release` on a session that has just left is harmless. The addon never closes a
+ * descriptor: the JS sockets keep owning them.
  *
- * The JS side must not read or write the sockets while the relay thread has them.
+ * Two modes: epoll (level-triggered, one read and one write per event) and
+ * io_uring (multishot recv into provided buffers, sends from the received buffer,
+ * all submissions and the wait in one io_uring_enter per loop; HAVE_LIBURING).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -35,6 +42,8 @@
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <poll.h>
+#include <fcntl.h>
 #include <unistd.h>
 #include <node_api.h>
 #ifdef HAVE_LIBURING
@@ -45,23 +54,31 @@
 #define HELD_MAX 16 /* a frame header is at most 14 bytes */
 #define MAX_THREADS 8
 #define MAX_EVENTS 128
+#define MAX_GROUPS 1024
 
-enum { EXC_CONTROL = 1, EXC_FAULT = 2, EXC_EOF = 3, EXC_ERROR = 4 };
+enum { EXC_CONTROL = 1, EXC_FAULT = 2, EXC_EOF = 3, EXC_ERROR = 4, EXC_RELEASE = 5, EXC_BACKPRESSURE = 6 };
 
+/* The parser state of one direction (copied whole at each frame header: a fault rolls back to it). */
 typedef struct {
-  /* parser */
-  uint64_t remaining;  /* payload bytes of the current data frame still to come */
-  uint64_t msg_bytes;  /* payload bytes of the message so far */
-  uint32_t phase;      /* payload bytes of the current frame seen (mask phase) */
+  uint64_t remaining; /* payload bytes of the current data frame still to come */
+  uint64_t msg_bytes; /* payload bytes of the message so far */
+  uint32_t phase;     /* payload bytes of the current frame seen (mask phase) */
   uint8_t key[4];
   uint8_t opcode, fin, masked, msg_op; /* msg_op: 1 text, 2 binary, 0 none */
   uint8_t utf8_need, utf8_lo, utf8_hi; /* continuation bytes expected, range of the next one */
+  uint8_t utf8_len, utf8_seq;          /* bytes of the code point so far (carried), its length */
+  uint32_t utf8_carry;                 /* those bytes, big-endian */
+} parser_t;
+
+typedef struct {
+  parser_t p;
   uint8_t held_len;
   uint8_t held[HELD_MAX]; /* a split header kept back (not yet relayed) */
   /* output to the other side */
   uint8_t *pend;
   size_t pend_len, pend_off, pend_cap;
-  uint8_t paused; /* not read: the other side's pending output is over the mark */
+  uint64_t messages, bytes; /* relayed by this session, this direction */
+  _Atomic uint64_t read;    /* bytes read from this direction's source (liveness; read by JS at any time) */
 } dir_t;
 
 typedef struct session_s session_t;
@@ -70,75 +87,82 @@ typedef struct {
   int side; /* 0 client, 1 upstream */
 } fdref_t;
 
+struct event_s;
+
 struct session_s {
   int32_t id;
+  int32_t group;
   int fd[2];
   fdref_t ref[2];
   dir_t d[2]; /* d[0]: client → upstream (reads fd[0]); d[1]: upstream → client */
-  uint64_t max_message;
+  uint64_t max_message, high_water;
   uint32_t interest[2];
-  uint8_t dead;
-  session_t *next_dead;
+  uint8_t dead; /* ejected: the relay thread no longer touches it */
+  _Atomic int release_req;
+  session_t *prev, *next; /* the worker's live sessions */
+  session_t *next_new;
   struct worker_s *w;
   /* io_uring mode */
   uint8_t armed[2];   /* a multishot recv is active on fd[i] */
-  uint8_t sending[2]; /* a send of direction i (to fd[1 - i]) is in flight */
+  uint8_t sending[2]; /* a send of direction i (to fd[1 - i]) is in flight, or waits for room (polling) */
+  uint8_t polling[2]; /* a POLLOUT on fd[1 - i] is armed for the rest of that send */
   uint8_t ejecting;
-  int send_bid[2];    /* the provided buffer being sent, or -1: send_own */
+  int send_bid[2]; /* the provided buffer being sent, or -1: send_own */
   uint8_t *send_own[2];
   size_t send_cap[2];
   const uint8_t *send_ptr[2];
   size_t send_len[2], send_done[2];
   struct event_s *ev;
-  session_t *next_new;
 };
+
+typedef struct event_s {
+  session_t *s;
+  int32_t id;
+  int kind, dir, code;
+  uint8_t *rest; /* bytes of `dir` read but not relayed, from the exception on */
+  size_t rest_len;
+  uint8_t *pend[2];  /* output still owed per direction */
+  size_t pend_len[2];
+  uint8_t *rest2[2]; /* io_uring: bytes received per direction after the exception, not relayed */
+  size_t rest2_len[2];
+  const char *reason;
+  struct event_s *next;
+} event_t;
 
 typedef struct worker_s {
   pthread_t thread;
   int ep;
   int wake;
-  _Atomic uint64_t messages[2], bytes[2], reads, writes, wakeups;
-  session_t *dead;
-  uint8_t *buf; /* HELD_MAX bytes of room before the read area */
+  _Atomic uint64_t reads, writes, wakeups;
+  _Atomic int releases; /* release requests not yet seen by the thread */
+  uint8_t *buf;         /* HELD_MAX bytes of room before the read area */
+  pthread_mutex_t lock;
+  session_t *incoming;
+  session_t *live;
+  event_t *outbox, *outbox_tail; /* events of this loop, delivered after it */
 #ifdef HAVE_LIBURING
   struct io_uring ring;
   struct io_uring_buf_ring *br;
   uint8_t *bufs;
   uint64_t wake_value;
-  pthread_mutex_t lock;
-  session_t *incoming;
   _Atomic int ready;
 #endif
 } worker_t;
-
-typedef struct event_s {
-  int32_t id;
-  int kind, dir, code;
-  uint8_t *rest; /* bytes of `dir` read but not relayed */
-  size_t rest_len;
-  uint8_t *pend[2]; /* output still owed per direction */
-  uint8_t *rest2[2]; /* io_uring: bytes received per direction after the exception, not relayed */
-  size_t rest2_len[2];
-  size_t pend_len[2];
-  /* parser state of both directions at the exception */
-  uint64_t remaining[2], msg_bytes[2];
-  uint32_t phase[2];
-  uint8_t key[2][4], opcode[2], fin[2], msg_op[2], utf8_need[2];
-  const char *reason;
-} event_t;
 
 static worker_t workers[MAX_THREADS];
 static int nworkers;
 static int next_worker;
 static napi_threadsafe_function tsfn;
-static uint64_t high_water = 64 * 1024;
 static int use_uring;
+/* per group: messages c2u, u2c, payload bytes c2u, u2c */
+static _Atomic uint64_t group_counts[MAX_GROUPS][4];
 
 /* ------------------------------------------------------------------------ */
 /* UTF-8 (RFC 3629 §4), fail fast, state carried across pieces               */
 
-static int utf8_scan(dir_t *d, const uint8_t *p, size_t n, int masked, uint32_t phase) {
-  uint8_t need = d->utf8_need, lo = d->utf8_lo, hi = d->utf8_hi;
+static int utf8_scan(parser_t *d, const uint8_t *p, size_t n, int masked, uint32_t phase) {
+  uint8_t need = d->utf8_need, lo = d->utf8_lo, hi = d->utf8_hi, len = d->utf8_len, seq = d->utf8_seq;
+  uint32_t carry = d->utf8_carry;
   for (size_t i = 0; i < n; i++) {
     uint8_t c = masked ? (uint8_t)(p[i] ^ d->key[(phase + i) & 3]) : p[i];
     if (need) {
@@ -146,6 +170,8 @@ static int utf8_scan(dir_t *d, const uint8_t *p, size_t n, int masked, uint32_t 
       need--;
       lo = 0x80;
       hi = 0xbf;
+      carry = (carry << 8) | c;
+      len++;
       continue;
     }
     if (c < 0x80) continue;
@@ -160,11 +186,23 @@ static int utf8_scan(dir_t *d, const uint8_t *p, size_t n, int masked, uint32_t 
       lo = c == 0xf0 ? 0x90 : 0x80;
       hi = c == 0xf4 ? 0x8f : 0xbf;
     } else return 0;
+    carry = c;
+    len = 1;
+    seq = need + 1;
   }
   d->utf8_need = need;
   d->utf8_lo = lo;
   d->utf8_hi = hi;
+  d->utf8_len = need ? len : 0;
+  d->utf8_seq = seq;
+  d->utf8_carry = need ? carry : 0;
   return 1;
+}
+
+/* The carried code point in utf8-stream.ts' packing: bytes, count << 24, sequence length << 26. */
+static double utf8_js_state(const parser_t *d) {
+  if (d->msg_op != 1 || d->utf8_need == 0) return 0;
+  return (double)(((uint32_t)d->utf8_seq << 26) | ((uint32_t)d->utf8_len << 24) | (d->utf8_carry & 0xffffff));
 }
 
 /* ------------------------------------------------------------------------ */
@@ -178,24 +216,26 @@ typedef struct {
   uint64_t messages, bytes;
 } scan_t;
 
-static int fault(scan_t *r, size_t at, int code, const char *reason) {
+/* A fault: nothing from the start of its frame is relayed, and the parser goes back to that frame's start. */
+static void fault(parser_t *d, const parser_t *at_frame, scan_t *r, size_t at, int code, const char *reason) {
+  *d = *at_frame;
   r->kind = EXC_FAULT;
   r->code = code;
   r->reason = reason;
   r->relay_end = at;
   r->rest = at;
-  return 0;
 }
 
 /* Scans b[0, n): direction `dir` (0: from the client, frames must be masked). */
-static void scan(dir_t *d, int dir, const uint8_t *b, size_t n, uint64_t max_message, scan_t *r) {
+static void scan(parser_t *d, int dir, const uint8_t *b, size_t n, uint64_t max_message, scan_t *r) {
   size_t pos = 0, frame_start = 0;
+  parser_t at_frame = *d;
   memset(r, 0, sizeof *r);
   while (pos < n) {
     if (d->remaining > 0) {
       uint64_t take = d->remaining < n - pos ? d->remaining : n - pos;
       if (d->msg_op == 1 && !utf8_scan(d, b + pos, take, d->masked, d->phase)) {
-        fault(r, frame_start, 1007, "invalid UTF-8 in a text message");
+        fault(d, &at_frame, r, frame_start, 1007, "invalid UTF-8 in a text message");
         return;
       }
       pos += take;
@@ -204,7 +244,7 @@ static void scan(dir_t *d, int dir, const uint8_t *b, size_t n, uint64_t max_mes
       if (d->remaining > 0) break;
       if (d->fin) {
         if (d->msg_op == 1 && d->utf8_need) {
-          fault(r, frame_start, 1007, "invalid UTF-8 in a text message");
+          fault(d, &at_frame, r, frame_start, 1007, "invalid UTF-8 in a text message");
           return;
         }
         r->messages++;
@@ -215,6 +255,7 @@ static void scan(dir_t *d, int dir, const uint8_t *b, size_t n, uint64_t max_mes
     }
     /* a frame header at pos */
     frame_start = pos;
+    at_frame = *d;
     size_t avail = n - pos;
     if (avail < 2) break;
     uint8_t b0 = b[pos], b1 = b[pos + 1];
@@ -225,12 +266,12 @@ static void scan(dir_t *d, int dir, const uint8_t *b, size_t n, uint64_t max_mes
     uint64_t length = len7;
     if (len7 == 126) length = ((uint64_t)b[pos + 2] << 8) | b[pos + 3];
     else if (len7 == 127) {
-      if (b[pos + 2] & 0x80) { fault(r, pos, 1002, "the 64-bit payload length has its most significant bit set"); return; }
+      if (b[pos + 2] & 0x80) { fault(d, &at_frame, r, pos, 1002, "64-bit length"); return; }
       length = 0;
       for (int i = 0; i < 8; i++) length = (length << 8) | b[pos + 2 + i];
     }
-    if (b0 & 0x70) { fault(r, pos, 1002, "reserved bits set (no extension was negotiated)"); return; }
-    if (masked != (dir == 0)) { fault(r, pos, 1002, dir == 0 ? "client frames must be masked" : "server frames must not be masked"); return; }
+    if (b0 & 0x70) { fault(d, &at_frame, r, pos, 1002, "reserved bits"); return; }
+    if (masked != (dir == 0)) { fault(d, &at_frame, r, pos, 1002, "masking"); return; }
     if (opcode >= 8) {
       /* control frames are JavaScript's (and so are their faults) */
       r->kind = EXC_CONTROL;
@@ -239,14 +280,16 @@ static void scan(dir_t *d, int dir, const uint8_t *b, size_t n, uint64_t max_mes
       return;
     }
     if (opcode == 0) {
-      if (!d->msg_op) { fault(r, pos, 1002, "continuation frame without a message to continue"); return; }
+      if (!d->msg_op) { fault(d, &at_frame, r, pos, 1002, "continuation"); return; }
     } else if (opcode == 1 || opcode == 2) {
-      if (d->msg_op) { fault(r, pos, 1002, "new message before the previous one finished"); return; }
+      if (d->msg_op) { fault(d, &at_frame, r, pos, 1002, "new message"); return; }
       d->msg_op = opcode;
       d->msg_bytes = 0;
       d->utf8_need = 0;
-    } else { fault(r, pos, 1002, "reserved opcode"); return; }
-    if (length > max_message || d->msg_bytes + length > max_message) { fault(r, pos, 1009, "message over the size limit"); return; }
+      d->utf8_len = 0;
+      d->utf8_carry = 0;
+    } else { fault(d, &at_frame, r, pos, 1002, "reserved opcode"); return; }
+    if (length > max_message || d->msg_bytes + length > max_message) { fault(d, &at_frame, r, pos, 1009, "message size"); return; }
     d->msg_bytes += length;
     d->opcode = opcode;
     d->fin = fin;
@@ -256,7 +299,7 @@ static void scan(dir_t *d, int dir, const uint8_t *b, size_t n, uint64_t max_mes
     d->remaining = length;
     pos += hlen;
     if (length == 0 && fin) {
-      if (d->msg_op == 1 && d->utf8_need) { fault(r, frame_start, 1007, "invalid UTF-8 in a text message"); return; }
+      if (d->msg_op == 1 && d->utf8_need) { fault(d, &at_frame, r, frame_start, 1007, "invalid UTF-8"); return; }
       r->messages++;
       r->bytes += d->msg_bytes;
       d->msg_op = 0;
@@ -267,17 +310,23 @@ static void scan(dir_t *d, int dir, const uint8_t *b, size_t n, uint64_t max_mes
   r->rest = r->relay_end;
 }
 
-/* ------------------------------------------------------------------------ */
-/* The relay thread                                                          */
+static void count(session_t *s, int side, const scan_t *r) {
+  if (r->messages == 0) return;
+  dir_t *d = &s->d[side];
+  d->messages += r->messages;
+  d->bytes += r->bytes;
+  atomic_fetch_add_explicit(&group_counts[s->group][side], r->messages, memory_order_relaxed);
+  atomic_fetch_add_explicit(&group_counts[s->group][2 + side], r->bytes, memory_order_relaxed);
+}
 
-static void set_interest(session_t *s, int side) {
-  uint32_t want = 0;
-  if (!s->d[side].paused) want |= EPOLLIN;
-  if (s->d[1 - side].pend_len > s->d[1 - side].pend_off) want |= EPOLLOUT;
-  if (want == s->interest[side]) return;
-  struct epoll_event ev = {.events = want, .data.ptr = &s->ref[side]};
-  epoll_ctl(s->w->ep, EPOLL_CTL_MOD, s->fd[side], &ev);
-  s->interest[side] = want;
+/* ------------------------------------------------------------------------ */
+/* Sessions and events (both modes)                                          */
+
+static uint8_t *copy_bytes(const uint8_t *p, size_t n) {
+  if (n == 0) return NULL;
+  uint8_t *c = malloc(n);
+  memcpy(c, p, n);
+  return c;
 }
 
 static void pend_append(dir_t *d, const uint8_t *p, size_t n) {
@@ -292,23 +341,23 @@ static void pend_append(dir_t *d, const uint8_t *p, size_t n) {
   d->pend_len += n;
 }
 
-static void release(session_t *s) {
-  for (int i = 0; i < 2; i++) epoll_ctl(s->w->ep, EPOLL_CTL_DEL, s->fd[i], NULL);
-  s->dead = 1;
-  s->next_dead = s->w->dead;
-  s->w->dead = s;
+static void live_add(worker_t *w, session_t *s) {
+  s->prev = NULL;
+  s->next = w->live;
+  if (w->live) w->live->prev = s;
+  w->live = s;
 }
 
-static uint8_t *copy_bytes(const uint8_t *p, size_t n) {
-  if (n == 0) return NULL;
-  uint8_t *c = malloc(n);
-  memcpy(c, p, n);
-  return c;
+static void live_remove(worker_t *w, session_t *s) {
+  if (s->prev) s->prev->next = s->next;
+  else w->live = s->next;
+  if (s->next) s->next->prev = s->prev;
+  s->prev = s->next = NULL;
 }
 
-/* Hands the session back to JavaScript. */
-static void eject(session_t *s, int kind, int dir, int code, const char *reason, const uint8_t *rest, size_t rest_len) {
+static event_t *new_event(session_t *s, int kind, int dir, int code, const char *reason, const uint8_t *rest, size_t rest_len) {
   event_t *e = calloc(1, sizeof *e);
+  e->s = s;
   e->id = s->id;
   e->kind = kind;
   e->dir = dir;
@@ -316,21 +365,59 @@ static void eject(session_t *s, int kind, int dir, int code, const char *reason,
   e->reason = reason;
   e->rest = copy_bytes(rest, rest_len);
   e->rest_len = rest_len;
+  return e;
+}
+
+/* The session leaves the thread: its event is delivered after this loop (a later event of the loop may name it). */
+static void post(worker_t *w, event_t *e) {
+  session_t *s = e->s;
   for (int i = 0; i < 2; i++) {
     dir_t *d = &s->d[i];
     e->pend[i] = copy_bytes(d->pend + d->pend_off, d->pend_len - d->pend_off);
     e->pend_len[i] = d->pend_len - d->pend_off;
-    e->remaining[i] = d->remaining;
-    e->msg_bytes[i] = d->msg_bytes;
-    e->phase[i] = d->phase;
-    memcpy(e->key[i], d->key, 4);
-    e->opcode[i] = d->opcode;
-    e->fin[i] = d->fin;
-    e->msg_op[i] = d->msg_op;
-    e->utf8_need[i] = d->utf8_need;
   }
-  release(s);
-  napi_call_threadsafe_function(tsfn, e, napi_tsfn_blocking);
+  s->dead = 1;
+  live_remove(w, s);
+  if (w->outbox_tail) w->outbox_tail->next = e;
+  else w->outbox = e;
+  w->outbox_tail = e;
+}
+
+static void deliver(worker_t *w) {
+  event_t *e = w->outbox;
+  w->outbox = w->outbox_tail = NULL;
+  while (e) {
+    event_t *next = e->next;
+    napi_call_threadsafe_function(tsfn, e, napi_tsfn_blocking);
+    e = next;
+  }
+}
+
+static session_t *take_incoming(worker_t *w) {
+  uint64_t v;
+  if (read(w->wake, &v, sizeof v) < 0) { /* EAGAIN: nothing */ }
+  pthread_mutex_lock(&w->lock);
+  session_t *list = w->incoming;
+  w->incoming = NULL;
+  pthread_mutex_unlock(&w->lock);
+  return list;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The relay thread, epoll mode                                              */
+
+static void set_interest(session_t *s, int side) {
+  uint32_t want = EPOLLIN;
+  if (s->d[1 - side].pend_len > s->d[1 - side].pend_off) want |= EPOLLOUT;
+  if (want == s->interest[side]) return;
+  struct epoll_event ev = {.events = want, .data.ptr = &s->ref[side]};
+  epoll_ctl(s->w->ep, EPOLL_CTL_MOD, s->fd[side], &ev);
+  s->interest[side] = want;
+}
+
+static void eject(worker_t *w, session_t *s, int kind, int dir, int code, const char *reason, const uint8_t *rest, size_t rest_len) {
+  for (int i = 0; i < 2; i++) epoll_ctl(w->ep, EPOLL_CTL_DEL, s->fd[i], NULL);
+  post(w, new_event(s, kind, dir, code, reason, rest, rest_len));
 }
 
 /* Writes what `d` relays to fd; what the socket does not take waits in d->pend. */
@@ -342,10 +429,13 @@ static int relay_out(session_t *s, int dir, const uint8_t *p, size_t n) {
     pend_append(d, p, n);
     return 1;
   }
-  ssize_t w = write(out, p, n);
+  ssize_t w = send(out, p, n, MSG_NOSIGNAL);
   atomic_fetch_add_explicit(&s->w->writes, 1, memory_order_relaxed);
   if (w < 0) {
-    if (errno != EAGAIN && errno != EWOULDBLOCK) return 0;
+    if (errno != EAGAIN && errno != EWOULDBLOCK) {
+      pend_append(d, p, n); /* owed: JS writes it and sees the error itself */
+      return 0;
+    }
     w = 0;
   }
   if ((size_t)w < n) {
@@ -362,63 +452,59 @@ static void on_readable(worker_t *w, session_t *s, int side) {
   atomic_fetch_add_explicit(&w->reads, 1, memory_order_relaxed);
   if (n <= 0) {
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
-    uint8_t *start = area - d->held_len;
-    memcpy(start, d->held, d->held_len);
-    eject(s, n == 0 ? EXC_EOF : EXC_ERROR, side, n == 0 ? 0 : errno, n == 0 ? "eof" : "read error", start, d->held_len);
+    /* the held bytes go back with the event; Node reads the EOF (or the error) again itself */
+    eject(w, s, n == 0 ? EXC_EOF : EXC_ERROR, side, n == 0 ? 0 : errno, n == 0 ? "eof" : "read error", NULL, 0);
     return;
   }
+  atomic_fetch_add_explicit(&d->read, (uint64_t)n, memory_order_relaxed);
   uint8_t *start = area - d->held_len;
   memcpy(start, d->held, d->held_len);
   size_t len = (size_t)n + d->held_len;
   d->held_len = 0;
   scan_t r;
-  scan(d, side, start, len, s->max_message, &r);
-  if (r.messages) {
-    atomic_fetch_add_explicit(&w->messages[side], r.messages, memory_order_relaxed);
-    atomic_fetch_add_explicit(&w->bytes[side], r.bytes, memory_order_relaxed);
-  }
+  scan(&d->p, side, start, len, s->max_message, &r);
+  count(s, side, &r);
   if (!relay_out(s, side, start, r.relay_end)) {
-    eject(s, EXC_ERROR, 1 - side, errno, "write error", start + r.rest, len - r.rest);
+    eject(w, s, EXC_ERROR, side, errno, "write error", start + r.rest, len - r.rest);
     return;
   }
   if (r.kind) {
-    eject(s, r.kind, side, r.code, r.reason, start + r.rest, len - r.rest);
+    eject(w, s, r.kind, side, r.code, r.reason, start + r.rest, len - r.rest);
     return;
   }
   if (r.rest < len) {
     d->held_len = (uint8_t)(len - r.rest);
     memcpy(d->held, start + r.rest, d->held_len);
   }
-  if (d->pend_len - d->pend_off > high_water) {
-    d->paused = 1;
-    set_interest(s, side);
-  }
+  if (d->pend_len - d->pend_off > s->high_water) eject(w, s, EXC_BACKPRESSURE, side, 0, "backpressure", NULL, 0);
 }
 
-static void on_writable(session_t *s, int side) {
+static void on_writable(worker_t *w, session_t *s, int side) {
   /* fd[side] takes the output of the direction that reads the other side */
   int dir = 1 - side;
   dir_t *d = &s->d[dir];
   while (d->pend_len > d->pend_off) {
-    ssize_t w = write(s->fd[side], d->pend + d->pend_off, d->pend_len - d->pend_off);
-    if (w < 0) {
+    ssize_t n = send(s->fd[side], d->pend + d->pend_off, d->pend_len - d->pend_off, MSG_NOSIGNAL);
+    if (n < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-      eject(s, EXC_ERROR, side, errno, "write error", NULL, 0);
+      eject(w, s, EXC_ERROR, side, errno, "write error", NULL, 0);
       return;
     }
-    d->pend_off += (size_t)w;
+    d->pend_off += (size_t)n;
   }
-  if (d->pend_len == d->pend_off) {
-    d->pend_len = d->pend_off = 0;
-    if (d->paused) {
-      d->paused = 0;
-      set_interest(s, dir);
-    }
-  }
+  if (d->pend_len == d->pend_off) d->pend_len = d->pend_off = 0;
   set_interest(s, side);
 }
 
-static void *worker_main(void *arg) {
+static void e_release_requested(worker_t *w) {
+  if (atomic_exchange(&w->releases, 0) == 0) return;
+  for (session_t *s = w->live, *next; s != NULL; s = next) {
+    next = s->next;
+    if (atomic_load_explicit(&s->release_req, memory_order_relaxed)) eject(w, s, EXC_RELEASE, 0, 0, "release", NULL, 0);
+  }
+}
+
+static void *epoll_main(void *arg) {
   worker_t *w = arg;
   struct epoll_event evs[MAX_EVENTS];
   for (;;) {
@@ -429,22 +515,30 @@ static void *worker_main(void *arg) {
     }
     atomic_fetch_add_explicit(&w->wakeups, 1, memory_order_relaxed);
     for (int i = 0; i < n; i++) {
-      if (evs[i].data.ptr == NULL) { /* the wake eventfd: stop */
-        return NULL;
+      if (evs[i].data.ptr == NULL) { /* the wake eventfd: new sessions, release requests */
+        for (session_t *s = take_incoming(w), *next; s != NULL; s = next) {
+          next = s->next_new;
+          live_add(w, s);
+          for (int k = 0; k < 2; k++) {
+            struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &s->ref[k]};
+            if (epoll_ctl(w->ep, EPOLL_CTL_ADD, s->fd[k], &ev) != 0) {
+              if (k == 1) epoll_ctl(w->ep, EPOLL_CTL_DEL, s->fd[0], NULL);
+              post(w, new_event(s, EXC_ERROR, k, errno, "epoll_ctl", NULL, 0));
+              break;
+            }
+          }
+        }
+        e_release_requested(w);
+        continue;
       }
       fdref_t *ref = evs[i].data.ptr;
       session_t *s = ref->s;
       if (s->dead) continue;
       uint32_t e = evs[i].events;
-      if (e & EPOLLOUT) on_writable(s, ref->side);
+      if (e & EPOLLOUT) on_writable(w, s, ref->side);
       if (!s->dead && (e & (EPOLLIN | EPOLLHUP | EPOLLERR))) on_readable(w, s, ref->side);
     }
-    while (w->dead) {
-      session_t *s = w->dead;
-      w->dead = s->next_dead;
-      for (int i = 0; i < 2; i++) free(s->d[i].pend);
-      free(s);
-    }
+    deliver(w);
   }
   return NULL;
 }
@@ -458,7 +552,7 @@ static void *worker_main(void *arg) {
 #ifdef HAVE_LIBURING
 #define UBUFS 4096
 #define UBUF_BYTES 4096
-enum { OP_RECV0 = 0, OP_RECV1 = 1, OP_SEND0 = 2, OP_SEND1 = 3, OP_WAKE = 4 };
+enum { OP_RECV0 = 0, OP_RECV1 = 1, OP_SEND0 = 2, OP_SEND1 = 3, OP_WAKE = 4, OP_POLL0 = 5, OP_POLL1 = 6 };
 #define UD(s, op) ((uint64_t)(uintptr_t)(s) | (uint64_t)(op))
 
 static struct io_uring_sqe *sqe_get(worker_t *w) {
@@ -492,7 +586,8 @@ static void u_recycle(worker_t *w, int bid) {
 
 static void u_send(worker_t *w, session_t *s, int dir) {
   struct io_uring_sqe *q = sqe_get(w);
-  io_uring_prep_send(q, s->fd[1 - dir], s->send_ptr[dir] + s->send_done[dir], s->send_len[dir] - s->send_done[dir], MSG_NOSIGNAL);
+  /* never waits in the kernel: what does not fit now waits for a POLLOUT (u_on_send), which a hand-back can cancel */
+  io_uring_prep_send(q, s->fd[1 - dir], s->send_ptr[dir] + s->send_done[dir], s->send_len[dir] - s->send_done[dir], MSG_NOSIGNAL | MSG_DONTWAIT);
   io_uring_sqe_set_data64(q, UD(s, OP_SEND0 + dir));
   s->sending[dir] = 1;
   atomic_fetch_add_explicit(&w->writes, 1, memory_order_relaxed);
@@ -527,49 +622,32 @@ static int u_relay(worker_t *w, session_t *s, int dir, const uint8_t *p, size_t 
   return bid >= 0;
 }
 
-static void u_free(session_t *s) {
-  for (int i = 0; i < 2; i++) {
-    free(s->d[i].pend);
-    free(s->send_own[i]);
-  }
-  free(s);
-}
-
 /* Once nothing of the session is in flight: hand it to JavaScript. */
-static void u_finish(session_t *s) {
-  if (!s->ejecting || s->armed[0] || s->armed[1] || s->sending[0] || s->sending[1]) return;
-  event_t *e = s->ev;
-  for (int i = 0; i < 2; i++) {
-    dir_t *d = &s->d[i];
-    e->pend[i] = copy_bytes(d->pend + d->pend_off, d->pend_len - d->pend_off);
-    e->pend_len[i] = d->pend_len - d->pend_off;
-    e->remaining[i] = d->remaining;
-    e->msg_bytes[i] = d->msg_bytes;
-    e->phase[i] = d->phase;
-    memcpy(e->key[i], d->key, 4);
-    e->opcode[i] = d->opcode;
-    e->fin[i] = d->fin;
-    e->msg_op[i] = d->msg_op;
-    e->utf8_need[i] = d->utf8_need;
-  }
-  u_free(s);
-  napi_call_threadsafe_function(tsfn, e, napi_tsfn_blocking);
+static void u_finish(worker_t *w, session_t *s) {
+  if (!s->ejecting || s->dead || s->armed[0] || s->armed[1] || s->sending[0] || s->sending[1] || s->polling[0] || s->polling[1]) return;
+  post(w, s->ev);
 }
 
 static void u_eject(worker_t *w, session_t *s, int kind, int dir, int code, const char *reason, const uint8_t *rest, size_t rest_len) {
-  event_t *e = calloc(1, sizeof *e);
-  e->id = s->id;
-  e->kind = kind;
-  e->dir = dir;
-  e->code = code;
-  e->reason = reason;
-  e->rest = copy_bytes(rest, rest_len);
-  e->rest_len = rest_len;
-  s->ev = e;
+  if (s->ejecting) return;
+  s->ev = new_event(s, kind, dir, code, reason, rest, rest_len);
   s->ejecting = 1;
-  for (int i = 0; i < 2; i++)
+  for (int i = 0; i < 2; i++) {
     if (s->armed[i]) u_cancel(w, s, i);
-  u_finish(s);
+    if (s->polling[i]) {
+      struct io_uring_sqe *q = sqe_get(w);
+      io_uring_prep_cancel64(q, UD(s, OP_POLL0 + i), 0);
+      io_uring_sqe_set_data64(q, 0);
+    }
+  }
+  u_finish(w, s);
+}
+
+static void u_poll_out(worker_t *w, session_t *s, int dir) {
+  struct io_uring_sqe *q = sqe_get(w);
+  io_uring_prep_poll_add(q, s->fd[1 - dir], POLLOUT);
+  io_uring_sqe_set_data64(q, UD(s, OP_POLL0 + dir));
+  s->polling[dir] = 1;
 }
 
 static void append_rest(event_t *e, int side, const uint8_t *p, size_t n) {
@@ -584,23 +662,23 @@ static void u_on_recv(worker_t *w, session_t *s, int side, int res, unsigned fla
   int bid = (flags & IORING_CQE_F_BUFFER) ? (int)(flags >> IORING_CQE_BUFFER_SHIFT) : -1;
   if (res <= 0) {
     if (s->ejecting) {
-      u_finish(s);
+      u_finish(w, s);
       return;
     }
     if (res == -ECANCELED || res == -ENOBUFS) {
-      /* cancelled for a pause that may be over already, or out of buffers: read again unless paused */
-      if (!s->armed[side] && !d->paused) u_arm(w, s, side);
+      if (!s->armed[side]) u_arm(w, s, side);
       return;
     }
-    u_eject(w, s, res == 0 ? EXC_EOF : EXC_ERROR, side, res == 0 ? 0 : -res, res == 0 ? "eof" : "read error", d->held, d->held_len);
+    u_eject(w, s, res == 0 ? EXC_EOF : EXC_ERROR, side, res == 0 ? 0 : -res, res == 0 ? "eof" : "read error", NULL, 0);
     return;
   }
   atomic_fetch_add_explicit(&w->reads, 1, memory_order_relaxed);
+  atomic_fetch_add_explicit(&d->read, (uint64_t)res, memory_order_relaxed);
   uint8_t *p = w->bufs + (size_t)bid * UBUF_BYTES;
   if (s->ejecting) {
     append_rest(s->ev, side, p, (size_t)res);
     u_recycle(w, bid);
-    u_finish(s);
+    u_finish(w, s);
     return;
   }
   uint8_t *start = p;
@@ -616,11 +694,8 @@ static void u_on_recv(worker_t *w, session_t *s, int side, int res, unsigned fla
     send_bid = -1;
   }
   scan_t r;
-  scan(d, side, start, len, s->max_message, &r);
-  if (r.messages) {
-    atomic_fetch_add_explicit(&w->messages[side], r.messages, memory_order_relaxed);
-    atomic_fetch_add_explicit(&w->bytes[side], r.bytes, memory_order_relaxed);
-  }
+  scan(&d->p, side, start, len, s->max_message, &r);
+  count(s, side, &r);
   if (!r.kind && r.rest < len) {
     d->held_len = (uint8_t)(len - r.rest);
     memcpy(d->held, start + r.rest, d->held_len);
@@ -629,28 +704,24 @@ static void u_on_recv(worker_t *w, session_t *s, int side, int res, unsigned fla
   if (r.kind) u_eject(w, s, r.kind, side, r.code, r.reason, start + r.rest, len - r.rest);
   if (!kept) u_recycle(w, bid);
   if (s->ejecting) return;
-  if (d->pend_len - d->pend_off > high_water && !d->paused) {
-    d->paused = 1;
-    if (s->armed[side]) u_cancel(w, s, side);
-  } else if (!s->armed[side] && !d->paused) {
-    u_arm(w, s, side);
-  }
+  if (d->pend_len - d->pend_off > s->high_water) u_eject(w, s, EXC_BACKPRESSURE, side, 0, "backpressure", NULL, 0);
+  else if (!s->armed[side]) u_arm(w, s, side);
 }
 
 static void u_on_send(worker_t *w, session_t *s, int dir, int res) {
   dir_t *d = &s->d[dir];
   s->sending[dir] = 0;
+  if (res == -EAGAIN || res == -EWOULDBLOCK) res = 0; /* no room now: the POLLOUT below */
   if (res < 0) {
-    if (s->send_bid[dir] >= 0) u_recycle(w, s->send_bid[dir]);
-    s->send_bid[dir] = -1;
-    if (!s->ejecting) u_eject(w, s, EXC_ERROR, 1 - dir, -res, "write error", NULL, 0);
-    else u_finish(s);
-    return;
+    /* what was not sent is owed: JS writes it and sees the error itself */
+    res = 0;
+    if (!s->ejecting) u_eject(w, s, EXC_ERROR, dir, 0, "write error", NULL, 0);
   }
   s->send_done[dir] += (size_t)res;
   if (s->send_done[dir] < s->send_len[dir]) {
     if (!s->ejecting) {
-      u_send(w, s, dir);
+      s->sending[dir] = 1; /* still this send's: later data waits behind it */
+      u_poll_out(w, s, dir);
       return;
     }
     /* ejecting: what is left goes back in front of what waits */
@@ -666,7 +737,7 @@ static void u_on_send(worker_t *w, session_t *s, int dir, int res) {
   if (s->send_bid[dir] >= 0) u_recycle(w, s->send_bid[dir]);
   s->send_bid[dir] = -1;
   if (s->ejecting) {
-    u_finish(s);
+    u_finish(w, s);
     return;
   }
   if (d->pend_len > d->pend_off) {
@@ -683,16 +754,42 @@ static void u_on_send(worker_t *w, session_t *s, int dir, int res) {
     d->pend_len = d->pend_off = 0;
     u_send(w, s, dir);
   }
-  if (d->paused && d->pend_len - d->pend_off <= high_water) {
-    d->paused = 0;
-    if (!s->armed[dir]) u_arm(w, s, dir);
+}
+
+/* The destination has room again (or the poll was cancelled by a hand-back): send the rest, or give it back. */
+static void u_on_poll(worker_t *w, session_t *s, int dir) {
+  s->polling[dir] = 0;
+  if (!s->ejecting) {
+    u_send(w, s, dir);
+    return;
   }
+  u_on_send(w, s, dir, 0); /* joins what is left into the owed output, then finishes */
 }
 
 static void u_arm_wake(worker_t *w) {
   struct io_uring_sqe *q = sqe_get(w);
   io_uring_prep_read(q, w->wake, &w->wake_value, sizeof w->wake_value, 0);
   io_uring_sqe_set_data64(q, OP_WAKE);
+}
+
+static void u_on_wake(worker_t *w) {
+  pthread_mutex_lock(&w->lock);
+  session_t *list = w->incoming;
+  w->incoming = NULL;
+  pthread_mutex_unlock(&w->lock);
+  for (session_t *s = list, *next; s != NULL; s = next) {
+    next = s->next_new;
+    live_add(w, s);
+    u_arm(w, s, 0);
+    u_arm(w, s, 1);
+  }
+  if (atomic_exchange(&w->releases, 0) != 0) {
+    for (session_t *s = w->live, *next; s != NULL; s = next) {
+      next = s->next;
+      if (atomic_load_explicit(&s->release_req, memory_order_relaxed)) u_eject(w, s, EXC_RELEASE, 0, 0, "release", NULL, 0);
+    }
+  }
+  u_arm_wake(w);
 }
 
 static void *uring_main(void *arg) {
@@ -713,6 +810,7 @@ static void *uring_main(void *arg) {
   io_uring_buf_ring_init(w->br);
   struct io_uring_buf_reg reg = {.ring_addr = (uint64_t)(uintptr_t)w->br, .ring_entries = UBUFS, .bgid = 0};
   if (io_uring_register_buf_ring(&w->ring, &reg, 0) != 0) {
+    io_uring_queue_exit(&w->ring);
     atomic_store(&w->ready, -1);
     return NULL;
   }
@@ -723,31 +821,24 @@ static void *uring_main(void *arg) {
   for (;;) {
     io_uring_submit_and_wait(&w->ring, 1);
     atomic_fetch_add_explicit(&w->wakeups, 1, memory_order_relaxed);
-    unsigned head, count = 0;
+    unsigned head, n = 0;
     struct io_uring_cqe *cqe;
     io_uring_for_each_cqe(&w->ring, head, cqe) {
-      count++;
+      n++;
       uint64_t ud = cqe->user_data;
       if (ud == 0) continue; /* a cancel's own completion */
       int op = (int)(ud & 7);
       if (op == OP_WAKE) {
-        pthread_mutex_lock(&w->lock);
-        session_t *list = w->incoming;
-        w->incoming = NULL;
-        pthread_mutex_unlock(&w->lock);
-        for (session_t *s = list, *next; s != NULL; s = next) {
-          next = s->next_new;
-          u_arm(w, s, 0);
-          u_arm(w, s, 1);
-        }
-        u_arm_wake(w);
+        u_on_wake(w);
         continue;
       }
       session_t *s = (session_t *)(uintptr_t)(ud & ~(uint64_t)7);
       if (op <= OP_RECV1) u_on_recv(w, s, op, cqe->res, cqe->flags);
-      else u_on_send(w, s, op - OP_SEND0, cqe->res);
+      else if (op <= OP_SEND1) u_on_send(w, s, op - OP_SEND0, cqe->res);
+      else u_on_poll(w, s, op - OP_POLL0);
     }
-    io_uring_cq_advance(&w->ring, count);
+    io_uring_cq_advance(&w->ring, n);
+    deliver(w);
   }
   return NULL;
 }
@@ -771,9 +862,18 @@ static void set_u(napi_env env, napi_value o, const char *k, double x) {
   napi_set_named_property(env, o, k, v);
 }
 
+static void free_session(session_t *s) {
+  for (int i = 0; i < 2; i++) {
+    free(s->d[i].pend);
+    free(s->send_own[i]);
+  }
+  free(s);
+}
+
 static void call_js(napi_env env, napi_value cb, void *ctx, void *data) {
   (void)ctx;
   event_t *e = data;
+  session_t *s = e->s;
   if (env != NULL && cb != NULL) {
     napi_value o, undef, str, dirs;
     napi_create_object(env, &o);
@@ -786,21 +886,29 @@ static void call_js(napi_env env, napi_value cb, void *ctx, void *data) {
     napi_set_named_property(env, o, "rest", bytes_value(env, e->rest, e->rest_len));
     napi_create_array_with_length(env, 2, &dirs);
     for (uint32_t i = 0; i < 2; i++) {
-      napi_value d;
-      napi_create_object(env, &d);
-      napi_set_named_property(env, d, "pending", bytes_value(env, e->pend[i], e->pend_len[i]));
-      napi_set_named_property(env, d, "received", bytes_value(env, e->rest2[i], e->rest2_len[i]));
-      set_u(env, d, "remaining", (double)e->remaining[i]);
-      set_u(env, d, "messageBytes", (double)e->msg_bytes[i]);
-      set_u(env, d, "phase", e->phase[i]);
-      set_u(env, d, "opcode", e->opcode[i]);
-      set_u(env, d, "fin", e->fin[i]);
-      set_u(env, d, "messageOpcode", e->msg_op[i]);
-      set_u(env, d, "utf8Pending", e->utf8_need[i]);
-      napi_set_named_property(env, d, "key", bytes_value(env, e->key[i], 4));
-      napi_set_element(env, dirs, i, d);
+      dir_t *d = &s->d[i];
+      parser_t *p = &d->p;
+      napi_value v;
+      napi_create_object(env, &v);
+      napi_set_named_property(env, v, "pending", bytes_value(env, e->pend[i], e->pend_len[i]));
+      napi_set_named_property(env, v, "held", bytes_value(env, d->held, d->held_len));
+      napi_set_named_property(env, v, "received", bytes_value(env, e->rest2[i], e->rest2_len[i]));
+      set_u(env, v, "remaining", (double)p->remaining);
+      set_u(env, v, "messageBytes", (double)p->msg_bytes);
+      set_u(env, v, "phase", p->phase);
+      set_u(env, v, "opcode", p->opcode);
+      set_u(env, v, "fin", p->fin);
+      set_u(env, v, "messageOpcode", p->msg_op);
+      set_u(env, v, "utf8", utf8_js_state(p));
+      set_u(env, v, "key", (double)(int32_t)(((uint32_t)p->key[0] << 24) | ((uint32_t)p->key[1] << 16) | ((uint32_t)p->key[2] << 8) | p->key[3]));
+      set_u(env, v, "messages", (double)d->messages);
+      set_u(env, v, "bytes", (double)d->bytes);
+      set_u(env, v, "read", (double)atomic_load(&d->read));
+      napi_set_element(env, dirs, i, v);
     }
     napi_set_named_property(env, o, "dirs", dirs);
+    set_u(env, o, "clientFd", s->fd[0]);
+    set_u(env, o, "upstreamFd", s->fd[1]);
     napi_get_undefined(env, &undef);
     napi_call_function(env, undef, cb, 1, &o, NULL);
   }
@@ -810,67 +918,117 @@ static void call_js(napi_env env, napi_value cb, void *ctx, void *data) {
   free(e->rest2[0]);
   free(e->rest2[1]);
   free(e);
+  free_session(s);
 }
 
-/* start(threads, highWaterBytes, onEvent, ioUring) */
+static napi_value string_value(napi_env env, const char *s) {
+  napi_value v;
+  napi_create_string_utf8(env, s, NAPI_AUTO_LENGTH, &v);
+  return v;
+}
+
+static void wake(worker_t *w) {
+  uint64_t one = 1;
+  if (write(w->wake, &one, sizeof one) < 0) { /* a full counter wakes it anyway */ }
+}
+
+/* start(threads, onEvent, ioUring) → "io_uring" | "epoll" (io_uring falls back to epoll when it cannot be set up). Once per process. */
 static napi_value js_start(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
+  size_t argc = 3;
+  napi_value argv[3];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (nworkers > 0) { napi_throw_error(env, NULL, "already started"); return NULL; }
   int32_t threads;
-  int64_t hw;
-  CHECK(napi_get_value_int32(env, argv[0], &threads));
-  CHECK(napi_get_value_int64(env, argv[1], &hw));
-  if (threads < 1 || threads > MAX_THREADS) { napi_throw_range_error(env, NULL, "threads: 1-8"); return NULL; }
-  high_water = (uint64_t)hw;
   bool uring = false;
-  if (argc >= 4) CHECK(napi_get_value_bool(env, argv[3], &uring));
-#ifndef HAVE_LIBURING
-  if (uring) { napi_throw_error(env, NULL, "built without liburing"); return NULL; }
-#endif
-  use_uring = uring;
+  CHECK(napi_get_value_int32(env, argv[0], &threads));
+  if (threads < 1 || threads > MAX_THREADS) { napi_throw_range_error(env, NULL, "threads: 1-8"); return NULL; }
+  CHECK(napi_get_value_bool(env, argv[2], &uring));
   napi_value name;
   napi_create_string_utf8(env, "stratix-relay", NAPI_AUTO_LENGTH, &name);
-  CHECK(napi_create_threadsafe_function(env, argv[2], NULL, name, 0, 1, NULL, NULL, NULL, call_js, &tsfn));
+  CHECK(napi_create_threadsafe_function(env, argv[1], NULL, name, 0, 1, NULL, NULL, NULL, call_js, &tsfn));
   CHECK(napi_unref_threadsafe_function(env, tsfn));
+#ifdef HAVE_LIBURING
+  if (uring) {
+    use_uring = 1;
+    for (int i = 0; i < threads && use_uring; i++) {
+      worker_t *w = &workers[i];
+      w->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+      w->buf = malloc(HELD_MAX + READ_BYTES);
+      pthread_mutex_init(&w->lock, NULL);
+      pthread_create(&w->thread, NULL, uring_main, w);
+      while (atomic_load(&w->ready) == 0) usleep(1000);
+      if (atomic_load(&w->ready) < 0) {
+        /* io_uring disabled (sysctl, seccomp) or too old: epoll for every thread */
+        pthread_join(w->thread, NULL);
+        if (i > 0) { napi_throw_error(env, NULL, "io_uring setup failed after the first thread"); return NULL; }
+        close(w->wake);
+        free(w->buf);
+        use_uring = 0;
+      } else pthread_detach(w->thread);
+    }
+    if (use_uring) {
+      nworkers = threads;
+      return string_value(env, "io_uring");
+    }
+  }
+#else
+  (void)uring;
+#endif
   for (int i = 0; i < threads; i++) {
     worker_t *w = &workers[i];
     w->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     w->buf = malloc(HELD_MAX + READ_BYTES);
-#ifdef HAVE_LIBURING
-    if (use_uring) {
-      pthread_mutex_init(&w->lock, NULL);
-      pthread_create(&w->thread, NULL, uring_main, w);
-      pthread_detach(w->thread);
-      while (atomic_load(&w->ready) == 0) usleep(1000);
-      if (atomic_load(&w->ready) < 0) { napi_throw_error(env, NULL, "io_uring setup failed"); return NULL; }
-      continue;
-    }
-#endif
+    pthread_mutex_init(&w->lock, NULL);
     w->ep = epoll_create1(EPOLL_CLOEXEC);
     struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
     epoll_ctl(w->ep, EPOLL_CTL_ADD, w->wake, &ev);
-    pthread_create(&w->thread, NULL, worker_main, w);
+    pthread_create(&w->thread, NULL, epoll_main, w);
     pthread_detach(w->thread);
   }
   nworkers = threads;
-  return NULL;
+  return string_value(env, "epoll");
 }
 
-/* adopt(id, clientFd, upstreamFd, maxMessageBytes): the relay thread takes both sockets. */
+/*
+ * adopt(id, clientFd, upstreamFd, maxMessageBytes, highWaterBytes, group, own) → handle:
+ * the relay thread takes both sockets. `own`: it relays over duplicates of the
+ * descriptors (so JS may close its socket objects meanwhile); the event hands the
+ * duplicates to JS (`fds`), which owns them from then on.
+ */
 static napi_value js_adopt(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
+  size_t argc = 7;
+  napi_value argv[7];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (nworkers == 0) { napi_throw_error(env, NULL, "not started"); return NULL; }
-  session_t *s = calloc(1, sizeof *s);
-  int64_t max;
-  CHECK(napi_get_value_int32(env, argv[0], &s->id));
-  CHECK(napi_get_value_int32(env, argv[1], &s->fd[0]));
-  CHECK(napi_get_value_int32(env, argv[2], &s->fd[1]));
+  int32_t id, cfd, ufd, group;
+  int64_t max, hw;
+  CHECK(napi_get_value_int32(env, argv[0], &id));
+  CHECK(napi_get_value_int32(env, argv[1], &cfd));
+  CHECK(napi_get_value_int32(env, argv[2], &ufd));
   CHECK(napi_get_value_int64(env, argv[3], &max));
+  CHECK(napi_get_value_int64(env, argv[4], &hw));
+  CHECK(napi_get_value_int32(env, argv[5], &group));
+  bool own = false;
+  if (argc >= 7) CHECK(napi_get_value_bool(env, argv[6], &own));
+  if (group < 0 || group >= MAX_GROUPS) { napi_throw_range_error(env, NULL, "group out of range"); return NULL; }
+  if (own) {
+    int c = fcntl(cfd, F_DUPFD_CLOEXEC, 0);
+    int u = c < 0 ? -1 : fcntl(ufd, F_DUPFD_CLOEXEC, 0);
+    if (u < 0) {
+      if (c >= 0) close(c);
+      napi_throw_error(env, "EMFILE", "cannot duplicate the session's descriptors");
+      return NULL;
+    }
+    cfd = c;
+    ufd = u;
+  }
+  session_t *s = calloc(1, sizeof *s);
+  s->id = id;
+  s->fd[0] = cfd;
+  s->fd[1] = ufd;
+  s->group = group;
   s->max_message = (uint64_t)max;
+  s->high_water = (uint64_t)hw;
   s->w = &workers[next_worker++ % nworkers];
   for (int i = 0; i < 2; i++) {
     s->ref[i].s = s;
@@ -878,55 +1036,77 @@ static napi_value js_adopt(napi_env env, napi_callback_info info) {
     s->interest[i] = EPOLLIN;
     s->send_bid[i] = -1;
   }
-#ifdef HAVE_LIBURING
-  if (use_uring) {
-    worker_t *w = s->w;
-    pthread_mutex_lock(&w->lock);
-    s->next_new = w->incoming;
-    w->incoming = s;
-    pthread_mutex_unlock(&w->lock);
-    uint64_t one = 1;
-    if (write(w->wake, &one, sizeof one) < 0) { napi_throw_error(env, NULL, "eventfd write failed"); }
-    return NULL;
-  }
-#endif
-  for (int i = 0; i < 2; i++) {
-    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &s->ref[i]};
-    if (epoll_ctl(s->w->ep, EPOLL_CTL_ADD, s->fd[i], &ev) != 0) {
-      if (i == 1) epoll_ctl(s->w->ep, EPOLL_CTL_DEL, s->fd[0], NULL);
-      free(s);
-      napi_throw_error(env, NULL, "epoll_ctl failed");
-      return NULL;
-    }
+  s->d[0].p.masked = 1;
+  worker_t *w = s->w;
+  pthread_mutex_lock(&w->lock);
+  s->next_new = w->incoming;
+  w->incoming = s;
+  pthread_mutex_unlock(&w->lock);
+  wake(w);
+  napi_value handle;
+  CHECK(napi_create_external(env, s, NULL, NULL, &handle));
+  return handle;
+}
+
+/* release(handle): hand the session back (an event of kind 5) unless it is leaving already. Only before its event. */
+static napi_value js_release(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  void *p;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  CHECK(napi_get_value_external(env, argv[0], &p));
+  session_t *s = p;
+  if (atomic_exchange(&s->release_req, 1) == 0) {
+    atomic_fetch_add(&s->w->releases, 1);
+    wake(s->w);
   }
   return NULL;
 }
 
-/* stats(): { messages: [c2u, u2c], bytes: [c2u, u2c], reads, writes, wakeups } */
+/* bytesRead(handle, side): bytes the relay thread has read from that side's socket so far (before the session's event only). */
+static napi_value js_bytes_read(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  void *p;
+  int32_t side;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  CHECK(napi_get_value_external(env, argv[0], &p));
+  CHECK(napi_get_value_int32(env, argv[1], &side));
+  session_t *s = p;
+  napi_value v;
+  napi_create_double(env, (double)atomic_load_explicit(&s->d[side & 1].read, memory_order_relaxed), &v);
+  return v;
+}
+
+/* counts(group, out: Float64Array(4)): messages c2u, u2c, payload bytes c2u, u2c relayed by the thread for the group. */
+static napi_value js_counts(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  int32_t group;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  CHECK(napi_get_value_int32(env, argv[0], &group));
+  if (group < 0 || group >= MAX_GROUPS) { napi_throw_range_error(env, NULL, "group out of range"); return NULL; }
+  napi_typedarray_type type;
+  size_t length;
+  void *data;
+  CHECK(napi_get_typedarray_info(env, argv[1], &type, &length, &data, NULL, NULL));
+  if (type != napi_float64_array || length < 4) { napi_throw_type_error(env, NULL, "expected a Float64Array(4)"); return NULL; }
+  double *out = data;
+  for (int k = 0; k < 4; k++) out[k] = (double)atomic_load_explicit(&group_counts[group][k], memory_order_relaxed);
+  return NULL;
+}
+
+/* stats(): { reads, writes, wakeups } of all relay threads */
 static napi_value js_stats(napi_env env, napi_callback_info info) {
   (void)info;
-  double m[2] = {0, 0}, b[2] = {0, 0}, reads = 0, writes = 0, wakeups = 0;
+  double reads = 0, writes = 0, wakeups = 0;
   for (int i = 0; i < nworkers; i++) {
-    for (int k = 0; k < 2; k++) {
-      m[k] += (double)atomic_load(&workers[i].messages[k]);
-      b[k] += (double)atomic_load(&workers[i].bytes[k]);
-    }
     reads += (double)atomic_load(&workers[i].reads);
     writes += (double)atomic_load(&workers[i].writes);
     wakeups += (double)atomic_load(&workers[i].wakeups);
   }
-  napi_value o, am, ab, v;
+  napi_value o;
   napi_create_object(env, &o);
-  napi_create_array_with_length(env, 2, &am);
-  napi_create_array_with_length(env, 2, &ab);
-  for (uint32_t k = 0; k < 2; k++) {
-    napi_create_double(env, m[k], &v);
-    napi_set_element(env, am, k, v);
-    napi_create_double(env, b[k], &v);
-    napi_set_element(env, ab, k, v);
-  }
-  napi_set_named_property(env, o, "messages", am);
-  napi_set_named_property(env, o, "bytes", ab);
   set_u(env, o, "reads", reads);
   set_u(env, o, "writes", writes);
   set_u(env, o, "wakeups", wakeups);
@@ -937,6 +1117,9 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"start", NULL, js_start, NULL, NULL, NULL, napi_default, NULL},
       {"adopt", NULL, js_adopt, NULL, NULL, NULL, napi_default, NULL},
+      {"release", NULL, js_release, NULL, NULL, NULL, napi_default, NULL},
+      {"counts", NULL, js_counts, NULL, NULL, NULL, napi_default, NULL},
+      {"bytesRead", NULL, js_bytes_read, NULL, NULL, NULL, napi_default, NULL},
       {"stats", NULL, js_stats, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);

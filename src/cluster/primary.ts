@@ -42,6 +42,7 @@ import { HandshakeQueue } from '../admission/handshake-queue.js';
 import { TrustedProxies } from '../security/client-address.js';
 import { resolveAdminToken } from '../security/admin-token.js';
 import { checkCredentialFiles } from '../security/credential-check.js';
+import { nativeUnavailable } from '../relay/native-data-path.js';
 import { listenTls, type TlsListener } from '../security/tls-listener.js';
 import { LOOPBACK_WARNING, loopbackTargets } from '../security/trust-topology.js';
 import { TlsPipe } from './tls-pipe.js';
@@ -183,6 +184,8 @@ export class Primary {
 
   async start(): Promise<{ host: string; port: number }> {
     await checkCredentialFiles(this.config);
+    const native = nativeUnavailable(this.config.relay.dataPath);
+    if (native !== undefined) throw native;
     const exposed = loopbackTargets(this.config, this.#rules?.targets());
     this.#rules = undefined;
     if (exposed.length > 0) this.logger.warn({ upstreams: exposed.slice(0, 10) }, LOOPBACK_WARNING);

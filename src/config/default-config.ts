@@ -119,6 +119,10 @@ export const DEFAULT_CONFIG_TEXT = `// Stratix Gateway configuration: every sett
     }
   },
 
+  // Where verbatim sessions' data frames are relayed (docs/native-data-path.md): "js",
+  // "native" (a relay thread below net.Socket; no start without the addon) or "auto".
+  "relay": { "dataPath": "js" },
+
   // Reliable sessions (clients that offer the stratix.v1 subprotocol; docs/protocol.md).
   "reliable": {
     // How long a session waits for its client to come back after a disconnect.

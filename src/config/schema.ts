@@ -266,6 +266,17 @@ export const reliableSchema = z.strictObject({
   log: reliableLogSchema.prefault({}),
 });
 
+export const relaySchema = z.strictObject({
+  /**
+   * Where verbatim sessions' data frames are relayed: `js` (net.Socket, in the worker's
+   * JavaScript), `native` (a relay thread of the native addon, below net.Socket; the
+   * process does not start without it: STRATIX_ERR_NATIVE_UNAVAILABLE) or `auto`
+   * (native when the addon loads, else js). Control frames, closes, faults and
+   * backpressure go through the JS path either way (docs/native-data-path.md).
+   */
+  dataPath: z.enum(['js', 'native', 'auto']).default('js'),
+});
+
 /** Why a config with routeSource etcd must not carry rules (shared with the streaming loader). */
 export const ETCD_SOURCE_ROUTES_MESSAGE = 'must be empty when routeSource.type is "etcd" (the rules live in etcd; import them with `stratix-gateway routes import`)';
 export const ETCD_SOURCE_DEFAULT_MESSAGE = 'must be absent when routeSource.type is "etcd" (the default route is the etcd key <prefix>default)';
@@ -288,6 +299,7 @@ export const configSchema = z
     admission: admissionSchema.prefault({}),
     tls: tlsSchema.prefault({}),
     reliable: reliableSchema.prefault({}),
+    relay: relaySchema.prefault({}),
   })
   .superRefine((c, ctx) => {
     if (c.routeSource.type === 'etcd') {

@@ -58,6 +58,12 @@ export class GatewayMetrics {
   connectionsTotal = 0;
   /** Set by the owner (e.g. a function returning the session count). */
   activeSessions: () => number = () => 0;
+  /**
+   * Set by the owner when sessions are relayed off the JS path (the native data path):
+   * messages c2u, u2c and payload bytes c2u, u2c relayed there, added to the counters
+   * above at scrape (each is both received and sent).
+   */
+  relayedElsewhere: (() => Float64Array) | undefined;
   pausedSessions: () => number = () => 0;
 
   readonly handshakeRejections: Counter<'code'>;
@@ -97,10 +103,10 @@ export class GatewayMetrics {
         this.set(self.activeSessions());
       },
     });
-    directional('stratix_messages_received_total', 'Messages accepted from a leg.', this.messagesReceived);
-    directional('stratix_messages_sent_total', 'Messages written to the other leg.', this.messagesSent);
-    directional('stratix_bytes_received_total', 'Payload bytes accepted from a leg.', this.bytesReceived);
-    directional('stratix_bytes_sent_total', 'Payload bytes written to the other leg.', this.bytesSent);
+    directional('stratix_messages_received_total', 'Messages accepted from a leg.', this.messagesReceived, 0);
+    directional('stratix_messages_sent_total', 'Messages written to the other leg.', this.messagesSent, 0);
+    directional('stratix_bytes_received_total', 'Payload bytes accepted from a leg.', this.bytesReceived, 2);
+    directional('stratix_bytes_sent_total', 'Payload bytes written to the other leg.', this.bytesSent, 2);
     new Counter({
       name: 'stratix_messages_failed_total',
       help: 'Accepted messages that were not delivered, by direction and reason.',
@@ -202,7 +208,8 @@ export class GatewayMetrics {
     // Every worker holds the same table: the instance's count is the max, not the sum.
     this.routeTableRules = new Gauge({ name: 'stratix_route_table_rules', help: 'Rules in the route table.', registers, aggregator: 'max' });
 
-    function directional(name: string, help: string, values: Float64Array): void {
+    /** `elsewhere`: where this counter's pair starts in relayedElsewhere(). */
+    function directional(name: string, help: string, values: Float64Array, elsewhere: number): void {
       new Counter({
         name,
         help,
@@ -210,11 +217,18 @@ export class GatewayMetrics {
         registers,
         collect() {
           this.reset();
-          this.inc({ direction: DIRECTION_LABELS[0] }, values[0]);
-          this.inc({ direction: DIRECTION_LABELS[1] }, values[1]);
+          const more = self.relayedElsewhere?.();
+          this.inc({ direction: DIRECTION_LABELS[0] }, values[0]! + (more === undefined ? 0 : more[elsewhere]!));
+          this.inc({ direction: DIRECTION_LABELS[1] }, values[1]! + (more === undefined ? 0 : more[elsewhere + 1]!));
         },
       });
     }
+  }
+
+  /** Messages sent in direction `d` as stratix_messages_sent_total has them (with those relayed elsewhere). */
+  sentTotal(d: Direction): number {
+    const more = this.relayedElsewhere?.();
+    return this.messagesSent[d]! + (more === undefined ? 0 : more[d]!);
   }
 
   /** Notes that buffer `b` of a session holds `bytes` now (keeps the peak). */
@@ -238,6 +252,13 @@ export class GatewayMetrics {
   get messagesFailedTotal(): number {
     let n = 0;
     for (const c of this.#failed.values()) n += c[0]! + c[1]!;
+    return n;
+  }
+
+  /** Messages failed in direction `d`, every reason. */
+  failedTotal(d: Direction): number {
+    let n = 0;
+    for (const c of this.#failed.values()) n += c[d]!;
     return n;
   }
 }

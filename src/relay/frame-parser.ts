@@ -35,6 +35,23 @@ export const enum ParseMode {
   Messages = 2,
 }
 
+/** A relay parser's state between two reads (what `restore` takes). */
+export interface ParserState {
+  /** Payload bytes of the data frame in flight still to come (0: at a frame header). */
+  readonly remaining: number;
+  /** Payload bytes of that frame seen so far (the mask's phase). */
+  readonly phase: number;
+  readonly opcode: number;
+  readonly fin: number;
+  /** The masking key of that frame as an int32 (masked streams). */
+  readonly key: number;
+  /** OP_TEXT or OP_BINARY while a message is in progress, else 0. */
+  readonly messageOpcode: number;
+  readonly messageBytes: number;
+  /** The UTF-8 carry (utf8-stream.ts). */
+  readonly utf8: number;
+}
+
 // Parser states.
 const HEADER = 0;
 const PAYLOAD = 1;
@@ -107,6 +124,33 @@ export abstract class FrameParser {
   /** A message has begun and not ended (its later frames are still to come). */
   get midMessage(): boolean {
     return this.#msgOpcode !== 0;
+  }
+
+  /** Relay: between frames and messages, nothing assembled aside: the parser state a relay thread starts from. */
+  get atRest(): boolean {
+    return this.#state === HEADER && this.#partialLen === 0 && this.#msgOpcode === 0 && !this.#mid;
+  }
+
+  /**
+   * Relay: carries on from the state another parser of the same stream stopped in
+   * (native-data-path.ts): after the bytes it relayed, at a frame header or inside a
+   * data frame's payload. That parser did not re-mask: the frame in flight keeps
+   * its own key on the way out.
+   */
+  restore(s: ParserState): void {
+    this.#partial = null;
+    this.#partialLen = 0;
+    this.#opcode = s.opcode;
+    this.#fin = s.fin !== 0;
+    this.#remaining = s.remaining;
+    this.#phase = s.phase;
+    this.#inKey = (this.#mode & ParseMode.Masked) !== 0 ? s.key | 0 : 0;
+    this.#outKey = this.#inKey;
+    this.#msgOpcode = s.messageOpcode;
+    this.#msgBytes = s.messageBytes;
+    this.#utf8 = s.messageOpcode === OP_TEXT ? s.utf8 : UTF8_START;
+    this.#state = s.remaining > 0 ? PAYLOAD : HEADER;
+    this.#mid = s.remaining > 0;
   }
 
   /** Stops parsing (the connection is being dropped): later bytes are ignored. */
@@ -293,7 +337,8 @@ export abstract class FrameParser {
       else (this.#pieces ??= []).push(Buffer.from(buf.subarray(s, e)));
       return true;
     }
-    if (this.#inKey !== 0) {
+    // Masked input (a key of 0 is a key too: the header carries our key now, so the payload must be re-masked).
+    if ((this.#mode & ParseMode.Masked) !== 0) {
       if (text) {
         xorInPlace(buf, s, e, rotateKey(this.#inKey, this.#phase));
         if (!this.#validate(buf.subarray(s, e), last)) return false;

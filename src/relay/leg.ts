@@ -26,10 +26,10 @@
  * the socket: no closure per connection. An idle leg holds no buffer and no boxed
  * number.
  */
-import type { Socket } from 'node:net';
+import { Socket } from 'node:net';
 import { closePayload, controlFrame, OP_CLOSE, OP_PING, OP_PONG } from './frame-codec.js';
-import { FrameParser, ParseMode } from './frame-parser.js';
-import { connectionClosed, withSharedReads } from './shared-reads.js';
+import { FrameParser, ParseMode, type ParserState } from './frame-parser.js';
+import { carriedClose, connectionClosed, setCarriedClose, sharedReadsOnFd, withSharedReads } from './shared-reads.js';
 
 const kLeg = Symbol('stratix.leg');
 type TaggedSocket = Socket & { [kLeg]?: Leg };
@@ -83,6 +83,10 @@ const UPSTREAM = 16;
 const ENDED = 32;
 /** Failing the connection: FIN right after our close frame. */
 const FAILING = 64;
+/** The socket reads into the shared buffer (shared-reads.ts): its handle can be lent to the native data path. */
+const SHARED = 128;
+/** Any of these: the leg is past the open state (a close or FIN either way, or gone). */
+const NOT_OPEN = CLOSE_SENT | CLOSE_RECEIVED | GONE | ENDED | FAILING;
 
 /** Pings and pongs waiting behind a frame in flight; more are redundant and dropped (counted). */
 const MAX_HELD = 8;
@@ -96,7 +100,8 @@ export function currentChunkArrivedAt(): number {
 }
 
 export class Leg extends FrameParser {
-  readonly socket: Socket;
+  /** The connection; replaced when the native data path gives it back over a new object (`revive`). */
+  socket: Socket;
   /** Who hears this leg; a reliable session's client leg changes hands once, after its HELLO. */
   owner: LegOwner;
   flags = ALIVE;
@@ -110,6 +115,10 @@ export class Leg extends FrameParser {
   #held: Buffer[] | null = null;
   /** Our close frame, waiting for the peer's frame in flight to end. */
   #heldClose: Buffer | null = null;
+  /** Bytes the native data path read from this socket (not in socket.bytesRead), over its past loans; and those of stowed socket objects. */
+  nativeBytesRead = 0;
+  /** A stowed socket's carried close listener (shared-reads.ts), for the socket that replaces it. */
+  #carried: ReturnType<typeof carriedClose> = undefined;
 
   /**
    * `from`: the connected socket; the leg may carry on over a new object on its
@@ -124,16 +133,46 @@ export class Leg extends FrameParser {
     const socket = shared ?? from;
     this.socket = socket;
     if (!client) this.flags |= UPSTREAM;
-    (socket as TaggedSocket)[kLeg] = this;
+    if (shared !== undefined) this.flags |= SHARED;
     socket.setNoDelay(true);
     // Upstream: its FIN ends our side too (Node does it after 'end'). Client: half-open,
     // so that what the upstream still says reaches a client that sent FIN.
     socket.allowHalfOpen = client;
     if (shared === undefined) socket.on('data', onSocketData);
-    if (client) socket.on('end', onSocketEnd);
+    this.#listen(socket);
+  }
+
+  #listen(socket: Socket): void {
+    (socket as TaggedSocket)[kLeg] = this;
+    if ((this.flags & UPSTREAM) === 0) socket.on('end', onSocketEnd);
     socket.on('close', onSocketClose);
     socket.on('error', onSocketError);
     socket.on('drain', onSocketDrain);
+  }
+
+  /**
+   * Lent to the native data path over a duplicate of its descriptor: the socket object
+   * is closed (its handle, buffers and listeners are the larger part of an idle
+   * session), the connection stays open on the duplicate. `revive` makes a new one.
+   */
+  stow(): void {
+    const s = this.socket;
+    this.nativeBytesRead += s.bytesRead;
+    this.#carried = carriedClose(s);
+    s.removeAllListeners();
+    s.on('error', onSocketError);
+    s.destroy();
+    // Nothing keeps the old object: the leg points at a placeholder (closed, nothing buffered) until revive.
+    this.socket = (stowed ??= stowedPlaceholder());
+  }
+
+  /** Back from the native data path with the connection on `fd`: a new socket object over it (not reading yet). */
+  revive(fd: number): void {
+    const s = sharedReadsOnFd(fd, onSharedRead, (this.flags & UPSTREAM) === 0);
+    setCarriedClose(s, this.#carried);
+    this.#carried = undefined;
+    this.socket = s;
+    this.#listen(s);
   }
 
   get alive(): boolean {
@@ -188,6 +227,32 @@ export class Leg extends FrameParser {
    */
   resumeForClose(): void {
     if (this.flags & CLOSE_SENT && !this.feedsPeer && this.socket.isPaused()) this.socket.resume();
+  }
+
+  /**
+   * Whether the native data path may take this leg's socket now (see canLend): open
+   * both ways, nothing held, buffered or half parsed.
+   */
+  get lendable(): boolean {
+    return (this.flags & (SHARED | NOT_OPEN)) === SHARED && this.#held === null && this.#heldClose === null && this.atRest && this.socket.writableLength === 0 && !this.socket.destroyed;
+  }
+
+  /** Whether the socket can ever be lent: read into the shared buffer (not TLS), and TCP (not the primary's TLS pipe). */
+  get canLend(): boolean {
+    return (this.flags & SHARED) !== 0 && this.socket.remoteAddress !== undefined;
+  }
+
+  /** Stops Node reading the socket and returns its descriptor, for the native data path (the socket keeps owning it). */
+  lend(): number {
+    this.socket.pause();
+    return (this.socket as unknown as { _handle: { fd: number } })._handle.fd;
+  }
+
+  /** Back from the native data path: its parser goes on from `state`, and a read there counts as life. */
+  returned(state: ParserState & { readonly read: number }): void {
+    this.restore(state);
+    this.nativeBytesRead += state.read;
+    if (state.read !== 0) this.flags |= ALIVE;
   }
 
   /** Clears the alive flag and sends a ping; the next data or pong sets it again. */
@@ -331,6 +396,16 @@ export class Leg extends FrameParser {
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/** The socket of every stowed leg: one closed object for the process (stow). */
+let stowed: Socket | undefined;
+
+function stowedPlaceholder(): Socket {
+  const s = new Socket();
+  s.on('error', onSocketError);
+  s.destroy();
+  return s;
+}
 
 function onSocketData(this: TaggedSocket, chunk: Buffer): void {
   this[kLeg]!.onData(chunk);

@@ -37,6 +37,7 @@ import { Direction, RelayBuffer, type GatewayMetrics, type FailureReason } from 
 import { currentChunkArrivedAt, Leg, LegKind, type LegOwner } from './leg.js';
 import { UpstreamConnect, type UpstreamConnectOwner, type UpstreamRequest } from './upstream-connect.js';
 import { MessageRate, type ClientRateLimits, type RatePaused, type RatePauses } from '../admission/message-rate.js';
+import { HandBack, type NativeDataPath, type NativeDirection, type NativeHandBack, type NativeHolder, type NativeTicket } from './native-data-path.js';
 
 export type { UpstreamRequest } from './upstream-connect.js';
 
@@ -89,6 +90,8 @@ export interface SessionOwner {
   readonly rateLimits: ClientRateLimits | undefined;
   /** Sessions paused by their rate limit; the owner's tick resumes them. */
   readonly ratePauses: RatePauses<Session>;
+  /** The native data path (relay.dataPath), or undefined for the JS path only. */
+  readonly native: NativeDataPath | undefined;
 }
 
 const SAMPLE_MASK = 63;
@@ -118,7 +121,12 @@ const UPSTREAM_HELD = PAUSED_U2C | PAUSED_UPSTREAM_SELF | PAUSED_RATE_U;
 /** The client's buffer is over the mark (the slow-client clock runs). */
 const CLIENT_SLOW = PAUSED_U2C | PAUSED_CLIENT_SELF;
 
-export class Session implements LegOwner, UpstreamConnectOwner, ConnectTimed, RatePaused {
+// What waits for a session on the native data path to come back (it is released for it).
+const NATIVE_HEARTBEAT = 1;
+const NATIVE_CLOSE = 2;
+const NATIVE_TERMINATE = 4;
+
+export class Session implements LegOwner, UpstreamConnectOwner, ConnectTimed, RatePaused, NativeHolder {
   readonly owner: SessionOwner;
   readonly clientId: string;
   readonly target: string;
@@ -152,6 +160,11 @@ export class Session implements LegOwner, UpstreamConnectOwner, ConnectTimed, Ra
   #closeAfterOpen: { code: number | undefined; reason: string } | null = null;
   /** Its rate buckets (admission.client), made on its first message when a limit is set. */
   #rate: MessageRate | null = null;
+  /** On the native data path: the relay thread has both sockets (native-data-path.ts). */
+  #native: NativeTicket | null = null;
+  /** NATIVE_* bits: what to do once the relay thread hands the session back. */
+  #nativeWanted = 0;
+  #nativeClose: { info: CloseCodeInfo; reason: string } | null = null;
 
   constructor(owner: SessionOwner, clientId: string, clientSocket: Socket, target: string) {
     this.owner = owner;
@@ -239,6 +252,10 @@ export class Session implements LegOwner, UpstreamConnectOwner, ConnectTimed, Ra
    * buffered data (a slow reader: the 4408 rule judges it) is not judged.
    */
   heartbeat(): void {
+    if (this.#native !== null) {
+      this.#release(NATIVE_HEARTBEAT);
+      return;
+    }
     if (this.state !== SessionState.Open && this.state !== SessionState.Connecting) return;
     const m = this.owner.metrics;
     const c = this.client;
@@ -265,6 +282,11 @@ export class Session implements LegOwner, UpstreamConnectOwner, ConnectTimed, Ra
   /** Closes the client with `info` and the upstream with 1001. */
   close(info: CloseCodeInfo, reason: string = info.name.toLowerCase().replace(/_/g, ' ')): void {
     if (this.state === SessionState.Closed) return;
+    if (this.#native !== null) {
+      this.#nativeClose ??= { info, reason };
+      this.#release(NATIVE_CLOSE);
+      return;
+    }
     if (this.state === SessionState.Connecting) this.#abortConnect('peer_closed');
     else this.upstream?.close(CloseCode.GOING_AWAY.code, 'client session closed by gateway');
     this.state = SessionState.Closing;
@@ -274,6 +296,10 @@ export class Session implements LegOwner, UpstreamConnectOwner, ConnectTimed, Ra
 
   /** Drops both legs at once (no close handshake). */
   terminate(): void {
+    if (this.#native !== null) {
+      this.#release(NATIVE_TERMINATE);
+      return;
+    }
     this.#connect?.abort();
     this.client.terminate();
     this.upstream?.terminate();
@@ -535,6 +561,88 @@ export class Session implements LegOwner, UpstreamConnectOwner, ConnectTimed, Ra
       up.close(close.code, close.reason);
     }
     if (head.length > 0) up.onData(head);
+    // After what the caller still feeds the legs (a negotiated upgrade's client bytes).
+    if (this.owner.native !== undefined) process.nextTick(nativeSoon, this);
+  }
+
+  // -------------------------------------------------------------------------
+  // The native data path (native-data-path.ts)
+
+  /** On the native data path now. */
+  get onNative(): boolean {
+    return this.#native !== null;
+  }
+
+  /** Bytes read from the client's socket so far, on either data path. */
+  get clientBytesRead(): number {
+    const c = this.client;
+    const live = this.#native === null ? 0 : this.owner.native!.relay.bytesRead(this.#native, 0);
+    return c.socket.bytesRead + c.nativeBytesRead + live;
+  }
+
+  /**
+   * Gives both sockets to the relay thread when the session is open with nothing
+   * pending, paused, held, buffered or half parsed. False: not now (try again later);
+   * true: done, or never (closing, a leg that cannot be lent).
+   */
+  nativeTry(): boolean {
+    const native = this.owner.native;
+    const up = this.upstream;
+    if (native === undefined || this.#native !== null || this.state !== SessionState.Open || up === null) return true;
+    if (!this.client.canLend || !up.canLend) return true;
+    if (this.flags !== 0 || !this.client.lendable || !up.lendable) return false;
+    const s = this.owner.settings;
+    this.backlog0 = this.backlog1 = 0;
+    this.#native = native.adopt(this, this.client.lend(), up.lend(), s.maxMessageBytes, s.highWaterMarkBytes, true);
+    // The relay thread has duplicates of the descriptors: the socket objects go until the session comes back.
+    this.client.stow();
+    up.stow();
+    return true;
+  }
+
+  /**
+   * The relay thread handed the session back: each leg's parser goes on where the
+   * thread stopped, the output it still owed is written first, then the bytes it
+   * read and did not relay go through the JS parser (a control frame, a fault, a
+   * split header), and the legs are read again. Then what waited (heartbeat,
+   * close), and the session goes back to the thread when it is clean.
+   */
+  nativeReturned(e: NativeHandBack): void {
+    this.#native = null;
+    this.owner.native!.returned(e.kind);
+    const c = this.client;
+    const up = this.upstream!;
+    c.revive(e.clientFd);
+    up.revive(e.upstreamFd);
+    const [d0, d1] = e.dirs;
+    this.messages0 += d0.messages;
+    this.bytes0 += d0.bytes;
+    this.messages1 += d1.messages;
+    this.bytes1 += d1.bytes;
+    c.returned(d0);
+    up.returned(d1);
+    if (d0.pending.length > 0) this.legData(c, d0.pending, 0, d0.pending.length);
+    if (d1.pending.length > 0) this.legData(up, d1.pending, 0, d1.pending.length);
+    feed(c, d0, e.dir === 0 ? e.rest : EMPTY);
+    feed(up, d1, e.dir === 1 ? e.rest : EMPTY);
+    if (!(this.flags & CLIENT_HELD)) c.resume();
+    if (!(this.flags & UPSTREAM_HELD)) up.resume();
+    const wanted = this.#nativeWanted;
+    this.#nativeWanted = 0;
+    if (wanted & NATIVE_TERMINATE) this.terminate();
+    else if (wanted & NATIVE_CLOSE) {
+      const { info, reason } = this.#nativeClose!;
+      this.#nativeClose = null;
+      this.close(info, reason);
+    } else if (wanted & NATIVE_HEARTBEAT) this.heartbeat();
+    // After EOF or a socket error the JS path reads the end itself: the session is ending.
+    if (e.kind !== HandBack.Eof && e.kind !== HandBack.Error) nativeSoon(this);
+  }
+
+  /** Asks the relay thread for the session back, for `action`. */
+  #release(action: number): void {
+    if (this.#nativeWanted === 0) this.owner.native!.relay.release(this.#native!);
+    this.#nativeWanted |= action;
   }
 
   /** Connecting failed (or timed out): tell the client why. */
@@ -588,6 +696,7 @@ export class Session implements LegOwner, UpstreamConnectOwner, ConnectTimed, Ra
     this.owner.closing.delete(this);
     this.owner.connecting.delete(this);
     this.owner.ratePauses.delete(this);
+    this.owner.native?.retry.delete(this);
     this.owner.sessionClosed(this);
   }
 }
@@ -612,6 +721,19 @@ function sampleLatency(m: GatewayMetrics, to: Leg, dir: Direction, since: number
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/** To the native data path now if the session is clean, else at one of the owner's next ticks. */
+function nativeSoon(s: Session): void {
+  if (!s.nativeTry()) s.owner.native!.retry.add(s);
+}
+
+/** Back from the relay thread: the bytes of one direction it read and did not relay, in order, to the JS parser. */
+function feed(leg: Leg, d: NativeDirection, rest: Buffer): void {
+  const n = d.held.length + rest.length + d.received.length;
+  if (n === 0 || leg.gone) return;
+  if (n === rest.length) leg.onData(rest);
+  else leg.onData(Buffer.concat([d.held, rest, d.received], n));
+}
 
 /** Messages still in a leg's buffer when it was cut: they move from sent to failed. */
 function unflushed(s: Session, dir: Direction): void {

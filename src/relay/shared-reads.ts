@@ -61,6 +61,25 @@ export function withSharedReads(socket: Socket, onRead: SharedReadHandler, allow
 }
 
 /**
+ * A socket over the connected descriptor `fd` (the native data path hands one back,
+ * native-data-path.ts) that reads into the shared buffer as withSharedReads' do; not
+ * reading until resumed.
+ */
+export function sharedReadsOnFd(fd: number, onRead: SharedReadHandler, allowHalfOpen: boolean): Socket {
+  return new Socket({ fd, allowHalfOpen, readable: true, writable: true, pauseOnCreate: true, onread: { buffer: shared, callback: onRead } } as never);
+}
+
+/** The carried close listener of `socket` (moved by the owner to the socket that replaces it). */
+export function carriedClose(socket: Socket): ConnectionCloseListener | undefined {
+  return (socket as CarriesClose)[kCarriedClose];
+}
+
+/** Gives `socket` the carried close listener of the one it replaces. */
+export function setCarriedClose(socket: Socket, l: ConnectionCloseListener | undefined): void {
+  (socket as CarriesClose)[kCarriedClose] = l;
+}
+
+/**
  * A close listener that belongs to the connection, not to one socket object: it
  * moves to the new object when withSharedReads replaces the socket (the admission
  * layer counts open connections per source address this way, whoever ends up

@@ -57,6 +57,7 @@ import { SessionAdmin } from './session-admin.js';
 import { NumberedSessions, SessionDirectory } from './session-directory.js';
 import { LocalSessionReplica } from './session-replica.js';
 import { BurstCollector } from './burst-collector.js';
+import { selectDataPath, type NativeDataPath } from '../relay/native-data-path.js';
 
 const TICK_MS = 250;
 
@@ -121,6 +122,8 @@ export class Gateway implements SessionOwner, NegotiationHost {
   sampleCounter = 0;
   readonly rateLimits: ClientRateLimits | undefined;
   readonly ratePauses: RatePauses<Session>;
+  /** relay.dataPath: the native data path, or undefined (JS only). */
+  readonly native: NativeDataPath | undefined;
   readonly #server: Server;
   readonly #maxConnections: number;
   /** Extra header lines of the 101 (`X-Stratix-Worker: N\r\n` in worker mode). */
@@ -157,6 +160,8 @@ export class Gateway implements SessionOwner, NegotiationHost {
     this.ratePauses = new RatePauses<Session>(config.admission.client.pausedTimeoutMs, () => this.clock.now());
     this.logger = opts.logger ?? silentLogger();
     this.metrics = opts.metrics ?? new GatewayMetrics();
+    const native = (this.native = selectDataPath(config.relay.dataPath, { rateLimited: this.rateLimits !== undefined, logger: this.logger, registry: this.metrics.registry }));
+    if (native !== undefined) this.metrics.relayedElsewhere = () => native.counts();
     this.directory = new SessionDirectory({ worker: opts.workerIndex ?? 0, generation: opts.starts ?? 1, logger: this.logger });
     this.sessions = new NumberedSessions<GatewaySession>(this.directory);
     this.live = new LiveRoutes(this, config, { initial: opts.routes, deferred: opts.deferRoutes, workers: opts.workers });
@@ -541,6 +546,7 @@ export class Gateway implements SessionOwner, NegotiationHost {
     for (const [s, since] of this.connecting) s.checkConnectTimeout(now, since);
     for (const [s, since] of this.closing) s.checkClosing(now, since);
     this.admission.tick();
+    this.native?.tick();
     // Backpressure: resume legs at the low-water mark, close clients slow for too long.
     if (this.paused.size > 0) {
       const slowMs = this.config.backpressure.slowClientTimeoutMs;

@@ -12,10 +12,22 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 /**
+ * relay.dataPath for the suites' gateways when their config does not set it:
+ * STRATIX_TEST_DATA_PATH (scripts/test.mjs runs the relay, abuse, conformance and
+ * interop suites a second time with "native").
+ */
+export function testDataPath(config: Record<string, unknown>): Record<string, unknown> {
+  const path = process.env.STRATIX_TEST_DATA_PATH;
+  if (path === undefined || path === '' || config.relay !== undefined) return config;
+  return { ...config, relay: { dataPath: path } };
+}
+
+/**
  * A standalone gateway on 127.0.0.1:0. Its reliable-session log goes to a fresh
  * temp directory unless the config names one.
  */
-export async function startGateway(config: Record<string, unknown>, opts: Parameters<typeof Gateway.start>[1] = {}): Promise<Gateway> {
+export async function startGateway(given: Record<string, unknown>, opts: Parameters<typeof Gateway.start>[1] = {}): Promise<Gateway> {
+  const config = testDataPath(given);
   const gateway = (config.gateway ?? {}) as Record<string, unknown>;
   const reliable = (config.reliable ?? {}) as Record<string, unknown>;
   const log = (reliable.log ?? {}) as Record<string, unknown>;

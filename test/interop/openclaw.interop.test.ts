@@ -30,6 +30,7 @@ import {
   repoRoot,
   type NodeListEntry,
 } from '../helpers/openclaw-gateway.js';
+import { testDataPath } from '../helpers/gateway.js';
 
 /** Deadlines for waiting only (nothing here asserts a duration). */
 const INSTALL_AND_START_MS = 15 * 60_000;
@@ -61,12 +62,14 @@ class StratixProcess {
     const configFile = path.join(dir, 'route.json');
     await writeFile(
       configFile,
-      JSON.stringify({
-        gateway: { listen: '127.0.0.1:0', workers: 2, drainPeriodMs: 1000 },
-        routes: [{ clientIdPrefix: 'interop-', openclawGateway: upstreamUrl }],
-        defaultRoute: { openclawGateway: upstreamUrl },
-        log: { level: 'info' },
-      }),
+      JSON.stringify(
+        testDataPath({
+          gateway: { listen: '127.0.0.1:0', workers: 2, drainPeriodMs: 1000 },
+          routes: [{ clientIdPrefix: 'interop-', openclawGateway: upstreamUrl }],
+          defaultRoute: { openclawGateway: upstreamUrl },
+          log: { level: 'info' },
+        }),
+      ),
     );
     const main = process.env['STRATIX_INTEROP_MAIN'] ?? path.join(repoRoot, 'dist', 'src', 'cli', 'main.js');
     const env = { ...process.env };

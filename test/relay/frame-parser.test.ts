@@ -74,6 +74,8 @@ interface FrameSpec {
   lengthForm?: 16 | 64;
   /** Raw 64-bit length to claim (for the top-bit rule). */
   claimed64?: bigint;
+  /** The masking key (default: random). */
+  key?: Buffer;
 }
 
 function frame(f: FrameSpec): Buffer {
@@ -90,7 +92,7 @@ function frame(f: FrameSpec): Buffer {
   } else if (f.lengthForm === 16 || len >= 126) head.push(m | 126, len >> 8, len & 0xff);
   else head.push(m | len);
   if (!mask) return Buffer.concat([Buffer.from(head), payload]);
-  const key = randomBytes(4);
+  const key = f.key ?? randomBytes(4);
   const masked = Buffer.from(payload);
   for (let i = 0; i < masked.length; i++) masked[i]! ^= key[i & 3]!;
   return Buffer.concat([Buffer.from(head), key, masked]);
@@ -146,6 +148,16 @@ test('a header split at every byte position is assembled (both modes)', () => {
       const original = new Recorder(MESSAGES).feed(f).messages[0]!;
       assert.equal(payloads[0]!.toString(binary ? 'hex' : 'utf8'), original);
     }
+  }
+});
+
+// The all-zero key is a valid key (RFC 6455 §5.3): the parser once took it for "not masked",
+// wrote its own key into the header and left the payload as it was, so the upstream unmasked garbage.
+test('relay mode re-masks a frame masked with the all-zero key too', () => {
+  for (const opcode of [1, 2]) {
+    const payloads = ['€uro', 'x'.repeat(300)];
+    const r = new Recorder(ParseMode.Masked).feed(Buffer.concat(payloads.map((p) => frame({ opcode, payload: p, key: Buffer.alloc(4) }))));
+    assert.deepEqual(unmaskStream(r.relayed).map((b) => b.toString()), payloads, `opcode ${opcode}`);
   }
 });
 

@@ -1,0 +1,305 @@
+/**
+ * The native data path (relay.dataPath "native", src/relay/native-data-path.ts and
+ * native/relay/relay.c) against a real gateway, a real `ws` echo upstream and
+ * `ws` clients on loopback: data frames relayed on the relay thread come back whole
+ * and in order; everything else is handed back to the JS path and behaves as it
+ * does there (pings, faults and their close codes, heartbeat, drain, route change,
+ * admin close, slow clients, metrics); and the setting's errors.
+ *
+ * The relay thread's mode is the process's: io_uring where the kernel allows it.
+ * scripts/test.mjs also runs the relay and conformance suites with the native path
+ * on (STRATIX_TEST_DATA_PATH=native), the conformance ones on epoll.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import type { Socket } from 'node:net';
+import WebSocket from 'ws';
+import type { Gateway } from '../../src/server/gateway.js';
+import { loadNativeRelay } from '../../src/relay/native-data-path.js';
+import { parseConfig } from '../../src/config/load.js';
+import { ConfigError } from '../../src/errors.js';
+import { CloseCode } from '../../src/protocol/close-codes.js';
+import { spawnSync } from 'node:child_process';
+import { connectClient, connectUrl, openClient, relaySession, startGateway, until, type TestClient } from '../helpers/gateway.js';
+import { makePki } from '../helpers/certs.js';
+import { readFileSync } from 'node:fs';
+import { runCli, writeTempConfig } from '../helpers/cli.js';
+import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
+
+const MAX = 1024 * 1024;
+
+function socketOf(ws: WebSocket): Socket {
+  return (ws as unknown as { _socket: Socket })._socket;
+}
+
+/** A masked client frame with a zero key (the payload goes as it is). */
+function frame(fin: boolean, opcode: number, payload: Buffer): Buffer {
+  return Buffer.concat([Buffer.from([(fin ? 0x80 : 0) | opcode, 0x80 | payload.length]), Buffer.alloc(4), payload]);
+}
+
+async function roundTrip(c: TestClient, messages: (string | Buffer)[]): Promise<(string | number)[]> {
+  const from = c.messages.length;
+  for (const m of messages) c.ws.send(m);
+  await c.waitFor(from + messages.length);
+  return c.messages.slice(from).map((m) => (m.isBinary ? m.data.length : m.data.toString()));
+}
+
+describe('native data path', () => {
+  let upstream: TestUpstream;
+  let gw: Gateway;
+  let port: number;
+
+  before(async () => {
+    const relay = loadNativeRelay();
+    assert.ok(!(relay instanceof Error), `the addon loads (${relay instanceof Error ? relay.message : ''})`);
+    upstream = await startUpstream({ maxPayload: 64 * MAX });
+    gw = await startGateway({ defaultRoute: { openclawGateway: upstream.url }, limits: { maxMessageBytes: MAX }, backpressure: { highWaterMarkBytes: 64 * 1024, lowWaterMarkBytes: 16 * 1024 }, relay: { dataPath: 'native' } });
+    port = gw.port;
+  });
+  after(async () => {
+    await gw.close();
+    await upstream.close();
+  });
+
+  /** Opens a client whose session is on the relay thread. */
+  async function nativeClient(id: string): Promise<TestClient> {
+    const c = await openClient(port, id);
+    assert.deepEqual(await roundTrip(c, ['probe']), ['probe']);
+    await until(() => relaySession(gw, id).onNative, `${id} on the native path`);
+    return c;
+  }
+
+  it('relays text, binary, large and fragmented messages whole and in order, and counts them', async () => {
+    const c = await nativeClient('n-data');
+    const before = gw.native!.counts();
+    const [c2u, u2c] = [before[0]!, before[1]!];
+    assert.deepEqual(await roundTrip(c, ['hello']), ['hello']);
+    assert.deepEqual([gw.native!.counts()[0]! - c2u, gw.native!.counts()[1]! - u2c], [1, 1], 'relayed and counted on the relay thread, both ways');
+    const text = 'é€😀'.repeat(3000);
+    // More than the high-water mark both ways: hand-backs (backpressure), then the relay thread again.
+    const sent = [Buffer.alloc(70_000, 1), text, Buffer.alloc(300_000, 2), 'bye'];
+    assert.deepEqual(await roundTrip(c, sent), [70_000, text, 300_000, 'bye']);
+    // A fragmented text message with a code point cut between the fragments.
+    const euro = Buffer.from('€');
+    socketOf(c.ws).write(Buffer.concat([frame(false, 1, euro.subarray(0, 1)), frame(true, 0, euro.subarray(1))]));
+    await c.waitFor(7);
+    assert.equal(c.messages[6]!.data.toString(), '€');
+    // The scrape sums both paths: every message of this gateway so far, whichever relayed it.
+    const metrics = await gw.metrics.registry.getSingleMetricAsString('stratix_messages_received_total');
+    const received = Number(/direction="client_to_upstream"} (\d+)/.exec(metrics)![1]);
+    assert.equal(received, gw.metrics.messagesReceived[0]! + gw.native!.counts()[0]!);
+    assert.ok(received >= 7, `stratix_messages_received_total: ${received}`);
+    c.ws.close();
+    assert.equal((await c.closed).code, 1005);
+  });
+
+  it('hands a ping to the JS path, which answers it; the session goes back to the relay thread', async () => {
+    const c = await nativeClient('n-ping');
+    const backs = gw.native!.handBacks[1]!;
+    const pong = once(c.ws, 'pong');
+    c.ws.ping('are you there');
+    assert.equal(String((await pong)[0]), 'are you there');
+    assert.equal(gw.native!.handBacks[1], backs + 1, 'one control-frame hand-back');
+    assert.deepEqual(await roundTrip(c, ['after the ping']), ['after the ping']);
+    await until(() => relaySession(gw, 'n-ping').onNative, 'back on the native path');
+    c.ws.close(4000, 'done');
+    assert.deepEqual(await c.closed, { code: 4000, reason: 'done' });
+  });
+
+  it('fails the connection with the JS path codes: 1007, 1009, 1002', async () => {
+    const cases: Array<[string, (c: TestClient) => void, number]> = [
+      ['n-utf8', (c) => socketOf(c.ws).write(frame(true, 1, Buffer.from([0xc3, 0x28]))), 1007],
+      ['n-big', (c) => c.ws.send(Buffer.alloc(2 * MAX)), 1009],
+      ['n-unmasked', (c) => socketOf(c.ws).write(Buffer.from([0x82, 0x01, 0x00])), 1002],
+    ];
+    for (const [id, bad, code] of cases) {
+      const c = await nativeClient(id);
+      bad(c);
+      assert.equal((await c.closed).code, code, id);
+    }
+  });
+
+  // The prototype's close path after a hand-back stopped reading the sockets: what
+  // the client still sent stayed unread, the kernel answered the close with a reset,
+  // and the client saw 1006 instead of the code. The JS path keeps reading after
+  // its close, so the close frame arrives whatever follows the bad frame.
+  it('a fault followed by more data still gives its close code, not 1006', async () => {
+    for (let i = 0; i < 5; i++) {
+      const c = await nativeClient(`n-fault-${i}`);
+      socketOf(c.ws).write(frame(true, 1, Buffer.from([0xff])));
+      // Still writing when the close comes: a gateway that stopped reading and closed would reset this connection.
+      for (let k = 0; k < 8; k++) c.ws.send(Buffer.alloc(512 * 1024, k));
+      assert.equal((await c.closed).code, 1007, `run ${i}`);
+    }
+  });
+
+  it('route change (4307), admin close and drain-style closes come through the JS close path', async () => {
+    const a = await nativeClient('n-route');
+    relaySession(gw, 'n-route').routeChanged();
+    assert.equal((await a.closed).code, 4307);
+    const b = await nativeClient('n-admin');
+    relaySession(gw, 'n-admin').adminClose(4000, 'closed by the operator', false);
+    assert.deepEqual(await b.closed, { code: 4000, reason: 'closed by the operator' });
+    const c = await nativeClient('n-restart');
+    relaySession(gw, 'n-restart').close(CloseCode.SERVICE_RESTART, 'service restart');
+    assert.deepEqual(await c.closed, { code: 1012, reason: 'service restart' });
+  });
+
+  it('an upstream that goes away gives the client 4520', async () => {
+    const c = await nativeClient('n-lost');
+    const conn = [...upstream.connections].at(-1)!;
+    conn.terminate();
+    assert.equal((await c.closed).code, 4520);
+  });
+
+  it('a client that vanishes gives the upstream 1001', async () => {
+    const next = upstream.nextConnection();
+    const c = await nativeClient('n-vanish');
+    const up = await next;
+    const upClosed = new Promise<number>((resolve) => up.once('close', (code: number) => resolve(code)));
+    c.ws.terminate();
+    assert.equal(await upClosed, 1001);
+  });
+});
+
+describe('native data path: heartbeat, drain, slow clients', () => {
+  let upstream: TestUpstream;
+  before(async () => {
+    upstream = await startUpstream();
+  });
+  after(async () => {
+    await upstream.close();
+  });
+
+  it('pings idle sessions on the relay thread, and drops a client that does not answer', async () => {
+    const gw = await startGateway({ gateway: { pingIntervalMs: 1_000 }, defaultRoute: { openclawGateway: upstream.url }, relay: { dataPath: 'native' } });
+    try {
+      const live = await openClient(gw.port, 'hb-live');
+      let pings = 0;
+      live.ws.on('ping', () => pings++);
+      const deaf = connectClient(gw.port, 'hb-deaf', { autoPong: false });
+      await once(deaf.ws, 'open');
+      await until(() => relaySession(gw, 'hb-live').onNative && relaySession(gw, 'hb-deaf').onNative, 'both on the native path');
+      assert.equal((await deaf.closed).code, 1006, 'the deaf client is dropped');
+      assert.ok(pings >= 1, 'the live client was pinged');
+      assert.equal(live.ws.readyState, WebSocket.OPEN, 'the live client stays');
+      const timeouts = await gw.metrics.registry.getSingleMetricAsString('stratix_ping_timeouts_total');
+      assert.match(timeouts, /leg="client"} 1/);
+      assert.deepEqual(await roundTrip(live, ['still here']), ['still here']);
+      await until(() => relaySession(gw, 'hb-live').onNative, 'back on the native path after the pings');
+    } finally {
+      await gw.close();
+    }
+  });
+
+  it('drain closes sessions on the relay thread with 1012', async () => {
+    const gw = await startGateway({ defaultRoute: { openclawGateway: upstream.url }, relay: { dataPath: 'native' } });
+    const c = await openClient(gw.port, 'd-1');
+    assert.deepEqual(await roundTrip(c, ['x']), ['x']);
+    await until(() => relaySession(gw, 'd-1').onNative, 'on the native path');
+    await gw.drain(10, 2_000);
+    assert.equal((await c.closed).code, 1012);
+    await gw.close();
+  });
+
+  it('a client that does not read is closed with 4408 (backpressure goes back to the JS path)', async () => {
+    const up = await startUpstream({ echo: false });
+    const gw = await startGateway({ defaultRoute: { openclawGateway: up.url }, backpressure: { highWaterMarkBytes: 64 * 1024, lowWaterMarkBytes: 16 * 1024, slowClientTimeoutMs: 1_000 }, relay: { dataPath: 'native' } });
+    try {
+      const next = up.nextConnection();
+      const c = await openClient(gw.port, 'slow');
+      const conn = await next;
+      await until(() => relaySession(gw, 'slow').onNative, 'on the native path');
+      socketOf(c.ws).pause();
+      const chunk = Buffer.alloc(64 * 1024);
+      const flood = setInterval(() => {
+        if (conn.readyState === WebSocket.OPEN && conn.bufferedAmount < 1024 * 1024) conn.send(chunk);
+      }, 5);
+      try {
+        await until(() => gw.native!.handBacks[6]! > 0, 'a backpressure hand-back');
+        await until(() => relaySession(gw, 'slow').slow, 'the client counted slow');
+        await until(() => relaySession(gw, 'slow').stateName === 'closing', 'closed as slow', 5_000);
+        socketOf(c.ws).resume();
+        // Reading again, the client gets the close after the data (4408).
+        const { code } = await c.closed;
+        assert.equal(code, 4408);
+      } finally {
+        clearInterval(flood);
+      }
+    } finally {
+      await gw.close();
+      await up.close();
+    }
+  });
+});
+
+describe('native data path: sessions that stay on the JS path', () => {
+  let upstream: TestUpstream;
+  before(async () => {
+    upstream = await startUpstream();
+  });
+  after(async () => {
+    await upstream.close();
+  });
+
+  /** A session that relayed a message and then went through two of the owner's ticks is where it will stay. */
+  async function settled(c: TestClient): Promise<void> {
+    assert.deepEqual(await roundTrip(c, ['settle']), ['settle']);
+    await new Promise((r) => setTimeout(r, 600));
+  }
+
+  it('admission.client rate limits: every session stays on the JS path (no native data path at all)', async () => {
+    const gw = await startGateway({ defaultRoute: { openclawGateway: upstream.url }, admission: { client: { messagesPerSecond: 1000 } }, relay: { dataPath: 'native' } });
+    try {
+      assert.equal(gw.native, undefined);
+      const c = await openClient(gw.port, 'rated');
+      await settled(c);
+      assert.equal(relaySession(gw, 'rated').onNative, false);
+    } finally {
+      await gw.close();
+    }
+  });
+
+  it('a TLS client leg (tls.server) stays on the JS path', async () => {
+    const pki = makePki();
+    const leaf = pki.issue('gw', { cn: 'gateway.test', san: ['IP:127.0.0.1'] });
+    const gw = await startGateway({ defaultRoute: { openclawGateway: upstream.url }, tls: { server: { certFile: leaf.cert, keyFile: leaf.key } }, relay: { dataPath: 'native' } });
+    try {
+      const c = connectUrl(`wss://127.0.0.1:${gw.port}/ws?clientId=tls-1`, { ca: readFileSync(pki.caCert) });
+      await once(c.ws, 'open');
+      await settled(c);
+      assert.equal(relaySession(gw, 'tls-1').onNative, false);
+      assert.equal(gw.native!.held, 0);
+      c.ws.close();
+    } finally {
+      await gw.close();
+      pki.cleanup();
+    }
+  });
+});
+
+describe('relay.dataPath setting', () => {
+  it('an invalid value names the setting', () => {
+    assert.throws(() => parseConfig({ relay: { dataPath: 'fast' } }), (err: unknown) => err instanceof ConfigError && err.issues.some((i) => i.startsWith('relay.dataPath')));
+  });
+
+  it('"native" without the addon: the process does not start (STRATIX_ERR_NATIVE_UNAVAILABLE); "auto" starts on the JS path', async () => {
+    const native = writeTempConfig({ gateway: { listen: '127.0.0.1:0', workers: 1 }, relay: { dataPath: 'native' } });
+    try {
+      const res = await runCli(['--config', native.path], { ...process.env, STRATIX_NATIVE_RELAY: '/nonexistent/stratix_relay.node' });
+      assert.equal(res.code, 1);
+      assert.match(res.stderr, /relay\.dataPath is "native" but the native data path cannot be used: \/nonexistent\/stratix_relay\.node is missing/);
+      assert.match(res.stderr, /\(STRATIX_ERR_NATIVE_UNAVAILABLE\)/);
+    } finally {
+      native.cleanup();
+    }
+    // "auto" in a process where the addon is missing: the JS path (no NativeDataPath), and no error.
+    const module = new URL('../../src/relay/native-data-path.js', import.meta.url).href;
+    const script = `import(${JSON.stringify(module)}).then((m) => { const logs = []; const logger = { info: (o, s) => logs.push(s ?? o), debug() {} }; const p = m.selectDataPath('auto', { rateLimited: false, logger }); console.log(JSON.stringify({ js: p === undefined, logs })); });`;
+    const child = spawnSync(process.execPath, ['-e', script], { env: { ...process.env, STRATIX_NATIVE_RELAY: '/nonexistent/stratix_relay.node' }, encoding: 'utf8' });
+    const out = JSON.parse(child.stdout) as { js: boolean; logs: string[] };
+    assert.equal(out.js, true);
+    assert.match(out.logs.join('\n'), /the native data path is not available, sessions stay on the JS path/);
+  });
+});
