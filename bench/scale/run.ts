@@ -33,7 +33,12 @@ function killChildrenAndExit(code: number): never {
 
 function startProxy(o: ScaleOptions, fleet: UpstreamFleet, maxSessions: number): Promise<ScaleProxy> {
   if (o.proxy === 'nginx') return startNginx(fleet, o.nginxWorkers);
-  return startStratix(fleet, { workers: o.workers, stratixMain: o.stratixMain, stratixNodeArgs: o.stratixNodeArgs, maxConnections: maxSessions + 1_000 });
+  return startStratix(fleet, { workers: o.workers, stratixMain: o.stratixMain, stratixNodeArgs: o.stratixNodeArgs, maxConnections: maxSessions + 1_000, dataPath: dataPathOf(o) });
+}
+
+/** relay.dataPath of the Stratix instances: --proxy stratix-native, else the JS path (the reconnect phase too). */
+function dataPathOf(o: ScaleOptions): 'js' | 'native' {
+  return o.proxy === 'stratix-native' ? 'native' : 'js';
 }
 
 /** Enough generators that none holds more than 15,000 sessions (one file each). */
@@ -91,7 +96,7 @@ async function main(): Promise<void> {
       if (options.csvDir !== undefined) console.log(`wrote ${writeLoadCsv(options.csvDir, results.load)}, ${writeLatencyCsv(options.csvDir, results.load)}`);
     }
     if (options.phases.includes('reconnect')) {
-      const setup = { workers: options.workers, stratixMain: options.stratixMain, stratixNodeArgs: options.stratixNodeArgs, maxConnections: options.reconnectSessions + 1_000 };
+      const setup = { workers: options.workers, stratixMain: options.stratixMain, stratixNodeArgs: options.stratixNodeArgs, maxConnections: options.reconnectSessions + 1_000, dataPath: dataPathOf(options) };
       const drained = await startStratix(fleet, { ...setup, drainPeriodMs: options.drainPeriodMs });
       const receiving = await startStratix(fleet, setup);
       try {

@@ -29,6 +29,12 @@
  * Two modes: epoll (level-triggered, one read and one write per event) and
  * io_uring (multishot recv into provided buffers, sends from the received buffer,
  * all submissions and the wait in one io_uring_enter per loop; HAVE_LIBURING).
+ *
+ * The provided buffers are a pool that grows with use: 64 buffers of 4 KiB at the
+ * start, 64 more each time a receive finds none free or fewer than a quarter are
+ * free, up to a bound (`start`'s maxBuffers, 4,096 by default: 16 MiB per thread).
+ * At the bound a receive that finds none waits (its multishot recv is not re-armed)
+ * until a send gives a buffer back; `stats` reports the pool and the waits.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -113,6 +119,8 @@ struct session_s {
   const uint8_t *send_ptr[2];
   size_t send_len[2], send_done[2];
   struct event_s *ev;
+  uint8_t starved; /* io_uring: a bit per side whose recv ended for want of a buffer (on w->starved) */
+  session_t *starved_next;
 };
 
 typedef struct event_s {
@@ -134,6 +142,7 @@ typedef struct worker_s {
   int ep;
   int wake;
   _Atomic uint64_t reads, writes, wakeups;
+  _Atomic uint64_t buf_bytes, buf_waits; /* io_uring: bytes of provided buffers; receives that waited for one */
   _Atomic int releases; /* release requests not yet seen by the thread */
   uint8_t *buf;         /* HELD_MAX bytes of room before the read area */
   pthread_mutex_t lock;
@@ -143,7 +152,9 @@ typedef struct worker_s {
 #ifdef HAVE_LIBURING
   struct io_uring ring;
   struct io_uring_buf_ring *br;
-  uint8_t *bufs;
+  uint8_t **chunks;     /* the pool: chunks of UBUF_CHUNK provided buffers, allocated as it grows */
+  int nbufs, free_bufs; /* buffers in the pool; of them in the ring (as far as this thread has seen) */
+  session_t *starved;   /* sessions with a side waiting for a buffer */
   uint64_t wake_value;
   _Atomic int ready;
 #endif
@@ -154,6 +165,7 @@ static int nworkers;
 static int next_worker;
 static napi_threadsafe_function tsfn;
 static int use_uring;
+static int max_bufs = 4096; /* io_uring: the pool's bound per thread, a multiple of UBUF_CHUNK */
 /* per group: messages c2u, u2c, payload bytes c2u, u2c */
 static _Atomic uint64_t group_counts[MAX_GROUPS][4];
 
@@ -550,8 +562,9 @@ static void *epoll_main(void *arg) {
  * loop. Same parser, same exceptions. */
 
 #ifdef HAVE_LIBURING
-#define UBUFS 4096
+#define UBUF_SLOTS 4096 /* ring entries (16 bytes each): the largest pool */
 #define UBUF_BYTES 4096
+#define UBUF_CHUNK 64 /* buffers per allocation (256 KiB): the first pool, and each growth */
 enum { OP_RECV0 = 0, OP_RECV1 = 1, OP_SEND0 = 2, OP_SEND1 = 3, OP_WAKE = 4, OP_POLL0 = 5, OP_POLL1 = 6 };
 #define UD(s, op) ((uint64_t)(uintptr_t)(s) | (uint64_t)(op))
 
@@ -562,6 +575,29 @@ static struct io_uring_sqe *sqe_get(worker_t *w) {
     q = io_uring_get_sqe(&w->ring);
   }
   return q;
+}
+
+static uint8_t *u_buf(worker_t *w, int bid) {
+  return w->chunks[bid / UBUF_CHUNK] + (size_t)(bid % UBUF_CHUNK) * UBUF_BYTES;
+}
+
+static void u_provide(worker_t *w, int bid) {
+  io_uring_buf_ring_add(w->br, u_buf(w, bid), UBUF_BYTES, (unsigned short)bid, io_uring_buf_ring_mask(UBUF_SLOTS), 0);
+  io_uring_buf_ring_advance(w->br, 1);
+  w->free_bufs++;
+}
+
+/* One more chunk of buffers into the ring; 0 at the bound (or out of memory). */
+static int u_grow(worker_t *w) {
+  if (w->nbufs + UBUF_CHUNK > max_bufs) return 0;
+  uint8_t *chunk = malloc((size_t)UBUF_CHUNK * UBUF_BYTES);
+  if (chunk == NULL) return 0;
+  int first = w->nbufs;
+  w->chunks[first / UBUF_CHUNK] = chunk;
+  w->nbufs += UBUF_CHUNK;
+  for (int i = 0; i < UBUF_CHUNK; i++) u_provide(w, first + i);
+  atomic_store_explicit(&w->buf_bytes, (uint64_t)w->nbufs * UBUF_BYTES, memory_order_relaxed);
+  return 1;
 }
 
 static void u_arm(worker_t *w, session_t *s, int side) {
@@ -580,8 +616,44 @@ static void u_cancel(worker_t *w, session_t *s, int side) {
 }
 
 static void u_recycle(worker_t *w, int bid) {
-  io_uring_buf_ring_add(w->br, w->bufs + (size_t)bid * UBUF_BYTES, UBUF_BYTES, (unsigned short)bid, io_uring_buf_ring_mask(UBUFS), 0);
-  io_uring_buf_ring_advance(w->br, 1);
+  u_provide(w, bid);
+}
+
+/* A side's recv ended with no buffer in a pool at its bound: it is armed again once one is back (u_feed_starved). */
+static void u_starve(worker_t *w, session_t *s, int side) {
+  if (!s->starved) {
+    s->starved_next = w->starved;
+    w->starved = s;
+  }
+  s->starved |= (uint8_t)(1 << side);
+  atomic_fetch_add_explicit(&w->buf_waits, 1, memory_order_relaxed);
+}
+
+static void u_unstarve(worker_t *w, session_t *s) {
+  for (session_t **p = &w->starved; *p != NULL; p = &(*p)->starved_next) {
+    if (*p == s) {
+      *p = s->starved_next;
+      break;
+    }
+  }
+  s->starved = 0;
+  s->starved_next = NULL;
+}
+
+/* After a loop that gave buffers back: the waiting sides receive again. */
+static void u_feed_starved(worker_t *w) {
+  if (w->starved == NULL || w->free_bufs == 0) return;
+  session_t *list = w->starved;
+  w->starved = NULL;
+  for (session_t *s = list, *next; s != NULL; s = next) {
+    next = s->starved_next;
+    uint8_t sides = s->starved;
+    s->starved = 0;
+    s->starved_next = NULL;
+    if (s->ejecting) continue; /* leaving: nothing more is received */
+    for (int i = 0; i < 2; i++)
+      if ((sides & (1 << i)) && !s->armed[i]) u_arm(w, s, i);
+  }
 }
 
 static void u_send(worker_t *w, session_t *s, int dir) {
@@ -625,6 +697,7 @@ static int u_relay(worker_t *w, session_t *s, int dir, const uint8_t *p, size_t 
 /* Once nothing of the session is in flight: hand it to JavaScript. */
 static void u_finish(worker_t *w, session_t *s) {
   if (!s->ejecting || s->dead || s->armed[0] || s->armed[1] || s->sending[0] || s->sending[1] || s->polling[0] || s->polling[1]) return;
+  if (s->starved) u_unstarve(w, s);
   post(w, s->ev);
 }
 
@@ -665,6 +738,11 @@ static void u_on_recv(worker_t *w, session_t *s, int side, int res, unsigned fla
       u_finish(w, s);
       return;
     }
+    if (res == -ENOBUFS && !s->armed[side]) {
+      if (w->free_bufs > 0 || u_grow(w)) u_arm(w, s, side);
+      else u_starve(w, s, side);
+      return;
+    }
     if (res == -ECANCELED || res == -ENOBUFS) {
       if (!s->armed[side]) u_arm(w, s, side);
       return;
@@ -674,7 +752,9 @@ static void u_on_recv(worker_t *w, session_t *s, int side, int res, unsigned fla
   }
   atomic_fetch_add_explicit(&w->reads, 1, memory_order_relaxed);
   atomic_fetch_add_explicit(&d->read, (uint64_t)res, memory_order_relaxed);
-  uint8_t *p = w->bufs + (size_t)bid * UBUF_BYTES;
+  w->free_bufs--;
+  if (w->free_bufs < w->nbufs / 4) u_grow(w);
+  uint8_t *p = u_buf(w, bid);
   if (s->ejecting) {
     append_rest(s->ev, side, p, (size_t)res);
     u_recycle(w, bid);
@@ -802,20 +882,19 @@ static void *uring_main(void *arg) {
     atomic_store(&w->ready, -1);
     return NULL;
   }
-  w->bufs = malloc((size_t)UBUFS * UBUF_BYTES);
-  if (posix_memalign((void **)&w->br, 4096, UBUFS * sizeof(struct io_uring_buf)) != 0) {
-    atomic_store(&w->ready, -1);
-    return NULL;
-  }
-  io_uring_buf_ring_init(w->br);
-  struct io_uring_buf_reg reg = {.ring_addr = (uint64_t)(uintptr_t)w->br, .ring_entries = UBUFS, .bgid = 0};
-  if (io_uring_register_buf_ring(&w->ring, &reg, 0) != 0) {
+  w->chunks = calloc(UBUF_SLOTS / UBUF_CHUNK, sizeof *w->chunks);
+  if (w->chunks == NULL || posix_memalign((void **)&w->br, 4096, UBUF_SLOTS * sizeof(struct io_uring_buf)) != 0) {
     io_uring_queue_exit(&w->ring);
     atomic_store(&w->ready, -1);
     return NULL;
   }
-  for (int i = 0; i < UBUFS; i++) io_uring_buf_ring_add(w->br, w->bufs + (size_t)i * UBUF_BYTES, UBUF_BYTES, (unsigned short)i, io_uring_buf_ring_mask(UBUFS), i);
-  io_uring_buf_ring_advance(w->br, UBUFS);
+  io_uring_buf_ring_init(w->br);
+  struct io_uring_buf_reg reg = {.ring_addr = (uint64_t)(uintptr_t)w->br, .ring_entries = UBUF_SLOTS, .bgid = 0};
+  if (io_uring_register_buf_ring(&w->ring, &reg, 0) != 0 || !u_grow(w)) {
+    io_uring_queue_exit(&w->ring);
+    atomic_store(&w->ready, -1);
+    return NULL;
+  }
   u_arm_wake(w);
   atomic_store(&w->ready, 1);
   for (;;) {
@@ -838,6 +917,7 @@ static void *uring_main(void *arg) {
       else u_on_poll(w, s, op - OP_POLL0);
     }
     io_uring_cq_advance(&w->ring, n);
+    u_feed_starved(w);
     deliver(w);
   }
   return NULL;
@@ -932,10 +1012,13 @@ static void wake(worker_t *w) {
   if (write(w->wake, &one, sizeof one) < 0) { /* a full counter wakes it anyway */ }
 }
 
-/* start(threads, onEvent, ioUring) → "io_uring" | "epoll" (io_uring falls back to epoll when it cannot be set up). Once per process. */
+/*
+ * start(threads, onEvent, ioUring, maxBuffers?) → "io_uring" | "epoll" (io_uring falls back to epoll when it
+ * cannot be set up). maxBuffers: the io_uring receive pool's bound per thread (64-4096, a multiple of 64). Once per process.
+ */
 static napi_value js_start(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
+  size_t argc = 4;
+  napi_value argv[4];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (nworkers > 0) { napi_throw_error(env, NULL, "already started"); return NULL; }
   int32_t threads;
@@ -943,6 +1026,12 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
   CHECK(napi_get_value_int32(env, argv[0], &threads));
   if (threads < 1 || threads > MAX_THREADS) { napi_throw_range_error(env, NULL, "threads: 1-8"); return NULL; }
   CHECK(napi_get_value_bool(env, argv[2], &uring));
+  if (argc >= 4) {
+    int32_t m;
+    CHECK(napi_get_value_int32(env, argv[3], &m));
+    if (m < 64 || m > 4096 || m % 64 != 0) { napi_throw_range_error(env, NULL, "maxBuffers: 64-4096, a multiple of 64"); return NULL; }
+    max_bufs = m;
+  }
   napi_value name;
   napi_create_string_utf8(env, "stratix-relay", NAPI_AUTO_LENGTH, &name);
   CHECK(napi_create_threadsafe_function(env, argv[1], NULL, name, 0, 1, NULL, NULL, NULL, call_js, &tsfn));
@@ -1096,20 +1185,24 @@ static napi_value js_counts(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* stats(): { reads, writes, wakeups } of all relay threads */
+/* stats(): { reads, writes, wakeups, receiveBufferBytes, receiveBufferWaits } of all relay threads */
 static napi_value js_stats(napi_env env, napi_callback_info info) {
   (void)info;
-  double reads = 0, writes = 0, wakeups = 0;
+  double reads = 0, writes = 0, wakeups = 0, buf_bytes = 0, buf_waits = 0;
   for (int i = 0; i < nworkers; i++) {
     reads += (double)atomic_load(&workers[i].reads);
     writes += (double)atomic_load(&workers[i].writes);
     wakeups += (double)atomic_load(&workers[i].wakeups);
+    buf_bytes += use_uring ? (double)atomic_load(&workers[i].buf_bytes) : (double)(HELD_MAX + READ_BYTES);
+    buf_waits += (double)atomic_load(&workers[i].buf_waits);
   }
   napi_value o;
   napi_create_object(env, &o);
   set_u(env, o, "reads", reads);
   set_u(env, o, "writes", writes);
   set_u(env, o, "wakeups", wakeups);
+  set_u(env, o, "receiveBufferBytes", buf_bytes);
+  set_u(env, o, "receiveBufferWaits", buf_waits);
   return o;
 }
 

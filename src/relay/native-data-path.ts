@@ -93,13 +93,27 @@ export interface NativeTicket {
 }
 
 interface RelayAddon {
-  start(threads: number, onEvent: (e: NativeHandBack) => void, ioUring: boolean): 'io_uring' | 'epoll';
+  start(threads: number, onEvent: (e: NativeHandBack) => void, ioUring: boolean, maxBuffers: number): 'io_uring' | 'epoll';
   adopt(id: number, clientFd: number, upstreamFd: number, maxMessageBytes: number, highWaterBytes: number, group: number, own: boolean): object;
   release(handle: object): void;
   counts(group: number, out: Float64Array): void;
   bytesRead(handle: object, side: number): number;
-  stats(): { reads: number; writes: number; wakeups: number };
+  stats(): NativeRelayStats;
 }
+
+/** The relay threads' counters (process-wide). */
+export interface NativeRelayStats {
+  readonly reads: number;
+  readonly writes: number;
+  readonly wakeups: number;
+  /** Bytes of receive buffers now: io_uring's provided-buffer pool (grows with use, to the bound), epoll's one read buffer. */
+  readonly receiveBufferBytes: number;
+  /** Receives that found the io_uring pool at its bound with no buffer free and waited for one. */
+  readonly receiveBufferWaits: number;
+}
+
+/** The io_uring receive pool's bound per relay thread, in 4 KiB buffers (STRATIX_NATIVE_RECEIVE_BUFFERS). */
+export const DEFAULT_RECEIVE_BUFFERS = 4096;
 
 const MAX_GROUPS = 1024;
 
@@ -112,10 +126,10 @@ export class NativeRelay {
   #nextId = 1;
   #nextGroup = 0;
 
-  constructor(addon: RelayAddon, file: string, ioUring: boolean) {
+  constructor(addon: RelayAddon, file: string, ioUring: boolean, maxBuffers = DEFAULT_RECEIVE_BUFFERS) {
     this.#addon = addon;
     this.file = file;
-    this.mode = addon.start(1, (e) => this.#onEvent(e), ioUring);
+    this.mode = addon.start(1, (e) => this.#onEvent(e), ioUring, maxBuffers);
   }
 
   /** A group of its own for a gateway's counters. */
@@ -151,7 +165,7 @@ export class NativeRelay {
     return this.#holders.size;
   }
 
-  stats(): { reads: number; writes: number; wakeups: number } {
+  stats(): NativeRelayStats {
     return this.#addon.stats();
   }
 
@@ -204,18 +218,28 @@ export function nativeUnavailable(setting: DataPathSetting, env: NodeJS.ProcessE
 /**
  * The process's NativeRelay, loaded and started on first use; an Error saying why
  * when it cannot be (remembered: it is not tried again). STRATIX_NATIVE_RELAY names
- * another file; STRATIX_NATIVE_IO_URING=0 keeps the relay thread on epoll.
+ * another file; STRATIX_NATIVE_IO_URING=0 keeps the relay thread on epoll;
+ * STRATIX_NATIVE_RECEIVE_BUFFERS bounds io_uring's receive pool (64-4096 buffers of
+ * 4 KiB, a multiple of 64; 4096 when unset).
  */
 export function loadNativeRelay(env: NodeJS.ProcessEnv = process.env): NativeRelay | Error {
   if (started !== undefined) return started;
   const a = loadAddon(env);
   if (a instanceof Error) return (started = a);
   try {
-    started = new NativeRelay(a.addon, a.file, env.STRATIX_NATIVE_IO_URING !== '0');
+    started = new NativeRelay(a.addon, a.file, env.STRATIX_NATIVE_IO_URING !== '0', receiveBuffers(env.STRATIX_NATIVE_RECEIVE_BUFFERS));
   } catch (err) {
     started = err instanceof Error ? err : new Error(String(err));
   }
   return started;
+}
+
+/** STRATIX_NATIVE_RECEIVE_BUFFERS: a count the addon accepts, or an Error naming the variable. */
+function receiveBuffers(value: string | undefined): number {
+  if (value === undefined || value === '') return DEFAULT_RECEIVE_BUFFERS;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 64 || n > 4096 || n % 64 !== 0) throw new Error(`STRATIX_NATIVE_RECEIVE_BUFFERS must be 64-4096, a multiple of 64 (got ${JSON.stringify(value)})`);
+  return n;
 }
 
 /** Where the addon is: beside the executable or the bundle, else in the source tree's native/relay/build/. */
@@ -278,6 +302,23 @@ export class NativeDataPath {
       registers: [registry],
       collect() {
         this.set(self.held);
+      },
+    });
+    new Gauge({
+      name: 'stratix_native_receive_buffer_bytes',
+      help: "Bytes of the native data path's receive buffers in this process: io_uring's pool grows by 256 KiB with use, up to STRATIX_NATIVE_RECEIVE_BUFFERS x 4 KiB.",
+      registers: [registry],
+      collect() {
+        this.set(self.relay.stats().receiveBufferBytes);
+      },
+    });
+    new Counter({
+      name: 'stratix_native_receive_buffer_waits_total',
+      help: "Receives of the native data path that found its io_uring buffer pool at the bound with none free, and waited for one.",
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(self.relay.stats().receiveBufferWaits);
       },
     });
     new Counter({
