@@ -32,9 +32,11 @@
  *
  * The provided buffers are a pool that grows with use: 64 buffers of 4 KiB at the
  * start, 64 more each time a receive finds none free or fewer than a quarter are
- * free, up to a bound (`start`'s maxBuffers, 4,096 by default: 16 MiB per thread).
- * At the bound a receive that finds none waits (its multishot recv is not re-armed)
- * until a send gives a buffer back; `stats` reports the pool and the waits.
+ * free, up to a bound (`start`'s maxBuffers, 4,096 by default: 16 MiB per thread;
+ * a bound under 128 starts at half of it and grows by half). A receive that finds
+ * none is armed again at once when buffers are back or the pool could grow; at the
+ * bound with every buffer in a send, it waits until a send gives one back. `stats`
+ * reports the pool and the receives that found no buffer.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -142,7 +144,7 @@ typedef struct worker_s {
   int ep;
   int wake;
   _Atomic uint64_t reads, writes, wakeups;
-  _Atomic uint64_t buf_bytes, buf_waits; /* io_uring: bytes of provided buffers; receives that waited for one */
+  _Atomic uint64_t buf_bytes, buf_waits; /* io_uring: bytes of provided buffers; receives that found none free */
   _Atomic int releases; /* release requests not yet seen by the thread */
   uint8_t *buf;         /* HELD_MAX bytes of room before the read area */
   pthread_mutex_t lock;
@@ -152,7 +154,7 @@ typedef struct worker_s {
 #ifdef HAVE_LIBURING
   struct io_uring ring;
   struct io_uring_buf_ring *br;
-  uint8_t **chunks;     /* the pool: chunks of UBUF_CHUNK provided buffers, allocated as it grows */
+  uint8_t **buf_addr;   /* the pool: each provided buffer's address, by id (allocated a chunk at a time as it grows) */
   int nbufs, free_bufs; /* buffers in the pool; of them in the ring (as far as this thread has seen) */
   session_t *starved;   /* sessions with a side waiting for a buffer */
   uint64_t wake_value;
@@ -165,7 +167,8 @@ static int nworkers;
 static int next_worker;
 static napi_threadsafe_function tsfn;
 static int use_uring;
-static int max_bufs = 4096; /* io_uring: the pool's bound per thread, a multiple of UBUF_CHUNK */
+static int max_bufs = 4096;  /* io_uring: the pool's bound per thread */
+static int chunk_bufs = 64; /* io_uring: buffers per growth (UBUF_CHUNK, or half a bound under 128) */
 /* per group: messages c2u, u2c, payload bytes c2u, u2c */
 static _Atomic uint64_t group_counts[MAX_GROUPS][4];
 
@@ -564,7 +567,7 @@ static void *epoll_main(void *arg) {
 #ifdef HAVE_LIBURING
 #define UBUF_SLOTS 4096 /* ring entries (16 bytes each): the largest pool */
 #define UBUF_BYTES 4096
-#define UBUF_CHUNK 64 /* buffers per allocation (256 KiB): the first pool, and each growth */
+#define UBUF_CHUNK 64 /* buffers per allocation (256 KiB): the first pool, and each growth (bounds under 128: half the bound) */
 enum { OP_RECV0 = 0, OP_RECV1 = 1, OP_SEND0 = 2, OP_SEND1 = 3, OP_WAKE = 4, OP_POLL0 = 5, OP_POLL1 = 6 };
 #define UD(s, op) ((uint64_t)(uintptr_t)(s) | (uint64_t)(op))
 
@@ -578,7 +581,7 @@ static struct io_uring_sqe *sqe_get(worker_t *w) {
 }
 
 static uint8_t *u_buf(worker_t *w, int bid) {
-  return w->chunks[bid / UBUF_CHUNK] + (size_t)(bid % UBUF_CHUNK) * UBUF_BYTES;
+  return w->buf_addr[bid];
 }
 
 static void u_provide(worker_t *w, int bid) {
@@ -587,15 +590,16 @@ static void u_provide(worker_t *w, int bid) {
   w->free_bufs++;
 }
 
-/* One more chunk of buffers into the ring; 0 at the bound (or out of memory). */
+/* More buffers into the ring (chunk_bufs, the last growth up to the bound); 0 at the bound (or out of memory). */
 static int u_grow(worker_t *w) {
-  if (w->nbufs + UBUF_CHUNK > max_bufs) return 0;
-  uint8_t *chunk = malloc((size_t)UBUF_CHUNK * UBUF_BYTES);
+  int n = max_bufs - w->nbufs < chunk_bufs ? max_bufs - w->nbufs : chunk_bufs;
+  if (n <= 0) return 0;
+  uint8_t *chunk = malloc((size_t)n * UBUF_BYTES);
   if (chunk == NULL) return 0;
   int first = w->nbufs;
-  w->chunks[first / UBUF_CHUNK] = chunk;
-  w->nbufs += UBUF_CHUNK;
-  for (int i = 0; i < UBUF_CHUNK; i++) u_provide(w, first + i);
+  for (int i = 0; i < n; i++) w->buf_addr[first + i] = chunk + (size_t)i * UBUF_BYTES;
+  w->nbufs += n;
+  for (int i = 0; i < n; i++) u_provide(w, first + i);
   atomic_store_explicit(&w->buf_bytes, (uint64_t)w->nbufs * UBUF_BYTES, memory_order_relaxed);
   return 1;
 }
@@ -626,7 +630,6 @@ static void u_starve(worker_t *w, session_t *s, int side) {
     w->starved = s;
   }
   s->starved |= (uint8_t)(1 << side);
-  atomic_fetch_add_explicit(&w->buf_waits, 1, memory_order_relaxed);
 }
 
 static void u_unstarve(worker_t *w, session_t *s) {
@@ -739,7 +742,8 @@ static void u_on_recv(worker_t *w, session_t *s, int side, int res, unsigned fla
       return;
     }
     if (res == -ENOBUFS && !s->armed[side]) {
-      if (w->free_bufs > 0 || u_grow(w)) u_arm(w, s, side);
+      atomic_fetch_add_explicit(&w->buf_waits, 1, memory_order_relaxed);
+      if (u_grow(w) || w->free_bufs > 0) u_arm(w, s, side);
       else u_starve(w, s, side);
       return;
     }
@@ -882,8 +886,8 @@ static void *uring_main(void *arg) {
     atomic_store(&w->ready, -1);
     return NULL;
   }
-  w->chunks = calloc(UBUF_SLOTS / UBUF_CHUNK, sizeof *w->chunks);
-  if (w->chunks == NULL || posix_memalign((void **)&w->br, 4096, UBUF_SLOTS * sizeof(struct io_uring_buf)) != 0) {
+  w->buf_addr = calloc(UBUF_SLOTS, sizeof *w->buf_addr);
+  if (w->buf_addr == NULL || posix_memalign((void **)&w->br, 4096, UBUF_SLOTS * sizeof(struct io_uring_buf)) != 0) {
     io_uring_queue_exit(&w->ring);
     atomic_store(&w->ready, -1);
     return NULL;
@@ -1014,7 +1018,7 @@ static void wake(worker_t *w) {
 
 /*
  * start(threads, onEvent, ioUring, maxBuffers?) → "io_uring" | "epoll" (io_uring falls back to epoll when it
- * cannot be set up). maxBuffers: the io_uring receive pool's bound per thread (64-4096, a multiple of 64). Once per process.
+ * cannot be set up). maxBuffers: the io_uring receive pool's bound per thread (2-4096). Once per process.
  */
 static napi_value js_start(napi_env env, napi_callback_info info) {
   size_t argc = 4;
@@ -1029,8 +1033,9 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
   if (argc >= 4) {
     int32_t m;
     CHECK(napi_get_value_int32(env, argv[3], &m));
-    if (m < 64 || m > 4096 || m % 64 != 0) { napi_throw_range_error(env, NULL, "maxBuffers: 64-4096, a multiple of 64"); return NULL; }
+    if (m < 2 || m > UBUF_SLOTS) { napi_throw_range_error(env, NULL, "maxBuffers: 2-4096"); return NULL; }
     max_bufs = m;
+    chunk_bufs = m < 2 * UBUF_CHUNK ? m / 2 : UBUF_CHUNK;
   }
   napi_value name;
   napi_create_string_utf8(env, "stratix-relay", NAPI_AUTO_LENGTH, &name);

@@ -108,7 +108,7 @@ export interface NativeRelayStats {
   readonly wakeups: number;
   /** Bytes of receive buffers now: io_uring's provided-buffer pool (grows with use, to the bound), epoll's one read buffer. */
   readonly receiveBufferBytes: number;
-  /** Receives that found the io_uring pool at its bound with no buffer free and waited for one. */
+  /** Receives that found no free buffer in the io_uring pool (it grows then, to its bound; at the bound the receive waits for one). */
   readonly receiveBufferWaits: number;
 }
 
@@ -219,8 +219,8 @@ export function nativeUnavailable(setting: DataPathSetting, env: NodeJS.ProcessE
  * The process's NativeRelay, loaded and started on first use; an Error saying why
  * when it cannot be (remembered: it is not tried again). STRATIX_NATIVE_RELAY names
  * another file; STRATIX_NATIVE_IO_URING=0 keeps the relay thread on epoll;
- * STRATIX_NATIVE_RECEIVE_BUFFERS bounds io_uring's receive pool (64-4096 buffers of
- * 4 KiB, a multiple of 64; 4096 when unset).
+ * STRATIX_NATIVE_RECEIVE_BUFFERS bounds io_uring's receive pool (2-4096 buffers of
+ * 4 KiB; 4096 when unset).
  */
 export function loadNativeRelay(env: NodeJS.ProcessEnv = process.env): NativeRelay | Error {
   if (started !== undefined) return started;
@@ -238,7 +238,7 @@ export function loadNativeRelay(env: NodeJS.ProcessEnv = process.env): NativeRel
 function receiveBuffers(value: string | undefined): number {
   if (value === undefined || value === '') return DEFAULT_RECEIVE_BUFFERS;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 64 || n > 4096 || n % 64 !== 0) throw new Error(`STRATIX_NATIVE_RECEIVE_BUFFERS must be 64-4096, a multiple of 64 (got ${JSON.stringify(value)})`);
+  if (!Number.isInteger(n) || n < 2 || n > 4096) throw new Error(`STRATIX_NATIVE_RECEIVE_BUFFERS must be an integer from 2 to 4096 (got ${JSON.stringify(value)})`);
   return n;
 }
 
@@ -314,7 +314,7 @@ export class NativeDataPath {
     });
     new Counter({
       name: 'stratix_native_receive_buffer_waits_total',
-      help: "Receives of the native data path that found its io_uring buffer pool at the bound with none free, and waited for one.",
+      help: 'Receives of the native data path that found no free buffer in its io_uring pool (the pool grows then, up to its bound; at the bound the receive waits for one).',
       registers: [registry],
       collect() {
         this.reset();
