@@ -16,6 +16,7 @@ import { entryValue, parseRouteEntry } from '../../src/sources/route-key.js';
 import type { RouteSet, RouteSourceChange, RouteSourceStatus } from '../../src/sources/route-source.js';
 import { EtcdServer } from '../helpers/etcd-server.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
+import { GrpcDelayProxy } from '../helpers/grpc-proxy.js';
 
 const UP = (n: number | string) => `ws://127.0.0.1:9/u${n}`;
 
@@ -153,24 +154,31 @@ describe('EtcdRouteSource with a real etcd', () => {
     assert.equal(snap.length, 20_003);
   });
 
-  test('dialTimeoutMs bounds reaching etcd, not reading it: a load longer than it still starts the gateway', async (t) => {
-    // At a million keys the load takes tens of seconds; here 4,000 keys in pages of 10
-    // (400 requests, each also counting the keys after it) outlast a 100 ms dial window.
+  test('dialTimeoutMs bounds reaching etcd, not reading it: a first read slower than the dial window still starts the gateway', async (t) => {
+    // At a million keys on a busy etcd every range takes seconds while a status request
+    // stays quick. Here a proxy in front of the real etcd holds each range for 600 ms,
+    // three times the 200 ms dial window: the gateway must still load (the code before
+    // the fix read the prefix's count under the dial deadline and gave up).
+    const RANGE = '/etcdserverpb.KV/Range';
+    const proxy = await GrpcDelayProxy.start(etcd.clientPort, (p) => (p === RANGE ? 600 : 0));
+    t.after(() => proxy.close());
     const store = storeFor('/t-slow/');
-    await store.write(Array.from({ length: 4_000 }, (_, i) => prefix(`slow-${i}-`, i)), []);
+    await store.write(Array.from({ length: 3_000 }, (_, i) => prefix(`slow-${i}-`, i)), []);
     const { logger, lines } = captureLogger();
-    const source = sourceFor({ prefix: '/t-slow/', logger, dialTimeoutMs: 100, pageSize: 10, progressEveryKeys: 1_000 });
+    const source = sourceFor({ prefix: '/t-slow/', endpoints: [proxy.endpoint], logger, dialTimeoutMs: 200, pageSize: 1_000, progressEveryKeys: 1_000 });
     const started = Date.now();
     const set = await source.start();
     const elapsed = Date.now() - started;
-    t.diagnostic(`load of 4000 keys in 400 pages: ${elapsed} ms`);
-    assert.ok(elapsed > 100, `the load must outlast the dial window for this test to mean anything (took ${elapsed} ms)`);
+    t.diagnostic(`load of 3000 keys in 3 pages, each held 600 ms: ${elapsed} ms; calls: ${proxy.calls.slice(0, 6).join(' ')}`);
     assert.equal(set.origin, 'etcd');
-    assert.equal(set.rules.size, 4_000);
+    assert.equal(set.rules.size, 3_000);
     assert.equal(source.status.state, 'ok');
     assert.deepEqual(asMap(set), await etcdMap(store));
+    // What the dial window covered: a status request, answered at once, then the ranges.
+    assert.equal(proxy.calls[0], '/etcdserverpb.Maintenance/Status');
+    assert.ok(proxy.calls.filter((c) => c === RANGE).length >= 3, `calls: ${proxy.calls.join(' ')}`);
     const progress = lines.filter((l) => l.msg === 'loading routes from etcd');
-    assert.ok(progress.length >= 3 && progress.every((l) => l['total'] === 4_000), 'progress counts against the total of the first page');
+    assert.ok(progress.length >= 3 && progress.every((l) => l['total'] === 3_000), 'progress counts against the total of the first page');
   });
 
   test('a page larger than the receive limit is asked again, smaller', async () => {
