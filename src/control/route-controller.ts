@@ -54,8 +54,11 @@ export interface RouteControllerOptions {
   /** The config file: reloads read it. Without it, reload() answers that there is nothing to reload. */
   readonly configPath?: string | undefined;
   readonly replicas: readonly RouteReplica[];
-  /** The config's rules, packed (loadPackedConfigFile); default: packed from `config.routes`. */
-  readonly rules?: PackedRules | undefined;
+  /**
+   * The config's rules, packed (loadPackedConfigFile), or their promise (openPackedConfigFile:
+   * start() waits for it; a rejection rejects start()); default: packed from `config.routes`.
+   */
+  readonly rules?: PackedRules | Promise<PackedRules> | undefined;
   /** Which replica serves a clientId (explain asks that one: pool health is per process). */
   readonly pick: (clientId: string) => number;
   readonly logger: Logger;
@@ -203,8 +206,11 @@ export class RouteController {
    * Loads the initial rules (the config's, or etcd's / the snapshot), builds the table,
    * and brings every replica that is up onto it. Rejects when no rules can be had
    * (etcd down and no snapshot: STRATIX_ERR_ROUTE_SOURCE_UNAVAILABLE).
+   * `awaitReplicas: false`: resolves once the set is out, without waiting for the
+   * replicas to hold it (a primary whose workers are still starting: each worker waits
+   * for its own sync, `syncReplica`).
    */
-  async start(): Promise<void> {
+  async start({ awaitReplicas = true }: { awaitReplicas?: boolean } = {}): Promise<void> {
     const config = this.#running;
     let set: RouteSetData;
     if (config.routeSource.type === 'etcd') {
@@ -224,13 +230,13 @@ export class RouteController {
       this.#onSourceStatus(source.status);
       source.on('change', (c) => this.#onSourceChange(c));
     } else {
-      set = { rules: this.#opts.rules ?? PackedRules.from(config.routes, config.defaultRoute), revision: 0 };
+      set = { rules: (await this.#opts.rules) ?? PackedRules.from(config.routes, config.defaultRoute), revision: 0 };
       this.#onSourceStatus({ state: 'ok', reason: undefined, revision: 0, since: Date.now(), invalidKeys: 0 });
     }
     // In the same turn as the listener above: an etcd change is numbered after this set.
     this.#install(set, 'start');
     const timeoutMs = config.routing.convergeTimeoutMs;
-    if (!(await this.#waitConverged(timeoutMs))) throw new Error(`the route table did not reach every replica within ${timeoutMs} ms`);
+    if (awaitReplicas && !(await this.#waitConverged(timeoutMs))) throw new Error(`the route table did not reach every replica within ${timeoutMs} ms`);
     if (this.#opts.configPath !== undefined && config.routing.watchConfigFile) {
       this.#watcher = new ConfigWatcher(this.#opts.configPath, config.routing.watchDebounceMs, () => void this.reload('watch').catch(() => undefined), this.#log);
       this.#watcher.start();

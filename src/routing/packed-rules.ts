@@ -405,14 +405,18 @@ export class PackedRules {
     }
   }
 
-  /** Every rule's target (no key decoded), e.g. to look for loopback upstreams. */
-  *targets(): IterableIterator<DefaultRoute> {
+  /**
+   * The target of every rule (no key decoded) whose spec's bytes [start, end) of `bytes`
+   * pass `mayMatch` (default: every rule), e.g. to look for loopback upstreams: a cheap
+   * test on the bytes spares a string and an object for each rule it turns down.
+   */
+  *targets(mayMatch?: (bytes: Buffer, start: number, end: number) => boolean): IterableIterator<DefaultRoute> {
     const buf = this.#buf;
     for (let at = 0; at < this.#end; ) {
       const keyLen = buf[at + 1]!;
       const specLen = buf.readUInt32LE(at + 2);
       const s = at + HEADER + keyLen;
-      if ((buf[at]! & DELETED) === 0) yield specTarget(buf.toString('utf8', s, s + specLen));
+      if ((buf[at]! & DELETED) === 0 && (mayMatch === undefined || mayMatch(buf, s, s + specLen))) yield specTarget(buf.toString('utf8', s, s + specLen));
       at = s + specLen;
     }
   }
