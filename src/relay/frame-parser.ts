@@ -332,9 +332,10 @@ export abstract class FrameParser {
     const text = this.#msgOpcode === OP_TEXT;
     if ((this.#mode & ParseMode.Messages) !== 0) {
       if (this.#inKey !== 0) xorInPlace(buf, s, e, rotateKey(this.#inKey, this.#phase));
-      if (text && !this.#validate(buf.subarray(s, e), last)) return false;
-      if (last && this.#phase === 0 && this.#pieces === null && this.#opcode !== OP_CONTINUATION) this.#view = buf.subarray(s, e);
-      else (this.#pieces ??= []).push(Buffer.from(buf.subarray(s, e)));
+      const piece = buf.subarray(s, e);
+      if (text && !this.#validate(piece, last)) return false;
+      if (last && this.#phase === 0 && this.#pieces === null && this.#opcode !== OP_CONTINUATION) this.#view = piece;
+      else (this.#pieces ??= []).push(Buffer.from(piece));
       return true;
     }
     // Masked input (a key of 0 is a key too: the header carries our key now, so the payload must be re-masked).

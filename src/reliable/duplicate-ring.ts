@@ -8,8 +8,10 @@
  * the order they were taken (the oldest first: eviction and expiry walk from the
  * front), each with its expiry, outcome, hash and the id's bytes inline (messageIds
  * are printable ASCII; the rare one longer than `INLINE_ID_BYTES` is kept as a string
- * beside), and an open-addressing index (linear probing, tombstones, rebuilt when they
- * pile up) from the id's hash to its slot. The ring doubles as the session takes more.
+ * beside), and an open-addressing index from the id's hash to its slot: linear probing,
+ * at most half full, with deletion by backward shift (Knuth's algorithm R), so no
+ * tombstones lengthen the probe of a new id (every message's first lookup is a miss).
+ * The ring doubles as the session takes more.
  */
 import { IN_FLIGHT } from './duplicate-outcomes.js';
 
@@ -20,12 +22,21 @@ const INITIAL_SLOTS = 128; // made when a session passes 64 entries (duplicate-c
 /** `#outcome` of a slot whose entry was replaced or forgotten. */
 const DEAD = -2;
 const EMPTY = 0;
-const TOMBSTONE = -1;
 
-function hashOf(id: string): number {
+/**
+ * FNV-1a over the id's characters, then MurmurHash3's finalizer. The index probes from
+ * the low bits, and FNV's low bits depend only on the characters' low bits; mixed,
+ * ids that differ in a counter (msg-100000…msg-101023 in 2,048 positions) take 2.5
+ * probes for a miss instead of 2.8.
+ */
+export function hashOf(id: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 0x01000193);
-  return h | 0;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  return (h ^ (h >>> 16)) | 0;
 }
 
 export class DuplicateRing {
@@ -43,9 +54,11 @@ export class DuplicateRing {
   #length = new Uint8Array(INITIAL_SLOTS);
   #ids = new Uint8Array(INITIAL_SLOTS * INLINE_ID_BYTES);
   #long: Map<number, string> | null = null;
-  /** Slot + 1 by hash position; EMPTY or TOMBSTONE. Twice the ring's size. */
+  /** Slot + 1 by hash position, or EMPTY. Twice the ring's size. */
   #index = new Int32Array(INITIAL_SLOTS * 2);
-  #tombstones = 0;
+  /** The id of the last lookup that found nothing, and its hash: `remember` of that id (the usual next call) need not probe again. */
+  #missId: string | null = null;
+  #missHash = 0;
 
   constructor(limit: number, windowMs: number) {
     this.#limit = limit;
@@ -58,8 +71,12 @@ export class DuplicateRing {
 
   /** The outcome remembered for `messageId` (IN_FLIGHT, ACKED or a NACK index), or undefined. */
   lookup(messageId: string): number | undefined {
-    const slot = this.#find(messageId, hashOf(messageId));
-    return slot < 0 ? undefined : this.#outcome[slot];
+    const h = hashOf(messageId);
+    const slot = this.#find(messageId, h);
+    if (slot >= 0) return this.#outcome[slot];
+    this.#missId = messageId;
+    this.#missHash = h;
+    return undefined;
   }
 
   /** The expiry of `messageId`'s entry (wall-clock ms). */
@@ -74,8 +91,10 @@ export class DuplicateRing {
    * (their ids are deleted from `waiting` too).
    */
   remember(messageId: string, nowMs: number, outcome: number, waiting: Map<string, number> | null): number {
-    const h = hashOf(messageId);
-    const old = this.#find(messageId, h);
+    const missed = messageId === this.#missId;
+    const h = missed ? this.#missHash : hashOf(messageId);
+    this.#missId = null;
+    const old = missed ? -1 : this.#find(messageId, h);
     if (old >= 0) this.#kill(old);
     let evicted = 0;
     while (this.#live >= this.#limit) {
@@ -205,7 +224,7 @@ export class DuplicateRing {
     for (let i = h & mask; ; i = (i + 1) & mask) {
       const v = index[i]!;
       if (v === EMPTY) return -1;
-      if (v !== TOMBSTONE && this.#hash[v - 1] === h && this.#idIs(v - 1, id)) return v - 1;
+      if (this.#hash[v - 1] === h && this.#idIs(v - 1, id)) return v - 1;
     }
   }
 
@@ -213,26 +232,32 @@ export class DuplicateRing {
     const index = this.#index;
     const mask = index.length - 1;
     let i = h & mask;
-    while (index[i]! > 0) i = (i + 1) & mask;
-    if (index[i] === TOMBSTONE) this.#tombstones--;
+    while (index[i] !== EMPTY) i = (i + 1) & mask;
     index[i] = slot + 1;
   }
 
+  /** Takes `slot` out of the index, moving back each later entry of its run that may fill the hole (no tombstone). */
   #indexRemove(slot: number): void {
     const index = this.#index;
     const mask = index.length - 1;
-    for (let i = this.#hash[slot]! & mask; index[i] !== EMPTY; i = (i + 1) & mask) {
-      if (index[i] !== slot + 1) continue;
-      index[i] = TOMBSTONE;
-      // Tombstones make misses probe longer: past a quarter of the index, start it afresh.
-      if (++this.#tombstones > index.length >> 2) this.#rebuildIndex();
-      return;
+    let hole = this.#hash[slot]! & mask;
+    while (index[hole] !== slot + 1) {
+      if (index[hole] === EMPTY) return; // not indexed
+      hole = (hole + 1) & mask;
     }
+    for (let j = (hole + 1) & mask; index[j] !== EMPTY; j = (j + 1) & mask) {
+      const home = this.#hash[index[j]! - 1]! & mask;
+      // Entry j may move to the hole unless its home lies cyclically in (hole, j].
+      const stays = hole <= j ? home > hole && home <= j : home > hole || home <= j;
+      if (stays) continue;
+      index[hole] = index[j]!;
+      hole = j;
+    }
+    index[hole] = EMPTY;
   }
 
   #rebuildIndex(): void {
     this.#index = new Int32Array(this.#slots * 2);
-    this.#tombstones = 0;
     for (let n = this.#first; n < this.#next; n++) {
       const slot = n & (this.#slots - 1);
       if (this.#outcome[slot] !== DEAD) this.#indexInsert(slot, this.#hash[slot]!);

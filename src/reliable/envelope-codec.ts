@@ -12,6 +12,7 @@
  */
 import { NackCodes, type NackCode } from '../errors.js';
 import { OP_TEXT } from '../relay/frame-codec.js';
+import { digitCount, writeBytes, writeDigits } from './ascii-bytes.js';
 import { base64EncodedLength, encodeBase64Into } from './strict-base64.js';
 
 export const enum EnvelopeType {
@@ -250,17 +251,36 @@ export function textFrameOf(text: string): Buffer {
  * The envelope is `frame.subarray(frameHeaderLength(frame.length - …))`; use
  * `envelopeStart(frame)` to find it.
  */
-export function dataFrame(seq: number, timestampNs: string, payload: Buffer, binary: boolean): Buffer {
-  const head = `{"type":0,"seq":${seq},"messageId":"${seq}","timestamp":${timestampNs},"data":"`;
-  const tail = binary ? '","binary":true}' : '"}';
-  const len = head.length + base64EncodedLength(payload.length) + tail.length;
+export function dataFrame(seq: number, timestampUs: number, payload: Buffer, binary: boolean): Buffer {
+  const seqDigits = digitCount(seq);
+  const usDigits = digitCount(timestampUs);
+  const tail = binary ? DATA_TAIL_BINARY : DATA_TAIL;
+  // Nanoseconds: the microseconds' digits and "000" (just "0" at 0, which JSON allows no other way).
+  const nsDigits = timestampUs === 0 ? 1 : usDigits + 3;
+  const len = DATA_FIXED + 2 * seqDigits + nsDigits + base64EncodedLength(payload.length) + tail.length;
   const h = frameHeaderLength(len);
   const frame = Buffer.allocUnsafe(h + len);
   writeTextHeader(frame, len);
-  const at = encodeBase64Into(payload, frame, h + frame.write(head, h, 'latin1'));
-  frame.write(tail, at, 'latin1');
+  let at = writeBytes(frame, h, DATA_SEQ);
+  at = writeDigits(frame, at, seq, seqDigits);
+  at = writeBytes(frame, at, DATA_MESSAGE_ID);
+  at = writeDigits(frame, at, seq, seqDigits);
+  at = writeBytes(frame, at, DATA_TIMESTAMP);
+  at = writeDigits(frame, at, timestampUs, usDigits);
+  if (timestampUs !== 0) at = writeBytes(frame, at, THOUSAND);
+  at = writeBytes(frame, at, DATA_DATA);
+  writeBytes(frame, encodeBase64Into(payload, frame, at), tail);
   return frame;
 }
+
+const DATA_SEQ = Buffer.from('{"type":0,"seq":', 'latin1');
+const DATA_MESSAGE_ID = Buffer.from(',"messageId":"', 'latin1');
+const DATA_TIMESTAMP = Buffer.from('","timestamp":', 'latin1');
+const THOUSAND = Buffer.from('000', 'latin1');
+const DATA_DATA = Buffer.from(',"data":"', 'latin1');
+const DATA_TAIL = Buffer.from('"}', 'latin1');
+const DATA_TAIL_BINARY = Buffer.from('","binary":true}', 'latin1');
+const DATA_FIXED = DATA_SEQ.length + DATA_MESSAGE_ID.length + DATA_TIMESTAMP.length + DATA_DATA.length;
 
 /** Where the envelope (the frame's payload) starts in a frame built here. */
 export function envelopeStart(frame: Buffer): number {

@@ -23,6 +23,7 @@
  *   ATTACHED  a client resumed
  *   END       the session is over (nothing to recover)
  */
+import { writeLatin1 } from './ascii-bytes.js';
 
 export const enum RecordKind {
   Session = 1,
@@ -140,7 +141,7 @@ export function writeMessageBody(out: Buffer, at: number, handle: number, atMs: 
   let i = out.writeDoubleLE(atMs, writeBodyHead(out, at, kind, handle));
   if (nack !== undefined) i = out.writeUInt8(nack, i);
   i = out.writeUInt8(messageId.length, i);
-  out.write(messageId, i, 'latin1');
+  writeLatin1(out, i, messageId); // printable ASCII by construction: a loop, no call into Buffer.write
 }
 
 export function messageBody(handle: number, atMs: number, messageId: string, nack?: number): Buffer {

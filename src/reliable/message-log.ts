@@ -401,20 +401,25 @@ export class MessageLog {
 
   /** An unacknowledged envelope lives in segment `seg`. */
   retain(seg: number): void {
-    const s = this.#segments.get(seg);
+    const s = this.#segment(seg);
     if (s !== undefined) s.envelopes++;
   }
 
   /** That envelope was acknowledged (or its session ended). */
   release(seg: number): void {
-    const s = this.#segments.get(seg);
+    const s = this.#segment(seg);
     if (s !== undefined) s.envelopes--;
   }
 
   /** Segment `seg` holds outcomes needed until wall-clock `untilMs`. */
   pin(seg: number, untilMs: number): void {
-    const s = this.#segments.get(seg);
+    const s = this.#segment(seg);
     if (s !== undefined && untilMs > s.pinnedUntil) s.pinnedUntil = untilMs;
+  }
+
+  /** Segment `seg` if it still exists (nearly always the current one: no map lookup then). */
+  #segment(seg: number): Segment | undefined {
+    return seg === this.#current.index ? this.#current : this.#segments.get(seg);
   }
 
   /**

@@ -448,8 +448,8 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
     const up = this.upstream;
     if (out !== null && up !== null && this.state === ReliableState.Open) {
       out.write(up.socket);
-      out.complete(up.bufferedAmount, this);
-      const buffered = up.bufferedAmount;
+      const buffered = up.bufferedAmount; // completing messages writes nothing upstream
+      out.complete(buffered, this);
       if (buffered > this.host.relay.highWaterMarkBytes) this.#pauseClientReads(READS_PAUSED_FOR_UPSTREAM);
       else if (buffered <= this.host.relay.lowWaterMarkBytes) this.#resumeClientReads(READS_PAUSED_FOR_UPSTREAM); // no 'drain' will come
     }
@@ -807,7 +807,7 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
   // --- Upstream messages ------------------------------------------------------------------------
 
   #upstreamMessage(payload: Buffer, binary: boolean): void {
-    this.#appendEnvelope(dataFrame(this.lastSeq + 1, this.host.clock.wallNs(), payload, binary));
+    this.#appendEnvelope(dataFrame(this.lastSeq + 1, this.host.clock.wallUs(), payload, binary));
     this.#chargeRate(1, payload.length);
   }
 

@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { DuplicateCache, IN_FLIGHT } from '../../src/reliable/duplicate-cache.js';
-import { DuplicateRing } from '../../src/reliable/duplicate-ring.js';
+import { DuplicateRing, hashOf } from '../../src/reliable/duplicate-ring.js';
 
 class Reference {
   readonly map = new Map<string, { expires: number; outcome: number }>();
@@ -49,7 +49,7 @@ class Reference {
 
 // Short ids that share prefixes and hashes' low bits, and long ones (kept as strings).
 const ids = [...Array(24).keys()].map((i) => `m-${i}`).concat(['x'.repeat(32), 'x'.repeat(33), `${'y'.repeat(40)}-1`, `${'y'.repeat(40)}-2`, '!', '~'.repeat(128)]);
-// Many ids against a small limit: evictions leave tombstones in the index until it is rebuilt.
+// Many ids against a small limit: evictions take entries out of the index all the time.
 const id = fc.oneof(fc.constantFrom(...ids), fc.nat({ max: 300 }).map((i) => `n-${i}`));
 const outcome = fc.constantFrom(IN_FLIGHT, 0, 1, 5);
 const op = fc.oneof(
@@ -99,9 +99,9 @@ class RingAsCache {
 
 type Cache = Pick<DuplicateCache, 'size' | 'lookup' | 'expiresAt' | 'remember' | 'settle' | 'wait' | 'expire' | 'entries'>;
 
-function matchesReference(make: (limit: number, windowMs: number) => Cache, maxLimit: number): void {
+function matchesReference(make: (limit: number, windowMs: number) => Cache, maxLimit: number, ops = op): void {
   fc.assert(
-    fc.property(fc.integer({ min: 1, max: maxLimit }), fc.integer({ min: 1, max: 300 }), fc.array(op, { maxLength: 400 }), (limit, windowMs, ops) => {
+    fc.property(fc.integer({ min: 1, max: maxLimit }), fc.integer({ min: 1, max: 300 }), fc.array(ops, { maxLength: 400 }), (limit, windowMs, ops) => {
       const cache = make(limit, windowMs);
       const ref = new Reference(limit, windowMs);
       let now = 1_000;
@@ -143,7 +143,26 @@ test('the ring alone answers as the reference for any sequence of operations', (
   matchesReference((limit, windowMs) => new RingAsCache(limit, windowMs), 40);
 });
 
-test('replacing an entry while the index is rebuilt for its tombstones keeps only the new one', () => {
+// Ids whose home in the ring's first index (256 positions while the ring has 128 slots) is
+// within four of its end: their runs of linear probing wrap around it, and each removal
+// moves entries back across the wrap (deletion by backward shift).
+const wrapping: string[] = [];
+for (let i = 0; wrapping.length < 48; i++) {
+  const home = hashOf(`w-${i}`) & 255;
+  if (home >= 252 || home <= 3) wrapping.push(`w-${i}`);
+}
+const wrappingOp = fc.oneof(
+  { weight: 5, arbitrary: fc.record({ kind: fc.constant('remember' as const), id: fc.constantFrom(...wrapping), outcome, dt: fc.nat({ max: 30 }) }) },
+  { weight: 3, arbitrary: fc.record({ kind: fc.constant('settle' as const), id: fc.constantFrom(...wrapping), outcome: fc.constantFrom(0, 1, 5) }) },
+  { weight: 4, arbitrary: fc.record({ kind: fc.constant('lookup' as const), id: fc.constantFrom(...wrapping) }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('expire' as const), dt: fc.nat({ max: 200 }) }) },
+);
+
+test('ids whose probe runs wrap around the end of the index are found after any removals (backward shift across the wrap)', () => {
+  matchesReference((limit, windowMs) => new RingAsCache(limit, windowMs), 40, wrappingOp);
+});
+
+test('replacing an entry again and again among evictions keeps only the new one', () => {
   const cache = new RingAsCache(8, 1_000);
   const ref = new Reference(8, 1_000);
   for (let i = 0; i < 2_000; i++) {

@@ -9,14 +9,29 @@ import { dataFrame, envelopeStart } from '../../src/reliable/envelope-codec.js';
 test('a DATA frame: an unmasked text frame whose payload is the envelope with exact timestamp digits', () => {
   for (const size of [0, 5, 90, 70_000]) {
     const payload = Buffer.alloc(size, 0x61);
-    const f = dataFrame(42, '1709078400123456789', payload, size === 5);
+    const f = dataFrame(42, 1709078400123456, payload, size === 5);
     const env = f.subarray(envelopeStart(f));
     assert.equal(f[0], 0x81);
     const text = env.toString();
-    assert.match(text, /^\{"type":0,"seq":42,"messageId":"42","timestamp":1709078400123456789,"data":"/);
+    assert.match(text, /^\{"type":0,"seq":42,"messageId":"42","timestamp":1709078400123456000,"data":"/);
     const parsed = JSON.parse(text) as { data: string; binary?: boolean };
     assert.deepEqual(Buffer.from(parsed.data, 'base64'), payload);
     assert.equal(parsed.binary, size === 5 ? true : undefined);
+  }
+});
+
+test('a DATA frame is, byte for byte, the frame of the envelope text, for every digit count of seq and timestamp', async () => {
+  const { textFrameOf } = await import('../../src/reliable/envelope-codec.js');
+  const seqs = [0, 1, 9, 10, 99, 100, 12345, 2 ** 31, 2 ** 40 + 7, Number.MAX_SAFE_INTEGER];
+  const stamps = [0, 7, 1_000_000, 1709078400123456, Number.MAX_SAFE_INTEGER];
+  for (const seq of seqs) {
+    for (const us of stamps) {
+      for (const binary of [false, true]) {
+        const payload = Buffer.from(`payload ${seq} ${us}`);
+        const text = `{"type":0,"seq":${seq},"messageId":"${seq}","timestamp":${BigInt(us) * 1000n},"data":"${payload.toString('base64')}"${binary ? ',"binary":true' : ''}}`;
+        assert.deepEqual(dataFrame(seq, us, payload, binary), textFrameOf(text), `seq ${seq}, us ${us}, binary ${binary}`);
+      }
+    }
   }
 });
 
