@@ -118,6 +118,8 @@ interface ReplicaState {
 const MAX_DELTA_LOG = 10_000;
 const RETRY_MIN_MS = 500;
 const RETRY_MAX_MS = 30_000;
+/** The etcd snapshot of the start is written once every replica holds the set, or after this long. */
+const FIRST_SNAPSHOT_MAX_DELAY_MS = 30_000;
 
 /** Settings a reload applies at once; every other change needs a restart. */
 const LIVE_SETTINGS = new Set(['routes', 'defaultRoute', 'routing.onRouteChange', 'routing.migrateRatePerSecond']);
@@ -149,6 +151,8 @@ export class RouteController {
   #chain: Promise<unknown> = Promise.resolve();
   #pendingReload: Promise<ReloadResult> | undefined;
   #closed = false;
+  /** The etcd source's snapshot of its start waits for the first convergence. */
+  #firstSnapshotPending = true;
   /** A full set went out since the last collection. */
   #fullSinceCollect = false;
   #collectTimer: NodeJS.Timeout | undefined;
@@ -217,7 +221,14 @@ export class RouteController {
       const e = config.routeSource.etcd;
       // Loaded on demand: the etcd client (gRPC, protobufjs) costs ~10 MiB of RSS per process.
       const { EtcdRouteSource } = await import('../sources/etcd-route-source.js');
-      const source = new EtcdRouteSource({ ...e, snapshotPath: e.snapshotPath ?? undefined, logger: this.#opts.logger, onSnapshotWritten: () => this.#collectSoon() });
+      // The start's snapshot waits until every replica holds the set (#releaseBase), at most FIRST_SNAPSHOT_MAX_DELAY_MS.
+      const source = new EtcdRouteSource({
+        ...e,
+        snapshotPath: e.snapshotPath ?? undefined,
+        logger: this.#opts.logger,
+        onSnapshotWritten: () => this.#collectSoon(),
+        firstSnapshotDelayMs: FIRST_SNAPSHOT_MAX_DELAY_MS,
+      });
       this.#source = source;
       source.on('status', (s) => this.#onSourceStatus(s));
       try {
@@ -432,6 +443,10 @@ export class RouteController {
   #releaseBase(): void {
     if (!this.converged || this.#replicas.some((r) => r.pumping)) return;
     if (this.#source !== undefined) this.#base = undefined;
+    if (this.#firstSnapshotPending && this.#seq > 0) {
+      this.#firstSnapshotPending = false;
+      this.#source?.snapshotNow();
+    }
     if (this.#fullSinceCollect) {
       this.#fullSinceCollect = false;
       this.#collectSoon();

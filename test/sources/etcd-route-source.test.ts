@@ -120,6 +120,9 @@ describe('EtcdRouteSource with a real etcd', () => {
       ['exact/mismatch', JSON.stringify({ clientId: 'other', openclawGateway: UP(1) })],
       ['exact/bad-url', JSON.stringify({ clientId: 'bad-url', openclawGateway: 'http://nope' })],
       ['weird/shape', JSON.stringify({ clientId: 'x', openclawGateway: UP(1) })],
+      // Seed-style values checked in place against their key: another kind, or one byte off.
+      ['prefix/kind', JSON.stringify({ clientId: 'kind', openclawGateway: UP(1) })],
+      ['exact/client-x', JSON.stringify({ clientId: 'client-y', openclawGateway: UP(1) })],
     ];
     await store.write([...pairs, ...invalid], []);
 
@@ -133,17 +136,17 @@ describe('EtcdRouteSource with a real etcd', () => {
     assert.equal(set.origin, 'etcd');
     assert.equal(set.rules.size, 20_001);
     assert.equal(set.rules.defaultRoute?.openclawGateway, UP('default'));
-    assert.equal(set.invalid, 4);
+    assert.equal(set.invalid, 6);
     assert.equal(source.status.state, 'ok');
-    assert.equal(source.status.invalidKeys, 4);
-    assert.equal(source.stats.invalidValuesTotal, 4);
+    assert.equal(source.status.invalidKeys, 6);
+    assert.equal(source.stats.invalidValuesTotal, 6);
     assert.deepEqual(asMap(set), await etcdMap(store));
 
     const progress = lines.filter((l) => l.msg === 'loading routes from etcd');
     assert.ok(progress.length >= 3, `progress lines: ${progress.length}`);
-    assert.ok(progress.every((l) => typeof l['loaded'] === 'number' && l['total'] === 20_006));
+    assert.ok(progress.every((l) => typeof l['loaded'] === 'number' && l['total'] === 20_008));
     const skipped = lines.filter((l) => l.msg === 'skipping invalid route value').map((l) => l['key']);
-    assert.deepEqual(skipped.sort(), ['/t-load/exact/bad-json', '/t-load/exact/bad-url', '/t-load/exact/mismatch', '/t-load/weird/shape']);
+    assert.deepEqual(skipped.sort(), ['/t-load/exact/bad-json', '/t-load/exact/bad-url', '/t-load/exact/client-x', '/t-load/exact/mismatch', '/t-load/prefix/kind', '/t-load/weird/shape']);
 
     await source.close();
     const snap = (await readFile(snapshotPath, 'utf8')).trimEnd().split('\n');
