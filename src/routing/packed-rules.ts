@@ -422,6 +422,31 @@ export class PackedRules {
   }
 
   /**
+   * Every live rule in place, for a caller that reads its bytes without a string (a
+   * snapshot written straight from the records): yields the arena once per rule with
+   * `spans` set to [exact (1) or prefix (0), key start, key end, target spec start, spec
+   * end] in it. Read before the pack changes.
+   */
+  *spans(spans: Int32Array): IterableIterator<Buffer> {
+    const buf = this.#buf;
+    for (let at = 0; at < this.#end; ) {
+      const flags = buf[at]!;
+      const k = at + HEADER;
+      const s = k + buf[at + 1]!;
+      const e = s + buf.readUInt32LE(at + 2);
+      if ((flags & DELETED) === 0) {
+        spans[0] = flags & EXACT;
+        spans[1] = k;
+        spans[2] = s;
+        spans[3] = s;
+        spans[4] = e;
+        yield buf;
+      }
+      at = e;
+    }
+  }
+
+  /**
    * The live records in chunks of at most about `maxBytes` (a record is never split):
    * the wire form of a set (`adopt` takes them joined). Each chunk is a view
    * of the arena, not a copy (sending a million rules to 16 workers allocates nothing

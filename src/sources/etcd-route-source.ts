@@ -34,9 +34,10 @@ import { Backoff } from '../time/backoff.js';
 import { EtcdRouteStore } from './etcd-route-store.js';
 import { PackedRules } from '../routing/packed-rules.js';
 import { plainRuleAt } from '../config/route-rule-check.js';
-import { DEFAULT_KEY, DEFAULT_ROUTE_PREFIX, keyNamesRule, parseRouteEntry, routeKeyOf, ruleKey, sameValue, type RouteEntry, type RouteValue } from './route-key.js';
+import { DEFAULT_KEY, DEFAULT_ROUTE_PREFIX, keyNamesRule, parseRouteEntry, routeKeyOf, sameValue, type RouteEntry, type RouteValue } from './route-key.js';
 import { routeSourceError, RouteSourceError } from './route-source-error.js';
-import { readRouteSnapshot, writeRouteSnapshot, type RouteSnapshot } from './route-snapshot.js';
+import { readRouteSnapshot, writeRouteSnapshotLines, type RouteSnapshot } from './route-snapshot.js';
+import { packedSnapshotChunks } from './snapshot-lines.js';
 import type {
   RouteChange,
   RouteSet,
@@ -595,7 +596,7 @@ export class EtcdRouteSource extends EventEmitter<RouteSourceEvents> implements 
       const header = { prefix: this.prefix, revision: this.#revision, clusterId: this.#clusterId };
       const started = this.#opts.now();
       try {
-        await writeRouteSnapshot(this.#snapshotPath, header, snapshotEntries(copy), count);
+        await writeRouteSnapshotLines(this.#snapshotPath, header, packedSnapshotChunks(copy), count);
         this.#snapshotWritesTotal++;
         this.#onSnapshotWritten?.();
         this.#log.debug({ path: this.#snapshotPath, entries: count, revision: header.revision, elapsedMs: this.#opts.now() - started }, 'route snapshot written');
@@ -629,13 +630,6 @@ export class EtcdRouteSource extends EventEmitter<RouteSourceEvents> implements 
 function putEntry(rules: PackedRules, entry: RouteEntry): void {
   if (entry.kind === 'default') rules.setDefault(entry.defaultRoute);
   else rules.put(entry.rule);
-}
-
-/** The snapshot's `[key, value]` pairs of a packed set, the default route last. */
-function* snapshotEntries(rules: PackedRules): IterableIterator<readonly [string, RouteValue]> {
-  for (const rule of rules.rules()) yield [ruleKey(rule), rule as RouteRuleConfig];
-  const d = rules.defaultRoute;
-  if (d !== undefined) yield [DEFAULT_KEY, d as DefaultRouteConfig];
 }
 
 function isCompacted(err: unknown): boolean {
