@@ -1,4 +1,4 @@
-import { CONFIG_ENV_VAR, DEFAULT_CONFIG_PATH } from '../config/load.js';
+import { CONFIG_ENV_VAR, DEFAULT_CONFIG_PATH } from '../config/config-location.js';
 
 /** `--config FILE`, else $STRATIX_CONFIG, else config/route.json (relative to the working directory). */
 export function resolveConfigPath(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {

@@ -12,15 +12,12 @@
  *   stratix-gateway --help | --version
  */
 import { gatewayVersion } from '../version.js';
-import { runGateway } from './run.js';
-import { checkConfig } from './check-config.js';
 import { resolveConfigPath } from './config-path.js';
-import { runRoutesCommand } from './routes-command.js';
-import { routesCommandDefaults } from './routes-target.js';
-import { runSignCommand } from './sign-command.js';
-import { runStatusCommand } from './status-command.js';
-import { runSessionsCommand } from './sessions-command.js';
-import { runDefaultConfigCommand } from './default-config-command.js';
+import { ensurePrimaryFlags } from '../cluster/primary-flags.js';
+
+// Each command's module is imported when it runs: a Node 20 primary's supervisor
+// (cluster/primary-flags.ts) then loads only this file before it starts the primary,
+// and the primary loads what the gateway needs and no other command.
 
 const USAGE = `Usage:
   stratix-gateway [--config FILE]          run the gateway (default config: $STRATIX_CONFIG or config/route.json)
@@ -47,16 +44,19 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (command === 'routes') {
+    const [{ runRoutesCommand }, { routesCommandDefaults }] = await Promise.all([import('./routes-command.js'), import('./routes-target.js')]);
     return runRoutesCommand(rest, process, routesCommandDefaults(rest, process.env));
   }
   if (command === 'sign') {
+    const { runSignCommand } = await import('./sign-command.js');
     return runSignCommand(rest, process.stdout, process.stderr);
   }
-  if (command === 'status') return runStatusCommand(rest, process, process.env);
-  if (command === 'sessions') return runSessionsCommand(rest, process, process.env);
-  if (command === 'default-config') return runDefaultConfigCommand(rest, process.stdout, process.stderr);
+  if (command === 'status') return (await import('./status-command.js')).runStatusCommand(rest, process, process.env);
+  if (command === 'sessions') return (await import('./sessions-command.js')).runSessionsCommand(rest, process, process.env);
+  if (command === 'default-config') return (await import('./default-config-command.js')).runDefaultConfigCommand(rest, process.stdout, process.stderr);
   if (command === 'check-config') {
     const file = rest[0] === '--config' ? rest[1] : rest[0];
+    const { checkConfig } = await import('./check-config.js');
     return checkConfig(resolveConfigPath(file), process.stdout, process.stderr);
   }
   if (command === undefined || command.startsWith('-')) {
@@ -65,6 +65,10 @@ async function main(argv: string[]): Promise<number> {
       process.stderr.write(`${path.message}\n${USAGE}`);
       return 2;
     }
+    // Started without the primary's V8 flags: start again with them before loading the gateway.
+    const supervised = ensurePrimaryFlags();
+    if (supervised !== undefined) return supervised;
+    const { runGateway } = await import('./run.js');
     return runGateway(resolveConfigPath(path));
   }
   process.stderr.write(`unknown command: ${command}\n${USAGE}`);

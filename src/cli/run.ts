@@ -4,7 +4,7 @@
  * of the config file (SIGHUP). Returns -1 while running (the process exits from
  * the signal handlers).
  */
-import { loadPackedConfigFile } from '../config/packed-config.js';
+import { openPackedConfigFile } from '../config/packed-config.js';
 import { ConfigError, StratixError } from '../errors.js';
 import { createLogger } from '../log.js';
 import { Primary } from '../cluster/primary.js';
@@ -18,7 +18,8 @@ export async function runGateway(configPath: string): Promise<number> {
   let rules;
   try {
     // The rules packed, not as objects: the primary routes nothing (config/packed-config.ts).
-    ({ config, rules } = await loadPackedConfigFile(configPath));
+    // Their packing goes on while the primary starts its workers.
+    ({ config, rules } = await openPackedConfigFile(configPath));
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`${err.message}\n`);
@@ -26,6 +27,9 @@ export async function runGateway(configPath: string): Promise<number> {
     }
     throw err;
   }
+  // A bad rule rejects the rules, and so the primary's start: reported as a bad config, not a failed start.
+  let badRules: unknown;
+  rules.catch((err: unknown) => (badRules = err));
   const logger = createLogger({ level: config.log.level, bindings: { role: 'primary' } });
   let primary: Primary;
   try {
@@ -69,6 +73,10 @@ export async function runGateway(configPath: string): Promise<number> {
     await primary.start();
   } catch (err) {
     primary.kill();
+    if (err === badRules && err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      return 1;
+    }
     return cannotStart(logger, err);
   }
   return -1;

@@ -15,7 +15,7 @@ import { once } from 'node:events';
 import type { Logger } from 'pino';
 import { Counter, Gauge } from 'prom-client';
 import type { Config } from '../config/schema.js';
-import { parseListen } from '../config/load.js';
+import { parseListen } from '../config/listen-address.js';
 import { HandshakeError, handshakeError } from '../errors.js';
 import { onHttpClientError, parseHandshakeTarget } from '../protocol/handshake.js';
 import { refuseUpgrade, type RequestHeaders } from '../relay/websocket-handshake.js';
@@ -44,7 +44,7 @@ import { resolveAdminToken } from '../security/admin-token.js';
 import { checkCredentialFiles } from '../security/credential-check.js';
 import { nativeUnavailable } from '../relay/native-data-path.js';
 import { listenTls, type TlsListener } from '../security/tls-listener.js';
-import { LOOPBACK_WARNING, loopbackTargets } from '../security/trust-topology.js';
+import { LOOPBACK_WARNING, loopbackTargets, mayTargetLoopback } from '../security/trust-topology.js';
 import { TlsPipe } from './tls-pipe.js';
 import type { PackedRules } from '../routing/packed-rules.js';
 import { fullCollection } from './full-collection.js';
@@ -54,8 +54,11 @@ export interface PrimaryOptions {
   logger: Logger;
   /** The config file, for reloads (SIGHUP, POST /admin/reload, the file watcher). */
   configPath?: string;
-  /** The config's rules, packed (config/packed-config.ts); default: packed from `config.routes`. */
-  rules?: PackedRules;
+  /**
+   * The config's rules, packed (config/packed-config.ts), or their promise (the workers
+   * start while the file's rules are packed); default: packed from `config.routes`.
+   */
+  rules?: PackedRules | Promise<PackedRules>;
 }
 
 export class Primary {
@@ -85,7 +88,7 @@ export class Primary {
   #pipe: TlsPipe | undefined;
   readonly #releaseLog: () => void;
   /** Until start() has looked at them; then only the route controller holds the rules. */
-  #rules: PackedRules | undefined;
+  #rules: PackedRules | Promise<PackedRules> | undefined;
   /** Full route sets on their way to the workers. */
   readonly #routeFiles = new RouteSetFiles();
 
@@ -186,16 +189,20 @@ export class Primary {
     await checkCredentialFiles(this.config);
     const native = nativeUnavailable(this.config.relay.dataPath);
     if (native !== undefined) throw native;
-    const exposed = loopbackTargets(this.config, this.#rules?.targets());
-    this.#rules = undefined;
-    if (exposed.length > 0) this.logger.warn({ upstreams: exposed.slice(0, 10) }, LOOPBACK_WARNING);
     if (this.config.demo.enabled) {
       const { host, port } = parseListen(this.config.demo.listen);
       this.#demo = await startEchoUpstream(host, port);
       this.logger.info({ port: this.#demo.port }, 'demo echo upstream listening');
     }
-    await this.control.start();
-    await Promise.all(this.workers.map((w) => w.start()));
+    // The workers start (all at once) while the rules are packed or read from etcd; each
+    // takes clients once it holds them (WorkerHandle's onStarted: the controller's sync).
+    const ready = Promise.all(this.workers.map((w) => w.start()));
+    const rules = await this.#rules;
+    this.#rules = undefined;
+    const exposed = loopbackTargets(this.config, rules?.targets(mayTargetLoopback));
+    if (exposed.length > 0) this.logger.warn({ upstreams: exposed.slice(0, 10) }, LOOPBACK_WARNING);
+    await this.control.start({ awaitReplicas: false });
+    await ready;
     if (this.config.admin.listen !== undefined) {
       this.#adminServer = await listenAdmin(this.config.admin.listen, this.#admin, this.config.gateway);
       const a = this.#adminServer.address();

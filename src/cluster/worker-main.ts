@@ -7,7 +7,8 @@
  * one exits at once. If the primary goes away, the worker exits too.
  */
 import type { Socket } from 'node:net';
-import { parseConfig } from '../config/load.js';
+import type { Config } from '../config/schema.js';
+import { deepFreeze } from '../config/deep-freeze.js';
 import { PackedRouteTable } from '../routing/packed-route-table.js';
 import { readRouteSetFile } from './route-set-files.js';
 import { createLogger, type Logger } from '../log.js';
@@ -72,7 +73,8 @@ function tookSocket(): void {
 }
 
 async function init(msg: Extract<ToWorker, { t: 'init' }>): Promise<void> {
-  const config = parseConfig(msg.config, '<from primary>');
+  // Validated once, by the primary (its output, defaults filled in): a worker loads no validator.
+  const config = deepFreeze(msg.config as Config);
   logger = createLogger({ level: config.log.level, bindings: { role: 'worker', worker: msg.index } });
   const metrics = new GatewayMetrics({ defaultMetrics: true });
   gateway = new Gateway(config, {

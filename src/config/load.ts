@@ -9,15 +9,16 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import { stripComments } from 'jsonc-parser';
 import type { z } from 'zod';
 import { ConfigError } from '../errors.js';
+import { deepFreeze } from './deep-freeze.js';
 import { quickRule } from './route-rule-check.js';
 import { routeRuleSchema, type RouteRuleConfig } from './route-schema.js';
 import { configSchema, ETCD_SOURCE_ROUTES_MESSAGE, type Config } from './schema.js';
 
 export type { Config } from './schema.js';
 
-/** Where the CLI looks when neither `--config` nor STRATIX_CONFIG is given. */
-export const DEFAULT_CONFIG_PATH = 'config/route.json';
-export const CONFIG_ENV_VAR = 'STRATIX_CONFIG';
+export { CONFIG_ENV_VAR, DEFAULT_CONFIG_PATH } from './config-location.js';
+export { deepFreeze } from './deep-freeze.js';
+export { parseListen } from './listen-address.js';
 
 /** Validates an already-parsed object. Throws ConfigError listing every bad setting. */
 export function parseConfig(input: unknown, source = '<inline>'): Config {
@@ -144,19 +145,3 @@ function formatPath(path: readonly PropertyKey[]): string {
   return out;
 }
 
-export function deepFreeze<T>(value: T): T {
-  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const v of Object.values(value as object)) deepFreeze(v);
-  }
-  return value;
-}
-
-/** `":8080"` → {host: undefined, port: 8080}; `"[::1]:9"` → {host: "::1", port: 9}. */
-export function parseListen(listen: string): { host: string | undefined; port: number } {
-  const i = listen.lastIndexOf(':');
-  const port = Number(i === -1 ? listen : listen.slice(i + 1));
-  let host = i <= 0 ? undefined : listen.slice(0, i);
-  if (host?.startsWith('[')) host = host.slice(1, -1);
-  return { host, port };
-}

@@ -30,10 +30,28 @@ export interface PackedConfig {
   readonly rules: PackedRules;
 }
 
+/** A config whose settings are valid, with its rules still being packed (openPackedConfigFile). */
+export interface OpeningConfig {
+  readonly config: Config;
+  /** Rejects with the ConfigError `loadPackedConfigFile` would throw (bad rules). */
+  readonly rules: Promise<PackedRules>;
+}
+
 /** Packed bytes per file byte, to reserve the arena once (a seed-style rule: ~54-60 of ~90-95; trimmed after). */
 const PACKED_PER_FILE_BYTE = 0.7;
 
 export async function loadPackedConfigFile(path: string, sliceMs = 8): Promise<PackedConfig> {
+  const { config, rules } = await openPackedConfigFile(path, sliceMs);
+  return { config, rules: await rules };
+}
+
+/**
+ * As `loadPackedConfigFile`, but resolves once the settings are known to be valid, the
+ * rules still being packed (in time slices): a primary starts its workers meanwhile. A
+ * file with a bad setting is packed whole first, so that its error lists the bad rules
+ * too, word for word as `loadPackedConfigFile`'s.
+ */
+export async function openPackedConfigFile(path: string, sliceMs = 8): Promise<OpeningConfig> {
   let bytes: Buffer;
   try {
     bytes = await readFile(path);
@@ -41,8 +59,28 @@ export async function loadPackedConfigFile(path: string, sliceMs = 8): Promise<P
     throw unreadable(path, err);
   }
   const layout = scanRouteArray(bytes);
-  const packed = layout === undefined ? undefined : await packRules(bytes, layout, path, sliceMs);
-  return packed ?? packParsed(await parseConfigAsync(parseJson(path, bytes.toString('utf8')), path, sliceMs));
+  const settings = layout === undefined ? undefined : settingsAround(bytes, layout);
+  if (layout === undefined || settings === undefined) return opened(await loadWhole(bytes, path, sliceMs));
+  const lines = settings.success ? [] : formatIssues(settings.error.issues);
+  const late = lateLines(layout.count, settings.success ? settings.data : undefined);
+  const pack = async (): Promise<PackedConfig> => {
+    const packed = await packRules(bytes, layout, sliceMs);
+    if (packed === undefined) return loadWhole(bytes, path, sliceMs);
+    const all = [...lines, ...packed.lines, ...late];
+    if (all.length > 0) throw new ConfigError(path, all);
+    const config = deepFreeze(settings.data!);
+    packed.rules.setDefault(config.defaultRoute);
+    packed.rules.trim();
+    return { config, rules: packed.rules };
+  };
+  if (lines.length > 0 || late.length > 0) return opened(await pack());
+  const rules = pack().then((p) => p.rules);
+  rules.catch(() => undefined);
+  return { config: deepFreeze(settings.data!), rules };
+}
+
+function opened({ config, rules }: PackedConfig): OpeningConfig {
+  return { config, rules: Promise.resolve(rules) };
 }
 
 /** A config whose rules came as objects (a file loaded whole, or a Config in hand). */
@@ -51,8 +89,13 @@ export function packParsed(config: Config): PackedConfig {
   return { config: Object.freeze({ ...config, routes: Object.freeze([]) as unknown as Config['routes'] }), rules };
 }
 
-/** undefined: something only the whole-file parse can name; the caller does that. */
-async function packRules(bytes: Buffer, layout: RouteArrayLayout, path: string, sliceMs: number): Promise<PackedConfig | undefined> {
+/** The file parsed as one document: what names an error only that parse can place. */
+async function loadWhole(bytes: Buffer, path: string, sliceMs: number): Promise<PackedConfig> {
+  return packParsed(await parseConfigAsync(parseJson(path, bytes.toString('utf8')), path, sliceMs));
+}
+
+/** The settings: the file with an empty `routes`, validated; undefined if that is not JSON. */
+function settingsAround(bytes: Buffer, layout: RouteArrayLayout): ReturnType<typeof configSchema.safeParse> | undefined {
   let input: unknown;
   try {
     input = parseJsonc(bytes.toString('utf8', 0, layout.open) + '[]' + bytes.toString('utf8', layout.close + 1));
@@ -60,8 +103,20 @@ async function packRules(bytes: Buffer, layout: RouteArrayLayout, path: string, 
     return undefined;
   }
   if (input === null || typeof input !== 'object' || Array.isArray(input)) return undefined;
-  const rest = configSchema.safeParse(input);
-  const lines = rest.success ? [] : formatIssues(rest.error.issues);
+  return configSchema.safeParse(input);
+}
+
+/** What is wrong with the rules as a whole (after each rule's own errors). */
+function lateLines(count: number, settings: Config | undefined): string[] {
+  const lines: string[] = [];
+  if (count > MAX_ROUTES) lines.push(`routes: Too big: expected array to have <=${MAX_ROUTES} items`);
+  if (settings !== undefined && settings.routeSource.type === 'etcd' && count > 0) lines.push(`routes: ${ETCD_SOURCE_ROUTES_MESSAGE}`);
+  return lines;
+}
+
+/** The rules packed and each bad rule's errors; undefined: a rule that is not JSON (only the whole-file parse names it). */
+async function packRules(bytes: Buffer, layout: RouteArrayLayout, sliceMs: number): Promise<{ rules: PackedRules; lines: string[] } | undefined> {
+  const lines: string[] = [];
   const rules = new PackedRules({ bytes: bytes.length * PACKED_PER_FILE_BYTE, rules: layout.count });
   const spans = new Int32Array(5);
   let deadline = performance.now() + sliceMs;
@@ -91,11 +146,5 @@ async function packRules(bytes: Buffer, layout: RouteArrayLayout, path: string, 
     if (r.success) rules.add(r.data);
     else lines.push(...formatIssues(r.error.issues.map((issue) => ({ ...issue, path: ['routes', i, ...issue.path] }))));
   }
-  if (layout.count > MAX_ROUTES) lines.push(`routes: Too big: expected array to have <=${MAX_ROUTES} items`);
-  if (rest.success && rest.data.routeSource.type === 'etcd' && layout.count > 0) lines.push(`routes: ${ETCD_SOURCE_ROUTES_MESSAGE}`);
-  if (lines.length > 0) throw new ConfigError(path, lines);
-  const config = deepFreeze(rest.data!);
-  rules.setDefault(config.defaultRoute);
-  rules.trim();
-  return { config, rules };
+  return { rules, lines };
 }

@@ -54,8 +54,11 @@ export interface RouteControllerOptions {
   /** The config file: reloads read it. Without it, reload() answers that there is nothing to reload. */
   readonly configPath?: string | undefined;
   readonly replicas: readonly RouteReplica[];
-  /** The config's rules, packed (loadPackedConfigFile); default: packed from `config.routes`. */
-  readonly rules?: PackedRules | undefined;
+  /**
+   * The config's rules, packed (loadPackedConfigFile), or their promise (openPackedConfigFile:
+   * start() waits for it; a rejection rejects start()); default: packed from `config.routes`.
+   */
+  readonly rules?: PackedRules | Promise<PackedRules> | undefined;
   /** Which replica serves a clientId (explain asks that one: pool health is per process). */
   readonly pick: (clientId: string) => number;
   readonly logger: Logger;
@@ -115,6 +118,8 @@ interface ReplicaState {
 const MAX_DELTA_LOG = 10_000;
 const RETRY_MIN_MS = 500;
 const RETRY_MAX_MS = 30_000;
+/** The etcd snapshot of the start is written once every replica holds the set, or after this long. */
+const FIRST_SNAPSHOT_MAX_DELAY_MS = 30_000;
 
 /** Settings a reload applies at once; every other change needs a restart. */
 const LIVE_SETTINGS = new Set(['routes', 'defaultRoute', 'routing.onRouteChange', 'routing.migrateRatePerSecond']);
@@ -146,6 +151,8 @@ export class RouteController {
   #chain: Promise<unknown> = Promise.resolve();
   #pendingReload: Promise<ReloadResult> | undefined;
   #closed = false;
+  /** The etcd source's snapshot of its start waits for the first convergence. */
+  #firstSnapshotPending = true;
   /** A full set went out since the last collection. */
   #fullSinceCollect = false;
   #collectTimer: NodeJS.Timeout | undefined;
@@ -203,15 +210,25 @@ export class RouteController {
    * Loads the initial rules (the config's, or etcd's / the snapshot), builds the table,
    * and brings every replica that is up onto it. Rejects when no rules can be had
    * (etcd down and no snapshot: STRATIX_ERR_ROUTE_SOURCE_UNAVAILABLE).
+   * `awaitReplicas: false`: resolves once the set is out, without waiting for the
+   * replicas to hold it (a primary whose workers are still starting: each worker waits
+   * for its own sync, `syncReplica`).
    */
-  async start(): Promise<void> {
+  async start({ awaitReplicas = true }: { awaitReplicas?: boolean } = {}): Promise<void> {
     const config = this.#running;
     let set: RouteSetData;
     if (config.routeSource.type === 'etcd') {
       const e = config.routeSource.etcd;
       // Loaded on demand: the etcd client (gRPC, protobufjs) costs ~10 MiB of RSS per process.
       const { EtcdRouteSource } = await import('../sources/etcd-route-source.js');
-      const source = new EtcdRouteSource({ ...e, snapshotPath: e.snapshotPath ?? undefined, logger: this.#opts.logger, onSnapshotWritten: () => this.#collectSoon() });
+      // The start's snapshot waits until every replica holds the set (#releaseBase), at most FIRST_SNAPSHOT_MAX_DELAY_MS.
+      const source = new EtcdRouteSource({
+        ...e,
+        snapshotPath: e.snapshotPath ?? undefined,
+        logger: this.#opts.logger,
+        onSnapshotWritten: () => this.#collectSoon(),
+        firstSnapshotDelayMs: FIRST_SNAPSHOT_MAX_DELAY_MS,
+      });
       this.#source = source;
       source.on('status', (s) => this.#onSourceStatus(s));
       try {
@@ -224,13 +241,13 @@ export class RouteController {
       this.#onSourceStatus(source.status);
       source.on('change', (c) => this.#onSourceChange(c));
     } else {
-      set = { rules: this.#opts.rules ?? PackedRules.from(config.routes, config.defaultRoute), revision: 0 };
+      set = { rules: (await this.#opts.rules) ?? PackedRules.from(config.routes, config.defaultRoute), revision: 0 };
       this.#onSourceStatus({ state: 'ok', reason: undefined, revision: 0, since: Date.now(), invalidKeys: 0 });
     }
     // In the same turn as the listener above: an etcd change is numbered after this set.
     this.#install(set, 'start');
     const timeoutMs = config.routing.convergeTimeoutMs;
-    if (!(await this.#waitConverged(timeoutMs))) throw new Error(`the route table did not reach every replica within ${timeoutMs} ms`);
+    if (awaitReplicas && !(await this.#waitConverged(timeoutMs))) throw new Error(`the route table did not reach every replica within ${timeoutMs} ms`);
     if (this.#opts.configPath !== undefined && config.routing.watchConfigFile) {
       this.#watcher = new ConfigWatcher(this.#opts.configPath, config.routing.watchDebounceMs, () => void this.reload('watch').catch(() => undefined), this.#log);
       this.#watcher.start();
@@ -426,6 +443,10 @@ export class RouteController {
   #releaseBase(): void {
     if (!this.converged || this.#replicas.some((r) => r.pumping)) return;
     if (this.#source !== undefined) this.#base = undefined;
+    if (this.#firstSnapshotPending && this.#seq > 0) {
+      this.#firstSnapshotPending = false;
+      this.#source?.snapshotNow();
+    }
     if (this.#fullSinceCollect) {
       this.#fullSinceCollect = false;
       this.#collectSoon();

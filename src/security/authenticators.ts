@@ -6,7 +6,6 @@ import type { Registry } from 'prom-client';
 import type { AuthConfig } from '../config/security-schema.js';
 import type { Authenticator } from './auth-refusal.js';
 import { HmacAuthenticator } from './hmac-authenticator.js';
-import { JwtAuthenticator } from './jwt-authenticator.js';
 
 export interface AuthenticatorContext {
   readonly logger: Logger;
@@ -20,6 +19,7 @@ export async function createAuthenticator(auth: AuthConfig, ctx: AuthenticatorCo
     const h = auth.hmac!;
     return new HmacAuthenticator({ config: h, nonceCacheEntries: Math.ceil(h.nonceCacheEntries / ctx.workers), logger: ctx.logger, registry: ctx.registry });
   }
-  if (auth.mode === 'jwt') return JwtAuthenticator.create({ config: auth.jwt!, logger: ctx.logger, registry: ctx.registry });
+  // jose is loaded only where JWTs are checked.
+  if (auth.mode === 'jwt') return (await import('./jwt-authenticator.js')).JwtAuthenticator.create({ config: auth.jwt!, logger: ctx.logger, registry: ctx.registry });
   return undefined;
 }

@@ -7,7 +7,6 @@ import { readFileSync } from 'node:fs';
 import { createSecureContext } from 'node:tls';
 import type { Config } from '../config/schema.js';
 import { ConfigError } from '../errors.js';
-import { loadJwtKeyFiles } from './jwt-authenticator.js';
 import { loadHmacKeyring } from './key-files.js';
 import { serverTlsOptions } from './tls-listener.js';
 
@@ -22,7 +21,10 @@ export async function checkCredentialFiles(config: Config, source = '<config>'):
   };
   const a = config.auth;
   if (a.mode === 'hmac') await attempt('auth.hmac.keysDir', () => loadHmacKeyring(a.hmac!.keysDir));
-  if (a.mode === 'jwt') await attempt('auth.jwt.keyFiles', () => loadJwtKeyFiles(a.jwt!.keyFiles));
+  if (a.mode === 'jwt') {
+    const { loadJwtKeyFiles } = await import('./jwt-authenticator.js');
+    await attempt('auth.jwt.keyFiles', () => loadJwtKeyFiles(a.jwt!.keyFiles));
+  }
   const server = config.tls.server;
   if (server !== undefined) await attempt('tls.server', () => createSecureContext(serverTlsOptions(server)));
   const up = config.tls.upstream;

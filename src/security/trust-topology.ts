@@ -8,7 +8,7 @@
  */
 import { isIP } from 'node:net';
 import type { Config } from '../config/schema.js';
-import { parseListen } from '../config/load.js';
+import { parseListen } from '../config/listen-address.js';
 
 type Targets = { openclawGateway?: string | undefined; openclawGateways?: readonly string[] | undefined };
 
@@ -32,6 +32,32 @@ export function loopbackTargets(config: Config, rules: Iterable<Targets> = confi
   for (const r of rules) collect(r);
   if (config.defaultRoute !== undefined) collect(config.defaultRoute as never);
   return [...found];
+}
+
+const LOWER = 0x20;
+const LOCALHOST = Buffer.from('localhost');
+
+/**
+ * Whether the target spec in bytes [start, end) may name a loopback host (a pool's
+ * list, '[', always may): false only when `loopbackTargets` would certainly find none
+ * in it, so that a million rules are checked without a string each. The host (as
+ * hostOf takes it) must start with '[' or "127.", or end with "localhost" (any case).
+ */
+export function mayTargetLoopback(bytes: Buffer, start: number, end: number): boolean {
+  if (bytes[start] === 0x5b) return true;
+  let h = start;
+  if ((bytes[h]! | LOWER) !== 0x77 || (bytes[h + 1]! | LOWER) !== 0x73) return false;
+  h += 2;
+  if ((bytes[h]! | LOWER) === 0x73) h++;
+  if (bytes[h] !== 0x3a || bytes[h + 1] !== 0x2f || bytes[h + 2] !== 0x2f) return false;
+  h += 3;
+  if (bytes[h] === 0x5b) return true;
+  let e = h;
+  while (e < end && bytes[e] !== 0x2f && bytes[e] !== 0x3a && bytes[e] !== 0x3f && bytes[e] !== 0x23) e++;
+  if (e - h >= 4 && bytes[h] === 0x31 && bytes[h + 1] === 0x32 && bytes[h + 2] === 0x37 && bytes[h + 3] === 0x2e) return true;
+  if (e - h < LOCALHOST.length) return false;
+  for (let i = 0; i < LOCALHOST.length; i++) if ((bytes[e - LOCALHOST.length + i]! | LOWER) !== LOCALHOST[i]) return false;
+  return true;
 }
 
 export function isLoopback(host: string): boolean {

@@ -35,7 +35,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { once } from 'node:events';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
-import { parseListen } from '../config/load.js';
+import { parseListen } from '../config/listen-address.js';
 import { AdminError, adminError } from '../errors.js';
 import type { RenderedMetrics } from '../metrics/metrics-format.js';
 import { isDashboardPath, serveDashboard } from './dashboard.js';

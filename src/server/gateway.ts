@@ -30,10 +30,9 @@ import type { GatewaySession } from './gateway-session.js';
 import { RatePauses, rateLimited, type ClientRateLimits } from '../admission/message-rate.js';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
-import { parseListen } from '../config/load.js';
+import { parseListen } from '../config/listen-address.js';
 import { HandshakeError, handshakeError, type UpstreamError } from '../errors.js';
 import { plain } from '../security/client-address.js';
-import { resolveAdminToken } from '../security/admin-token.js';
 import { checkCredentialFiles } from '../security/credential-check.js';
 import { LOOPBACK_WARNING, loopbackTargets } from '../security/trust-topology.js';
 import { onHttpClientError, parseHandshakeTarget } from '../protocol/handshake.js';
@@ -42,7 +41,7 @@ import { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import type { RouteMatch, RouteTable, RouteTableHolder } from '../routing/route-table.js';
 import type { UpstreamHealth } from '../routing/upstream-health.js';
 import { Session, type ConnectTimed, type RelaySettings, type SessionOwner, type UpstreamRequest } from '../relay/session.js';
-import { RouteController } from '../control/route-controller.js';
+import type { RouteController } from '../control/route-controller.js';
 import { silentLogger } from '../log.js';
 import { createAdminHandler, listenAdmin, type AdminHandler } from './admin-endpoints.js';
 import { DrainSchedule } from './drain-schedule.js';
@@ -224,6 +223,8 @@ export class Gateway implements SessionOwner, NegotiationHost {
       if (exposed.length > 0) gw.logger.warn({ upstreams: exposed.slice(0, 10) }, LOOPBACK_WARNING);
       await gw.admission.start();
       if (controlled) {
+        // Only a standalone gateway has these (a worker's come from the primary): loaded here, not by every worker.
+        const [{ RouteController }, { resolveAdminToken }] = await Promise.all([import('../control/route-controller.js'), import('../security/admin-token.js')]);
         const control = new RouteController({
           config,
           configPath: opts.configPath,

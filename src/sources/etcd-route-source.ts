@@ -33,9 +33,11 @@ import type { Logger } from 'pino';
 import { Backoff } from '../time/backoff.js';
 import { EtcdRouteStore } from './etcd-route-store.js';
 import { PackedRules } from '../routing/packed-rules.js';
-import { DEFAULT_KEY, DEFAULT_ROUTE_PREFIX, parseRouteEntry, routeKeyOf, ruleKey, sameValue, type RouteEntry, type RouteValue } from './route-key.js';
+import { plainRuleAt } from '../config/route-rule-check.js';
+import { DEFAULT_KEY, DEFAULT_ROUTE_PREFIX, keyNamesRule, parseRouteEntry, routeKeyOf, sameValue, type RouteEntry, type RouteValue } from './route-key.js';
 import { routeSourceError, RouteSourceError } from './route-source-error.js';
-import { readRouteSnapshot, writeRouteSnapshot, type RouteSnapshot } from './route-snapshot.js';
+import { readRouteSnapshot, writeRouteSnapshotLines, type RouteSnapshot } from './route-snapshot.js';
+import { packedSnapshotChunks } from './snapshot-lines.js';
 import type {
   RouteChange,
   RouteSet,
@@ -70,6 +72,12 @@ export interface EtcdRouteSourceOptions {
   progressEveryKeys?: number;
   /** At most one snapshot write per this period after changes. Default 2000. */
   snapshotDebounceMs?: number;
+  /**
+   * How long the snapshot of the set loaded at start waits, unless `snapshotNow` comes
+   * first (a primary: once its workers hold the set, so that serializing a million rules
+   * does not compete with their start). Default 0.
+   */
+  firstSnapshotDelayMs?: number;
   /** Reconnect backoff: first ceiling and cap (full jitter in between). Defaults 100 and 5000. */
   reconnectInitialMs?: number;
   reconnectMaxMs?: number;
@@ -121,7 +129,14 @@ export class EtcdRouteSource extends EventEmitter<RouteSourceEvents> implements 
   #revision = 0;
   #clusterId = '';
   #status: RouteSourceStatus;
-  #started: Promise<RouteSet> | undefined;
+  /** Where start() got the set from; the set itself is not kept here (a million-rule copy). */
+  #started: Promise<RouteSetOrigin> | undefined;
+  /** The set start() hands out: #rules itself, shared until the first change (#own). */
+  #startSet: RouteSet | undefined;
+  /** #rules is also the set start() handed out (and the first snapshot's): copied before it changes. */
+  #rulesShared = false;
+  /** A copy of the set at this revision that the next snapshot write may take instead of making its own. */
+  #snapshotCopy: { rules: PackedRules; revision: number } | undefined;
   #loop: Promise<void> | undefined;
   #closing: Promise<void> | undefined;
 
@@ -148,6 +163,7 @@ export class EtcdRouteSource extends EventEmitter<RouteSourceEvents> implements 
       pageSize: options.pageSize ?? 50_000,
       progressEveryKeys: options.progressEveryKeys ?? 100_000,
       snapshotDebounceMs: options.snapshotDebounceMs ?? 2_000,
+      firstSnapshotDelayMs: options.firstSnapshotDelayMs ?? 0,
       reconnectInitialMs: options.reconnectInitialMs ?? 100,
       reconnectMaxMs: options.reconnectMaxMs ?? 5_000,
       keepaliveMs: options.keepaliveMs ?? 10_000,
@@ -195,19 +211,44 @@ export class EtcdRouteSource extends EventEmitter<RouteSourceEvents> implements 
   }
 
   #delete(key: string): void {
-    if (key === DEFAULT_KEY) this.#rules.setDefault(undefined);
+    if (key === DEFAULT_KEY) this.#own().setDefault(undefined);
     else {
       const k = routeKeyOf(key);
-      if (k !== undefined) this.#rules.delete(k);
+      if (k !== undefined) this.#own().delete(k);
     }
   }
 
   start(): Promise<RouteSet> {
     this.#started ??= this.#start();
-    return this.#started;
+    return this.#started.then((origin) => {
+      const set = this.#startSet ?? this.current(origin);
+      this.#startSet = undefined;
+      return set;
+    });
   }
 
-  async #start(): Promise<RouteSet> {
+  /**
+   * The set as loaded (etcd's, or the snapshot's), for start() to hand out and the first
+   * snapshot to write: the source's own, not a copy (a million rules held once at start,
+   * not three times); the first change copies it (#own).
+   */
+  #loaded(origin: RouteSetOrigin): RouteSetOrigin {
+    this.#startSet = { rules: this.#rules, revision: this.#revision, origin, invalid: this.#invalid.size };
+    this.#rulesShared = true;
+    if (origin === 'etcd' && this.#snapshotPath !== undefined) this.#snapshotCopy = { rules: this.#rules, revision: this.#revision };
+    return origin;
+  }
+
+  /** #rules, to change: copied first while another holder has it (#loaded). */
+  #own(): PackedRules {
+    if (this.#rulesShared) {
+      this.#rules = this.#rules.clone();
+      this.#rulesShared = false;
+    }
+    return this.#rules;
+  }
+
+  async #start(): Promise<RouteSetOrigin> {
     const signal = this.#abort.signal;
     if (signal.aborted) throw routeSourceError('CLOSED', 'the etcd route source was closed');
     const deadline = Date.now() + this.#opts.dialTimeoutMs;
@@ -216,9 +257,10 @@ export class EtcdRouteSource extends EventEmitter<RouteSourceEvents> implements 
       try {
         await this.#loadFull(deadline);
         this.#setStatus('ok', undefined);
-        this.#scheduleSnapshot(0);
+        this.#loaded('etcd');
+        this.#scheduleSnapshot(this.#opts.firstSnapshotDelayMs);
         this.#loop = this.#watchLoop();
-        return this.current('etcd');
+        return 'etcd';
       } catch (err) {
         if (signal.aborted) throw routeSourceError('CLOSED', 'the etcd route source was closed during start');
         lastError = err;
@@ -245,7 +287,7 @@ export class EtcdRouteSource extends EventEmitter<RouteSourceEvents> implements 
     );
     this.#setStatus('degraded', `${unreachable}; serving the local snapshot of revision ${snapshot.revision}`);
     this.#loop = this.#watchLoop();
-    return this.current('snapshot');
+    return this.#loaded('snapshot');
   }
 
   async #readSnapshot(each: (entry: RouteEntry) => void): Promise<RouteSnapshot | undefined> {
@@ -266,20 +308,28 @@ export class EtcdRouteSource extends EventEmitter<RouteSourceEvents> implements 
   async #loadFull(dialDeadline?: number): Promise<void> {
     const started = this.#opts.now();
     if (dialDeadline !== undefined) await this.#store.ping(Math.max(1, Math.min(this.#opts.requestTimeoutMs, dialDeadline - Date.now())));
+    const prefixBytes = Buffer.byteLength(this.prefix, 'utf8');
+    const spans = new Int32Array(5);
     for (let attempt = 1; ; attempt++) {
       let routes: PackedRules | undefined;
       const invalid = new Set<string>();
       let loaded = 0;
       let nextProgress = this.#opts.progressEveryKeys;
       try {
-        const res = await this.#store.readAll(this.#opts.pageSize, async (pairs, revision, total) => {
+        const res = await this.#store.readAllKvs(this.#opts.pageSize, async (kvs, revision, total) => {
           routes ??= new PackedRules({ bytes: total * 64, rules: total });
-          for (let i = 0; i < pairs.length; i++) {
+          for (let i = 0; i < kvs.length; i++) {
             // Validation costs ~3 µs a key: yield now and then, so that a big page does
             // not hold up the process that serves connections while it reloads.
             if (i > 0 && i % VALIDATE_SLICE === 0) await nextTurn();
-            const [key, value] = pairs[i]!;
-            const entry = parseRouteEntry(key, value);
+            const kv = kvs[i]!;
+            // A value in the seed's form that its key names: checked and copied in place, no string made (as the file loader does).
+            if (plainRuleAt(kv.value, 0, kv.value.length, spans) && keyNamesRule(kv.key, prefixBytes, kv.value, spans)) {
+              routes.addBytes(spans[0] === 1, kv.value, spans[1]!, spans[2]!, spans[3]!, spans[4]!);
+              continue;
+            }
+            const key = kv.key.toString('utf8', prefixBytes);
+            const entry = parseRouteEntry(key, kv.value.toString('utf8'));
             if (entry.kind === 'invalid') {
               invalid.add(key);
               if (invalid.size <= this.#opts.maxInvalidLogLines) {
@@ -289,7 +339,7 @@ export class EtcdRouteSource extends EventEmitter<RouteSourceEvents> implements 
               putEntry(routes, entry);
             }
           }
-          loaded += pairs.length;
+          loaded += kvs.length;
           if (loaded >= nextProgress) {
             nextProgress += this.#opts.progressEveryKeys;
             this.#log.info({ loaded, total, revision, elapsedMs: this.#opts.now() - started }, 'loading routes from etcd');
@@ -302,6 +352,7 @@ export class EtcdRouteSource extends EventEmitter<RouteSourceEvents> implements 
         routes ??= new PackedRules();
         routes.trim();
         this.#rules = routes;
+        this.#rulesShared = false;
         this.#invalid = invalid;
         this.#revision = res.revision;
         this.#clusterId = res.clusterId;
@@ -453,7 +504,7 @@ export class EtcdRouteSource extends EventEmitter<RouteSourceEvents> implements 
         this.#invalidValuesTotal++;
         this.#log.warn({ key: this.prefix + key, reason: entry.reason, revision: modRevision }, 'skipping invalid route value');
       } else {
-        putEntry(this.#rules, entry);
+        putEntry(this.#own(), entry);
         this.#invalid.delete(key);
       }
     }
@@ -523,18 +574,29 @@ export class EtcdRouteSource extends EventEmitter<RouteSourceEvents> implements 
     this.#snapshotTimer.unref();
   }
 
+  /** A snapshot write that is waiting (the first one's delay, or the debounce) happens now. */
+  snapshotNow(): void {
+    if (this.#snapshotTimer === undefined) return;
+    clearTimeout(this.#snapshotTimer);
+    this.#snapshotTimer = undefined;
+    void this.#flushSnapshot();
+  }
+
   /** Writes the snapshot if something changed since the last write; writes never overlap. */
   #flushSnapshot(): Promise<void> {
     this.#snapshotChain = this.#snapshotChain.then(async () => {
+      const shared = this.#snapshotCopy;
+      this.#snapshotCopy = undefined;
       if (!this.#snapshotDirty || this.#snapshotPath === undefined) return;
       this.#snapshotDirty = false;
       // A copy (one memcpy of the packed set): the write yields, and changes go on meanwhile.
-      const copy = this.#rules.clone();
+      // The one start() made serves if nothing changed since.
+      const copy = shared !== undefined && shared.revision === this.#revision ? shared.rules : this.#rules.clone();
       const count = copy.size + (copy.defaultRoute === undefined ? 0 : 1);
       const header = { prefix: this.prefix, revision: this.#revision, clusterId: this.#clusterId };
       const started = this.#opts.now();
       try {
-        await writeRouteSnapshot(this.#snapshotPath, header, snapshotEntries(copy), count);
+        await writeRouteSnapshotLines(this.#snapshotPath, header, packedSnapshotChunks(copy), count);
         this.#snapshotWritesTotal++;
         this.#onSnapshotWritten?.();
         this.#log.debug({ path: this.#snapshotPath, entries: count, revision: header.revision, elapsedMs: this.#opts.now() - started }, 'route snapshot written');
@@ -568,13 +630,6 @@ export class EtcdRouteSource extends EventEmitter<RouteSourceEvents> implements 
 function putEntry(rules: PackedRules, entry: RouteEntry): void {
   if (entry.kind === 'default') rules.setDefault(entry.defaultRoute);
   else rules.put(entry.rule);
-}
-
-/** The snapshot's `[key, value]` pairs of a packed set, the default route last. */
-function* snapshotEntries(rules: PackedRules): IterableIterator<readonly [string, RouteValue]> {
-  for (const rule of rules.rules()) yield [ruleKey(rule), rule as RouteRuleConfig];
-  const d = rules.defaultRoute;
-  if (d !== undefined) yield [DEFAULT_KEY, d as DefaultRouteConfig];
 }
 
 function isCompacted(err: unknown): boolean {

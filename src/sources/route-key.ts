@@ -15,7 +15,7 @@
  * it. `prefix/` with nothing after it is the empty prefix: a prefix rule matching
  * every clientId (the `default` key is still consulted only when nothing matches).
  */
-import { quickRule } from '../config/route-rule-check.js';
+import { quickRule, type RuleSpans } from '../config/route-rule-check.js';
 import { defaultRouteSchema, routeRuleSchema, type DefaultRouteConfig, type RouteRuleConfig } from '../config/route-schema.js';
 import { formatIssues } from '../config/load.js';
 
@@ -35,6 +35,26 @@ export function routeKeyOf(key: string): { clientId: string } | { clientIdPrefix
   if (key.startsWith(EXACT)) return { clientId: key.slice(EXACT.length) };
   if (key.startsWith(PREFIX)) return { clientIdPrefix: key.slice(PREFIX.length) };
   return undefined;
+}
+
+const EXACT_BYTES = Buffer.from(EXACT);
+const PREFIX_BYTES = Buffer.from(PREFIX);
+
+/**
+ * Whether the key bytes from `at` (after the prefix) are the key of the rule that
+ * `plainRuleAt` found in `rule` (`spans`): `exact/<clientId>` or `prefix/<clientIdPrefix>`,
+ * byte for byte. So a full load checks a seed-style value against its key in place;
+ * false: check it the usual way (parseRouteEntry), which names what is wrong.
+ */
+export function keyNamesRule(key: Buffer, at: number, rule: Buffer, spans: RuleSpans): boolean {
+  const kind = spans[0] === 1 ? EXACT_BYTES : PREFIX_BYTES;
+  const start = spans[1]!;
+  const length = spans[2]! - start;
+  if (key.length - at !== kind.length + length) return false;
+  for (let i = 0; i < kind.length; i++) if (key[at + i] !== kind[i]) return false;
+  const k = at + kind.length;
+  for (let i = 0; i < length; i++) if (key[k + i] !== rule[start + i]) return false;
+  return true;
 }
 
 /** The key of a rule, relative to the prefix. */

@@ -45,6 +45,21 @@ export async function writeRouteSnapshot(
   entries: Iterable<readonly [string, RouteValue]>,
   count = (entries as ReadonlyArray<unknown>).length,
 ): Promise<void> {
+  await writeRouteSnapshotLines(path, header, entryChunks(entries), count);
+}
+
+/** Entry lines ready to write: `text` holds `entries` whole lines, each ending with a newline. */
+export interface SnapshotChunk {
+  readonly text: string | Buffer;
+  readonly entries: number;
+}
+
+/**
+ * As `writeRouteSnapshot`, for entry lines already serialised (each exactly what
+ * `JSON.stringify([key, value])` gives, and a newline): a million packed rules are
+ * written from their bytes, without an object or a string each.
+ */
+export async function writeRouteSnapshotLines(path: string, header: RouteSnapshotHeader, chunks: Iterable<SnapshotChunk>, count: number): Promise<void> {
   const dir = dirname(path);
   await mkdir(dir, { recursive: true });
   const tmp = join(dir, `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
@@ -52,19 +67,12 @@ export async function writeRouteSnapshot(
   try {
     const head = { format: FORMAT, version: VERSION, ...header, count, writtenAt: new Date().toISOString() };
     await fh.write(JSON.stringify(head) + '\n');
-    let chunk = '';
-    let inChunk = 0;
     let written = 0;
-    for (const entry of entries) {
-      chunk += JSON.stringify(entry) + '\n';
-      written++;
-      if (++inChunk === ENTRIES_PER_CHUNK) {
-        await fh.write(chunk);
-        chunk = '';
-        inChunk = 0;
-      }
+    for (const chunk of chunks) {
+      if (typeof chunk.text === 'string') await fh.write(chunk.text);
+      else await fh.write(chunk.text);
+      written += chunk.entries;
     }
-    if (chunk !== '') await fh.write(chunk);
     if (written !== count) throw new Error(`route snapshot: ${written} entries, not the ${count} announced`);
     await fh.sync();
     await fh.close();
@@ -81,6 +89,21 @@ export async function writeRouteSnapshot(
   } catch {
     /* best effort */
   }
+}
+
+/** `[key, value]` pairs as lines, ENTRIES_PER_CHUNK a chunk. */
+function* entryChunks(entries: Iterable<readonly [string, RouteValue]>): IterableIterator<SnapshotChunk> {
+  let text = '';
+  let n = 0;
+  for (const entry of entries) {
+    text += JSON.stringify(entry) + '\n';
+    if (++n === ENTRIES_PER_CHUNK) {
+      yield { text, entries: n };
+      text = '';
+      n = 0;
+    }
+  }
+  if (n > 0) yield { text, entries: n };
 }
 
 /**

@@ -16,6 +16,7 @@ import { entryValue, parseRouteEntry } from '../../src/sources/route-key.js';
 import type { RouteSet, RouteSourceChange, RouteSourceStatus } from '../../src/sources/route-source.js';
 import { EtcdServer } from '../helpers/etcd-server.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
+import { GrpcDelayProxy } from '../helpers/grpc-proxy.js';
 
 const UP = (n: number | string) => `ws://127.0.0.1:9/u${n}`;
 
@@ -119,6 +120,9 @@ describe('EtcdRouteSource with a real etcd', () => {
       ['exact/mismatch', JSON.stringify({ clientId: 'other', openclawGateway: UP(1) })],
       ['exact/bad-url', JSON.stringify({ clientId: 'bad-url', openclawGateway: 'http://nope' })],
       ['weird/shape', JSON.stringify({ clientId: 'x', openclawGateway: UP(1) })],
+      // Seed-style values checked in place against their key: another kind, or one byte off.
+      ['prefix/kind', JSON.stringify({ clientId: 'kind', openclawGateway: UP(1) })],
+      ['exact/client-x', JSON.stringify({ clientId: 'client-y', openclawGateway: UP(1) })],
     ];
     await store.write([...pairs, ...invalid], []);
 
@@ -132,17 +136,17 @@ describe('EtcdRouteSource with a real etcd', () => {
     assert.equal(set.origin, 'etcd');
     assert.equal(set.rules.size, 20_001);
     assert.equal(set.rules.defaultRoute?.openclawGateway, UP('default'));
-    assert.equal(set.invalid, 4);
+    assert.equal(set.invalid, 6);
     assert.equal(source.status.state, 'ok');
-    assert.equal(source.status.invalidKeys, 4);
-    assert.equal(source.stats.invalidValuesTotal, 4);
+    assert.equal(source.status.invalidKeys, 6);
+    assert.equal(source.stats.invalidValuesTotal, 6);
     assert.deepEqual(asMap(set), await etcdMap(store));
 
     const progress = lines.filter((l) => l.msg === 'loading routes from etcd');
     assert.ok(progress.length >= 3, `progress lines: ${progress.length}`);
-    assert.ok(progress.every((l) => typeof l['loaded'] === 'number' && l['total'] === 20_006));
+    assert.ok(progress.every((l) => typeof l['loaded'] === 'number' && l['total'] === 20_008));
     const skipped = lines.filter((l) => l.msg === 'skipping invalid route value').map((l) => l['key']);
-    assert.deepEqual(skipped.sort(), ['/t-load/exact/bad-json', '/t-load/exact/bad-url', '/t-load/exact/mismatch', '/t-load/weird/shape']);
+    assert.deepEqual(skipped.sort(), ['/t-load/exact/bad-json', '/t-load/exact/bad-url', '/t-load/exact/client-x', '/t-load/exact/mismatch', '/t-load/prefix/kind', '/t-load/weird/shape']);
 
     await source.close();
     const snap = (await readFile(snapshotPath, 'utf8')).trimEnd().split('\n');
@@ -153,24 +157,31 @@ describe('EtcdRouteSource with a real etcd', () => {
     assert.equal(snap.length, 20_003);
   });
 
-  test('dialTimeoutMs bounds reaching etcd, not reading it: a load longer than it still starts the gateway', async (t) => {
-    // At a million keys the load takes tens of seconds; here 4,000 keys in pages of 10
-    // (400 requests, each also counting the keys after it) outlast a 100 ms dial window.
+  test('dialTimeoutMs bounds reaching etcd, not reading it: a first read slower than the dial window still starts the gateway', async (t) => {
+    // At a million keys on a busy etcd every range takes seconds while a status request
+    // stays quick. Here a proxy in front of the real etcd holds each range for 600 ms,
+    // three times the 200 ms dial window: the gateway must still load (the code before
+    // the fix read the prefix's count under the dial deadline and gave up).
+    const RANGE = '/etcdserverpb.KV/Range';
+    const proxy = await GrpcDelayProxy.start(etcd.clientPort, (p) => (p === RANGE ? 600 : 0));
+    t.after(() => proxy.close());
     const store = storeFor('/t-slow/');
-    await store.write(Array.from({ length: 4_000 }, (_, i) => prefix(`slow-${i}-`, i)), []);
+    await store.write(Array.from({ length: 3_000 }, (_, i) => prefix(`slow-${i}-`, i)), []);
     const { logger, lines } = captureLogger();
-    const source = sourceFor({ prefix: '/t-slow/', logger, dialTimeoutMs: 100, pageSize: 10, progressEveryKeys: 1_000 });
+    const source = sourceFor({ prefix: '/t-slow/', endpoints: [proxy.endpoint], logger, dialTimeoutMs: 200, pageSize: 1_000, progressEveryKeys: 1_000 });
     const started = Date.now();
     const set = await source.start();
     const elapsed = Date.now() - started;
-    t.diagnostic(`load of 4000 keys in 400 pages: ${elapsed} ms`);
-    assert.ok(elapsed > 100, `the load must outlast the dial window for this test to mean anything (took ${elapsed} ms)`);
+    t.diagnostic(`load of 3000 keys in 3 pages, each held 600 ms: ${elapsed} ms; calls: ${proxy.calls.slice(0, 6).join(' ')}`);
     assert.equal(set.origin, 'etcd');
-    assert.equal(set.rules.size, 4_000);
+    assert.equal(set.rules.size, 3_000);
     assert.equal(source.status.state, 'ok');
     assert.deepEqual(asMap(set), await etcdMap(store));
+    // What the dial window covered: a status request, answered at once, then the ranges.
+    assert.equal(proxy.calls[0], '/etcdserverpb.Maintenance/Status');
+    assert.ok(proxy.calls.filter((c) => c === RANGE).length >= 3, `calls: ${proxy.calls.join(' ')}`);
     const progress = lines.filter((l) => l.msg === 'loading routes from etcd');
-    assert.ok(progress.length >= 3 && progress.every((l) => l['total'] === 4_000), 'progress counts against the total of the first page');
+    assert.ok(progress.length >= 3 && progress.every((l) => l['total'] === 3_000), 'progress counts against the total of the first page');
   });
 
   test('a page larger than the receive limit is asked again, smaller', async () => {
