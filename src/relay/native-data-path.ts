@@ -206,13 +206,16 @@ function loadAddon(env: NodeJS.ProcessEnv): { addon: RelayAddon; file: string } 
 }
 
 /**
- * Why relay.dataPath "native" cannot be had in this process, or undefined when it
- * can (the primary checks before it starts workers; nothing is started here).
+ * Why relay.dataPath "native" cannot be had in this process (the addon, or
+ * STRATIX_NATIVE_RECEIVE_BUFFERS), or undefined when it can (the primary checks
+ * before it starts workers; nothing is started here).
  */
 export function nativeUnavailable(setting: DataPathSetting, env: NodeJS.ProcessEnv = process.env): NativeDataPathError | undefined {
   if (setting !== 'native') return undefined;
   const a = loadAddon(env);
-  return a instanceof Error ? new NativeDataPathError(a.message, { cause: a }) : undefined;
+  if (a instanceof Error) return new NativeDataPathError(a.message, { cause: a });
+  const buffers = receiveBuffers(env.STRATIX_NATIVE_RECEIVE_BUFFERS);
+  return buffers instanceof Error ? new NativeDataPathError(buffers.message, { cause: buffers }) : undefined;
 }
 
 /**
@@ -226,8 +229,10 @@ export function loadNativeRelay(env: NodeJS.ProcessEnv = process.env): NativeRel
   if (started !== undefined) return started;
   const a = loadAddon(env);
   if (a instanceof Error) return (started = a);
+  const buffers = receiveBuffers(env.STRATIX_NATIVE_RECEIVE_BUFFERS);
+  if (buffers instanceof Error) return (started = buffers);
   try {
-    started = new NativeRelay(a.addon, a.file, env.STRATIX_NATIVE_IO_URING !== '0', receiveBuffers(env.STRATIX_NATIVE_RECEIVE_BUFFERS));
+    started = new NativeRelay(a.addon, a.file, env.STRATIX_NATIVE_IO_URING !== '0', buffers);
   } catch (err) {
     started = err instanceof Error ? err : new Error(String(err));
   }
@@ -235,10 +240,10 @@ export function loadNativeRelay(env: NodeJS.ProcessEnv = process.env): NativeRel
 }
 
 /** STRATIX_NATIVE_RECEIVE_BUFFERS: a count the addon accepts, or an Error naming the variable. */
-function receiveBuffers(value: string | undefined): number {
+function receiveBuffers(value: string | undefined): number | Error {
   if (value === undefined || value === '') return DEFAULT_RECEIVE_BUFFERS;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 2 || n > 4096) throw new Error(`STRATIX_NATIVE_RECEIVE_BUFFERS must be an integer from 2 to 4096 (got ${JSON.stringify(value)})`);
+  if (!Number.isInteger(n) || n < 2 || n > 4096) return new Error(`STRATIX_NATIVE_RECEIVE_BUFFERS must be an integer from 2 to 4096 (got ${JSON.stringify(value)})`);
   return n;
 }
 

@@ -302,4 +302,17 @@ describe('relay.dataPath setting', () => {
     assert.equal(out.js, true);
     assert.match(out.logs.join('\n'), /the native data path is not available, sessions stay on the JS path/);
   });
+  it('"native" with STRATIX_NATIVE_RECEIVE_BUFFERS out of its range: the process does not start, naming the variable', async () => {
+    const native = writeTempConfig({ gateway: { listen: '127.0.0.1:0', workers: 1 }, relay: { dataPath: 'native' } });
+    try {
+      for (const value of ['abc', '1', '4097', '2.5']) {
+        const res = await runCli(['--config', native.path], { ...process.env, STRATIX_NATIVE_RECEIVE_BUFFERS: value });
+        assert.equal(res.code, 1, `exit status for ${value}`);
+        assert.match(res.stderr, new RegExp(`STRATIX_NATIVE_RECEIVE_BUFFERS must be an integer from 2 to 4096 \\(got "${value.replace('.', '\\.')}"\\)`));
+        assert.match(res.stderr, /\(STRATIX_ERR_NATIVE_UNAVAILABLE\)/);
+      }
+    } finally {
+      native.cleanup();
+    }
+  });
 });
