@@ -77,6 +77,8 @@ export class WorkerHandle implements RouteReplica, SessionReplica {
   readonly #pending = new Map<number, Pending>();
   #exited: Promise<void> = Promise.resolve();
   #onReady: (() => void) | undefined;
+  /** Rejects the first start's promise: a worker that exits before it was ever ready fails the instance's start. */
+  #onFirstStartFailed: ((err: Error) => void) | undefined;
 
   constructor(index: number, workers: number, config: unknown, execArgv: readonly string[], logger: Logger, events: WorkerHandleEvents, routeFiles: RouteSetFiles) {
     this.index = index;
@@ -118,7 +120,11 @@ export class WorkerHandle implements RouteReplica, SessionReplica {
     this.#child = child;
     this.#generation++;
     this.#startedAt = performance.now();
-    const ready = new Promise<void>((resolve) => (this.#onReady = resolve));
+    const first = this.#generation === 1;
+    const ready = new Promise<void>((resolve, reject) => {
+      this.#onReady = resolve;
+      this.#onFirstStartFailed = first ? reject : undefined;
+    });
     this.#exited = new Promise<void>((resolve) => {
       child.once('exit', (code, signal) => {
         this.#ready = false;
@@ -130,6 +136,14 @@ export class WorkerHandle implements RouteReplica, SessionReplica {
         this.#pending.clear();
         this.#events.onExit?.(this.index);
         resolve();
+        const failed = this.#onFirstStartFailed;
+        if (failed !== undefined && signal === null) {
+          // It exited on its own before it was ever ready: the start fails (exit status 1) rather than
+          // a restart, whose timer alone would let the process end with 0. (Killed by us, it is restarted.)
+          this.#onFirstStartFailed = undefined;
+          failed(new Error(`${this.label} exited before it was ready (exit code ${code}, signal ${signal}); what it wrote (a "worker cannot start" log line, or Node's own error) says why`));
+          return;
+        }
         this.#onExit(code, signal);
       });
     });
@@ -148,6 +162,7 @@ export class WorkerHandle implements RouteReplica, SessionReplica {
         () => {
           if (this.#child !== child || child === undefined) return;
           this.#ready = true;
+          this.#onFirstStartFailed = undefined;
           this.#onReady?.();
         },
         (err: Error) => {
