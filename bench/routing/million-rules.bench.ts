@@ -12,7 +12,10 @@
  * (RSS with N rules − RSS of the same role with no rules) / N.
  *
  *   node dist/bench/routing/million-rules.bench.js [--rules 10000,100000,1000000]
- *       [--workers auto,16] [--source file,etcd] [--settle-ms 5000] [--csv docs/rules-growth.csv]
+ *       [--workers auto,16] [--source file,etcd,etcd-warm] [--settle-ms 5000] [--csv docs/rules-growth.csv]
+ *
+ * etcd-warm: right after each etcd row, the same instance started again in the same
+ * directory, from the snapshot the first start wrote (a restart: warmStart, docs/routing.md).
  *
  * etcd (scripts/install-etcd.sh): a fresh etcd per N, loaded with one transaction per
  * 128 puts (etcd's default --max-txn-ops), several in flight; the load time is printed.
@@ -40,7 +43,8 @@ const ETCD_PREFIX = '/stratix/routes/';
 interface Options {
   rules: number[];
   workers: Array<'auto' | number>;
-  sources: Array<'file' | 'etcd'>;
+  /** etcd-warm: after the etcd row, a second start in the same directory, from the snapshot the first wrote (a restart). */
+  sources: Array<'file' | 'etcd' | 'etcd-warm'>;
   settleMs: number;
   csv: string | undefined;
 }
@@ -148,8 +152,9 @@ interface Run {
   load: number;
 }
 
-async function runOnce(n: number, workers: 'auto' | number, etcd: string | undefined, settleMs: number): Promise<Run> {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'stratix-rules-'));
+/** One start; `keep`: leave the directory (and the etcd snapshot the instance wrote there) for a warm start in it. */
+async function runOnce(n: number, workers: 'auto' | number, etcd: string | undefined, settleMs: number, dirIn?: string, keep = false): Promise<Run> {
+  const dir = dirIn ?? mkdtempSync(path.join(os.tmpdir(), 'stratix-rules-'));
   const port = await freePort();
   const configPath = path.join(dir, 'route.json');
   writeFileSync(configPath, configText(n, `127.0.0.1:${port}`, workers, etcd));
@@ -184,7 +189,7 @@ async function runOnce(n: number, workers: 'auto' | number, etcd: string | undef
     child.kill('SIGTERM');
     if (child.exitCode === null) await Promise.race([once(child, 'exit'), delay(15_000)]);
     if (child.exitCode === null) child.kill('SIGKILL');
-    rmSync(dir, { recursive: true, force: true });
+    if (!keep) rmSync(dir, { recursive: true, force: true });
   }
 }
 
@@ -201,7 +206,11 @@ async function main(): Promise<void> {
   if (opts.csv !== undefined && !existsSync(opts.csv)) {
     writeFileSync(opts.csv, 'date,source,workers,rules,processes,primary_b_per_rule,max_worker_b_per_rule,supervisor_b_per_rule,primary_at_ready_b_per_rule,max_worker_at_ready_b_per_rule,ready_ms,etcd_load_ms,load1\n');
   }
-  for (const source of opts.sources) {
+  const warm = opts.sources.includes('etcd-warm');
+  // etcd-warm is run with the etcd rows (it needs their snapshot).
+  const sources = opts.sources.filter((s) => s !== 'etcd-warm');
+  if (warm && !sources.includes('etcd')) sources.push('etcd');
+  for (const source of sources) {
     for (const workers of opts.workers) {
       // The baseline: the same instance with no rules.
       let etcdServer: EtcdServer | undefined;
@@ -216,31 +225,37 @@ async function main(): Promise<void> {
           etcdServer = await EtcdServer.start({ extraArgs: ['--quota-backend-bytes=8589934592', '--snapshot-count=1000000'] });
           loadMs = await loadEtcd(etcdServer.endpoint, n);
         }
-        const run = await runOnce(n, workers, etcdServer?.endpoint, opts.settleMs);
+        const dir = source === 'etcd' && warm ? mkdtempSync(path.join(os.tmpdir(), 'stratix-rules-')) : undefined;
+        const runs: Array<[string, Run]> = [[source, await runOnce(n, workers, etcdServer?.endpoint, opts.settleMs, dir, dir !== undefined)]];
+        if (dir !== undefined) runs.push(['etcd-warm', await runOnce(n, workers, etcdServer?.endpoint, opts.settleMs, dir)]);
         await etcdServer?.close();
-        const growth = new Map<string, { ready: number; settled: number }>();
-        for (const [role, rss] of run.settled) {
-          const b0 = base.settled.get(role) ?? base.settled.get('worker 0') ?? 0;
-          const r0 = base.atReady.get(role) ?? base.atReady.get('worker 0') ?? 0;
-          const ready = run.atReady.get(role) ?? 0;
-          const g = { ready: (ready - r0) / n, settled: (rss - b0) / n };
-          growth.set(role, g);
-          console.log(`${n}\t${run.readyMs.toFixed(0)}\t${(loadMs / 1000).toFixed(1)}\t${role}\t${mib(ready)}\t${mib(rss)}\t${g.ready.toFixed(0)}\t${g.settled.toFixed(0)}`);
-        }
-        const workersOnly = [...growth].filter(([role]) => role.startsWith('worker')).map(([, g]) => g);
-        const maxWorker = { ready: Math.max(...workersOnly.map((g) => g.ready)), settled: Math.max(...workersOnly.map((g) => g.settled)) };
-        const primary = growth.get('primary')!;
-        const worst = Math.max(primary.settled, maxWorker.settled, primary.ready, maxWorker.ready);
-        console.log(`${n}\tlargest growth per rule, any process, at ready or settled: ${worst.toFixed(0)} B (target 200); ready in ${(run.readyMs / 1000).toFixed(1)} s (target 10); load average ${run.load.toFixed(1)}`);
-        if (opts.csv !== undefined) {
-          const sup = growth.get('supervisor')?.settled;
-          appendFileSync(
-            opts.csv,
-            `${date},${source},${workers},${n},${run.settled.size},${primary.settled.toFixed(1)},${maxWorker.settled.toFixed(1)},${sup === undefined ? '' : sup.toFixed(1)},${primary.ready.toFixed(1)},${maxWorker.ready.toFixed(1)},${run.readyMs.toFixed(0)},${loadMs.toFixed(0)},${run.load.toFixed(1)}\n`,
-          );
-        }
+        for (const [rowSource, run] of runs) report(rowSource, workers, n, run, base, loadMs, date, opts.csv);
       }
     }
+  }
+}
+
+function report(source: string, workers: 'auto' | number, n: number, run: Run, base: Run, loadMs: number, date: string, csv: string | undefined): void {
+  const growth = new Map<string, { ready: number; settled: number }>();
+  for (const [role, rss] of run.settled) {
+    const b0 = base.settled.get(role) ?? base.settled.get('worker 0') ?? 0;
+    const r0 = base.atReady.get(role) ?? base.atReady.get('worker 0') ?? 0;
+    const ready = run.atReady.get(role) ?? 0;
+    const g = { ready: (ready - r0) / n, settled: (rss - b0) / n };
+    growth.set(role, g);
+    console.log(`${n}\t${run.readyMs.toFixed(0)}\t${(loadMs / 1000).toFixed(1)}\t${role}\t${mib(ready)}\t${mib(rss)}\t${g.ready.toFixed(0)}\t${g.settled.toFixed(0)}`);
+  }
+  const workersOnly = [...growth].filter(([role]) => role.startsWith('worker')).map(([, g]) => g);
+  const maxWorker = { ready: Math.max(...workersOnly.map((g) => g.ready)), settled: Math.max(...workersOnly.map((g) => g.settled)) };
+  const primary = growth.get('primary')!;
+  const worst = Math.max(primary.settled, maxWorker.settled, primary.ready, maxWorker.ready);
+  console.log(`${n}\t${source}: largest growth per rule, any process, at ready or settled: ${worst.toFixed(0)} B (target 200); ready in ${(run.readyMs / 1000).toFixed(1)} s (target 10); load average ${run.load.toFixed(1)}`);
+  if (csv !== undefined) {
+    const sup = growth.get('supervisor')?.settled;
+    appendFileSync(
+      csv,
+      `${date},${source},${workers},${n},${run.settled.size},${primary.settled.toFixed(1)},${maxWorker.settled.toFixed(1)},${sup === undefined ? '' : sup.toFixed(1)},${primary.ready.toFixed(1)},${maxWorker.ready.toFixed(1)},${run.readyMs.toFixed(0)},${loadMs.toFixed(0)},${run.load.toFixed(1)}\n`,
+    );
   }
 }
 

@@ -146,11 +146,13 @@ export const etcdSourceSchema = z.strictObject({
    * start while etcd is down. Relative to the working directory. `null`: no snapshot.
    */
   snapshotPath: z.string().min(1).nullable().default('data/routes.snapshot'),
+  /** Start from the snapshot when etcd vouches for it (cluster, revision, count), then watch from its revision; else read etcd in full. */
+  warmStart: z.boolean().default(true),
   /** At start, how long etcd is tried (a status request) before falling back to the snapshot; not a bound on the load. */
   dialTimeoutMs: ms(100, 600_000).default(5_000),
   /** Deadline of each etcd request (one page of the initial load). */
   requestTimeoutMs: ms(100, 600_000).default(10_000),
-  /** Keys per page of a full load (large pages are much cheaper for etcd; see docs/routing.md). */
+  /** Most keys one answer of a full load carries (read in windows of about half; docs/routing.md). */
   pageSize: z.int().min(100).max(1_000_000).default(50_000),
   /** A progress log line every this many keys during a full load. */
   progressEveryKeys: z.int().min(1_000).max(100_000_000).default(100_000),

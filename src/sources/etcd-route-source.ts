@@ -1,12 +1,16 @@
 /**
  * etcd as the source of routes.
  *
- * start(): loads every key under the prefix (paged, see EtcdRouteStore; a progress
+ * start(): loads every key under the prefix (in windows at one revision, see EtcdRouteStore; a progress
  * line every `progressEveryKeys`), validates each value (route-key.ts; an invalid one
  * is skipped, logged with its key and counted, never fatal), writes the local snapshot
  * and resolves the full set. Then it watches the prefix from revision+1 and emits one
  * 'change' per watch response: the net puts/deletes of that response, so one change in
  * etcd costs one small delta, not a rebuild.
+ *
+ * With a snapshot etcd vouches for (#warmStart: same cluster, its revision S not compacted,
+ * etcd's count of the prefix at S the snapshot's), start() hands out the snapshot's set at
+ * S instead of reading etcd, and the watch goes on from S+1.
  *
  * Outages:
  * - etcd unreachable at start: retries for `dialTimeoutMs` (reaching etcd: a status
@@ -36,7 +40,7 @@ import { PackedRules } from '../routing/packed-rules.js';
 import { plainRuleAt } from '../config/route-rule-check.js';
 import { DEFAULT_KEY, DEFAULT_ROUTE_PREFIX, keyNamesRule, parseRouteEntry, routeKeyOf, sameValue, type RouteEntry, type RouteValue } from './route-key.js';
 import { routeSourceError, RouteSourceError } from './route-source-error.js';
-import { readRouteSnapshot, writeRouteSnapshotLines, type RouteSnapshot } from './route-snapshot.js';
+import { readRouteSnapshotRules, writeRouteSnapshotLines, type RouteSnapshot } from './route-snapshot.js';
 import { packedSnapshotChunks } from './snapshot-lines.js';
 import type {
   RouteChange,
@@ -56,6 +60,12 @@ export interface EtcdRouteSourceOptions {
   prefix?: string;
   /** Where the local snapshot lives. Without it the gateway cannot start while etcd is down. */
   snapshotPath?: string | undefined;
+  /**
+   * Start from the snapshot when etcd vouches for it (same cluster, its revision not
+   * compacted, etcd's count of the prefix at that revision the snapshot's), then watch
+   * from its revision; else read etcd in full. Default true.
+   */
+  warmStart?: boolean;
   /** Called after each snapshot write (its copy of the set is garbage now). */
   onSnapshotWritten?: (() => void) | undefined;
   logger: Logger;
@@ -66,7 +76,7 @@ export interface EtcdRouteSourceOptions {
   dialTimeoutMs?: number;
   /** Deadline of each etcd request (one page of the load). Default 10000. */
   requestTimeoutMs?: number;
-  /** Keys per page of a full load (see EtcdRouteStore.readAll on why large). Default 50000. */
+  /** Most keys per answer of a full load (EtcdRouteStore.readAllKvs reads windows of about half). Default 50000. */
   pageSize?: number;
   /** A progress log line every this many keys loaded. Default 100000. */
   progressEveryKeys?: number;
@@ -108,6 +118,9 @@ type WatchOutcome = 'closed' | 'reload' | Error;
 
 /** A watch up this long before it failed counts as healthy: the reconnect backoff starts over. */
 const STABLE_WATCH_MS = 10_000;
+
+/** Invalid keys the snapshot's header lists at most; with more, it serves only while etcd is down (no warm start). */
+const MAX_SNAPSHOT_INVALID_KEYS = 10_000;
 
 /** Keys validated between two yields to the event loop during a full load. */
 const VALIDATE_SLICE = 2048;
@@ -158,6 +171,7 @@ export class EtcdRouteSource extends EventEmitter<RouteSourceEvents> implements 
     this.#onSnapshotWritten = options.onSnapshotWritten;
     this.#log = options.logger.child({ component: 'etcd-route-source' });
     this.#opts = {
+      warmStart: options.warmStart ?? true,
       dialTimeoutMs: options.dialTimeoutMs ?? 5_000,
       requestTimeoutMs: options.requestTimeoutMs ?? 10_000,
       pageSize: options.pageSize ?? 50_000,
@@ -255,7 +269,13 @@ export class EtcdRouteSource extends EventEmitter<RouteSourceEvents> implements 
     let lastError: unknown;
     for (;;) {
       try {
-        await this.#loadFull(deadline);
+        await this.#store.ping(Math.max(1, Math.min(this.#opts.requestTimeoutMs, deadline - Date.now())));
+        if (this.#opts.warmStart && (await this.#warmStart())) {
+          this.#setStatus('ok', undefined);
+          this.#loop = this.#watchLoop();
+          return this.#loaded('snapshot');
+        }
+        await this.#loadFull();
         this.#setStatus('ok', undefined);
         this.#loaded('etcd');
         this.#scheduleSnapshot(this.#opts.firstSnapshotDelayMs);
@@ -272,15 +292,16 @@ export class EtcdRouteSource extends EventEmitter<RouteSourceEvents> implements 
     this.#backoff.reset();
 
     const unreachable = `etcd at ${this.#endpoints.join(',')} could not be read within ${this.#opts.dialTimeoutMs} ms (${errorText(lastError)})`;
-    const routes = new PackedRules();
-    const snapshot = await this.#readSnapshot((entry) => putEntry(routes, entry));
-    if (snapshot === undefined) {
+    const read = await this.#readSnapshot();
+    if (read === undefined) {
       const where = this.#snapshotPath === undefined ? 'no snapshotPath is configured' : `there is no usable snapshot at ${this.#snapshotPath}`;
       throw routeSourceError('UNAVAILABLE', `cannot load routes: ${unreachable}, and ${where}`, lastError);
     }
+    const { snapshot, rules: routes } = read;
     this.#rules = routes;
     this.#revision = snapshot.revision;
     this.#clusterId = snapshot.clusterId;
+    this.#invalid = new Set(snapshot.invalidKeys);
     this.#log.warn(
       { rules: routes.size, revision: snapshot.revision, writtenAt: snapshot.writtenAt, snapshotPath: this.#snapshotPath, err: errorText(lastError) },
       'etcd unreachable at start; serving routes from the local snapshot',
@@ -290,10 +311,62 @@ export class EtcdRouteSource extends EventEmitter<RouteSourceEvents> implements 
     return this.#loaded('snapshot');
   }
 
-  async #readSnapshot(each: (entry: RouteEntry) => void): Promise<RouteSnapshot | undefined> {
+  /**
+   * A warm start: the snapshot's set at its revision S, if etcd vouches for it — the same
+   * cluster, S not compacted and not ahead of etcd, and etcd's count of the prefix at S
+   * the snapshot's (keys valid or not: data restored or replaced under the same cluster
+   * id shows there). Then the watch goes on from S+1, as after a full read from S; a
+   * compaction between this check and the watch's start makes the watch loop read etcd
+   * in full (a `full` change). False: read etcd in full (why is logged).
+   */
+  async #warmStart(): Promise<boolean> {
+    if (this.#snapshotPath === undefined) return false;
+    const started = this.#opts.now();
+    const read = await this.#readSnapshot();
+    if (read === undefined) return false;
+    const { snapshot, rules } = read;
+    const from = { snapshotPath: this.#snapshotPath, revision: snapshot.revision };
+    if (snapshot.keys === undefined) {
+      this.#log.info(from, 'the route snapshot carries no key count (an older version wrote it): reading etcd in full');
+      return false;
+    }
+    let at: Awaited<ReturnType<EtcdRouteStore['countAt']>>;
+    try {
+      at = await this.#store.countAt(snapshot.revision);
+    } catch (err) {
+      if (!isCompacted(err)) throw err;
+      this.#log.info(from, "etcd compacted past the route snapshot's revision: reading etcd in full");
+      return false;
+    }
+    const mismatch =
+      at.clusterId !== snapshot.clusterId
+        ? `etcd's cluster id is ${at.clusterId}, the snapshot's ${snapshot.clusterId}`
+        : at.revision < snapshot.revision
+          ? `etcd's revision ${at.revision} is behind the snapshot's`
+          : at.count !== snapshot.keys
+            ? `etcd held ${at.count} keys under the prefix at that revision, the snapshot ${snapshot.keys}`
+            : undefined;
+    if (mismatch !== undefined) {
+      this.#log.warn({ ...from, mismatch }, 'the route snapshot is not what etcd held at its revision: reading etcd in full');
+      return false;
+    }
+    rules.trim();
+    this.#rules = rules;
+    this.#rulesShared = false;
+    this.#invalid = new Set(snapshot.invalidKeys);
+    this.#revision = snapshot.revision;
+    this.#clusterId = at.clusterId;
+    this.#log.info(
+      { rules: rules.size, invalid: this.#invalid.size, revision: snapshot.revision, current: at.revision, elapsedMs: this.#opts.now() - started },
+      'routes loaded from the snapshot; the watch catches up from its revision',
+    );
+    return true;
+  }
+
+  async #readSnapshot(): Promise<{ snapshot: RouteSnapshot; rules: PackedRules } | undefined> {
     if (this.#snapshotPath === undefined) return undefined;
     try {
-      return await readRouteSnapshot(this.#snapshotPath, this.prefix, each);
+      return await readRouteSnapshotRules(this.#snapshotPath, this.prefix);
     } catch (err) {
       this.#log.warn({ err: errorText(err), code: (err as RouteSourceError).code }, 'ignoring the route snapshot');
       return undefined;
@@ -301,13 +374,12 @@ export class EtcdRouteSource extends EventEmitter<RouteSourceEvents> implements 
   }
 
   /**
-   * Loads the whole prefix into a new map and swaps it in. `dialDeadline`: etcd must
-   * answer by then (a status request, whose cost does not grow with the keys); the load
-   * itself is bounded by `requestTimeoutMs` per page, however long it takes in all.
+   * Loads the whole prefix into a new map and swaps it in. Bounded by `requestTimeoutMs`
+   * per request, however long it takes in all (start() first checks that etcd answers
+   * at all within `dialTimeoutMs`: a status request, whose cost does not grow with the keys).
    */
-  async #loadFull(dialDeadline?: number): Promise<void> {
+  async #loadFull(): Promise<void> {
     const started = this.#opts.now();
-    if (dialDeadline !== undefined) await this.#store.ping(Math.max(1, Math.min(this.#opts.requestTimeoutMs, dialDeadline - Date.now())));
     const prefixBytes = Buffer.byteLength(this.prefix, 'utf8');
     const spans = new Int32Array(5);
     for (let attempt = 1; ; attempt++) {
@@ -316,20 +388,24 @@ export class EtcdRouteSource extends EventEmitter<RouteSourceEvents> implements 
       let loaded = 0;
       let nextProgress = this.#opts.progressEveryKeys;
       try {
-        const res = await this.#store.readAllKvs(this.#opts.pageSize, async (kvs, revision, total) => {
+        const res = await this.#store.readAllKvs(this.#opts.pageSize, async (page, revision, total) => {
           routes ??= new PackedRules({ bytes: total * 64, rules: total });
-          for (let i = 0; i < kvs.length; i++) {
-            // Validation costs ~3 µs a key: yield now and then, so that a big page does
+          const { buf, offsets } = page;
+          for (let i = 0; i < page.size; i++) {
+            // Validation costs ~1-2 µs a key: yield now and then, so that a big page does
             // not hold up the process that serves connections while it reloads.
             if (i > 0 && i % VALIDATE_SLICE === 0) await nextTurn();
-            const kv = kvs[i]!;
+            const ks = offsets[4 * i]! + prefixBytes;
+            const ke = offsets[4 * i + 1]!;
+            const vs = offsets[4 * i + 2]!;
+            const ve = offsets[4 * i + 3]!;
             // A value in the seed's form that its key names: checked and copied in place, no string made (as the file loader does).
-            if (plainRuleAt(kv.value, 0, kv.value.length, spans) && keyNamesRule(kv.key, prefixBytes, kv.value, spans)) {
-              routes.addBytes(spans[0] === 1, kv.value, spans[1]!, spans[2]!, spans[3]!, spans[4]!);
+            if (plainRuleAt(buf, vs, ve, spans) && keyNamesRule(buf, ks, buf, spans, ke)) {
+              routes.addBytes(spans[0] === 1, buf, spans[1]!, spans[2]!, spans[3]!, spans[4]!);
               continue;
             }
-            const key = kv.key.toString('utf8', prefixBytes);
-            const entry = parseRouteEntry(key, kv.value.toString('utf8'));
+            const key = buf.toString('utf8', ks, ke);
+            const entry = parseRouteEntry(key, buf.toString('utf8', vs, ve));
             if (entry.kind === 'invalid') {
               invalid.add(key);
               if (invalid.size <= this.#opts.maxInvalidLogLines) {
@@ -339,7 +415,7 @@ export class EtcdRouteSource extends EventEmitter<RouteSourceEvents> implements 
               putEntry(routes, entry);
             }
           }
-          loaded += kvs.length;
+          loaded += page.size;
           if (loaded >= nextProgress) {
             nextProgress += this.#opts.progressEveryKeys;
             this.#log.info({ loaded, total, revision, elapsedMs: this.#opts.now() - started }, 'loading routes from etcd');
@@ -593,7 +669,9 @@ export class EtcdRouteSource extends EventEmitter<RouteSourceEvents> implements 
       // The one start() made serves if nothing changed since.
       const copy = shared !== undefined && shared.revision === this.#revision ? shared.rules : this.#rules.clone();
       const count = copy.size + (copy.defaultRoute === undefined ? 0 : 1);
-      const header = { prefix: this.prefix, revision: this.#revision, clusterId: this.#clusterId };
+      // What a warm start checks against etcd (#warmStart): every key the prefix held at this revision.
+      const checkable = this.#invalid.size <= MAX_SNAPSHOT_INVALID_KEYS ? { keys: count + this.#invalid.size, invalidKeys: [...this.#invalid] } : {};
+      const header = { prefix: this.prefix, revision: this.#revision, clusterId: this.#clusterId, ...checkable };
       const started = this.#opts.now();
       try {
         await writeRouteSnapshotLines(this.#snapshotPath, header, packedSnapshotChunks(copy), count);

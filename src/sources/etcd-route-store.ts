@@ -12,6 +12,8 @@
  */
 import { Etcd3, GRPCResourceExhastedError, type IDuplexStream, type IOptions, type IWatchRequest, type IWatchResponse } from 'etcd3';
 import { prefixRangeEnd } from './route-key.js';
+import { decodeRangeResponse, encodeRangeRequest, type RangePage, type RangeRequestFields } from './etcd-range-codec.js';
+import { KeyWindows } from './key-windows.js';
 
 export interface EtcdRouteStoreOptions {
   /** e.g. ["http://127.0.0.1:2379"]. */
@@ -30,15 +32,29 @@ export interface EtcdRouteStoreOptions {
 
 /** Pages are never asked smaller than this when a page was too large. */
 const MIN_PAGE_SIZE = 64;
+/** Windows of a full read asked at once. */
+const IN_FLIGHT = 3;
+const RANGE_METHOD = '/etcdserverpb.KV/Range';
+const asIs = (b: Buffer): Buffer => b;
+
+/** What a full read uses of etcd3's connection pool and of grpc-js's client (see #pool). */
+interface UnaryClient {
+  makeUnaryRequest(
+    method: string,
+    serialize: (b: Buffer) => Buffer,
+    deserialize: (b: Buffer) => Buffer,
+    argument: Buffer,
+    metadata: unknown,
+    options: { deadline: number },
+    callback: (err: Error | null, res?: Buffer) => void,
+  ): unknown;
+}
+interface KvPool {
+  withConnection<T>(service: 'KV', fn: (conn: { client: unknown; metadata: unknown }) => Promise<T>): Promise<T>;
+}
 
 /** One key/value pair, key relative to the prefix. */
 export type StoredPair = readonly [key: string, value: string];
-
-/** One key/value pair as etcd sends it: the absolute key and the value, as bytes. */
-export interface StoredKv {
-  readonly key: Buffer;
-  readonly value: Buffer;
-}
 
 export interface ReadAllResult {
   revision: number;
@@ -65,6 +81,13 @@ export class EtcdRouteStore {
   readonly #prefix: Buffer;
   readonly #rangeEnd: Buffer;
   readonly #requestTimeoutMs: number;
+  /**
+   * etcd3's connection pool (its hosts, channel options and auth metadata), for the
+   * Range calls of a full read, made with grpc-js's own unary call and our codec.
+   * `pool` is protected in etcd3's typings (Namespace), public at run time since 1.0;
+   * the constructor checks it is there.
+   */
+  readonly #pool: KvPool;
 
   constructor(opts: EtcdRouteStoreOptions) {
     if (opts.endpoints.length === 0) throw new TypeError('EtcdRouteStore: no etcd endpoints');
@@ -87,6 +110,9 @@ export class EtcdRouteStore {
         'grpc.max_receive_message_length': opts.maxResponseBytes ?? 64 * 1024 * 1024,
       },
     });
+    const pool = (this.client as unknown as { pool?: Partial<KvPool> }).pool;
+    if (typeof pool?.withConnection !== 'function') throw new TypeError('EtcdRouteStore: this etcd3 version has no connection pool to read ranges with');
+    this.#pool = pool as KvPool;
   }
 
   #deadline(): { deadline: number } {
@@ -102,65 +128,114 @@ export class EtcdRouteStore {
   }
 
   /**
-   * Reads every key under the prefix, `pageSize` keys per request, all pages at the
-   * revision of the first. `onPage` runs for each page (keys relative, in key order; and
-   * how many keys the prefix held at that revision, from the first page's answer) and may
-   * return a promise, which is awaited before the next page is handed over.
+   * Reads every key under the prefix, at most `pageSize` keys per request, all at the
+   * revision of the first answer. `onPage` runs for each page, one at a time (keys
+   * relative; pages in no particular order; and how many keys the prefix held at that
+   * revision, from the first answer) and may return a promise, which is awaited before
+   * the next page is handed over.
    * Rejects with etcd's "required revision has been compacted" if a compaction overtook
    * the read (the caller starts over).
-   *
-   * Page size matters: etcd (3.4 and 3.5) counts every key from the page's start to the
-   * end of the prefix for each page, so a full read costs O(N²/pageSize) on the server.
-   * Measured with 1M keys: 54 s at 5k keys a page, 12 s at 50k, 7 s at 100k. A page too
-   * large for `maxResponseBytes` is asked again at a quarter of the size.
    */
   async readAll(pageSize: number, onPage: (pairs: StoredPair[], revision: number, total: number) => void | Promise<void>): Promise<ReadAllResult> {
-    return this.readAllKvs(pageSize, (kvs, revision, total) => onPage(kvs.map((kv) => [this.#relative(kv.key), kv.value.toString('utf8')] as const), revision, total));
+    return this.readAllKvs(pageSize, (page, revision, total) => {
+      const pairs: StoredPair[] = [];
+      const { buf, offsets } = page;
+      for (let i = 0; i < page.size; i++) {
+        pairs.push([buf.toString('utf8', offsets[4 * i]! + this.#prefix.length, offsets[4 * i + 1]!), buf.toString('utf8', offsets[4 * i + 2]!, offsets[4 * i + 3]!)]);
+      }
+      return onPage(pairs, revision, total);
+    });
   }
 
   /**
-   * As `readAll`, with each page as etcd sent it: absolute keys and values as bytes (a
-   * caller that checks them in place makes no string per key). The next page is asked
-   * for as soon as a page arrives, so etcd reads it while `onPage` handles this one: a
-   * full read takes about the longer of the two, not their sum.
+   * As `readAll`, with each page as etcd sent it (etcd-range-codec.ts): absolute keys and
+   * values as offsets into the answer's bytes, so a caller that checks them in place
+   * makes no string and no object per key.
+   *
+   * How (key-windows.ts): the first request asks for the whole prefix (its answer gives
+   * the revision, the total and a first page); the rest is asked in disjoint windows
+   * whose `range_end` is near their `key`, because etcd walks and counts every key up to
+   * `range_end` for each request (O(N²/pageSize) with `range_end` at the end of the
+   * prefix). Up to IN_FLIGHT windows are asked at once, so etcd serves some while
+   * `onPage` checks another. An answer too large for `maxResponseBytes` is asked again
+   * with a quarter of the limit.
    */
-  async readAllKvs(pageSize: number, onPage: (kvs: readonly StoredKv[], revision: number, total: number) => void | Promise<void>): Promise<ReadAllResult> {
-    let revision = 0;
-    let total = 0;
-    let clusterId = '';
-    let keys = 0;
-    let limit = pageSize;
-    const range = async (key: Buffer): Promise<Awaited<ReturnType<Etcd3['kv']['range']>>> => {
+  async readAllKvs(pageSize: number, onPage: (page: RangePage, revision: number, total: number) => void | Promise<void>): Promise<ReadAllResult> {
+    const windows = new KeyWindows({ prefix: this.#prefix, rangeEnd: this.#rangeEnd, target: Math.ceil(pageSize / 2), limit: pageSize });
+    const ask = async (start: Buffer, end: Buffer, limit: () => number, revision: number): Promise<RangePage> => {
       for (;;) {
         try {
-          return await this.client.kv.range({ key, range_end: this.#rangeEnd, limit, ...(revision === 0 ? {} : { revision }) }, this.#deadline());
+          return await this.#range({ key: start, rangeEnd: end, limit: limit(), revision });
         } catch (err) {
-          if (err instanceof GRPCResourceExhastedError && limit > MIN_PAGE_SIZE) {
-            limit = Math.max(MIN_PAGE_SIZE, Math.floor(limit / 4));
+          if (err instanceof GRPCResourceExhastedError && windows.limit > MIN_PAGE_SIZE) {
+            windows.shrink(Math.max(MIN_PAGE_SIZE, Math.floor(windows.limit / 4)));
             continue;
           }
           throw err;
         }
       }
     };
-    let next = range(this.#prefix);
-    for (;;) {
-      const res = await next;
-      if (revision === 0) {
-        revision = Number(res.header.revision);
-        clusterId = res.header.cluster_id;
-        total = Number(res.count);
+    const first = await ask(this.#prefix, this.#rangeEnd, () => windows.limit, 0);
+    const revision = first.revision;
+    const total = first.count;
+    let keys = first.size;
+    if (first.more && first.size > 0) windows.begin(first.key(0), first.key(first.size - 1), first.size, total);
+    let handed: Promise<void> = Promise.resolve(onPage(first, revision, total));
+    let asking = 0;
+    let failed = false;
+    let wake: Array<() => void> = [];
+    const wakeAll = () => {
+      const w = wake;
+      wake = [];
+      for (const f of w) f();
+    };
+    const fetcher = async (): Promise<void> => {
+      while (!failed) {
+        const w = windows.next();
+        if (w === undefined) {
+          // Nothing left to ask now; an answer still due may leave a hole to ask.
+          if (asking === 0) return wakeAll();
+          await new Promise<void>((resolve) => wake.push(resolve));
+          continue;
+        }
+        asking++;
+        let page: RangePage;
+        try {
+          page = await ask(w.start, w.end, () => Math.min(w.limit, windows.limit), revision);
+        } finally {
+          asking--;
+        }
+        windows.settle(w, page.count, page.size, page.size > 0 ? page.key(page.size - 1) : undefined);
+        wakeAll();
+        keys += page.size;
+        if (page.size > 0) await (handed = handed.then(() => (failed ? undefined : onPage(page, revision, total))));
       }
-      const more = res.more && res.kvs.length > 0;
-      // The next page starts just after the last key of this one; asked for now, read while this one is handled.
-      if (more) {
-        next = range(Buffer.concat([res.kvs[res.kvs.length - 1]!.key, Buffer.from([0])]));
-        next.catch(() => undefined);
-      }
-      keys += res.kvs.length;
-      await onPage(res.kvs, revision, total);
-      if (!more) return { revision, clusterId, keys };
+    };
+    try {
+      await Promise.all([handed, ...Array.from({ length: IN_FLIGHT }, fetcher)]);
+      await handed;
+    } catch (err) {
+      failed = true;
+      wakeAll();
+      throw err;
     }
+    return { revision, clusterId: first.clusterId, keys };
+  }
+
+  /** One Range call, answered as bytes and decoded by etcd-range-codec.ts (see there why). */
+  #range(req: RangeRequestFields): Promise<RangePage> {
+    const payload = encodeRangeRequest(req);
+    const options = this.#deadline();
+    return this.#pool
+      .withConnection('KV', ({ client, metadata }) => {
+        return new Promise<Buffer>((resolve, reject) => {
+          (client as unknown as UnaryClient).makeUnaryRequest(RANGE_METHOD, asIs, asIs, payload, metadata, options, (err, res) => {
+            if (err) reject(err);
+            else resolve(res!);
+          });
+        });
+      })
+      .then(decodeRangeResponse);
   }
 
   /**
@@ -170,6 +245,16 @@ export class EtcdRouteStore {
    */
   async ping(timeoutMs = this.#requestTimeoutMs): Promise<void> {
     await this.client.maintenance.status({ deadline: Date.now() + timeoutMs });
+  }
+
+  /**
+   * How many keys the prefix held at `revision` (etcd walks them in its index: O(keys),
+   * nothing sent), with etcd's current revision and cluster id. Rejects with etcd's
+   * "required revision has been compacted" when that revision is gone.
+   */
+  async countAt(revision: number): Promise<{ count: number; revision: number; clusterId: string }> {
+    const res = await this.client.kv.range({ key: this.#prefix, range_end: this.#rangeEnd, count_only: true, revision }, this.#deadline());
+    return { count: Number(res.count), revision: Number(res.header.revision), clusterId: res.header.cluster_id };
   }
 
   /** How many keys are under the prefix (etcd walks them all: O(keys)). */

@@ -41,16 +41,16 @@ const EXACT_BYTES = Buffer.from(EXACT);
 const PREFIX_BYTES = Buffer.from(PREFIX);
 
 /**
- * Whether the key bytes from `at` (after the prefix) are the key of the rule that
+ * Whether the key bytes from `at` (after the prefix) to `end` are the key of the rule that
  * `plainRuleAt` found in `rule` (`spans`): `exact/<clientId>` or `prefix/<clientIdPrefix>`,
  * byte for byte. So a full load checks a seed-style value against its key in place;
  * false: check it the usual way (parseRouteEntry), which names what is wrong.
  */
-export function keyNamesRule(key: Buffer, at: number, rule: Buffer, spans: RuleSpans): boolean {
+export function keyNamesRule(key: Buffer, at: number, rule: Buffer, spans: RuleSpans, end = key.length): boolean {
   const kind = spans[0] === 1 ? EXACT_BYTES : PREFIX_BYTES;
   const start = spans[1]!;
   const length = spans[2]! - start;
-  if (key.length - at !== kind.length + length) return false;
+  if (end - at !== kind.length + length) return false;
   for (let i = 0; i < kind.length; i++) if (key[at + i] !== kind[i]) return false;
   const k = at + kind.length;
   for (let i = 0; i < length; i++) if (key[k + i] !== rule[start + i]) return false;

@@ -99,6 +99,11 @@ export class EtcdServer {
     return `http://127.0.0.1:${this.clientPort}`;
   }
 
+  /** The running etcd's process id (a benchmark reads its CPU time). */
+  get pid(): number | undefined {
+    return this.#proc?.pid;
+  }
+
   get running(): boolean {
     return this.#proc !== undefined;
   }

@@ -45,6 +45,7 @@ describe('routeSource, routing and admin settings', () => {
         endpoints: ['http://127.0.0.1:2379'],
         prefix: '/stratix/routes/',
         snapshotPath: 'data/routes.snapshot',
+        warmStart: true,
         dialTimeoutMs: 5_000,
         requestTimeoutMs: 10_000,
         pageSize: 50_000,
@@ -61,7 +62,7 @@ describe('routeSource, routing and admin settings', () => {
   it('refuses unknown keys and bad values, naming the path', () => {
     const issues = issuesOf(() =>
       parseConfig({
-        routeSource: { type: 'etcd', etcd: { endpoints: ['127.0.0.1:2379'], bogus: 1 } },
+        routeSource: { type: 'etcd', etcd: { endpoints: ['127.0.0.1:2379'], bogus: 1, warmStart: 'yes' } },
         routing: { onRouteChange: 'sometimes', migrateRatePerSecond: 0, health: { failuresToMarkDown: 0, extra: true } },
         admin: { token: 'short', other: 1 },
       }),
@@ -69,6 +70,7 @@ describe('routeSource, routing and admin settings', () => {
     for (const path of [
       'routeSource.etcd.endpoints[0]',
       'routeSource.etcd.bogus',
+      'routeSource.etcd.warmStart',
       'routing.onRouteChange',
       'routing.migrateRatePerSecond',
       'routing.health.failuresToMarkDown',

@@ -5,14 +5,14 @@
  * Latencies are recorded as diagnostics, never asserted.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { pino, type Logger } from 'pino';
 import { EtcdRouteSource, type EtcdRouteSourceOptions } from '../../src/sources/etcd-route-source.js';
 import { EtcdRouteStore } from '../../src/sources/etcd-route-store.js';
-import { entryValue, parseRouteEntry } from '../../src/sources/route-key.js';
+import { entryValue, parseRouteEntry, prefixRangeEnd } from '../../src/sources/route-key.js';
 import type { RouteSet, RouteSourceChange, RouteSourceStatus } from '../../src/sources/route-source.js';
 import { EtcdServer } from '../helpers/etcd-server.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
@@ -68,6 +68,18 @@ async function etcdMap(store: EtcdRouteStore): Promise<Map<string, string>> {
       if (e.kind !== 'invalid') m.set(k, entryValue(e).openclawGateway!);
     }
   });
+  return m;
+}
+
+/** The same at an earlier revision (one unpaged Range). */
+async function etcdMapAt(store: EtcdRouteStore, revision: number): Promise<Map<string, string>> {
+  const key = Buffer.from(store.prefix);
+  const res = await store.client.kv.range({ key, range_end: prefixRangeEnd(key), revision });
+  const m = new Map<string, string>();
+  for (const kv of res.kvs) {
+    const e = parseRouteEntry(kv.key.toString('utf8').slice(store.prefix.length), kv.value.toString('utf8'));
+    if (e.kind !== 'invalid') m.set(e.key, entryValue(e).openclawGateway!);
+  }
   return m;
 }
 
@@ -237,6 +249,128 @@ describe('EtcdRouteSource with a real etcd', () => {
 
     assert.deepEqual(asMap(source.current()), await etcdMap(store));
     assert.equal(source.status.state, 'ok');
+  });
+
+  test('start() hands out exactly the prefix at its revision, and the watch goes on from the next one, while writes go on throughout', async (t) => {
+    const store = storeFor('/t-start-rev/');
+    await store.write(Array.from({ length: 6_000 }, (_, i) => exact(`s-${i}`, i)), []);
+    let writing = true;
+    const written: number[] = [];
+    const writer = (async () => {
+      // Each write puts a key of its own and deletes one of the first ones: a revision missed leaves both wrong.
+      for (let i = 0; writing; i++) written.push((await store.write([exact(`w-${i}`, i)], [`exact/s-${i}`])).revision);
+    })();
+    await waitFor(() => written.length >= 5 || undefined, 'writes before the start');
+    const source = sourceFor({ prefix: '/t-start-rev/', pageSize: 200 });
+    const { changes } = record(source);
+    const set = await source.start();
+    await waitFor(() => written.filter((r) => r > set.revision).length >= 20 || undefined, 'writes after the start revision');
+    writing = false;
+    await writer;
+    const last = written.at(-1)!;
+    t.diagnostic(`start revision ${set.revision}; ${written.filter((r) => r <= set.revision).length} writes before it, ${written.filter((r) => r > set.revision).length} after`);
+
+    assert.deepEqual(asMap(set), await etcdMapAt(store, set.revision), 'the set is the prefix at its revision');
+    await waitFor(() => source.status.revision >= last || undefined, 'the watch to reach the last write');
+    assert.ok(changes.every((c) => c.kind === 'delta' && c.revision > set.revision), 'only revisions after the set\'s');
+    const applied = asMap(set);
+    for (const c of changes) {
+      for (const x of c.kind === 'delta' ? c.changes : []) {
+        if (x.type === 'put') applied.set(x.key, x.rule.openclawGateway!);
+        else if (x.type === 'delete') applied.delete(x.key);
+      }
+    }
+    assert.deepEqual(applied, await etcdMap(store), 'the set and the deltas after it make the prefix now');
+  });
+
+  /** A source that loads `prefix` from etcd, writes its snapshot at `snapshotPath` and closes: the snapshot's revision. */
+  async function snapshotOf(prefixKey: string, snapshotPath: string): Promise<number> {
+    const first = sourceFor({ prefix: prefixKey, snapshotPath, warmStart: false });
+    const set = await first.start();
+    await waitFor(() => first.stats.snapshotWritesTotal >= 1 || undefined, 'the first snapshot');
+    await first.close();
+    return set.revision;
+  }
+
+  test('a warm start: the snapshot at its revision, vouched for by etcd, then the watch from the next one', async () => {
+    const store = storeFor('/t-warm/');
+    await store.write([...Array.from({ length: 3_000 }, (_, i) => prefix(`w-${i}-`, i)), ['exact/broken', '{not json'], ['default', JSON.stringify({ openclawGateway: UP('d') })]], []);
+    const snapshotPath = path.join(tmp, 'warm', 'routes.snapshot');
+    const revision = await snapshotOf('/t-warm/', snapshotPath);
+    // Changes the snapshot has not seen.
+    await store.write([exact('after-1', 1), prefix('w-1-', 'changed')], ['prefix/w-2-']);
+    await store.write([['exact/broken', JSON.stringify({ clientId: 'broken', openclawGateway: UP('fixed') })]], []);
+
+    const { logger, lines } = captureLogger();
+    const source = sourceFor({ prefix: '/t-warm/', snapshotPath, logger });
+    const { changes } = record(source);
+    const set = await source.start();
+    assert.equal(set.origin, 'snapshot');
+    assert.equal(set.revision, revision);
+    assert.deepEqual(asMap(set), await etcdMapAt(store, revision), "the set is the prefix at the snapshot's revision");
+    assert.equal(set.invalid, 1);
+    assert.ok(lines.some((l) => l.msg === 'routes loaded from the snapshot; the watch catches up from its revision'));
+    assert.ok(!lines.some((l) => l.msg === 'routes loaded from etcd'), 'no full read');
+
+    const want = await etcdMap(store);
+    await waitFor(() => sameMap(asMap(source.current()), want) || undefined, 'the catch-up');
+    assert.ok(changes.length > 0 && changes.every((c) => c.kind === 'delta'), 'caught up by deltas');
+    assert.equal(source.status.state, 'ok');
+    assert.equal(source.status.invalidKeys, 0, 'the invalid key the snapshot listed was repaired');
+    assert.equal(source.stats.fullReloadsTotal, 0);
+  });
+
+  test('a warm start reads etcd in full when etcd compacted past the snapshot, or does not hold what it says', async () => {
+    const store = storeFor('/t-cold/');
+    await store.write(Array.from({ length: 500 }, (_, i) => exact(`c-${i}`, i)), []);
+    const snapshotPath = path.join(tmp, 'cold', 'routes.snapshot');
+    const header = async () => JSON.parse((await readFile(snapshotPath, 'utf8')).split('\n', 1)[0]!) as Record<string, unknown>;
+    const rewriteHeader = async (change: (h: Record<string, unknown>) => void) => {
+      const [head, ...rest] = (await readFile(snapshotPath, 'utf8')).split('\n');
+      const h = JSON.parse(head!) as Record<string, unknown>;
+      change(h);
+      await writeFile(snapshotPath, [JSON.stringify(h), ...rest].join('\n'));
+    };
+    const startFrom = async () => {
+      const { logger, lines } = captureLogger();
+      const source = sourceFor({ prefix: '/t-cold/', snapshotPath, logger });
+      const set = await source.start();
+      await source.close();
+      return { set, lines };
+    };
+
+    // The snapshot's key count is not etcd's count at its revision (data replaced under the same cluster id).
+    await snapshotOf('/t-cold/', snapshotPath);
+    assert.equal((await header())['keys'], 500);
+    await rewriteHeader((h) => (h['keys'] = 499));
+    let r = await startFrom();
+    assert.equal(r.set.origin, 'etcd');
+    assert.match(String(r.lines.find((l) => l.msg === 'the route snapshot is not what etcd held at its revision: reading etcd in full')?.['mismatch']), /held 500 keys .* the snapshot 499/);
+    assert.deepEqual(asMap(r.set), await etcdMap(store));
+
+    // Another cluster's snapshot.
+    await snapshotOf('/t-cold/', snapshotPath);
+    await rewriteHeader((h) => (h['clusterId'] = '12345'));
+    r = await startFrom();
+    assert.equal(r.set.origin, 'etcd');
+    assert.match(String(r.lines.find((l) => l['mismatch'] !== undefined)?.['mismatch']), /cluster id/);
+
+    // etcd compacted past the snapshot's revision.
+    await snapshotOf('/t-cold/', snapshotPath);
+    await store.write([exact('c-new', 1)], ['exact/c-0']);
+    const { revision } = await store.write([exact('c-1', 'changed')], []);
+    await store.client.kv.compact({ revision, physical: true });
+    r = await startFrom();
+    assert.equal(r.set.origin, 'etcd');
+    assert.ok(r.lines.some((l) => l.msg === "etcd compacted past the route snapshot's revision: reading etcd in full"));
+    assert.equal(r.set.revision, revision);
+    assert.deepEqual(asMap(r.set), await etcdMap(store));
+
+    // A snapshot an older version wrote (no key count) serves only while etcd is down.
+    await snapshotOf('/t-cold/', snapshotPath);
+    await rewriteHeader((h) => delete h['keys']);
+    r = await startFrom();
+    assert.equal(r.set.origin, 'etcd');
   });
 
   test('etcd unreachable and no snapshot: start() fails with a stable code', async () => {

@@ -6,7 +6,7 @@
  * records and a default route; and a snapshot written that way reads back as the set.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
@@ -14,7 +14,8 @@ import fc from 'fast-check';
 import { PackedRules } from '../../src/routing/packed-rules.js';
 import type { RouteRule } from '../../src/routing/route-table.js';
 import { DEFAULT_KEY, ruleKey } from '../../src/sources/route-key.js';
-import { readRouteSnapshot, writeRouteSnapshotLines } from '../../src/sources/route-snapshot.js';
+import { defaultRouteSchema, routeRuleSchema } from '../../src/config/route-schema.js';
+import { readRouteSnapshot, readRouteSnapshotRules, writeRouteSnapshotLines } from '../../src/sources/route-snapshot.js';
 import { packedSnapshotChunks } from '../../src/sources/snapshot-lines.js';
 
 const keyChar = fc.constantFrom(...'abcXYZ019._:@-');
@@ -77,5 +78,32 @@ describe('snapshot lines from packed bytes', () => {
     assert.equal(back?.entries.length, 20_002);
     const again = PackedRules.from(back!.entries.flatMap((e) => (e.kind === 'rule' ? [e.rule as RouteRule] : [])), pack.defaultRoute);
     assert.equal(again.version, pack.version);
+    // Read straight into a packed set (seed-style lines in their bytes, the others parsed): the same set.
+    const packed = await readRouteSnapshotRules(file, '/p/');
+    assert.equal(packed?.snapshot.revision, 7);
+    assert.equal(packed?.rules.version, pack.version);
+    assert.equal(packed?.rules.size, 20_001);
+  });
+
+  it('read into a packed set: the set of its lines, for any set; a key twice is refused', async (t) => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'stratix-snapshot-packed-'));
+    t.after(() => rm(dir, { recursive: true, force: true }));
+    const file = path.join(dir, 'routes.snapshot');
+    await fc.assert(
+      // Rules the schema takes (a snapshot holds no other: its reader validates what it parses).
+      fc.asyncProperty(fc.array(rule.filter((r) => routeRuleSchema.safeParse(r).success), { maxLength: 30 }), fc.option(urlText.filter((u) => defaultRouteSchema.safeParse({ openclawGateway: u }).success), { nil: undefined }), async (rs, def) => {
+        const pack = PackedRules.from(rs, def === undefined ? undefined : { openclawGateway: def });
+        const count = pack.size + (pack.defaultRoute === undefined ? 0 : 1);
+        await writeRouteSnapshotLines(file, { prefix: '/p/', revision: 3, clusterId: '1', keys: count, invalidKeys: ['exact/x'] }, packedSnapshotChunks(pack), count);
+        const back = await readRouteSnapshotRules(file, '/p/');
+        assert.equal(back?.rules.version, pack.version);
+        assert.equal(back?.snapshot.keys, count);
+        assert.deepEqual(back?.snapshot.invalidKeys, ['exact/x']);
+      }),
+      { numRuns: 200 },
+    );
+    const line = '["prefix/a-",{"clientIdPrefix":"a-","openclawGateway":"ws://a/ws"}]\n';
+    await writeFile(file, JSON.stringify({ format: 'stratix-route-snapshot', version: 1, prefix: '/p/', revision: 1, clusterId: '', count: 2 }) + '\n' + line + line);
+    await assert.rejects(readRouteSnapshotRules(file, '/p/'), { code: 'STRATIX_ERR_ROUTE_SNAPSHOT_INVALID', message: /line 3: a second line for one key/ });
   });
 });
