@@ -27,7 +27,8 @@
  * Runs under whatever `node` is first on PATH (CI runs it under Node 20, then 24).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -38,6 +39,26 @@ function run(cmd, args, opts = {}) {
   const r = spawnSync(cmd, args, { stdio: 'inherit', cwd: root, ...opts });
   if (r.error) throw r.error;
   return r.status ?? 1;
+}
+
+// Every suite also reports its failures to a file (scripts/failure-reporter.mjs), printed
+// again at the very end: the tail of a long log then names what failed.
+const failureDir = mkdtempSync(join(tmpdir(), 'stratix-test-failures-'));
+const defaultReporter = process.stdout.isTTY || Number(process.versions.node.split('.')[0]) >= 23 ? 'spec' : 'tap';
+let suiteRuns = 0;
+function nodeTest(concurrency, timeoutMs, files, env = process.env) {
+  const failures = join(failureDir, `${++suiteRuns}.txt`);
+  const reporters = [`--test-reporter=${defaultReporter}`, '--test-reporter-destination=stdout', `--test-reporter=${join(root, 'scripts/failure-reporter.mjs')}`, `--test-reporter-destination=${failures}`];
+  return run(process.execPath, ['--test', `--test-concurrency=${concurrency}`, `--test-timeout=${timeoutMs}`, ...reporters, ...files], { env });
+}
+
+function printFailures() {
+  const lines = readdirSync(failureDir)
+    .sort((a, b) => parseInt(a) - parseInt(b))
+    .map((f) => readFileSync(join(failureDir, f), 'utf8'))
+    .join('');
+  rmSync(failureDir, { recursive: true, force: true });
+  if (lines.length > 0) console.log(`# failed tests (all suites of this run):\n${lines}`);
 }
 
 function find(dir, out = []) {
@@ -94,20 +115,20 @@ for (const [what, script, files] of installs) {
 
 let status = 0;
 if (main.length > 0) {
-  status |= run(process.execPath, ['--test', '--test-concurrency=2', '--test-timeout=300000', ...main]);
+  status |= nodeTest(2, 300_000, main);
 }
 if (interop.length > 0) {
   if (run('bash', ['scripts/install-node24.sh']) !== 0 || run('bash', ['scripts/install-openclaw.sh']) !== 0) {
     console.error('# could not install the OpenClaw interop prerequisites');
     process.exit(1);
   }
-  status |= run(process.execPath, ['--test', '--test-concurrency=1', '--test-timeout=600000', ...interop]);
+  status |= nodeTest(1, 600_000, interop);
 }
 if (chromium.length > 0) {
-  status |= run(process.execPath, ['--test', '--test-concurrency=1', '--test-timeout=300000', ...chromium]);
+  status |= nodeTest(1, 300_000, chromium);
 }
 // Step 5: the same suites on the native data path.
-const onNative = (files, extra = {}) => run(process.execPath, ['--test', '--test-concurrency=2', '--test-timeout=600000', ...files], { env: { ...process.env, STRATIX_TEST_DATA_PATH: 'native', ...extra } });
+const onNative = (files, extra = {}) => nodeTest(2, 600_000, files, { ...process.env, STRATIX_TEST_DATA_PATH: 'native', ...extra });
 const nativeRelay = main.filter((f) => f.includes('/test/relay/') && !f.includes('native-data-path'));
 const nativeConformance = main.filter((f) => f.includes('/test/conformance/'));
 if (nativeRelay.length > 0) {
@@ -120,6 +141,7 @@ if (nativeConformance.length > 0) {
 }
 if (interop.length > 0) {
   console.log('# again on the native data path: interop suite');
-  status |= run(process.execPath, ['--test', '--test-concurrency=1', '--test-timeout=600000', ...interop], { env: { ...process.env, STRATIX_TEST_DATA_PATH: 'native' } });
+  status |= nodeTest(1, 600_000, interop, { ...process.env, STRATIX_TEST_DATA_PATH: 'native' });
 }
+printFailures();
 process.exit(status === 0 ? 0 : 1);

@@ -172,15 +172,48 @@ export class LoadGeneratorPool {
     }
   }
 
-  /** Sends `ratePerSecond` messages per second in total, shared in proportion to each generator's sessions. */
+  /**
+   * Sends `ratePerSecond` messages per second in total, shared in proportion to each
+   * generator's sessions; `window.onStart`/`onEnd` run when the measurement window
+   * (after the warm-up) opens and closes.
+   */
   async openLoop(
     payloadBytes: number,
     ratePerSecond: number,
     warmupMs: number,
     durationMs: number,
     timing: { fromScheduledTime?: boolean } = {},
+    window?: { onStart: () => void; onEnd: () => void },
   ): Promise<OpenLoopResult> {
     const total = sum(this.#generators.map((g) => g.sessions)) || 1;
+    // The generators' clocks start a little after these timers: the last of them may
+    // answer before the end timer has fired, and then the window ends with its answer.
+    let ended = false;
+    const end = (): void => {
+      if (ended || window === undefined) return;
+      ended = true;
+      window.onEnd();
+    };
+    const startTimer = window === undefined ? undefined : setTimeout(window.onStart, warmupMs);
+    const endTimer = window === undefined ? undefined : setTimeout(end, warmupMs + durationMs);
+    try {
+      const result = await this.#openLoop(total, payloadBytes, ratePerSecond, warmupMs, durationMs, timing);
+      end();
+      return result;
+    } finally {
+      clearTimeout(startTimer);
+      clearTimeout(endTimer);
+    }
+  }
+
+  async #openLoop(
+    total: number,
+    payloadBytes: number,
+    ratePerSecond: number,
+    warmupMs: number,
+    durationMs: number,
+    timing: { fromScheduledTime?: boolean },
+  ): Promise<OpenLoopResult> {
     const results = await Promise.all(
       this.#generators.map((g) =>
         g.request({

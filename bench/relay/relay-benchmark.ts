@@ -56,7 +56,7 @@ async function activePhases(ctx: BenchContext, run: RunResults, echo: ListeningP
     }
     if (options.phases.includes('latency')) {
       for (const target of targets) {
-        run.latency.push(await measureLatency(ctx, pool, target));
+        run.latency.push(await measureLatency(ctx, pool, target, echo.pid));
         ctx.measured?.();
       }
     }

@@ -33,6 +33,7 @@ export function summaryTable(results: RelayResults, options: RelayOptions): stri
     ...(options.proxies.includes('ws-relay') ? ['CPU ÷ ws-relay'] : []),
     `p50 ms @${options.rate}/s`,
     `p99 ms @${options.rate}/s`,
+    `CPU-s per 100k RT @${options.rate}/s`,
     ...options.idleSessions.map((n) => `KiB per idle session @${n}`),
   ];
   const rows = targets.map((kind) => {
@@ -59,6 +60,7 @@ export function summaryTable(results: RelayResults, options: RelayOptions): stri
       ...(options.proxies.includes('ws-relay') ? [kind === 'direct' ? '—' : cell(cpuVsWsRelay, 2)] : []),
       cell(latency.map((l) => l.p50Ms), 2),
       cell(latency.map((l) => l.p99Ms), 2),
+      cell(latency.map((l) => l.cpuSecondsPer100k ?? Number.NaN), 2), // results saved before it existed have none
       ...options.idleSessions.map((n) => {
         const samples = results.runs.flatMap((r) => r.memory.filter((m) => m.target === kind && m.sessions === n));
         return samples.length === 0 ? '—' : memoryCell(samples);

@@ -33,7 +33,7 @@ export interface Cores {
 }
 
 /** bench/relay's latency figures, plus the rate they were taken at, the senders' lateness and the cores. */
-export interface Latency extends Omit<LatencySample, 'target'> {
+export interface Latency extends Omit<LatencySample, 'target' | 'cores' | 'cpuSecondsPer100k'> {
   /** Messages per second offered in total. */
   rate: number;
   sendLagP99Ms: number;

@@ -59,6 +59,8 @@ export class DuplicateRing {
   /** The id of the last lookup that found nothing, and its hash: `remember` of that id (the usual next call) need not probe again. */
   #missId: string | null = null;
   #missHash = 0;
+  /** The entry number last settled (a guess for the next settle; checked before use). */
+  #settled = -1;
 
   constructor(limit: number, windowMs: number) {
     this.#limit = limit;
@@ -112,10 +114,30 @@ export class DuplicateRing {
     return evicted;
   }
 
-  /** Records the outcome of `messageId`'s entry, if it has one. */
+  /**
+   * Records the outcome of `messageId`'s entry, if it has one. Messages settle in the
+   * order they were taken (one upstream socket writes them in that order), so the entry
+   * after the last one settled is tried first, without hashing or probing.
+   */
   settle(messageId: string, outcome: number): void {
+    const n = this.#settled + 1;
+    if (n >= this.#first && n < this.#next) {
+      const guess = n & (this.#slots - 1);
+      if (this.#outcome[guess] === IN_FLIGHT && this.#idIs(guess, messageId)) {
+        this.#outcome[guess] = outcome;
+        this.#settled = n;
+        return;
+      }
+    }
     const slot = this.#find(messageId, hashOf(messageId));
-    if (slot >= 0) this.#outcome[slot] = outcome;
+    if (slot < 0) return;
+    this.#outcome[slot] = outcome;
+    this.#settled = this.#entryOf(slot);
+  }
+
+  /** The entry number living in `slot` (between #first and #next). */
+  #entryOf(slot: number): number {
+    return this.#first + ((slot - this.#first) & (this.#slots - 1));
   }
 
   /** Forgets entries whose window has passed (up to the oldest one still in flight). Returns how many are left. */
@@ -212,6 +234,7 @@ export class DuplicateRing {
     }
     this.#first = 0;
     this.#next = to;
+    this.#settled = -1; // entries are renumbered
     this.#rebuildIndex();
   }
 

@@ -72,7 +72,7 @@ export interface ReliableHost {
   connectDone(s: ReliableSession): void;
   /** Envelopes held changed by these deltas (count, envelope bytes, bytes in memory). */
   bufferChanged(messages: number, bytes: number, memory: number): void;
-  /** `s` holds only ACK/NACK frames for its client: send them after reliable.ackDelayMs and the next reads (unless other frames go first). */
+  /** `s` holds only ACK/NACK frames for its client: send them after reliable.ackDelayMs and the next reads (unless other frames go first). Called once until `s.sendSmall()`. */
   deferSmall(s: ReliableSession): void;
   /** After a send: drop in-memory copies of `s` if the process is short of memory. */
   shedMemory(s: ReliableSession): void;

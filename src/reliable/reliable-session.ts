@@ -101,6 +101,8 @@ const CONNECT_QUEUED = 1024;
 const CLIENT_RATE = 2048;
 /** Upstream reads stopped by the client's rate limit. */
 const UPSTREAM_RATE = 4096;
+/** In the host's list of sessions whose ACK/NACK frames wait for company (until sendSmall). */
+const SMALL_DEFERRED = 8192;
 /** Reasons the client's reads are stopped. */
 const CLIENT_READS_HELD = CLIENT_READS_PAUSED | READS_PAUSED_FOR_UPSTREAM | CLIENT_RATE;
 /** Reasons the upstream's reads are stopped. */
@@ -468,8 +470,11 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
     if (from > to) {
       // Only ACK/NACK frames: they wait a moment for company (one write instead of two).
       if (small !== null) {
-        if (this.host.settings.ackDelayMs > 0 && !(this.flags & SMALL_DUE)) this.host.deferSmall(this);
-        else this.#write(c, small);
+        if (this.host.settings.ackDelayMs === 0 || this.flags & SMALL_DUE) this.#write(c, small);
+        else if (!(this.flags & SMALL_DEFERRED)) {
+          this.flags |= SMALL_DEFERRED;
+          this.host.deferSmall(this);
+        }
       }
       return;
     }
@@ -509,6 +514,7 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
 
   /** The deferred ACK/NACK frames are due (the host's timer). */
   sendSmall(): void {
+    this.flags &= ~SMALL_DEFERRED;
     const c = this.client;
     if (c === null || c.closeSent || c.gone || this.#toClient === null) return;
     this.flags |= SMALL_DUE;
@@ -1168,6 +1174,11 @@ export class ReliableSession implements LegOwner, UpstreamConnectOwner, ConnectT
       if (!(this.flags & SENT)) c.write(HEARTBEAT_FRAME);
       this.flags &= ~SENT;
     }
+    this.dropIdle(nowMs);
+  }
+
+  /** Frees what it holds empty: the ring, the outbox, a duplicate cache whose entries all expired. Made again when needed. */
+  dropIdle(nowMs: number): void {
     if (this.ring !== null && this.ring.count === 0) this.ring = null;
     if (this.dups !== null && this.dups.expire(nowMs) === 0) this.dups = null;
     if (this.#outbox !== null && this.#outbox.empty) this.#outbox = null;

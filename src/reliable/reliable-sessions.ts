@@ -112,10 +112,10 @@ export class ReliableSessions implements ReliableHost, HelloHost {
   #dirty: ReliableSession[] = [];
   #flushScheduled = false;
   /** Sessions whose ACK/NACK frames wait for company (reliable.ackDelayMs). */
-  #deferred = new Set<ReliableSession>();
+  #deferred: ReliableSession[] = [];
   #deferTimer: NodeJS.Timeout | undefined;
   /** Sessions whose wait is over: their ACK/NACK frames go at the next flush, after that turn's reads. */
-  #smallDue: Set<ReliableSession> | null = null;
+  #smallDue: ReliableSession[] | null = null;
   /** fsync "always": sessions written in a batch, waiting for it to be durable. */
   #awaitingDurable: Array<{ batch: number; sessions: ReliableSession[]; seqs: number[] }> = [];
   #nextHandle = 1;
@@ -365,14 +365,14 @@ export class ReliableSessions implements ReliableHost, HelloHost {
    * so that an upstream message read in that turn (a reply, typically) shares their write.
    */
   deferSmall(s: ReliableSession): void {
-    this.#deferred.add(s);
+    this.#deferred.push(s); // once until its sendSmall: the session keeps a flag
     if (this.#deferTimer !== undefined) return;
     this.#deferTimer = setTimeout(() => {
       this.#deferTimer = undefined;
       const due = this.#deferred;
-      this.#deferred = new Set();
+      this.#deferred = [];
       if (this.#smallDue === null) this.#smallDue = due;
-      else for (const d of due) this.#smallDue.add(d);
+      else for (const d of due) this.#smallDue.push(d);
       this.#schedule();
     }, this.#o.ackDelayMs);
   }
@@ -424,6 +424,12 @@ export class ReliableSessions implements ReliableHost, HelloHost {
       this.#lastKeepAlive = now;
       for (const session of this.sessions.values()) session.keepAlive(wall);
     }
+  }
+
+  /** Every session drops the structures it holds empty (before a full collection after a burst of connections). */
+  dropIdleStructures(): void {
+    const wall = this.clock.wallMs();
+    for (const session of this.sessions.values()) session.dropIdle(wall);
   }
 
   /** Ends detached sessions whose window has passed (detach order = deadline order). */

@@ -53,6 +53,8 @@ export interface BurstCollectorOptions {
   readonly now?: () => number;
   /** The collection (default V8's full gc()). */
   readonly collect?: () => void;
+  /** Runs before each collection: lets the process drop what it keeps only for busy times (the reliable sessions' idle structures). */
+  readonly beforeCollect?: () => void;
 }
 
 export const BURST_MIN_CONNECTIONS = 500;
@@ -67,6 +69,7 @@ export class BurstCollector {
   readonly #rounds: number;
   readonly #now: () => number;
   readonly #collect: () => void;
+  readonly #beforeCollect: (() => void) | undefined;
   readonly #busy: () => number;
   readonly #maxBusy: number;
   readonly #timer: NodeJS.Timeout;
@@ -83,6 +86,7 @@ export class BurstCollector {
     this.#rounds = opts.rounds ?? BURST_ROUNDS;
     this.#now = opts.now ?? (() => performance.now());
     this.#collect = opts.collect ?? fullCollection();
+    this.#beforeCollect = opts.beforeCollect;
     this.#busy = opts.busy ?? loopBusy();
     this.#maxBusy = opts.maxBusy ?? BURST_MAX_BUSY;
     this.#timer = setInterval(() => this.check(), opts.checkEveryMs ?? CHECK_EVERY_MS);
@@ -106,6 +110,7 @@ export class BurstCollector {
     }
     if (busy > this.#maxBusy) return false;
     this.#due--;
+    this.#beforeCollect?.();
     this.#collect();
     this.collections++;
     return true;

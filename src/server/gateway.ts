@@ -134,7 +134,8 @@ export class Gateway implements SessionOwner, NegotiationHost {
   /** Standalone with tls.server: the TLS listener in front of #server. */
   #tls: TlsListener | undefined;
   /** One full GC after a burst of connections (burst-collector.ts). */
-  readonly #collector = new BurstCollector();
+  /** Before its collections, idle reliable sessions drop their empty buffers (else garbage found only at their next HEARTBEAT round). */
+  readonly #collector = new BurstCollector({ beforeCollect: () => this.reliable?.dropIdleStructures() });
   #tick: NodeJS.Timeout | undefined;
   #sweep: IterableIterator<GatewaySession> | undefined;
   #roundStartedAt = 0;

@@ -184,3 +184,40 @@ test('a cache that grows to thousands of entries and is emptied again keeps answ
   assert.equal(cache.expire(1e9), 0);
   assert.equal(cache.lookup('id-24999'), undefined);
 });
+
+// As a session uses it: messages are taken in flight and settle mostly in the order they
+// were taken (the ring tries the entry after the last one settled first), with some
+// settled out of order, some never, ids taken again, and the ring growing and wrapping.
+const flowOp = fc.oneof(
+  { weight: 6, arbitrary: fc.record({ kind: fc.constant('take' as const), id: fc.nat({ max: 400 }).map((i) => `f-${i}`), dt: fc.nat({ max: 5 }) }) },
+  { weight: 6, arbitrary: fc.record({ kind: fc.constant('settleNext' as const), skip: fc.constantFrom(0, 0, 0, 0, 1, 2), outcome: fc.constantFrom(0, 0, 1) }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('expire' as const), dt: fc.nat({ max: 100 }) }) },
+);
+
+test('messages settled in the order they were taken (and sometimes not) answer as the reference', () => {
+  fc.assert(
+    fc.property(fc.integer({ min: 1, max: 300 }), fc.array(flowOp, { maxLength: 600 }), (limit, ops) => {
+      const cache = new RingAsCache(limit, 50);
+      const ref = new Reference(limit, 50);
+      const inFlight: string[] = [];
+      let now = 1_000;
+      for (const o of ops) {
+        if (o.kind === 'take') {
+          now += o.dt;
+          assert.equal(cache.remember(o.id, now, IN_FLIGHT), ref.remember(o.id, now, IN_FLIGHT));
+          inFlight.push(o.id);
+        } else if (o.kind === 'settleNext') {
+          const [id] = inFlight.splice(Math.min(o.skip, inFlight.length - 1), 1);
+          if (id !== undefined) assert.equal(cache.settle(id, o.outcome), ref.settle(id, o.outcome));
+        } else {
+          now += o.dt;
+          assert.equal(cache.expire(now), ref.expire(now));
+        }
+        assert.equal(cache.size, ref.map.size);
+      }
+      for (const [id, e] of ref.map) assert.equal(cache.lookup(id), e.outcome, id);
+      assert.deepEqual([...cache.entries()], ref.entries());
+    }),
+    { numRuns: 500 },
+  );
+});

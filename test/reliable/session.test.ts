@@ -50,6 +50,28 @@ describe('reliable sessions: the basics', () => {
     await c.closed;
   });
 
+  test('an idle session drops its empty ring and outbox before a collection (dropIdleStructures) and keeps its sequence and duplicates', async () => {
+    const c = await V1Client.open(gw.port, 'idle-drop-1');
+    const w = await c.hello();
+    await c.until(() => c.sequenced.length === 1, 'upstream_open');
+    c.data('d-1', 'idle-one');
+    await c.until(() => c.payloads.length === 1, 'the first echo');
+    c.ack(2);
+    const s = gw.reliable!.sessions.get(w.sessionId!)!;
+    await until(() => s.ackedSeq === 2 && s.ring!.count === 0, 'the ack to be taken');
+    gw.reliable!.dropIdleStructures();
+    assert.equal(s.ring, null, 'the empty ring is dropped');
+    assert.notEqual(s.dups, null, 'the duplicate cache holds d-1 for the window: kept');
+    c.data('d-1', 'idle-one'); // a duplicate: answered from the cache, not sent upstream again
+    await c.until(() => c.answers('d-1').length === 2, 'the duplicate answered');
+    c.data('d-2', 'idle-two');
+    await c.until(() => c.payloads.length === 2, 'the second echo');
+    assert.deepEqual(c.sequenced.map((e) => e.seq), [1, 2, 3], 'the sequence goes on after the drop');
+    assert.deepEqual(upstream.received.map((m) => m.data.toString()).filter((d) => d.startsWith('idle-')), ['idle-one', 'idle-two'], 'the duplicate went upstream once');
+    c.ws.close(1000);
+    await c.closed;
+  });
+
   test('binary payloads go upstream as binary and come back with "binary": true', async () => {
     const c = await V1Client.open(gw.port, 'basic-bin');
     await c.hello();

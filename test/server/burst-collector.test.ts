@@ -3,6 +3,28 @@ import assert from 'node:assert/strict';
 import { BurstCollector } from '../../src/server/burst-collector.js';
 
 describe('BurstCollector', () => {
+  it('runs beforeCollect right before each collection, never without one', () => {
+    let t = 0;
+    const order: string[] = [];
+    const c = new BurstCollector({ minConnections: 2, quietMs: 1_000, rounds: 2, now: () => t, collect: () => order.push('collect'), beforeCollect: () => order.push('before'), busy: () => 0 });
+    try {
+      c.connection();
+      c.connection();
+      t = 500;
+      assert.equal(c.check(), false);
+      assert.deepEqual(order, [], 'no collection, so no beforeCollect');
+      t = 1_500;
+      assert.equal(c.check(), true);
+      t = 2_500;
+      assert.equal(c.check(), true);
+      t = 3_500;
+      assert.equal(c.check(), false);
+      assert.deepEqual(order, ['before', 'collect', 'before', 'collect']);
+    } finally {
+      c.close();
+    }
+  });
+
   it('collects after a burst, when connections have stopped for quietMs, once per check for `rounds` checks', () => {
     let t = 0;
     let runs = 0;

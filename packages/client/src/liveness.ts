@@ -14,19 +14,34 @@
  * sends. A page whose timers are throttled (a hidden tab) still gets its frames, so
  * a late check does not drop a live connection there; it only notices a dead one
  * as late as its timers run.
+ *
+ * The timer functions are passed in too (the global ones by default), so that tests
+ * run its checks on a clock of their own.
  */
+export interface LivenessTimers {
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+const globalTimers: LivenessTimers = {
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
+};
+
 export class Liveness {
   readonly #clock: () => number;
   readonly #onDead: (why: string) => void;
+  readonly #timers: LivenessTimers;
   #heartbeatMs = 0;
   #intervalMs = 0;
   #lastTraffic = 0;
   #due = 0;
-  #timer: ReturnType<typeof setTimeout> | undefined;
+  #timer: unknown;
 
-  constructor(clock: () => number, onDead: (why: string) => void) {
+  constructor(clock: () => number, onDead: (why: string) => void, timers: LivenessTimers = globalTimers) {
     this.#clock = clock;
     this.#onDead = onDead;
+    this.#timers = timers;
   }
 
   /** Starts watching a connection whose gateway promised traffic every `heartbeatMs`. */
@@ -44,13 +59,13 @@ export class Liveness {
   }
 
   stop(): void {
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    if (this.#timer !== undefined) this.#timers.clearTimeout(this.#timer);
     this.#timer = undefined;
   }
 
   #schedule(now: number): void {
     this.#due = now + this.#intervalMs;
-    this.#timer = setTimeout(() => this.#check(), this.#intervalMs);
+    this.#timer = this.#timers.setTimeout(() => this.#check(), this.#intervalMs);
   }
 
   #check(): void {

@@ -1,58 +1,110 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { Liveness } from '../src/liveness.js';
+import { Liveness, type LivenessTimers } from '../src/liveness.js';
 
-test('silence for two heartbeat intervals is a dead connection; traffic keeps it alive', async () => {
+/**
+ * A clock and timers of the test's own: `advance(ms)` moves the clock and runs each
+ * timer that falls due on the way, at its due time. `late(ms)` moves the clock
+ * without running timers (a machine asleep, a throttled page); `run()` then fires
+ * what is due, late. No real time passes, so a loaded machine cannot change a result.
+ */
+class ManualTime implements LivenessTimers {
+  now = 0;
+  #timers: { at: number; fn: () => void; id: number }[] = [];
+  #next = 1;
+
+  readonly clock = (): number => this.now;
+
+  setTimeout(fn: () => void, ms: number): unknown {
+    const id = this.#next++;
+    this.#timers.push({ at: this.now + ms, fn, id });
+    return id;
+  }
+
+  clearTimeout(handle: unknown): void {
+    this.#timers = this.#timers.filter((t) => t.id !== handle);
+  }
+
+  get pending(): number {
+    return this.#timers.length;
+  }
+
+  advance(ms: number): void {
+    const end = this.now + ms;
+    for (;;) {
+      const due = this.#timers.filter((t) => t.at <= end).sort((a, b) => a.at - b.at)[0];
+      if (due === undefined) break;
+      this.#timers = this.#timers.filter((t) => t !== due);
+      this.now = Math.max(this.now, due.at);
+      due.fn();
+    }
+    this.now = end;
+  }
+
+  late(ms: number): void {
+    this.now += ms;
+  }
+
+  /** Fires every timer due by now (late ones included), in order. */
+  run(): void {
+    this.advance(0);
+  }
+}
+
+test('silence for two heartbeat intervals is a dead connection; traffic keeps it alive', () => {
+  const t = new ManualTime();
   const dead: string[] = [];
-  const l = new Liveness(Date.now, (why) => dead.push(why));
-  l.start(100);
-  for (let i = 0; i < 8; i++) {
-    await sleep(50);
+  const l = new Liveness(t.clock, (why) => dead.push(why), t);
+  l.start(100); // checks every 50 ms
+  for (let i = 0; i < 20; i++) {
+    t.advance(50);
     l.traffic();
   }
   assert.deepEqual(dead, [], 'alive while frames arrive');
-  const t0 = Date.now();
-  while (dead.length === 0 && Date.now() - t0 < 2_000) await sleep(10);
+  const silentFrom = t.now;
+  t.advance(200);
+  assert.deepEqual(dead, [], 'two intervals of silence exactly are not yet dead');
+  while (dead.length === 0 && t.now - silentFrom < 1_000) t.advance(10);
   assert.equal(dead.length, 1);
-  assert.match(dead[0]!, /nothing from the gateway for \d+ ms \(heartbeat 100 ms\)/);
-  assert.ok(Date.now() - t0 >= 200, 'not before two intervals of silence');
-  l.stop();
+  assert.equal(dead[0], 'nothing from the gateway for 250 ms (heartbeat 100 ms)', 'the first check after 200 ms of silence (checks every 50 ms)');
+  assert.equal(t.pending, 0, 'a dead connection is not checked again');
 });
 
-test('a check that runs late (the clock jumped: the machine slept) with no traffic for 1.5 intervals is dead at once', async () => {
-  let offset = 0;
+test('a check that runs late (the clock jumped: the machine slept) with no traffic for 1.5 intervals is dead at once', () => {
+  const t = new ManualTime();
   const dead: string[] = [];
-  const l = new Liveness(() => Date.now() + offset, (why) => dead.push(why));
+  const l = new Liveness(t.clock, (why) => dead.push(why), t);
   l.start(1_000); // checks every 500 ms; silence alone would need 2 s
-  offset = 1_100; // the machine slept: timers did not run, the wall clock went on (silence ~1.6 s at the check)
-  await sleep(600);
-  assert.equal(dead.length, 1);
-  assert.match(dead[0]!, /the liveness check ran \d+ ms late and nothing arrived for \d+ ms/);
+  t.late(1_600); // the machine slept: the check due at 500 runs at 1600, after 1.6 s of silence
+  t.run();
+  assert.deepEqual(dead, ['the liveness check ran 1100 ms late and nothing arrived for 1600 ms (asleep?)']);
   l.stop();
 });
 
-test('a late check with traffic meanwhile (timers throttled, frames arriving) stays alive', async () => {
-  let offset = 0;
+test('a late check with traffic meanwhile (timers throttled, frames arriving) stays alive', () => {
+  const t = new ManualTime();
   const dead: string[] = [];
-  const l = new Liveness(() => Date.now() + offset, (why) => dead.push(why));
+  const l = new Liveness(t.clock, (why) => dead.push(why), t);
   l.start(200); // checks every 100 ms
-  offset = 1_000; // the next check is late by ~1 s ...
+  t.late(1_100); // the check due at 100 is late by 1 s ...
   l.traffic(); // ... but a frame arrived just before it
-  await sleep(130);
+  t.run();
   assert.deepEqual(dead, []);
+  assert.equal(t.pending, 1, 'the late check ran and scheduled the next one');
   l.stop();
+  assert.equal(t.pending, 0);
 });
 
-test('a late check with no more silence than the gateway may keep (an interval plus half a second) stays alive', async () => {
-  let now = 0;
+test('a late check with no more silence than the gateway may keep (an interval plus half a second) stays alive', () => {
+  const t = new ManualTime();
   const dead: string[] = [];
-  const l = new Liveness(() => now, (why) => dead.push(why));
-  l.start(1_000); // the first check is due at 500 (a real 500 ms timer)
-  now = 200;
+  const l = new Liveness(t.clock, (why) => dead.push(why), t);
+  l.start(1_000); // the first check is due at 500
+  t.late(200);
   l.traffic(); // the last HEARTBEAT ...
-  now = 1_600; // ... and the check runs 1100 ms late (a throttled timer): 1400 ms of silence, within 1000 + 500
-  await sleep(600);
+  t.late(1_400); // ... and the check runs at 1600, 1100 ms late: 1400 ms of silence, within 1000 + 500
+  t.run();
   assert.deepEqual(dead, []);
+  assert.equal(t.pending, 1, 'the late check ran and scheduled the next one');
   l.stop();
 });
