@@ -93,7 +93,7 @@ export const DEFAULT_CONFIG_TEXT = `// Stratix Gateway configuration: every sett
 
   // Where the rules come from: this file ("file"), or etcd, one key per rule:
   //   "routeSource": { "type": "etcd", "etcd": { "endpoints": ["http://10.0.0.5:2379"],
-  //     "prefix": "/stratix/routes/", "snapshotPath": "data/routes.snapshot", "dialTimeoutMs": 5000,
+  //     "prefix": "/stratix/routes/", "snapshotPath": "data/routes.snapshot", "warmStart": true, "dialTimeoutMs": 5000,
   //     "requestTimeoutMs": 10000, "pageSize": 50000, "progressEveryKeys": 100000,
   //     "snapshotDebounceMs": 2000, "reconnectInitialMs": 100, "reconnectMaxMs": 5000, "keepaliveMs": 10000 } },
   "routeSource": { "type": "file" },
