@@ -4,6 +4,8 @@
 # and 24. Headers: the npm package node-api-headers (a devDependency), else Debian's
 # nodejs headers (/usr/include/node). io_uring mode when liburing (Debian
 # liburing-dev) is there, linked statically; else epoll only.
+# STRATIX_NATIVE_URING=0 builds epoll only even with liburing, and
+# STRATIX_NATIVE_OUT names another output file (test/relay/native-build.test.ts).
 # Called by scripts/build-native.mjs (npm run build, npm test).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -17,8 +19,8 @@ if [ -z "$inc" ]; then echo "native/relay/build.sh: no node_api.h (npm install i
 mkdir -p "$here/build"
 uring=()
 lib="$("$cc" -print-file-name=liburing.a)"
-if [ -f /usr/include/liburing.h ] && [ -f "$lib" ]; then uring=(-DHAVE_LIBURING "$lib"); fi
-out="$here/build/stratix_relay.node"
+if [ "${STRATIX_NATIVE_URING:-1}" != 0 ] && [ -f /usr/include/liburing.h ] && [ -f "$lib" ]; then uring=(-DHAVE_LIBURING "$lib"); fi
+out="${STRATIX_NATIVE_OUT:-$here/build/stratix_relay.node}"
 "$cc" -O2 -g -Wall -Wextra -shared -fPIC -pthread -DNODE_GYP_MODULE_NAME=stratix_relay -I"$inc" \
   "$here/relay.c" -o "$out.tmp" "${uring[@]}"
 mv "$out.tmp" "$out"

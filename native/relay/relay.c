@@ -564,10 +564,12 @@ static void *epoll_main(void *arg) {
  * rest waits in d->pend), every submission and wait in one io_uring_enter per
  * loop. Same parser, same exceptions. */
 
-#ifdef HAVE_LIBURING
+/* The pool's sizes; js_start checks the bound against them in either mode. */
 #define UBUF_SLOTS 4096 /* ring entries (16 bytes each): the largest pool */
 #define UBUF_BYTES 4096
 #define UBUF_CHUNK 64 /* buffers per allocation (256 KiB): the first pool, and each growth (bounds under 128: half the bound) */
+
+#ifdef HAVE_LIBURING
 enum { OP_RECV0 = 0, OP_RECV1 = 1, OP_SEND0 = 2, OP_SEND1 = 3, OP_WAKE = 4, OP_POLL0 = 5, OP_POLL1 = 6 };
 #define UD(s, op) ((uint64_t)(uintptr_t)(s) | (uint64_t)(op))
 
