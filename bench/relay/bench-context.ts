@@ -49,7 +49,7 @@ export async function openSessions(
   const failures = Object.entries(result.failures).map(([why, n]) => `${why} x${n}`).join(', ');
   ctx.log(`  opened ${result.opened}/${sessions} sessions in ${(result.elapsedMs / 1000).toFixed(1)} s` +
     (result.failed > 0 ? ` (failed: ${failures})` : '') +
-    (result.reprobed > 0 ? `; WARNING: ${result.reprobed} sessions relayed only a re-sent probe (first message lost or late)` : ''));
+    (result.reprobed > 0 ? `; WARNING: ${result.reprobed} sessions relayed only a re-sent probe (${result.firstLost} first messages lost, the rest late)` : ''));
   if (result.failed > sessions * ALLOWED_CONNECT_FAILURES) {
     await pool.close(10_000);
     throw new Error(`${url}: ${result.failed} of ${sessions} sessions failed to open (${failures})`);

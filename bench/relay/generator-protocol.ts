@@ -30,6 +30,8 @@ export interface ConnectResult {
   failed: number;
   /** Opened sessions whose first probe got no echo in time, but a second one did. */
   reprobed: number;
+  /** Of those, sessions whose re-sent probe was echoed first: the first message was lost (the relay keeps order), not late. */
+  firstLost: number;
   /** Failure reasons and how often each happened. */
   failures: Record<string, number>;
   elapsedMs: number;

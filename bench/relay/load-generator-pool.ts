@@ -141,6 +141,7 @@ export class LoadGeneratorPool {
       opened: sum(results.map((r) => r.opened)),
       failed: sum(results.map((r) => r.failed)),
       reprobed: sum(results.map((r) => r.reprobed)),
+      firstLost: sum(results.map((r) => r.firstLost)),
       failures,
       elapsedMs: Math.max(...results.map((r) => r.elapsedMs)),
     };

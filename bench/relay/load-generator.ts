@@ -193,19 +193,21 @@ async function connect(request: ConnectRequest): Promise<ConnectResult> {
   let opened = 0;
   let failed = 0;
   let reprobed = 0;
+  let firstLost = 0;
   const separator = request.url.includes('?') ? '&' : '?';
   const worker = async (): Promise<void> => {
     while (next < request.count && performance.now() < deadline) {
       const index = request.firstIndex + next++;
       const url = `${request.url}${separator}clientId=${request.clientIdPrefix}${index}`;
       const source = request.sourceAddresses[index % request.sourceAddresses.length]!;
-      const { socket, failure, reprobed: late } = await openProbedSession(url, request.sessionTimeoutMs, source, request.protocol);
+      const { socket, failure, reprobed: late, firstLost: lost } = await openProbedSession(url, request.sessionTimeoutMs, source, request.protocol);
       if (socket !== undefined) {
         socket.on('close', onSessionClose);
         (socket as SourcedSocket)[kSource] = source;
         sessions.push(socket);
         opened++;
         if (late) reprobed++;
+        if (lost) firstLost++;
       } else {
         failed++;
         failures[failure!] = (failures[failure!] ?? 0) + 1;
@@ -215,7 +217,7 @@ async function connect(request: ConnectRequest): Promise<ConnectResult> {
   await Promise.all(Array.from({ length: Math.max(1, request.concurrency) }, worker));
   failed += request.count - next; // never attempted: deadline passed
   if (request.count > next) failures['deadline'] = request.count - next;
-  return { opened, failed, reprobed, failures, elapsedMs: performance.now() - started };
+  return { opened, failed, reprobed, firstLost, failures, elapsedMs: performance.now() - started };
 }
 
 // ---- closed loop (throughput) ---------------------------------------------

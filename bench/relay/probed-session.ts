@@ -2,7 +2,10 @@
  * Opens one client session and proves it relays: after the handshake it sends a
  * small text probe and waits for the echo. If no echo came within half the time
  * allowed, the probe is sent once more, and the session is reported as
- * `reprobed` (its first message was lost or very late) rather than failed.
+ * `reprobed` (its first message was lost or very late) rather than failed. The
+ * second probe has other bytes, so the echo tells which came back first: the relay
+ * keeps order, so the second one's echo first means the first probe was lost
+ * (`firstLost`), the first one's means it was only late.
  *
  * With `protocol` "stratix.v1" the session is a reliable one (docs/protocol.md §3):
  * HELLO, then, once upstream_open has come, the probe as a DATA envelope; the echo
@@ -11,6 +14,8 @@
 import { WebSocket } from 'ws';
 
 export const PROBE = Buffer.from('{"probe":true}');
+/** The re-sent probe: other bytes than the first. */
+export const PROBE_AGAIN = Buffer.from('{"probe":2}');
 const TEXT = { binary: false } as const;
 
 export interface ProbedSession {
@@ -20,6 +25,8 @@ export interface ProbedSession {
   failure: string | undefined;
   /** The first probe got no echo in time; the second one did. */
   reprobed: boolean;
+  /** Reprobed, and the echo that came was the second probe's: the first message was lost, not late. */
+  firstLost: boolean;
 }
 
 function ignore(): void {}
@@ -38,6 +45,7 @@ export function openProbedSession(url: string, timeoutMs: number, localAddress?:
     });
     socket.on('error', ignore);
     let reprobed = false;
+    let firstLost = false;
     let reprobe: NodeJS.Timeout | undefined;
     const settle = (failure: string | undefined): void => {
       clearTimeout(timer);
@@ -45,7 +53,7 @@ export function openProbedSession(url: string, timeoutMs: number, localAddress?:
       socket.removeAllListeners('open').removeAllListeners('message').removeAllListeners('close');
       socket.removeAllListeners('unexpected-response');
       if (failure !== undefined) socket.terminate();
-      resolve({ socket: failure === undefined ? socket : undefined, failure, reprobed });
+      resolve({ socket: failure === undefined ? socket : undefined, failure, reprobed, firstLost });
     };
     const timer = setTimeout(
       () => settle(socket.readyState === WebSocket.OPEN ? 'no echo in time' : 'no handshake in time'),
@@ -56,10 +64,13 @@ export function openProbedSession(url: string, timeoutMs: number, localAddress?:
         socket.send(PROBE, TEXT);
         reprobe = setTimeout(() => {
           reprobed = true;
-          socket.send(PROBE, TEXT);
+          socket.send(PROBE_AGAIN, TEXT);
         }, timeoutMs / 2);
       });
-      socket.once('message', () => settle(undefined));
+      socket.once('message', (d: Buffer) => {
+        firstLost = reprobed && PROBE_AGAIN.equals(d);
+        settle(undefined);
+      });
     } else {
       socket.once('open', () => socket.send('{"type":2}'));
       socket.on('message', (d: Buffer) => {

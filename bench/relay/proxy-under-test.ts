@@ -118,10 +118,10 @@ export function freePort(): Promise<number> {
 export async function relayFailures(url: string, clientIds: readonly string[], timeoutMs = 6_000, protocol?: 'stratix.v1'): Promise<string[]> {
   const results = await Promise.all(clientIds.map((id) => openProbedSession(`${url}?clientId=${id}`, timeoutMs, undefined, protocol)));
   const failures: string[] = [];
-  results.forEach(({ socket, failure, reprobed }, i) => {
+  results.forEach(({ socket, failure, reprobed, firstLost }, i) => {
     socket?.terminate();
     if (failure !== undefined) failures.push(`${clientIds[i]}: ${failure}`);
-    else if (reprobed) process.stderr.write(`warning: ${url}?clientId=${clientIds[i]} relayed only a re-sent probe (first message lost or late)\n`);
+    else if (reprobed) process.stderr.write(`warning: ${url}?clientId=${clientIds[i]} relayed only a re-sent probe (its first message ${firstLost ? 'lost' : 'late'})\n`);
   });
   return failures;
 }
