@@ -24,10 +24,14 @@ export class ConfigError extends StratixError {
   }
 }
 
-/** relay.dataPath is "native" and the native data path cannot be used (the addon is missing or does not load). The process does not start. */
+/**
+ * The native data path cannot be used: relay.dataPath is "native" and the addon is missing
+ * or does not load, or ("native" or "auto") the process's relay thread runs with another
+ * relay.nativeReceiveBuffers. The process (the gateway) does not start.
+ */
 export class NativeDataPathError extends StratixError {
-  constructor(reason: string, options?: { cause?: unknown }) {
-    super('STRATIX_ERR_NATIVE_UNAVAILABLE', `relay.dataPath is "native" but the native data path cannot be used: ${reason}`, options);
+  constructor(reason: string, options?: { cause?: unknown; setting?: 'native' | 'auto' }) {
+    super('STRATIX_ERR_NATIVE_UNAVAILABLE', `relay.dataPath is "${options?.setting ?? 'native'}" but the native data path cannot be used: ${reason}`, options);
   }
 }
 

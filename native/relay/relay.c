@@ -32,7 +32,7 @@
  *
  * The provided buffers are a pool that grows with use: 64 buffers of 4 KiB at the
  * start, 64 more each time a receive finds none free or fewer than a quarter are
- * free, up to a bound (`start`'s maxBuffers, 4,096 by default: 16 MiB per thread;
+ * free, up to a bound (`start`'s maxBuffers: relay.nativeReceiveBuffers, 4,096 by default: 16 MiB per thread;
  * a bound under 128 starts at half of it and grows by half). A receive that finds
  * none is armed again at once when buffers are back or the pool could grow; at the
  * bound with every buffer in a send, it waits until a send gives one back. `stats`

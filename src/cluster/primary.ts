@@ -20,7 +20,7 @@ import { HandshakeError, handshakeError } from '../errors.js';
 import { onHttpClientError, parseHandshakeTarget } from '../protocol/handshake.js';
 import { refuseUpgrade, type RequestHeaders } from '../relay/websocket-handshake.js';
 import { GatewayMetrics } from '../metrics/gateway-metrics.js';
-import { labelProcessMetrics, type MetricsSnapshot } from '../metrics/metrics-format.js';
+import { labelProcessMetrics, summedMetrics, type MetricsSnapshot } from '../metrics/metrics-format.js';
 import { handleOpsRequest } from '../server/ops-endpoints.js';
 import { createAdminHandler, listenAdmin, type AdminHandler } from '../server/admin-endpoints.js';
 import { opsAdmin } from '../server/ops-admin.js';
@@ -316,12 +316,24 @@ export class Primary {
     return (performance.now() - this.#startedAt) / 1000;
   }
 
-  /** One snapshot per process; per-process series (process_*, nodejs_*) carry a `worker` label. */
+  /**
+   * One snapshot per process; per-process series (process_*, nodejs_*) carry a `worker` label.
+   * A worker that did not answer in time adds its last answer to the sums (stale, without its
+   * per-process series), so that no summed counter drops for a scrape; one with no answer since
+   * its process started (or not running) adds nothing (missing). A restarted worker's old
+   * figures leave the sums with its old process (docs/operations.md, "Summed counters").
+   */
   async #snapshots(): Promise<MetricsSnapshot[]> {
-    const all = await Promise.all(this.workers.map(async (w) => ({ worker: String(w.index), snapshot: await w.metrics() })));
+    const all = await Promise.all(this.workers.map((w) => w.metrics()));
     const out: MetricsSnapshot[] = [];
-    for (const { worker, snapshot } of all) if (snapshot !== undefined) out.push(labelProcessMetrics(snapshot, worker));
+    let stale = 0;
+    all.forEach((m, i) => {
+      if (m === undefined) return;
+      if (m.stale) stale++;
+      out.push(m.stale ? summedMetrics(m.snapshot) : labelProcessMetrics(m.snapshot, String(this.workers[i]!.index)));
+    });
     this.metrics.workersMissing.set(all.length - out.length);
+    this.metrics.workersStale.set(stale);
     out.push(labelProcessMetrics(await this.metrics.registry.getMetricsAsJSON(), 'primary'));
     return out;
   }

@@ -1,7 +1,8 @@
 /**
  * The primary's view of one worker process: forks it, tracks readiness, restarts
  * it with capped backoff when it dies (unless the instance is draining), and
- * answers requests (metrics, route operations) with a deadline.
+ * answers requests (metrics, route operations) with a deadline. It keeps the
+ * process's last metrics, for a scrape the process does not answer in time.
  *
  * It is the worker's RouteReplica for the primary's RouteController: a worker that
  * (re)starts says 'ready', gets the current routes (`onStarted`), and only then
@@ -57,6 +58,12 @@ export interface HandOverInfo {
 
 type Pending = { resolve(value: unknown): void; reject(err: Error): void; timer: NodeJS.Timeout };
 
+/** A worker's figures for one scrape: its answer, or (`stale`) its last answer, when it gave none in time. */
+export interface WorkerMetrics {
+  readonly snapshot: MetricsSnapshot;
+  readonly stale: boolean;
+}
+
 export class WorkerHandle implements RouteReplica, SessionReplica {
   readonly index: number;
   readonly label: string;
@@ -76,6 +83,8 @@ export class WorkerHandle implements RouteReplica, SessionReplica {
   #nextId = 1;
   readonly #pending = new Map<number, Pending>();
   #exited: Promise<void> = Promise.resolve();
+  /** The process's last answer to a metrics request; dropped when it exits (a new process counts from zero). */
+  #lastMetrics: MetricsSnapshot | undefined;
   #onReady: (() => void) | undefined;
   /** Rejects the first start's promise: a worker that exits before it was ever ready fails the instance's start. */
   #onFirstStartFailed: ((err: Error) => void) | undefined;
@@ -129,6 +138,7 @@ export class WorkerHandle implements RouteReplica, SessionReplica {
       child.once('exit', (code, signal) => {
         this.#ready = false;
         this.#child = undefined;
+        this.#lastMetrics = undefined;
         for (const p of this.#pending.values()) {
           clearTimeout(p.timer);
           p.reject(new Error(`${this.label} exited`));
@@ -220,9 +230,23 @@ export class WorkerHandle implements RouteReplica, SessionReplica {
     this.#send({ t: 'reload-credentials' });
   }
 
-  metrics(): Promise<MetricsSnapshot | undefined> {
-    if (!this.#ready) return Promise.resolve(undefined);
-    return this.#request<MetricsSnapshot>((id) => ({ t: 'metrics', id }), METRICS_TIMEOUT_MS).catch(() => undefined);
+  /**
+   * The worker's metrics for a scrape. A running worker that does not answer within 2 s (its
+   * event loop busy or stopped) gives its last answer, `stale`, so that its counters in the
+   * instance's sums do not drop for one scrape (which Prometheus would read as a reset).
+   * Undefined when there is none: not running, or no answer since the process started.
+   */
+  async metrics(): Promise<WorkerMetrics | undefined> {
+    if (!this.#ready) return undefined;
+    const child = this.#child;
+    try {
+      const snapshot = await this.#request<MetricsSnapshot>((id) => ({ t: 'metrics', id }), METRICS_TIMEOUT_MS);
+      if (this.#child === child) this.#lastMetrics = snapshot;
+      return { snapshot, stale: false };
+    } catch {
+      const last = this.#lastMetrics;
+      return this.#ready && this.#child === child && last !== undefined ? { snapshot: last, stale: true } : undefined;
+    }
   }
 
   /** Sends a request built for a fresh id; resolves with the worker's reply value. */

@@ -119,9 +119,13 @@ export const DEFAULT_CONFIG_TEXT = `// Stratix Gateway configuration: every sett
     }
   },
 
-  // Where verbatim sessions' data frames are relayed (docs/native-data-path.md): "js",
-  // "native" (a relay thread below net.Socket; no start without the addon) or "auto".
-  "relay": { "dataPath": "js" },
+  "relay": {
+    // Where verbatim sessions' data frames are relayed (docs/native-data-path.md): "js",
+    // "native" (a relay thread below net.Socket; no start without the addon) or "auto".
+    "dataPath": "js",
+    // The relay thread's io_uring receive pool grows to this many 4 KiB buffers (2-4096).
+    "nativeReceiveBuffers": 4096
+  },
 
   // Reliable sessions (clients that offer the stratix.v1 subprotocol; docs/protocol.md).
   "reliable": {

@@ -277,6 +277,13 @@ export const relaySchema = z.strictObject({
    * backpressure go through the JS path either way (docs/native-data-path.md).
    */
   dataPath: z.enum(['js', 'native', 'auto']).default('js'),
+  /**
+   * The bound of the relay thread's io_uring receive pool, in 4 KiB buffers (4096: 16 MiB
+   * per worker process; the pool grows to it with the traffic in flight). The relay thread
+   * is process-wide and started once, by the first gateway that uses it: another gateway in
+   * the same process that asks for a different bound does not start (docs/native-data-path.md).
+   */
+  nativeReceiveBuffers: z.int().min(2).max(4096).default(4096),
 });
 
 /** Why a config with routeSource etcd must not carry rules (shared with the streaming loader). */

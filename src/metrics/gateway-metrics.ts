@@ -76,8 +76,10 @@ export class GatewayMetrics {
   readonly controlFramesDropped: Counter<'leg' | 'why'>;
   readonly ratePauses: Counter<'direction'>;
   readonly draining: Gauge;
-  /** Set by the primary at each scrape: workers whose metrics are not in it. */
+  /** Set by the primary at each scrape: workers with no figures in it. */
   readonly workersMissing: Gauge;
+  /** Set by the primary at each scrape: workers whose figures in it are their last answer (they did not answer this one). */
+  readonly workersStale: Gauge;
   readonly routeTableVersion: Gauge<'version'>;
   readonly routeTableRules: Gauge;
 
@@ -196,7 +198,12 @@ export class GatewayMetrics {
     this.draining = new Gauge({ name: 'stratix_draining', help: '1 while the instance drains for shutdown.', registers });
     this.workersMissing = new Gauge({
       name: 'stratix_metrics_workers_missing',
-      help: 'Workers whose metrics are missing from this scrape (not running, or no answer within 2 s): the sums leave them out.',
+      help: 'Workers with no figures in this scrape (not running, or no answer since their process started): the sums leave them out.',
+      registers,
+    });
+    this.workersStale = new Gauge({
+      name: 'stratix_metrics_workers_stale',
+      help: 'Workers whose figures in this scrape are from an earlier one (running, no answer within 2 s): the sums add their last answer.',
       registers,
     });
     this.routeTableVersion = new Gauge({

@@ -93,7 +93,20 @@ export async function renderMetrics(
  */
 export function labelProcessMetrics(snapshot: MetricsSnapshot, worker: string): MetricsSnapshot {
   return snapshot.map((metric) => {
-    if (!metric.name.startsWith('process_') && !metric.name.startsWith('nodejs_')) return metric;
+    if (!isProcessMetric(metric.name)) return metric;
     return { ...metric, values: metric.values.map((v) => ({ ...v, labels: { ...v.labels, worker } })) } as typeof metric;
   });
+}
+
+/**
+ * One process's snapshot without its per-process series: only what the aggregation sums.
+ * For a worker's last answer used again (stale): its heap or event-loop lag then would be
+ * an old figure shown as the process's now, so those series are absent from that scrape.
+ */
+export function summedMetrics(snapshot: MetricsSnapshot): MetricsSnapshot {
+  return snapshot.filter((metric) => !isProcessMetric(metric.name));
+}
+
+function isProcessMetric(name: string): boolean {
+  return name.startsWith('process_') || name.startsWith('nodejs_');
 }

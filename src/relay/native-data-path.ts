@@ -112,7 +112,7 @@ export interface NativeRelayStats {
   readonly receiveBufferWaits: number;
 }
 
-/** The io_uring receive pool's bound per relay thread, in 4 KiB buffers (STRATIX_NATIVE_RECEIVE_BUFFERS). */
+/** The io_uring receive pool's bound per relay thread, in 4 KiB buffers: relay.nativeReceiveBuffers' default. */
 export const DEFAULT_RECEIVE_BUFFERS = 4096;
 
 const MAX_GROUPS = 1024;
@@ -121,6 +121,8 @@ const MAX_GROUPS = 1024;
 export class NativeRelay {
   readonly mode: 'io_uring' | 'epoll';
   readonly file: string;
+  /** The bound of its io_uring receive pool, in 4 KiB buffers (relay.nativeReceiveBuffers of the gateway that started it). */
+  readonly receiveBuffers: number;
   readonly #addon: RelayAddon;
   readonly #holders = new Map<number, NativeHolder>();
   #nextId = 1;
@@ -129,6 +131,7 @@ export class NativeRelay {
   constructor(addon: RelayAddon, file: string, ioUring: boolean, maxBuffers = DEFAULT_RECEIVE_BUFFERS) {
     this.#addon = addon;
     this.file = file;
+    this.receiveBuffers = maxBuffers;
     this.mode = addon.start(1, (e) => this.#onEvent(e), ioUring, maxBuffers);
   }
 
@@ -206,45 +209,34 @@ function loadAddon(env: NodeJS.ProcessEnv): { addon: RelayAddon; file: string } 
 }
 
 /**
- * Why relay.dataPath "native" cannot be had in this process (the addon, or
- * STRATIX_NATIVE_RECEIVE_BUFFERS), or undefined when it can (the primary checks
- * before it starts workers; nothing is started here).
+ * Why relay.dataPath "native" cannot be had in this process (the addon), or undefined
+ * when it can (the primary checks before it starts workers; nothing is started here).
  */
 export function nativeUnavailable(setting: DataPathSetting, env: NodeJS.ProcessEnv = process.env): NativeDataPathError | undefined {
   if (setting !== 'native') return undefined;
   const a = loadAddon(env);
-  if (a instanceof Error) return new NativeDataPathError(a.message, { cause: a });
-  const buffers = receiveBuffers(env.STRATIX_NATIVE_RECEIVE_BUFFERS);
-  return buffers instanceof Error ? new NativeDataPathError(buffers.message, { cause: buffers }) : undefined;
+  return a instanceof Error ? new NativeDataPathError(a.message, { cause: a }) : undefined;
 }
 
 /**
- * The process's NativeRelay, loaded and started on first use; an Error saying why
- * when it cannot be (remembered: it is not tried again). STRATIX_NATIVE_RELAY names
- * another file; STRATIX_NATIVE_IO_URING=0 keeps the relay thread on epoll;
- * STRATIX_NATIVE_RECEIVE_BUFFERS bounds io_uring's receive pool (2-4096 buffers of
- * 4 KiB; 4096 when unset).
+ * The process's NativeRelay, loaded and started on first use with an io_uring receive
+ * pool bounded to `receiveBuffers` (relay.nativeReceiveBuffers, validated by the config
+ * schema: 2-4096 buffers of 4 KiB); an Error saying why when it cannot be (remembered: it
+ * is not tried again). Started once: a later call gets the relay as it was started,
+ * whatever bound it asks for (`receiveBuffers` says the one it runs with; selectDataPath
+ * refuses a gateway that asks for another). STRATIX_NATIVE_RELAY names another file;
+ * STRATIX_NATIVE_IO_URING=0 keeps the relay thread on epoll.
  */
-export function loadNativeRelay(env: NodeJS.ProcessEnv = process.env): NativeRelay | Error {
+export function loadNativeRelay(receiveBuffers: number = DEFAULT_RECEIVE_BUFFERS, env: NodeJS.ProcessEnv = process.env): NativeRelay | Error {
   if (started !== undefined) return started;
   const a = loadAddon(env);
   if (a instanceof Error) return (started = a);
-  const buffers = receiveBuffers(env.STRATIX_NATIVE_RECEIVE_BUFFERS);
-  if (buffers instanceof Error) return (started = buffers);
   try {
-    started = new NativeRelay(a.addon, a.file, env.STRATIX_NATIVE_IO_URING !== '0', buffers);
+    started = new NativeRelay(a.addon, a.file, env.STRATIX_NATIVE_IO_URING !== '0', receiveBuffers);
   } catch (err) {
     started = err instanceof Error ? err : new Error(String(err));
   }
   return started;
-}
-
-/** STRATIX_NATIVE_RECEIVE_BUFFERS: a count the addon accepts, or an Error naming the variable. */
-function receiveBuffers(value: string | undefined): number | Error {
-  if (value === undefined || value === '') return DEFAULT_RECEIVE_BUFFERS;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 2 || n > 4096) return new Error(`STRATIX_NATIVE_RECEIVE_BUFFERS must be an integer from 2 to 4096 (got ${JSON.stringify(value)})`);
-  return n;
 }
 
 /** Where the addon is: beside the executable or the bundle, else in the source tree's native/relay/build/. */
@@ -311,7 +303,7 @@ export class NativeDataPath {
     });
     new Gauge({
       name: 'stratix_native_receive_buffer_bytes',
-      help: "Bytes of the native data path's receive buffers in this process: io_uring's pool grows by 256 KiB with use, up to STRATIX_NATIVE_RECEIVE_BUFFERS x 4 KiB.",
+      help: "Bytes of the native data path's receive buffers in this process: io_uring's pool grows by 256 KiB with use, up to relay.nativeReceiveBuffers x 4 KiB.",
       registers: [registry],
       collect() {
         this.set(self.relay.stats().receiveBufferBytes);
@@ -346,15 +338,25 @@ const HAND_BACK_LABELS = ['', 'control_frame', 'fault', 'eof', 'error', 'release
  * The data path relay.dataPath asks for: a NativeDataPath, or undefined for the JS
  * path ("js"; "auto" when the addon cannot be loaded; either, when admission.client
  * rate limits need every message in JavaScript). "native" throws NativeDataPathError
- * when the addon cannot be loaded.
+ * when the addon cannot be loaded; "native" and "auto" throw it when the process's
+ * relay thread already runs with a receive bound other than `receiveBuffers`
+ * (relay.nativeReceiveBuffers): the thread is started once, by the first gateway.
  */
-export function selectDataPath(setting: DataPathSetting, opts: { rateLimited: boolean; logger: Logger; registry?: Registry; env?: NodeJS.ProcessEnv }): NativeDataPath | undefined {
+export function selectDataPath(
+  setting: DataPathSetting,
+  opts: { rateLimited: boolean; logger: Logger; receiveBuffers?: number; registry?: Registry; env?: NodeJS.ProcessEnv },
+): NativeDataPath | undefined {
   if (setting === 'js') return undefined;
-  const relay = loadNativeRelay(opts.env);
+  const receiveBuffers = opts.receiveBuffers ?? DEFAULT_RECEIVE_BUFFERS;
+  const relay = loadNativeRelay(receiveBuffers, opts.env);
   if (relay instanceof Error) {
     if (setting === 'native') throw new NativeDataPathError(relay.message, { cause: relay });
     opts.logger.info({ reason: relay.message }, 'relay.dataPath auto: the native data path is not available, sessions stay on the JS path');
     return undefined;
+  }
+  if (relay.receiveBuffers !== receiveBuffers) {
+    const why = `relay.nativeReceiveBuffers is ${receiveBuffers}, and this process's relay thread runs with ${relay.receiveBuffers} (the thread is process-wide and started once, by the first gateway that uses it: every gateway in one process must give the same bound)`;
+    throw new NativeDataPathError(why, { setting });
   }
   if (opts.rateLimited) {
     opts.logger.info(`relay.dataPath ${setting}: admission.client rate limits count every message in JavaScript, so sessions stay on the JS path`);

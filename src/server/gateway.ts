@@ -160,7 +160,7 @@ export class Gateway implements SessionOwner, NegotiationHost {
     this.ratePauses = new RatePauses<Session>(config.admission.client.pausedTimeoutMs, () => this.clock.now());
     this.logger = opts.logger ?? silentLogger();
     this.metrics = opts.metrics ?? new GatewayMetrics();
-    const native = (this.native = selectDataPath(config.relay.dataPath, { rateLimited: this.rateLimits !== undefined, logger: this.logger, registry: this.metrics.registry }));
+    const native = (this.native = selectDataPath(config.relay.dataPath, { rateLimited: this.rateLimits !== undefined, logger: this.logger, receiveBuffers: config.relay.nativeReceiveBuffers, registry: this.metrics.registry }));
     if (native !== undefined) this.metrics.relayedElsewhere = () => native.counts();
     this.directory = new SessionDirectory({ worker: opts.workerIndex ?? 0, generation: opts.starts ?? 1, logger: this.logger });
     this.sessions = new NumberedSessions<GatewaySession>(this.directory);

@@ -440,23 +440,105 @@ function workersIn(text: string): string[] {
   return [...new Set([...text.matchAll(/^process_resident_memory_bytes\{worker="(\d+)"\}/gm)].map((m) => m[1]!))];
 }
 
+/**
+ * The summed samples of Prometheus text that only go up while every process lives: `stratix_*`
+ * counters and histogram series (`_bucket`, `_count`, `_sum`), keyed by name and labels.
+ */
+function monotonicSamples(text: string): Map<string, number> {
+  const kinds = new Map<string, string>();
+  for (const m of text.matchAll(/^# TYPE (\S+) (\S+)$/gm)) kinds.set(m[1]!, m[2]!);
+  const out = new Map<string, number>();
+  for (const m of text.matchAll(/^(stratix_[a-zA-Z0-9_:]*)(\{.*\})? (\S+)$/gm)) {
+    const name = m[1]!;
+    const histogram = /^(.*)_(?:bucket|count|sum)$/.exec(name);
+    if (kinds.get(name) !== 'counter' && !(histogram !== null && kinds.get(histogram[1]!) === 'histogram')) continue;
+    out.set(name + (m[2] ?? ''), Number(m[3]));
+  }
+  return out;
+}
+
+async function promText(port: number): Promise<string> {
+  return (await httpGet(port, '/metrics', { Accept: 'text/plain' })).body;
+}
+
+/** Every monotonic sample of `before` is in `after`, not lower. */
+function assertNoneWentBack(before: string, after: string, what: string): void {
+  const a = monotonicSamples(before);
+  const b = monotonicSamples(after);
+  assert.ok(a.size > 20, `counters in the scrape: ${a.size}`);
+  const back = [...a].filter(([k, v]) => !((b.get(k) ?? -1) >= v)).map(([k, v]) => `${k}: ${v} -> ${b.get(k) ?? 'absent'}`);
+  assert.deepEqual(back, [], `${what}: summed counters that went backwards`);
+}
+
 describe('cluster: a worker that does not answer the metrics request', { timeout: 60_000 }, () => {
   const env = useCluster();
+  const text = () => promText(env.cli.port);
 
-  it('is not summed silently: stratix_metrics_workers_missing counts it, and its series are absent until it answers again', async () => {
-    const text = async () => (await httpGet(env.cli.port, '/metrics', { Accept: 'text/plain' })).body;
-    assert.equal(promSample(await text(), 'stratix_metrics_workers_missing'), 0);
-    const stopped = env.cli.workerPids[0]!;
-    process.kill(stopped, 'SIGSTOP');
+  it('counts as stale and adds its last figures: no summed counter goes backwards; its per-process series are left out until it answers', async () => {
+    // Traffic on both workers, so that worker 0's share of the sums is not zero.
+    const opened = await Promise.all(idsPerShard('stall-', 2).flat().map((id) => openOnWorker(env.cli.port, id)));
+    const clients = opened.map((o) => o.client);
     try {
-      const during = await text(); // waits out the worker's 2 s
-      assert.equal(promSample(during, 'stratix_metrics_workers_missing'), 1);
-      assert.deepEqual(workersIn(during).length, 1, 'the other worker is there, the stopped one is not');
+      await roundTrip(clients, 'one');
+      await roundTrip(clients, 'two');
+      const before = await text();
+      assert.equal(promSample(before, 'stratix_metrics_workers_missing'), 0);
+      assert.equal(promSample(before, 'stratix_metrics_workers_stale'), 0);
+      assert.ok(promSample(before, 'stratix_messages_received_total')! >= 8);
+      const stopped = env.cli.workerPids[0]!;
+      process.kill(stopped, 'SIGSTOP');
+      let during: string;
+      try {
+        during = await text(); // waits out the worker's 2 s
+      } finally {
+        process.kill(stopped, 'SIGCONT');
+      }
+      assert.equal(promSample(during, 'stratix_metrics_workers_stale'), 1, 'the stopped worker: figures from an earlier scrape');
+      assert.equal(promSample(during, 'stratix_metrics_workers_missing'), 0, 'it has figures, so it is not missing');
+      assertNoneWentBack(before, during, 'the scrape during the stall');
+      assert.equal(promSample(during, 'stratix_connections_active'), clients.length, 'its gauges: as it last told them');
+      assert.deepEqual(workersIn(during), ['1'], 'the other worker is there, the stopped one is not');
+      await untilAsync(async () => promSample(await text(), 'stratix_metrics_workers_stale') === 0, 'the worker answering again');
+      const after = await text();
+      assert.equal(promSample(after, 'stratix_metrics_workers_missing'), 0);
+      assertNoneWentBack(during, after, 'the scrape after the stall');
+      assert.equal(workersIn(after).length, WORKERS);
     } finally {
-      process.kill(stopped, 'SIGCONT');
+      await dropAll(clients);
     }
-    await untilAsync(async () => promSample(await text(), 'stratix_metrics_workers_missing') === 0, 'the worker answering again');
-    assert.equal(workersIn(await text()).length, WORKERS);
+  });
+});
+
+describe('cluster: a worker restarted while it did not answer', { timeout: 60_000 }, () => {
+  const env = useCluster();
+  const text = () => promText(env.cli.port);
+
+  it('starts fresh: its last figures leave the sums with its process, never added as stale', async () => {
+    const opened = await Promise.all(idsPerShard('restart-', 2).flat().map((id) => openOnWorker(env.cli.port, id)));
+    const clients = opened.map((o) => o.client);
+    await roundTrip(clients, 'hello');
+    const before = await seedMetrics(env.cli.port);
+    assert.equal(before.connectionsTotal, 4);
+    const old = env.cli.workerPids[0]!;
+    process.kill(old, 'SIGSTOP');
+    try {
+      assert.equal(promSample(await text(), 'stratix_metrics_workers_stale'), 1);
+    } finally {
+      process.kill(old, 'SIGKILL'); // a stopped process dies too
+    }
+    await Promise.all(opened.filter((o) => o.worker === 0).map((o) => o.client.closed));
+    // Reaped by the primary once it is no longer its child: from then on worker 0 is missing
+    // (restarting) or a new process with figures of its own, never its old process's.
+    await until(() => !childPids(env.cli.proc.pid!).includes(old), 'the old worker 0 reaped');
+    assert.equal(promSample(await text(), 'stratix_metrics_workers_stale'), 0);
+    assert.equal((await seedMetrics(env.cli.port)).connectionsTotal, 2, "worker 0's connections left the sum with its process");
+    await untilAsync(async () => (await httpGet(env.cli.port, '/readyz')).status === 200, 'a new worker 0 ready', 20_000);
+    await untilAsync(async () => promSample(await text(), 'stratix_metrics_workers_missing') === 0, 'the new worker 0 answering');
+    const fresh = await text();
+    assert.equal(promSample(fresh, 'stratix_metrics_workers_stale'), 0);
+    assert.equal(promSample(fresh, 'stratix_connections_total'), 2);
+    assert.equal(workersIn(fresh).length, WORKERS);
+    await dropAll(clients);
   });
 });
 

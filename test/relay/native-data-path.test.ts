@@ -24,7 +24,8 @@ import { spawnSync } from 'node:child_process';
 import { connectClient, connectUrl, openClient, relaySession, startGateway, until, type TestClient } from '../helpers/gateway.js';
 import { makePki } from '../helpers/certs.js';
 import { readFileSync } from 'node:fs';
-import { runCli, writeTempConfig } from '../helpers/cli.js';
+import { runCli, startCli, writeTempConfig } from '../helpers/cli.js';
+import { scrapeSample } from '../helpers/raw-http.js';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
 
 const MAX = 1024 * 1024;
@@ -302,17 +303,42 @@ describe('relay.dataPath setting', () => {
     assert.equal(out.js, true);
     assert.match(out.logs.join('\n'), /the native data path is not available, sessions stay on the JS path/);
   });
-  it('"native" with STRATIX_NATIVE_RECEIVE_BUFFERS out of its range: the process does not start, naming the variable', async () => {
-    const native = writeTempConfig({ gateway: { listen: '127.0.0.1:0', workers: 1 }, relay: { dataPath: 'native' } });
+  it('relay.nativeReceiveBuffers: an integer from 2 to 4096, 4096 by default; any other value names the setting', () => {
+    assert.equal(parseConfig({}).relay.nativeReceiveBuffers, 4096);
+    for (const good of [2, 8, 4096]) assert.equal(parseConfig({ relay: { nativeReceiveBuffers: good } }).relay.nativeReceiveBuffers, good);
+    for (const bad of [1, 5000, 0, -8, 2.5, '8', null]) {
+      assert.throws(
+        () => parseConfig({ relay: { nativeReceiveBuffers: bad } }),
+        (err: unknown) => err instanceof ConfigError && err.issues.some((i) => i.startsWith('relay.nativeReceiveBuffers: ')),
+        `relay.nativeReceiveBuffers ${JSON.stringify(bad)}`,
+      );
+    }
+  });
+
+  it('relay.nativeReceiveBuffers reaches the relay thread of the worker processes (io_uring: its pool starts at half of 8)', { skip: process.env.STRATIX_NATIVE_IO_URING === '0' && 'epoll mode has no receive pool' }, async () => {
+    const upstream = await startUpstream();
+    const cli = await startCli({ gateway: { listen: '127.0.0.1:0', workers: 1 }, defaultRoute: { openclawGateway: upstream.url }, relay: { dataPath: 'native', nativeReceiveBuffers: 8 } });
     try {
-      for (const value of ['abc', '1', '4097', '2.5']) {
-        const res = await runCli(['--config', native.path], { ...process.env, STRATIX_NATIVE_RECEIVE_BUFFERS: value });
-        assert.equal(res.code, 1, `exit status for ${value}`);
-        assert.match(res.stderr, new RegExp(`STRATIX_NATIVE_RECEIVE_BUFFERS must be an integer from 2 to 4096 \\(got "${value.replace('.', '\\.')}"\\)`));
-        assert.match(res.stderr, /\(STRATIX_ERR_NATIVE_UNAVAILABLE\)/);
-      }
+      const c = await openClient(cli.port, 'bound-in-worker');
+      assert.deepEqual(await roundTrip(c, ['probe']), ['probe']);
+      assert.equal(await scrapeSample(cli.port, 'stratix_native_receive_buffer_bytes'), 4 * 4096, 'the 4,096-buffer default would start at 64 buffers (256 KiB)');
+      c.ws.close();
     } finally {
-      native.cleanup();
+      await cli.stop();
+      await upstream.close();
+    }
+  });
+
+  it('relay.nativeReceiveBuffers out of its range: the process does not start, and the config error names it', async () => {
+    for (const value of [1, 5000]) {
+      const native = writeTempConfig({ gateway: { listen: '127.0.0.1:0', workers: 1 }, relay: { dataPath: 'native', nativeReceiveBuffers: value } });
+      try {
+        const res = await runCli(['--config', native.path]);
+        assert.equal(res.code, 1, `exit status for ${value}`);
+        assert.match(res.stderr, /^invalid config .*config\.json:\n {2}relay\.nativeReceiveBuffers: /m, `stderr for ${value}: ${res.stderr}`);
+      } finally {
+        native.cleanup();
+      }
     }
   });
 });
