@@ -320,19 +320,26 @@ export class Primary {
    * One snapshot per process; per-process series (process_*, nodejs_*) carry a `worker` label.
    * A worker that did not answer in time adds its last answer to the sums (stale, without its
    * per-process series), so that no summed counter drops for a scrape; one with no answer since
-   * its process started (or not running) adds nothing (missing). A restarted worker's old
-   * figures leave the sums with its old process (docs/operations.md, "Summed counters").
+   * its process started (or not running) adds nothing (missing). The counters and histograms of
+   * every slot's exited processes are added too (exited-totals.ts), so that a restart drops no
+   * summed counter either: they only start again from zero with the primary
+   * (docs/operations.md, "Workers that miss a scrape, and restarts").
    */
   async #snapshots(): Promise<MetricsSnapshot[]> {
     const all = await Promise.all(this.workers.map((w) => w.metrics()));
     const out: MetricsSnapshot[] = [];
     let stale = 0;
+    let missing = 0;
     all.forEach((m, i) => {
-      if (m === undefined) return;
+      if (m.exited.length > 0) out.push(m.exited);
+      if (m.snapshot === undefined) {
+        missing++;
+        return;
+      }
       if (m.stale) stale++;
       out.push(m.stale ? summedMetrics(m.snapshot) : labelProcessMetrics(m.snapshot, String(this.workers[i]!.index)));
     });
-    this.metrics.workersMissing.set(all.length - out.length);
+    this.metrics.workersMissing.set(missing);
     this.metrics.workersStale.set(stale);
     out.push(labelProcessMetrics(await this.metrics.registry.getMetricsAsJSON(), 'primary'));
     return out;

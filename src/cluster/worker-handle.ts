@@ -2,7 +2,8 @@
  * The primary's view of one worker process: forks it, tracks readiness, restarts
  * it with capped backoff when it dies (unless the instance is draining), and
  * answers requests (metrics, route operations) with a deadline. It keeps the
- * process's last metrics, for a scrape the process does not answer in time.
+ * process's last metrics, for a scrape the process does not answer in time, and the
+ * counters of the slot's processes that have exited (exited-totals.ts).
  *
  * It is the worker's RouteReplica for the primary's RouteController: a worker that
  * (re)starts says 'ready', gets the current routes (`onStarted`), and only then
@@ -15,6 +16,7 @@ import type { DefaultRouteConfig } from '../config/route-schema.js';
 import type { RouteChangePolicy } from '../config/schema.js';
 import type { RouteReplica, RouteSetData } from '../control/route-replica.js';
 import type { MetricsSnapshot } from '../metrics/metrics-format.js';
+import { ExitedTotals } from '../metrics/exited-totals.js';
 import type { RouteExplanation } from '../routing/route-table.js';
 import type { UpstreamStatus } from '../routing/upstream-health.js';
 import type { RouteChange } from '../sources/route-source.js';
@@ -58,10 +60,13 @@ export interface HandOverInfo {
 
 type Pending = { resolve(value: unknown): void; reject(err: Error): void; timer: NodeJS.Timeout };
 
-/** A worker's figures for one scrape: its answer, or (`stale`) its last answer, when it gave none in time. */
+/** A worker slot's figures for one scrape. */
 export interface WorkerMetrics {
-  readonly snapshot: MetricsSnapshot;
+  /** The running process's answer, or (`stale`) its last answer when it gave none in time; undefined when there is neither. */
+  readonly snapshot: MetricsSnapshot | undefined;
   readonly stale: boolean;
+  /** The counters and histograms of the slot's processes that have exited, to add to the sums. */
+  readonly exited: MetricsSnapshot;
 }
 
 export class WorkerHandle implements RouteReplica, SessionReplica {
@@ -83,8 +88,10 @@ export class WorkerHandle implements RouteReplica, SessionReplica {
   #nextId = 1;
   readonly #pending = new Map<number, Pending>();
   #exited: Promise<void> = Promise.resolve();
-  /** The process's last answer to a metrics request; dropped when it exits (a new process counts from zero). */
+  /** The process's last answer to a metrics request; added to #exitedTotals when it exits (a new process counts from zero). */
   #lastMetrics: MetricsSnapshot | undefined;
+  /** The counters and histograms of this slot's processes that have exited. */
+  readonly #exitedTotals = new ExitedTotals();
   #onReady: (() => void) | undefined;
   /** Rejects the first start's promise: a worker that exits before it was ever ready fails the instance's start. */
   #onFirstStartFailed: ((err: Error) => void) | undefined;
@@ -138,6 +145,7 @@ export class WorkerHandle implements RouteReplica, SessionReplica {
       child.once('exit', (code, signal) => {
         this.#ready = false;
         this.#child = undefined;
+        if (this.#lastMetrics !== undefined) this.#exitedTotals.add(this.#lastMetrics);
         this.#lastMetrics = undefined;
         for (const p of this.#pending.values()) {
           clearTimeout(p.timer);
@@ -234,18 +242,21 @@ export class WorkerHandle implements RouteReplica, SessionReplica {
    * The worker's metrics for a scrape. A running worker that does not answer within 2 s (its
    * event loop busy or stopped) gives its last answer, `stale`, so that its counters in the
    * instance's sums do not drop for one scrape (which Prometheus would read as a reset).
-   * Undefined when there is none: not running, or no answer since the process started.
+   * No snapshot when there is none: not running, or no answer since the process started.
+   * `exited` is read when the answer is (no await between), so a process's counts are in
+   * the snapshot or in `exited`, never in both and never in neither.
    */
-  async metrics(): Promise<WorkerMetrics | undefined> {
-    if (!this.#ready) return undefined;
+  async metrics(): Promise<WorkerMetrics> {
+    if (!this.#ready) return { snapshot: undefined, stale: false, exited: this.#exitedTotals.snapshot() };
     const child = this.#child;
     try {
       const snapshot = await this.#request<MetricsSnapshot>((id) => ({ t: 'metrics', id }), METRICS_TIMEOUT_MS);
       if (this.#child === child) this.#lastMetrics = snapshot;
-      return { snapshot, stale: false };
+      return { snapshot, stale: false, exited: this.#exitedTotals.snapshot() };
     } catch {
       const last = this.#lastMetrics;
-      return this.#ready && this.#child === child && last !== undefined ? { snapshot: last, stale: true } : undefined;
+      const stale = this.#ready && this.#child === child && last !== undefined;
+      return { snapshot: stale ? last : undefined, stale, exited: this.#exitedTotals.snapshot() };
     }
   }
 

@@ -107,6 +107,7 @@ export function summedMetrics(snapshot: MetricsSnapshot): MetricsSnapshot {
   return snapshot.filter((metric) => !isProcessMetric(metric.name));
 }
 
-function isProcessMetric(name: string): boolean {
+/** prom-client's per-process series: one process's own facts, never summed. */
+export function isProcessMetric(name: string): boolean {
   return name.startsWith('process_') || name.startsWith('nodejs_');
 }

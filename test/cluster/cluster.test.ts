@@ -513,32 +513,56 @@ describe('cluster: a worker restarted while it did not answer', { timeout: 60_00
   const env = useCluster();
   const text = () => promText(env.cli.port);
 
-  it('starts fresh: its last figures leave the sums with its process, never added as stale', async () => {
+  it("keeps its old process's counters in the sums: no summed counter or histogram goes backwards; its gauges leave; new traffic adds on top", async () => {
     const opened = await Promise.all(idsPerShard('restart-', 2).flat().map((id) => openOnWorker(env.cli.port, id)));
     const clients = opened.map((o) => o.client);
-    await roundTrip(clients, 'hello');
-    const before = await seedMetrics(env.cli.port);
-    assert.equal(before.connectionsTotal, 4);
-    const old = env.cli.workerPids[0]!;
-    process.kill(old, 'SIGSTOP');
+    const survivors = opened.filter((o) => o.worker !== 0).map((o) => o.client);
+    let back: TestClient | undefined;
     try {
-      assert.equal(promSample(await text(), 'stratix_metrics_workers_stale'), 1);
+      await roundTrip(clients, 'hello');
+      const before = await text();
+      assert.equal(promSample(before, 'stratix_connections_total'), 4);
+      assert.equal(promSample(before, 'stratix_connections_active'), 4);
+      const old = env.cli.workerPids[0]!;
+      process.kill(old, 'SIGSTOP');
+      try {
+        assert.equal(promSample(await text(), 'stratix_metrics_workers_stale'), 1);
+      } finally {
+        process.kill(old, 'SIGKILL'); // a stopped process dies too
+      }
+      await Promise.all(opened.filter((o) => o.worker === 0).map((o) => o.client.closed));
+      // Reaped by the primary once it is no longer its child: from then on worker 0 is missing
+      // (restarting) or a new process; its old process's counters stay in the sums, its gauges do not.
+      await until(() => !childPids(env.cli.proc.pid!).includes(old), 'the old worker 0 reaped');
+      const reaped = await text();
+      assert.equal(promSample(reaped, 'stratix_metrics_workers_stale'), 0);
+      assertNoneWentBack(before, reaped, 'the scrape after the worker died');
+      assert.equal(promSample(reaped, 'stratix_connections_active'), 2, "worker 0's open connections left with its process");
+      const seed = await seedMetrics(env.cli.port);
+      assert.equal(seed.connectionsTotal, 4, "worker 0's connections stay in the sum");
+      assert.equal(seed.connectionsActive, 2);
+      await untilAsync(async () => (await httpGet(env.cli.port, '/readyz')).status === 200, 'a new worker 0 ready', 20_000);
+      await untilAsync(async () => promSample(await text(), 'stratix_metrics_workers_missing') === 0, 'the new worker 0 answering');
+      const fresh = await text();
+      assert.equal(promSample(fresh, 'stratix_metrics_workers_stale'), 0);
+      assertNoneWentBack(before, fresh, 'the scrape with the new worker 0');
+      assert.equal(promSample(fresh, 'stratix_connections_total'), 4);
+      assert.equal(promSample(fresh, 'stratix_connections_active'), 2);
+      assert.equal(workersIn(fresh).length, WORKERS);
+      // New traffic on the new process adds to the old process's counts.
+      const again = await openOnWorker(env.cli.port, idsPerShard('restart-', 2)[0]![0]!);
+      back = again.client;
+      assert.equal(again.worker, 0);
+      await roundTrip([back, ...survivors], 'again');
+      const later = await text();
+      assertNoneWentBack(fresh, later, 'the scrape after new traffic');
+      assert.equal(promSample(later, 'stratix_connections_total'), 5);
+      assert.equal(promSample(later, 'stratix_connections_active'), 3);
+      const received = (t: string) => promSample(t, 'stratix_messages_received_total', { direction: 'client_to_upstream' })!;
+      assert.equal(received(later), received(before) + 3, 'the new messages on top of every earlier one');
     } finally {
-      process.kill(old, 'SIGKILL'); // a stopped process dies too
+      await dropAll([...clients, ...(back === undefined ? [] : [back])]);
     }
-    await Promise.all(opened.filter((o) => o.worker === 0).map((o) => o.client.closed));
-    // Reaped by the primary once it is no longer its child: from then on worker 0 is missing
-    // (restarting) or a new process with figures of its own, never its old process's.
-    await until(() => !childPids(env.cli.proc.pid!).includes(old), 'the old worker 0 reaped');
-    assert.equal(promSample(await text(), 'stratix_metrics_workers_stale'), 0);
-    assert.equal((await seedMetrics(env.cli.port)).connectionsTotal, 2, "worker 0's connections left the sum with its process");
-    await untilAsync(async () => (await httpGet(env.cli.port, '/readyz')).status === 200, 'a new worker 0 ready', 20_000);
-    await untilAsync(async () => promSample(await text(), 'stratix_metrics_workers_missing') === 0, 'the new worker 0 answering');
-    const fresh = await text();
-    assert.equal(promSample(fresh, 'stratix_metrics_workers_stale'), 0);
-    assert.equal(promSample(fresh, 'stratix_connections_total'), 2);
-    assert.equal(workersIn(fresh).length, WORKERS);
-    await dropAll(clients);
   });
 });
 
