@@ -405,6 +405,8 @@ describe('cluster: a worker dies', { timeout: 60_000 }, () => {
       const [oldPid0, pid1] = env.cli.workerPids as [number, number];
       assert.deepEqual(childPids(env.cli.proc.pid!).sort(), [oldPid0, pid1].sort());
       const restartsBefore = await scrapeSample(port, 'stratix_worker_restarts_total', { worker: '0' });
+      const connectionsBefore = await scrapeSample(port, 'stratix_connections_total');
+      assert.ok(connectionsBefore >= 6, `both workers' connections are counted (${connectionsBefore})`);
 
       process.kill(oldPid0, 'SIGKILL');
 
@@ -420,6 +422,8 @@ describe('cluster: a worker dies', { timeout: 60_000 }, () => {
       const back = await openWhenServed(port, ids0[0]!);
       assert.equal(back.worker, 0);
       await roundTrip([back.client], 'after restart');
+      // The dead process's counts stay in the sum (its last answer), the new process's add on top.
+      assert.ok(await scrapeSample(port, 'stratix_connections_total') >= connectionsBefore + 1, 'the summed counter did not go down at the restart');
       await dropAll([back.client]);
       assert.equal(await scrapeSample(port, 'stratix_worker_restarts_total', { worker: '0' }), restartsBefore + 1);
       assert.equal(await scrapeSample(port, 'stratix_worker_restarts_total', { worker: '1' }), 0);
