@@ -15,15 +15,17 @@
  *   const d = registry.decide(clientId);
  *   if (d.kind === 'reject') refuse(409);
  *   else {
- *     if (d.kind === 'takeover') for (const old of d.previous) old.close(4410);
  *     registry.register(clientId, holder);
+ *     // now, or once the new holder has shown it is alive (its upstream open):
+ *     if (d.kind === 'takeover') for (const old of registry.takeOver(clientId, d.previous)) old.close(4410);
  *   }
  *   … when the holder ends: registry.unregister(clientId, holder);
  *
- * `decide` has no side effect; `register` adds (under takeover it does not remove
- * the previous holders: they leave through `unregister` when their close completes,
- * and meanwhile `decide` lists only holders not yet taken over). All methods are O(1)
- * for one holder per clientId.
+ * `decide` has no side effect but the rejection counter; `takeOver` marks the previous
+ * holders (those still holding) as taken over and counts them; `register` adds (it
+ * does not remove the previous holders: they leave through `unregister` when their
+ * close completes, and meanwhile `decide` lists only holders not taken over). All
+ * methods are O(1) for one holder per clientId.
  */
 import type { DuplicatePolicy } from '../config/security-schema.js';
 
@@ -63,7 +65,7 @@ export class ClientIdRegistry<T extends object> {
     return this.#rejections;
   }
 
-  /** What a new connection for `clientId` may do. No side effect besides the counters. */
+  /** What a new connection for `clientId` may do. No side effect besides the rejection counter. */
   decide(clientId: string): DuplicateDecision<T> {
     if (this.policy === 'allow') return ADMIT;
     const live = this.#live(clientId);
@@ -72,9 +74,20 @@ export class ClientIdRegistry<T extends object> {
       this.#rejections++;
       return { kind: 'reject', holder: live[0]! };
     }
-    this.#takeovers += live.length;
-    for (const h of live) this.#takenOver.add(h);
     return { kind: 'takeover', previous: live };
+  }
+
+  /**
+   * Carries out a takeover decided for `clientId`: of `previous`, those that still hold
+   * it (not gone, not taken over meanwhile) no longer count and are returned, for the
+   * caller to close.
+   */
+  takeOver(clientId: string, previous: readonly T[]): T[] {
+    const live = this.#live(clientId);
+    const taken = previous.filter((h) => live.includes(h));
+    this.#takeovers += taken.length;
+    for (const h of taken) this.#takenOver.add(h);
+    return taken;
   }
 
   /** `holder` now holds `clientId` (after an admit or a takeover decision). */

@@ -188,6 +188,16 @@ export class Session implements LegOwner, UpstreamConnectOwner, ConnectTimed, Ra
     return this.state === SessionState.Connecting || this.state === SessionState.Open;
   }
 
+  /**
+   * The client's connection already ended or failed, whether or not the session has
+   * seen it yet (a FIN that came with the request head, from a client that gave up
+   * waiting for its 101, is in the socket's state before the leg reads it).
+   */
+  get clientGone(): boolean {
+    const socket = this.client.socket;
+    return socket.readableEnded || socket.destroyed;
+  }
+
   /** The route changed (routing.onRouteChange "migrate"): the client reconnects to the new one. */
   routeChanged(): void {
     if (this.live) this.close(CloseCode.ROUTE_CHANGED, ROUTE_CHANGED_REASON);

@@ -384,7 +384,7 @@ export class Gateway implements SessionOwner, NegotiationHost {
     const offered = parseSubprotocols(req.headers['sec-websocket-protocol']);
     if (offered !== undefined && offered !== null && offered.length > 0) {
       // Negotiated end to end: the client's 101 waits for the upstream's choice. The new connection is admitted: it takes over now.
-      this.admission.takeOver(duplicate);
+      this.admission.takeOver(admitted.clientId, duplicate);
       const upstream = { ...this.#upstreamRequest(req, admitted.match.target), protocols: offered };
       const n = new NegotiatedUpgrade(this, socket as Socket, head, upstream);
       this.#negotiations.set(n, { clientId: admitted.clientId, match: admitted.match, accept });
@@ -537,7 +537,7 @@ export class Gateway implements SessionOwner, NegotiationHost {
 
   /** Feeds pool health: repeated connect failures take a pool member down. */
   upstreamOutcome(session: Session, opened: boolean): void {
-    this.admission.connectEnded(session);
+    this.admission.connectEnded(session, opened);
     this.live.outcome(session, opened);
   }
 

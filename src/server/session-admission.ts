@@ -77,6 +77,8 @@ export class SessionAdmission {
   /** Verbatim sessions and reliable ones (PacedConnect) share the per-upstream lanes. */
   readonly #gate: UpstreamGate<Session | PacedConnect>;
   readonly #queued = new Map<Session, UpstreamRequest>();
+  /** Sessions admitted under takeover whose upstream is not open yet, with the holders they will take over once it is. */
+  readonly #takingOver = new Map<Session, readonly GatewaySession[]>();
   readonly #connectTimeoutMs: number;
 
   constructor(opts: SessionAdmissionOptions) {
@@ -152,9 +154,9 @@ export class SessionAdmission {
     return d.kind === 'takeover' ? d.previous : [];
   }
 
-  /** The new connection is admitted under takeover: the previous holders get 4410. */
-  takeOver(previous: readonly GatewaySession[]): void {
-    for (const old of previous) old.close(CloseCode.TAKEN_OVER, TAKEN_OVER_REASON);
+  /** The new connection for `clientId` is admitted under takeover: the previous holders that still hold it get 4410. */
+  takeOver(clientId: string, previous: readonly GatewaySession[]): void {
+    for (const old of this.guard.duplicates.takeOver(clientId, previous)) old.close(CloseCode.TAKEN_OVER, TAKEN_OVER_REASON);
   }
 
   /**
@@ -163,9 +165,13 @@ export class SessionAdmission {
    * open): true = connect now; false = queued (`connect` is called when its turn comes).
    */
   admit(session: Session, takenOver: readonly GatewaySession[], request?: UpstreamRequest): boolean {
-    this.takeOver(takenOver);
     this.guard.duplicates.register(session.clientId, session);
-    if (request === undefined) return true;
+    if (request === undefined) {
+      this.takeOver(session.clientId, takenOver);
+      return true;
+    }
+    // A client that is already gone (it gave up waiting for its 101) must not take a live session over: the takeover waits for the upstream.
+    if (takenOver.length > 0) this.#takingOver.set(session, takenOver);
     // Queued first: the gate may start it within request() when older waiters go ahead.
     this.#queued.set(session, request);
     if (!this.#gate.request(session.target, session)) return false;
@@ -173,15 +179,20 @@ export class SessionAdmission {
     return true;
   }
 
-  /** The upstream connect of `session` is over (opened or failed). */
-  connectEnded(session: Session): void {
+  /** The upstream connect of `session` is over (opened or failed); when it opened, the takeover it waited for is carried out. */
+  connectEnded(session: Session, opened: boolean): void {
     this.#gate.done(session);
+    const previous = this.#takingOver.get(session);
+    if (previous === undefined) return;
+    this.#takingOver.delete(session);
+    if (opened && session.live && !session.clientGone) this.takeOver(session.clientId, previous);
   }
 
   /** The session is gone. */
   ended(session: Session): void {
     this.#gate.done(session);
     this.#queued.delete(session);
+    this.#takingOver.delete(session);
     this.guard.duplicates.unregister(session.clientId, session);
   }
 
@@ -193,8 +204,8 @@ export class SessionAdmission {
   admitReliable(session: GatewaySession): boolean {
     const d = this.guard.duplicates.decide(session.clientId);
     if (d.kind === 'reject') return false;
-    if (d.kind === 'takeover') this.takeOver(d.previous);
     this.guard.duplicates.register(session.clientId, session);
+    if (d.kind === 'takeover') this.takeOver(session.clientId, d.previous);
     return true;
   }
 

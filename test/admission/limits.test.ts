@@ -9,10 +9,11 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import net from 'node:net';
 import WebSocket, { WebSocketServer } from 'ws';
 import { connectClient, connectUrl, openClient, openRelayed, refusedStatus, startGateway, until, untilAsync, type TestClient } from '../helpers/gateway.js';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
-import { scrapeSample } from '../helpers/raw-http.js';
+import { scrapeSample, upgradeRequest } from '../helpers/raw-http.js';
 
 const url = (port: number, id: string) => `ws://127.0.0.1:${port}/ws?clientId=${id}`;
 
@@ -281,6 +282,38 @@ describe('duplicate clientId policy', { timeout: 60_000 }, () => {
       await gw.close();
     }
   });
+
+  for (const ending of ['FIN', 'RST'] as const) {
+    it(`takeover: a handshake whose client is already gone (${ending} behind the request, as a client that gave up waiting for its 101) takes nothing over`, async () => {
+      const gw = await startGateway({ defaultRoute: { openclawGateway: upstream.url } });
+      try {
+        const old = await openRelayed(url(gw.port, 'dup-ghost'));
+        const ghost = net.connect(gw.port, '127.0.0.1');
+        ghost.on('error', () => {});
+        await once(ghost, 'connect');
+        // The request and the end in one write burst: both are in the gateway's receive queue when it reads.
+        ghost.cork();
+        ghost.write(upgradeRequest('/ws?clientId=dup-ghost'));
+        if (ending === 'FIN') ghost.end();
+        ghost.uncork();
+        if (ending === 'RST') ghost.resetAndDestroy();
+        await until(() => gw.metrics.connectionsTotal === 2, 'the gateway to take the ghost handshake');
+        await until(() => gw.sessions.size <= 1, 'the ghost session to end');
+        assert.equal(old.ws.readyState, WebSocket.OPEN, 'the live session was taken over by a client that is gone');
+        old.ws.send('still mine');
+        await old.waitFor(2);
+        assert.equal(old.messages[1]!.data.toString(), 'still mine');
+        assert.equal(old.ws.readyState, WebSocket.OPEN);
+        assert.equal(await scrapeSample(gw.port, 'stratix_duplicate_client_ids_total', { outcome: 'taken_over' }), 0);
+        // A live newcomer still takes over.
+        const neu = await openRelayed(url(gw.port, 'dup-ghost'));
+        assert.equal((await old.closed).code, 4410);
+        await closeAll([neu]);
+      } finally {
+        await gw.close();
+      }
+    });
+  }
 
   it('reject: the new one gets 409 STRATIX_ERR_CLIENT_ID_IN_USE; accepted once the old one is gone (stratix.v1 clients: the policy applies after HELLO, in the reliable layer)', async () => {
     const gw = await start('reject');

@@ -268,7 +268,7 @@ describe('UpstreamGate', () => {
 });
 
 describe('ClientIdRegistry', () => {
-  it('takeover: the previous holder is handed out once and no longer counts', () => {
+  it('takeover: decided, then carried out once; the previous holder then no longer counts', () => {
     const r = new ClientIdRegistry<{ n: number }>('takeover');
     const a = { n: 1 };
     const b = { n: 2 };
@@ -278,6 +278,11 @@ describe('ClientIdRegistry', () => {
     assert.equal(d.kind, 'takeover');
     assert.deepEqual(d.kind === 'takeover' ? d.previous : [], [a]);
     r.register('c1', b);
+    // Decided, not carried out: a still holds (the newcomer has not shown it is alive).
+    assert.deepEqual(r.holders('c1'), [a, b]);
+    assert.equal(r.takeovers, 0);
+    assert.deepEqual(r.takeOver('c1', [a]), [a]);
+    assert.deepEqual(r.takeOver('c1', [a]), [], 'a holder is taken over once');
     assert.deepEqual(r.holders('c1'), [b]);
     r.unregister('c1', a);
     assert.deepEqual(r.holders('c1'), [b]);
