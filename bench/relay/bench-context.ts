@@ -1,4 +1,5 @@
 /** What every phase of the relay benchmark is handed: the options, the clock budget and a log. */
+import { connectNotes, failureList } from './connect-outcome.js';
 import type { ConnectResult } from './generator-protocol.js';
 import type { LoadGeneratorPool } from './load-generator-pool.js';
 import { machineBusySeconds } from './machine.js';
@@ -46,10 +47,8 @@ export async function openSessions(
     sessionTimeoutMs: SESSION_TIMEOUT_MS,
     deadlineMs: CONNECT_DEADLINE_MS,
   });
-  const failures = Object.entries(result.failures).map(([why, n]) => `${why} x${n}`).join(', ');
-  ctx.log(`  opened ${result.opened}/${sessions} sessions in ${(result.elapsedMs / 1000).toFixed(1)} s` +
-    (result.failed > 0 ? ` (failed: ${failures})` : '') +
-    (result.reprobed > 0 ? `; WARNING: ${result.reprobed} sessions relayed only a re-sent probe (${result.firstLost} first messages lost, the rest late)` : ''));
+  const failures = failureList(result);
+  ctx.log(`  opened ${result.opened}/${sessions} sessions in ${(result.elapsedMs / 1000).toFixed(1)} s` + connectNotes(result));
   if (result.failed > sessions * ALLOWED_CONNECT_FAILURES) {
     await pool.close(10_000);
     throw new Error(`${url}: ${result.failed} of ${sessions} sessions failed to open (${failures})`);

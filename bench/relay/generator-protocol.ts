@@ -32,6 +32,11 @@ export interface ConnectResult {
   reprobed: number;
   /** Of those, sessions whose re-sent probe was echoed first: the first message was lost (the relay keeps order), not late. */
   firstLost: number;
+  /**
+   * Opened sessions that were first refused with a Retry-After (503 or 429: an admission
+   * bound) and opened when retried after it, as a client of docs/protocol.md does.
+   */
+  retried: number;
   /** Failure reasons and how often each happened. */
   failures: Record<string, number>;
   elapsedMs: number;

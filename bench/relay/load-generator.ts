@@ -6,6 +6,7 @@
  * fixed rate (latency), close. Every phase is bounded in time.
  */
 import { performance } from 'node:perf_hooks';
+import { setTimeout as delay } from 'node:timers/promises';
 import { WebSocket } from 'ws';
 import type {
   ClosedLoopRequest,
@@ -24,7 +25,7 @@ import type {
   RoundTripRequest,
   RoundTripResult,
 } from './generator-protocol.js';
-import { openProbedSession, PROBE } from './probed-session.js';
+import { openProbedSession, PROBE, type ProbedSession } from './probed-session.js';
 
 const TEXT = { binary: false } as const;
 /** Open-loop messages start with this many ASCII digits: the message's sequence number. */
@@ -182,6 +183,27 @@ async function waitUntil(done: () => boolean, timeoutMs: number): Promise<void> 
 
 // ---- connect ---------------------------------------------------------------
 
+/** Refusals (503, 429) a session is retried after, as a client honouring Retry-After does. */
+const MAX_REFUSALS = 3;
+/** The longest Retry-After waited for; a longer one fails the session. */
+const MAX_RETRY_AFTER_S = 30;
+
+/**
+ * Opens one probed session; a refusal that carries a Retry-After (an admission bound:
+ * docs/protocol.md) is retried after it, up to MAX_REFUSALS times and within the
+ * request's deadline. `refusals` counts the refusals waited out.
+ */
+async function openHonouringRetryAfter(url: string, request: ConnectRequest, source: string, deadline: number): Promise<{ session: ProbedSession; refusals: number }> {
+  for (let refusals = 0; ; refusals++) {
+    const session = await openProbedSession(url, request.sessionTimeoutMs, source, request.protocol);
+    const waitMs = (session.retryAfterS ?? Infinity) * 1000 + Math.random() * 1000;
+    const refused = session.failure === 'HTTP 503' || session.failure === 'HTTP 429';
+    const retry = refused && refusals < MAX_REFUSALS && waitMs <= MAX_RETRY_AFTER_S * 1000 + 1000 && performance.now() + waitMs + request.sessionTimeoutMs < deadline;
+    if (!retry) return { session, refusals };
+    await delay(waitMs);
+  }
+}
+
 async function connect(request: ConnectRequest): Promise<ConnectResult> {
   const started = performance.now();
   protocol = request.protocol;
@@ -194,13 +216,15 @@ async function connect(request: ConnectRequest): Promise<ConnectResult> {
   let failed = 0;
   let reprobed = 0;
   let firstLost = 0;
+  let retried = 0;
   const separator = request.url.includes('?') ? '&' : '?';
   const worker = async (): Promise<void> => {
     while (next < request.count && performance.now() < deadline) {
       const index = request.firstIndex + next++;
       const url = `${request.url}${separator}clientId=${request.clientIdPrefix}${index}`;
       const source = request.sourceAddresses[index % request.sourceAddresses.length]!;
-      const { socket, failure, reprobed: late, firstLost: lost } = await openProbedSession(url, request.sessionTimeoutMs, source, request.protocol);
+      const { session: { socket, failure, reprobed: late, firstLost: lost }, refusals } = await openHonouringRetryAfter(url, request, source, deadline);
+      if (socket !== undefined && refusals > 0) retried++;
       if (socket !== undefined) {
         socket.on('close', onSessionClose);
         (socket as SourcedSocket)[kSource] = source;
@@ -217,7 +241,7 @@ async function connect(request: ConnectRequest): Promise<ConnectResult> {
   await Promise.all(Array.from({ length: Math.max(1, request.concurrency) }, worker));
   failed += request.count - next; // never attempted: deadline passed
   if (request.count > next) failures['deadline'] = request.count - next;
-  return { opened, failed, reprobed, firstLost, failures, elapsedMs: performance.now() - started };
+  return { opened, failed, reprobed, firstLost, retried, failures, elapsedMs: performance.now() - started };
 }
 
 // ---- closed loop (throughput) ---------------------------------------------

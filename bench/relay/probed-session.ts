@@ -27,6 +27,8 @@ export interface ProbedSession {
   reprobed: boolean;
   /** Reprobed, and the echo that came was the second probe's: the first message was lost, not late. */
   firstLost: boolean;
+  /** A refusal's Retry-After in seconds (a 503 or 429 that carried one). */
+  retryAfterS: number | undefined;
 }
 
 function ignore(): void {}
@@ -46,6 +48,7 @@ export function openProbedSession(url: string, timeoutMs: number, localAddress?:
     socket.on('error', ignore);
     let reprobed = false;
     let firstLost = false;
+    let retryAfterS: number | undefined;
     let reprobe: NodeJS.Timeout | undefined;
     const settle = (failure: string | undefined): void => {
       clearTimeout(timer);
@@ -53,7 +56,7 @@ export function openProbedSession(url: string, timeoutMs: number, localAddress?:
       socket.removeAllListeners('open').removeAllListeners('message').removeAllListeners('close');
       socket.removeAllListeners('unexpected-response');
       if (failure !== undefined) socket.terminate();
-      resolve({ socket: failure === undefined ? socket : undefined, failure, reprobed, firstLost });
+      resolve({ socket: failure === undefined ? socket : undefined, failure, reprobed, firstLost, retryAfterS });
     };
     const timer = setTimeout(
       () => settle(socket.readyState === WebSocket.OPEN ? 'no echo in time' : 'no handshake in time'),
@@ -82,7 +85,11 @@ export function openProbedSession(url: string, timeoutMs: number, localAddress?:
         }
       });
     }
-    socket.once('unexpected-response', (_request, response) => settle(`HTTP ${response.statusCode}`));
+    socket.once('unexpected-response', (_request, response) => {
+      const after = Number(response.headers['retry-after']);
+      if (Number.isFinite(after) && after >= 0) retryAfterS = after;
+      settle(`HTTP ${response.statusCode}`);
+    });
     socket.once('close', (code) => settle(`close ${code}`));
     socket.once('error', (error: NodeJS.ErrnoException) => settle(error.code ?? error.message));
   });

@@ -123,6 +123,21 @@ export async function measureReconnect(
     `its primary ${receivingAccept.primaryCoresMean.toFixed(2)} cores on average, ${receivingAccept.primaryCoresMax.toFixed(2)} at most`);
   const verified = await pool.roundTrip(120_000);
   ctx.log(`  round trip through the second instance: echoed ${verified.echoed}, not open ${verified.notOpen}, no echo ${verified.noEcho}`);
+  ctx.log(`  the second instance's own account: ${await closeAccount(receiving.url)}`);
   await pool.close(60_000);
   return { ...result, verified };
+}
+
+/** Series of the receiving instance's /metrics that say why sessions ended: closes by code, ping timeouts, duplicate clientIds. */
+const ACCOUNT_SERIES = /^(stratix_client_closes_total|stratix_ping_timeouts_total|stratix_duplicate_client_ids_total|stratix_upstream_connect_failures_total)(\{[^}]*\})? (\S+)$/;
+
+async function closeAccount(wsUrl: string): Promise<string> {
+  const url = new URL(wsUrl);
+  try {
+    const res = await fetch(`http://${url.host}/metrics?format=prometheus`, { signal: AbortSignal.timeout(10_000) });
+    const lines = (await res.text()).split('\n').filter((l) => ACCOUNT_SERIES.test(l) && !l.endsWith(' 0'));
+    return lines.length === 0 ? 'no closes, ping timeouts or duplicates counted' : lines.join('; ');
+  } catch (err) {
+    return `metrics not read (${(err as Error).message})`;
+  }
 }

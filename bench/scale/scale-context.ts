@@ -3,6 +3,7 @@
  * the log, and `growTo`, which tops the sessions held by a load-generator pool up to
  * a count in one bounded connect step.
  */
+import { connectNotes } from '../relay/connect-outcome.js';
 import type { ConnectResult } from '../relay/generator-protocol.js';
 import type { LoadGeneratorPool } from '../relay/load-generator-pool.js';
 import { machineBusySeconds } from '../relay/machine.js';
@@ -65,9 +66,8 @@ export async function growTo(
   });
   const proxyCpuSeconds = sampleTrees([proxyPid]).cpuSeconds - cpuBefore;
   const restCores = (machineBusySeconds(ticksPerSecond()) - machineBefore - proxyCpuSeconds) / (result.elapsedMs / 1000);
-  const failures = Object.entries(result.failures).map(([why, n]) => `${why} x${n}`).join(', ');
   const ratePerSecond = result.opened / (result.elapsedMs / 1000);
   ctx.log(`  opened ${result.opened}/${add} sessions in ${(result.elapsedMs / 1000).toFixed(1)} s ` +
-    `(${ratePerSecond.toFixed(0)}/s, proxy ${proxyCpuSeconds.toFixed(1)} CPU-s; the rest of the machine ${restCores.toFixed(2)} cores)` + (result.failed > 0 ? `; failed: ${failures}` : ''));
+    `(${ratePerSecond.toFixed(0)}/s, proxy ${proxyCpuSeconds.toFixed(1)} CPU-s; the rest of the machine ${restCores.toFixed(2)} cores)` + connectNotes(result));
   return { ...result, held: held + result.opened, ratePerSecond, proxyCpuSeconds, restCores };
 }
