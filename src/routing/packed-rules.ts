@@ -270,9 +270,8 @@ export class PackedRules {
     const pack = new PackedRules({ bytes: 0 });
     pack.#buf = records;
     pack.#end = recordBytes;
-    pack.#newIndex(slots);
-    pack.#index = index;
-    pack.#filter = filter;
+    // The image's own index and filter: no empty ones of that size made first (10 MB at a million rules).
+    pack.#useIndex(index, filter);
     pack.#live = live;
     pack.#exact = header.readInt32LE(20);
     pack.#sum.a = header.readInt32LE(24);
@@ -689,9 +688,14 @@ export class PackedRules {
 
   /** An empty index of `slots` slots and its filter (FILTER_BITS per slot). */
   #newIndex(slots: number): void {
-    this.#index = new Int32Array(slots);
-    this.#filter = new Int32Array((slots * FILTER_BITS) >>> 5);
-    this.#filterShift = 32 - Math.log2(slots * FILTER_BITS);
+    this.#useIndex(new Int32Array(slots), new Int32Array((slots * FILTER_BITS) >>> 5));
+  }
+
+  /** Takes `index` (a power of two of slots) and its filter (FILTER_BITS per slot) as they are. */
+  #useIndex(index: Int32Array, filter: Int32Array): void {
+    this.#index = index;
+    this.#filter = filter;
+    this.#filterShift = 32 - Math.log2(index.length * FILTER_BITS);
     this.#stale = 0;
   }
 
