@@ -47,7 +47,7 @@ import { listenTls, type TlsListener } from '../security/tls-listener.js';
 import { LOOPBACK_WARNING, loopbackTargets, mayTargetLoopback } from '../security/trust-topology.js';
 import { TlsPipe } from './tls-pipe.js';
 import type { PackedRules } from '../routing/packed-rules.js';
-import { fullCollection } from './full-collection.js';
+import { fullCollection } from '../server/full-collection.js';
 import { RouteSetFiles } from './route-set-files.js';
 
 export interface PrimaryOptions {

@@ -67,7 +67,7 @@ export interface RouteControllerOptions {
   /**
    * A full garbage collection, run once a full set has reached every replica (and after
    * an etcd snapshot write): the transient buffers of a big load then leave a process
-   * that would not collect on its own (the primary: cluster/full-collection.ts).
+   * that would not collect on its own (the primary: server/full-collection.ts).
    */
   readonly collectGarbage?: (() => void) | undefined;
 }

@@ -35,8 +35,7 @@
  * gateway does not get a `gc`.
  */
 import { performance, type EventLoopUtilization } from 'node:perf_hooks';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
+import { fullCollection } from './full-collection.js';
 
 export interface BurstCollectorOptions {
   /** New connections since the last collection that make a burst. */
@@ -132,23 +131,4 @@ function loopBusy(): () => number {
     last = now;
     return u;
   };
-}
-
-let gcFunction: (() => void) | undefined;
-
-/** V8's full collection: the global `gc` when the process was started with --expose-gc, else one taken from a fresh context. */
-function fullCollection(): () => void {
-  if (gcFunction !== undefined) return gcFunction;
-  const exposed = (globalThis as { gc?: () => void }).gc;
-  if (typeof exposed === 'function') {
-    gcFunction = exposed;
-    return exposed;
-  }
-  setFlagsFromString('--expose-gc');
-  try {
-    gcFunction = runInNewContext('gc') as () => void;
-  } finally {
-    setFlagsFromString('--no-expose-gc');
-  }
-  return gcFunction;
 }

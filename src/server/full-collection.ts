@@ -1,6 +1,7 @@
 /**
- * A full garbage collection on demand, for the primary after a full route set has
- * reached every worker. An idle primary allocates almost nothing, so V8 never collects
+ * A full garbage collection on demand: for the primary after a full route set has
+ * reached every worker, and for every process after a burst of connections
+ * (burst-collector.ts). An idle primary allocates almost nothing, so V8 never collects
  * on its own, and what a million-rule set leaves behind stays resident: the config
  * file's bytes (~95 MB), copies of the set made for the workers and for the etcd
  * snapshot (~70 MB each), the etcd client's pages. They are Buffers whose memory goes
@@ -14,13 +15,19 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
 export function fullCollection(): () => void {
-  let gc = (globalThis as { gc?: () => void }).gc;
+  let gc = (globalThis as { gc?: unknown }).gc as (() => void) | undefined;
   return () => {
-    if (gc === undefined) {
-      setFlagsFromString('--expose-gc');
-      gc = runInNewContext('gc') as () => void;
-      setFlagsFromString('--no-expose-gc');
-    }
+    gc ??= contextGc();
     gc();
   };
+}
+
+/** V8's gc from a fresh context: --expose-gc is set only while the context is made. */
+function contextGc(): () => void {
+  setFlagsFromString('--expose-gc');
+  try {
+    return runInNewContext('gc') as () => void;
+  } finally {
+    setFlagsFromString('--no-expose-gc');
+  }
 }
