@@ -259,7 +259,9 @@ export class Session implements LegOwner, UpstreamConnectOwner, ConnectTimed, Ra
    * One liveness round (once per ping interval): a leg that did not answer the
    * previous ping (nor sent anything) is dropped; the others are pinged. A leg
    * that cannot be heard (its reads are paused) or whose ping would wait behind
-   * buffered data (a slow reader: the 4408 rule judges it) is not judged.
+   * buffered data (a slow reader: the 4408 rule judges it) or behind a frame the
+   * other leg is still sending to it (a slow upload: the ping could not go out
+   * before the frame ends) is neither pinged nor judged in this round.
    */
   heartbeat(): void {
     if (this.#native !== null) {
@@ -269,7 +271,8 @@ export class Session implements LegOwner, UpstreamConnectOwner, ConnectTimed, Ra
     if (this.state !== SessionState.Open && this.state !== SessionState.Connecting) return;
     const m = this.owner.metrics;
     const c = this.client;
-    if (!(this.flags & CLIENT_HELD) && c.bufferedAmount === 0) {
+    const up = this.upstream;
+    if (!(this.flags & CLIENT_HELD) && c.bufferedAmount === 0 && up?.midFrame !== true) {
       if (!c.alive) {
         m.pingTimeouts.inc({ leg: 'client' });
         c.terminate();
@@ -277,8 +280,7 @@ export class Session implements LegOwner, UpstreamConnectOwner, ConnectTimed, Ra
       }
       c.ping();
     }
-    const up = this.upstream;
-    if (this.state === SessionState.Open && up !== null && !(this.flags & UPSTREAM_HELD) && up.bufferedAmount === 0) {
+    if (this.state === SessionState.Open && up !== null && !(this.flags & UPSTREAM_HELD) && up.bufferedAmount === 0 && !c.midFrame) {
       if (!up.alive) {
         m.pingTimeouts.inc({ leg: 'upstream' });
         this.upstreamFailure = upstreamError('LOST', 'upstream did not answer ping');

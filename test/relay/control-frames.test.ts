@@ -6,7 +6,9 @@
  * - pings and pongs waiting behind a frame in flight are bounded (drops counted), but
  *   the close frame waits in a slot of its own and always arrives as itself;
  * - the heartbeat does not cut a live slow reader (its ping would wait behind data)
- *   before the documented 4408.
+ *   before the documented 4408;
+ * - nor a leg whose ping would wait behind a frame the other leg is still sending to it:
+ *   that leg is neither pinged nor judged in that round.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,6 +19,8 @@ import { relaySession, startGateway, until } from '../helpers/gateway.js';
 import { frame, rawConnect } from '../helpers/raw-ws.js';
 import { serverFrame, startRawUpstream } from '../helpers/raw-upstream.js';
 import { promSample } from '../helpers/raw-http.js';
+import { wireConnect } from '../helpers/wire-client.js';
+import { C, OP, type WireFrame } from '../helpers/ws-wire.js';
 import { CloseCode } from '../../src/protocol/close-codes.js';
 import type { Gateway } from '../../src/server/gateway.js';
 
@@ -113,5 +117,57 @@ test('the heartbeat does not cut a live slow reader: it gets 4408, not a ping ti
     await gw.close();
     for (const c of wss.clients) c.terminate();
     wss.close();
+  }
+});
+
+test('a leg whose ping would wait behind the other leg\'s frame in flight is not judged: a slow upload keeps its upstream', async () => {
+  const upstream = await startUpstream();
+  const gw = await startGateway({ gateway: { pingIntervalMs: 1_000 }, defaultRoute: { openclawGateway: upstream.url } });
+  const next = upstream.nextConnection();
+  const w = await wireConnect(gw.port, 'slow-upload');
+  const up = await next;
+  // The wire client answers the gateway's pings by hand (it answers nothing by itself), and not
+  // while its own frame is half written (a pong there would be payload).
+  let midFrame = false;
+  const answered = new Set<WireFrame>();
+  const answer = setInterval(() => {
+    if (midFrame) return;
+    for (const f of w.frames) {
+      if (f.opcode !== OP.PING || answered.has(f)) continue;
+      answered.add(f);
+      w.socket.write(C.pong(f.payload));
+    }
+  }, 20);
+  try {
+    const echoed = (payload: Buffer): boolean => w.frames.some((f) => f.opcode === OP.TEXT && f.payload.equals(payload));
+    w.socket.write(C.text('first'));
+    await until(() => echoed(Buffer.from('first')), 'the first echo');
+    const payload = Buffer.from('0123456789'.repeat(20));
+    const whole = C.text(payload);
+    // The frame to the upstream stays half written for 3 s (three heartbeat rounds): a ping to the
+    // upstream can only follow it, so the upstream cannot answer one meanwhile. (On the native data
+    // path a ping written into the frame would be payload to the upstream: its echo would differ.)
+    // The client trickles a byte every 100 ms: what it sends counts as its own life.
+    midFrame = true;
+    w.socket.write(whole.subarray(0, 40));
+    for (let i = 40; i < 70; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      w.socket.write(whole.subarray(i, i + 1));
+    }
+    w.socket.write(whole.subarray(70));
+    midFrame = false;
+    await until(() => echoed(payload) || w.frames.some((f) => f.opcode === OP.CLOSE), 'the echo (or a close)');
+    assert.deepEqual(w.frames.filter((f) => f.opcode === OP.CLOSE).map((f) => f.payload.toString('latin1')), [], 'no close');
+    assert.ok(echoed(payload), 'the message echoed whole');
+    let upstreamPings = 0;
+    up.on('ping', () => upstreamPings++);
+    await until(() => upstreamPings >= 1, 'the upstream pinged again once the frame ended', 4_000);
+    assert.equal(sessionOf(gw, 'slow-upload').stateName, 'open');
+    assert.equal(await sample(gw, 'stratix_ping_timeouts_total', { leg: 'upstream' }), 0, 'no ping timeout');
+  } finally {
+    clearInterval(answer);
+    w.socket.destroy();
+    await gw.close();
+    await upstream.close();
   }
 });
