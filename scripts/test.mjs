@@ -19,7 +19,8 @@
  *      time, after the others;
  *   5. the relay (with abuse), conformance and interop suites a second time with the
  *      native data path on (STRATIX_TEST_DATA_PATH=native; conformance on the relay
- *      thread's epoll mode, STRATIX_NATIVE_IO_URING=0, the others on io_uring). The
+ *      thread's epoll mode, STRATIX_NATIVE_IO_URING=0, the others on io_uring), and
+ *      the native data path's own suites (test/relay/native-data-path*) on epoll. The
  *      addon is built at step 0 (scripts/install-native-build.sh installs gcc and
  *      liburing, scripts/build-native.mjs --required builds it).
  *
@@ -138,6 +139,12 @@ if (nativeRelay.length > 0) {
 if (nativeConformance.length > 0) {
   console.log('# again on the native data path (epoll): conformance suites');
   status |= onNative(nativeConformance, { STRATIX_NATIVE_IO_URING: '0' });
+}
+// The native data path's own suite ran in step 1 on io_uring; the relay thread's epoll mode has code of its own.
+const nativeOwn = main.filter((f) => f.includes('/test/relay/native-data-path'));
+if (nativeOwn.length > 0) {
+  console.log("# again on the relay thread's epoll mode: the native data path's own suites");
+  status |= onNative(nativeOwn, { STRATIX_NATIVE_IO_URING: '0' });
 }
 if (interop.length > 0) {
   console.log('# again on the native data path: interop suite');

@@ -21,7 +21,15 @@
  *     fails the connection with its own code and reason);
  *   - EOF or a socket error;
  *   - output over the session's high-water mark (backpressure is JS's: 4408);
- *   - a `release` from JavaScript (heartbeat, close, drain, route change).
+ *   - a `release` from JavaScript (close, drain, route change);
+ *   - a leg that did not answer the previous heartbeat's ping (`ping timeout`).
+ * The heartbeat is the thread's own: JavaScript's round asks for it (`heartbeat`),
+ * and the thread judges and pings both legs as the JS path does (a leg that read
+ * nothing since its last ping is timed out; a leg whose ping would wait behind
+ * owed output or inside a frame being relayed to it is neither pinged nor judged),
+ * writing the ping between frames. A valid pong that arrives whole in one read is
+ * taken out of the stream on the thread (the JS path drops pongs too); any other
+ * control frame, and a pong split over reads, goes to JavaScript as before.
  * A session's struct is freed on the JS thread once its event was delivered, so
  * `release` on a session that has just left is harmless. The addon never closes a
  * descriptor: the JS sockets keep owning them.
@@ -52,6 +60,7 @@
 #include <sys/uio.h>
 #include <poll.h>
 #include <fcntl.h>
+#include <time.h>
 #include <unistd.h>
 #include <node_api.h>
 #ifdef HAVE_LIBURING
@@ -64,7 +73,9 @@
 #define MAX_EVENTS 128
 #define MAX_GROUPS 1024
 
-enum { EXC_CONTROL = 1, EXC_FAULT = 2, EXC_EOF = 3, EXC_ERROR = 4, EXC_RELEASE = 5, EXC_BACKPRESSURE = 6 };
+enum { EXC_CONTROL = 1, EXC_FAULT = 2, EXC_EOF = 3, EXC_ERROR = 4, EXC_RELEASE = 5, EXC_BACKPRESSURE = 6, EXC_PING_TIMEOUT = 7 };
+/* scan's verdict for a pong whole in the read: not an event, the bytes are skipped */
+#define SKIP_PONG 100
 
 /* The parser state of one direction (copied whole at each frame header: a fault rolls back to it). */
 typedef struct {
@@ -107,6 +118,8 @@ struct session_s {
   uint32_t interest[2];
   uint8_t dead; /* ejected: the relay thread no longer touches it */
   _Atomic int release_req;
+  _Atomic int hb_req;  /* JavaScript's heartbeat round reached the session */
+  uint8_t awaiting[2]; /* a ping of ours went to side i and nothing was read from it since */
   session_t *prev, *next; /* the worker's live sessions */
   session_t *next_new;
   struct worker_s *w;
@@ -145,7 +158,8 @@ typedef struct worker_s {
   int wake;
   _Atomic uint64_t reads, writes, wakeups;
   _Atomic uint64_t buf_bytes, buf_waits; /* io_uring: bytes of provided buffers; receives that found none free */
-  _Atomic int releases; /* release requests not yet seen by the thread */
+  _Atomic int requests; /* release and heartbeat requests not yet seen by the thread */
+  uint64_t rng;          /* ping mask keys (xorshift) */
   uint8_t *buf;         /* HELD_MAX bytes of room before the read area */
   pthread_mutex_t lock;
   session_t *incoming;
@@ -288,9 +302,15 @@ static void scan(parser_t *d, int dir, const uint8_t *b, size_t n, uint64_t max_
     if (b0 & 0x70) { fault(d, &at_frame, r, pos, 1002, "reserved bits"); return; }
     if (masked != (dir == 0)) { fault(d, &at_frame, r, pos, 1002, "masking"); return; }
     if (opcode >= 8) {
-      /* control frames are JavaScript's (and so are their faults) */
-      r->kind = EXC_CONTROL;
       r->relay_end = pos;
+      if (opcode == 0xA && fin && len7 <= 125 && avail >= hlen + len7) {
+        /* a valid pong, whole: taken out of the stream (the JS path drops pongs too) */
+        r->kind = SKIP_PONG;
+        r->rest = pos + hlen + len7;
+        return;
+      }
+      /* other control frames are JavaScript's (and so are their faults) */
+      r->kind = EXC_CONTROL;
       r->rest = pos;
       return;
     }
@@ -418,6 +438,39 @@ static session_t *take_incoming(worker_t *w) {
   return list;
 }
 
+/* The heartbeat, as the JS path's (session.ts `heartbeat`): which sides are timed out
+ * (bit i: side i read nothing since our last ping), and which can be pinged now (the
+ * stream to it is between frames and nothing is owed to it; `busy`: a send to it is in
+ * flight). A side that cannot be pinged now is not judged either. */
+static int hb_judge(session_t *s, const uint8_t busy[2], int *ping) {
+  int dead = 0;
+  *ping = 0;
+  for (int side = 0; side < 2; side++) {
+    const dir_t *to = &s->d[1 - side]; /* the direction that writes to `side` */
+    if (to->p.remaining > 0 || to->pend_len > to->pend_off || busy[1 - side]) continue;
+    if (s->awaiting[side]) dead |= 1 << side;
+    else *ping |= 1 << side;
+  }
+  return dead;
+}
+
+/* A ping with no payload to `side`: masked (a fresh key) to the upstream. */
+static size_t ping_frame(worker_t *w, int side, uint8_t out[6]) {
+  out[0] = 0x89;
+  if (side == 0) {
+    out[1] = 0;
+    return 2;
+  }
+  uint64_t x = w->rng;
+  x ^= x << 13;
+  x ^= x >> 7;
+  x ^= x << 17;
+  w->rng = x;
+  out[1] = 0x80;
+  memcpy(out + 2, &x, 4);
+  return 6;
+}
+
 /* ------------------------------------------------------------------------ */
 /* The relay thread, epoll mode                                              */
 
@@ -472,16 +525,23 @@ static void on_readable(worker_t *w, session_t *s, int side) {
     return;
   }
   atomic_fetch_add_explicit(&d->read, (uint64_t)n, memory_order_relaxed);
+  s->awaiting[side] = 0;
   uint8_t *start = area - d->held_len;
   memcpy(start, d->held, d->held_len);
   size_t len = (size_t)n + d->held_len;
   d->held_len = 0;
   scan_t r;
-  scan(&d->p, side, start, len, s->max_message, &r);
-  count(s, side, &r);
-  if (!relay_out(s, side, start, r.relay_end)) {
-    eject(w, s, EXC_ERROR, side, errno, "write error", start + r.rest, len - r.rest);
-    return;
+  /* one scan per stretch between the pongs taken out */
+  for (;;) {
+    scan(&d->p, side, start, len, s->max_message, &r);
+    count(s, side, &r);
+    if (!relay_out(s, side, start, r.relay_end)) {
+      eject(w, s, EXC_ERROR, side, errno, "write error", start + r.rest, len - r.rest);
+      return;
+    }
+    if (r.kind != SKIP_PONG) break;
+    start += r.rest;
+    len -= r.rest;
   }
   if (r.kind) {
     eject(w, s, r.kind, side, r.code, r.reason, start + r.rest, len - r.rest);
@@ -511,11 +571,29 @@ static void on_writable(worker_t *w, session_t *s, int side) {
   set_interest(s, side);
 }
 
-static void e_release_requested(worker_t *w) {
-  if (atomic_exchange(&w->releases, 0) == 0) return;
+static void e_heartbeat(worker_t *w, session_t *s) {
+  static const uint8_t idle[2] = {0, 0};
+  int ping;
+  int dead = hb_judge(s, idle, &ping);
+  if (dead) {
+    eject(w, s, EXC_PING_TIMEOUT, 0, dead, "ping timeout", NULL, 0);
+    return;
+  }
+  for (int side = 0; side < 2 && !s->dead; side++) {
+    if (!(ping & (1 << side))) continue;
+    uint8_t f[6];
+    size_t n = ping_frame(w, side, f);
+    s->awaiting[side] = 1;
+    if (!relay_out(s, 1 - side, f, n)) eject(w, s, EXC_ERROR, side, errno, "write error", NULL, 0);
+  }
+}
+
+static void e_requests(worker_t *w) {
+  if (atomic_exchange(&w->requests, 0) == 0) return;
   for (session_t *s = w->live, *next; s != NULL; s = next) {
     next = s->next;
     if (atomic_load_explicit(&s->release_req, memory_order_relaxed)) eject(w, s, EXC_RELEASE, 0, 0, "release", NULL, 0);
+    else if (atomic_exchange_explicit(&s->hb_req, 0, memory_order_relaxed)) e_heartbeat(w, s);
   }
 }
 
@@ -543,7 +621,7 @@ static void *epoll_main(void *arg) {
             }
           }
         }
-        e_release_requested(w);
+        e_requests(w);
         continue;
       }
       fdref_t *ref = evs[i].data.ptr;
@@ -758,6 +836,7 @@ static void u_on_recv(worker_t *w, session_t *s, int side, int res, unsigned fla
   }
   atomic_fetch_add_explicit(&w->reads, 1, memory_order_relaxed);
   atomic_fetch_add_explicit(&d->read, (uint64_t)res, memory_order_relaxed);
+  s->awaiting[side] = 0;
   w->free_bufs--;
   if (w->free_bufs < w->nbufs / 4) u_grow(w);
   uint8_t *p = u_buf(w, bid);
@@ -780,13 +859,20 @@ static void u_on_recv(worker_t *w, session_t *s, int side, int res, unsigned fla
     send_bid = -1;
   }
   scan_t r;
-  scan(&d->p, side, start, len, s->max_message, &r);
-  count(s, side, &r);
-  if (!r.kind && r.rest < len) {
-    d->held_len = (uint8_t)(len - r.rest);
-    memcpy(d->held, start + r.rest, d->held_len);
+  int kept = 0;
+  /* one scan per stretch between the pongs taken out; only the first stretch sent can be sent from the buffer itself */
+  for (;;) {
+    scan(&d->p, side, start, len, s->max_message, &r);
+    count(s, side, &r);
+    if (!r.kind && r.rest < len) {
+      d->held_len = (uint8_t)(len - r.rest);
+      memcpy(d->held, start + r.rest, d->held_len);
+    }
+    kept |= u_relay(w, s, side, start, r.relay_end, kept ? -1 : send_bid);
+    if (r.kind != SKIP_PONG) break;
+    start += r.rest;
+    len -= r.rest;
   }
-  int kept = u_relay(w, s, side, start, r.relay_end, send_bid);
   if (r.kind) u_eject(w, s, r.kind, side, r.code, r.reason, start + r.rest, len - r.rest);
   if (!kept) u_recycle(w, bid);
   if (s->ejecting) return;
@@ -852,6 +938,22 @@ static void u_on_poll(worker_t *w, session_t *s, int dir) {
   u_on_send(w, s, dir, 0); /* joins what is left into the owed output, then finishes */
 }
 
+static void u_heartbeat(worker_t *w, session_t *s) {
+  int ping;
+  int dead = hb_judge(s, s->sending, &ping);
+  if (dead) {
+    u_eject(w, s, EXC_PING_TIMEOUT, 0, dead, "ping timeout", NULL, 0);
+    return;
+  }
+  for (int side = 0; side < 2; side++) {
+    if (!(ping & (1 << side))) continue;
+    uint8_t f[6];
+    size_t n = ping_frame(w, side, f);
+    s->awaiting[side] = 1;
+    u_relay(w, s, 1 - side, f, n, -1);
+  }
+}
+
 static void u_arm_wake(worker_t *w) {
   struct io_uring_sqe *q = sqe_get(w);
   io_uring_prep_read(q, w->wake, &w->wake_value, sizeof w->wake_value, 0);
@@ -869,10 +971,12 @@ static void u_on_wake(worker_t *w) {
     u_arm(w, s, 0);
     u_arm(w, s, 1);
   }
-  if (atomic_exchange(&w->releases, 0) != 0) {
+  if (atomic_exchange(&w->requests, 0) != 0) {
     for (session_t *s = w->live, *next; s != NULL; s = next) {
       next = s->next;
+      if (s->ejecting) continue;
       if (atomic_load_explicit(&s->release_req, memory_order_relaxed)) u_eject(w, s, EXC_RELEASE, 0, 0, "release", NULL, 0);
+      else if (atomic_exchange_explicit(&s->hb_req, 0, memory_order_relaxed)) u_heartbeat(w, s);
     }
   }
   u_arm_wake(w);
@@ -990,6 +1094,7 @@ static void call_js(napi_env env, napi_value cb, void *ctx, void *data) {
       set_u(env, v, "messages", (double)d->messages);
       set_u(env, v, "bytes", (double)d->bytes);
       set_u(env, v, "read", (double)atomic_load(&d->read));
+      set_u(env, v, "alive", s->awaiting[i] ? 0 : 1); /* i: the direction read from side i */
       napi_set_element(env, dirs, i, v);
     }
     napi_set_named_property(env, o, "dirs", dirs);
@@ -1005,6 +1110,14 @@ static void call_js(napi_env env, napi_value cb, void *ctx, void *data) {
   free(e->rest2[1]);
   free(e);
   free_session(s);
+}
+
+/* A nonzero xorshift seed for the ping mask keys of one relay thread. */
+static uint64_t seed_rng(const worker_t *w) {
+  struct timespec t;
+  clock_gettime(CLOCK_REALTIME, &t);
+  uint64_t x = ((uint64_t)t.tv_sec << 32) ^ (uint64_t)t.tv_nsec ^ (uint64_t)(uintptr_t)w ^ 0x9e3779b97f4a7c15ULL;
+  return x != 0 ? x : 1;
 }
 
 static napi_value string_value(napi_env env, const char *s) {
@@ -1049,6 +1162,8 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
     for (int i = 0; i < threads && use_uring; i++) {
       worker_t *w = &workers[i];
       w->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    w->rng = seed_rng(w);
+      w->rng = seed_rng(w);
       w->buf = malloc(HELD_MAX + READ_BYTES);
       pthread_mutex_init(&w->lock, NULL);
       pthread_create(&w->thread, NULL, uring_main, w);
@@ -1086,14 +1201,15 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
 }
 
 /*
- * adopt(id, clientFd, upstreamFd, maxMessageBytes, highWaterBytes, group, own) → handle:
+ * adopt(id, clientFd, upstreamFd, maxMessageBytes, highWaterBytes, group, own, alive) → handle:
  * the relay thread takes both sockets. `own`: it relays over duplicates of the
  * descriptors (so JS may close its socket objects meanwhile); the event hands the
- * duplicates to JS (`fds`), which owns them from then on.
+ * duplicates to JS (`fds`), which owns them from then on. `alive`: bit i set when side i
+ * answered (or was not sent) the JS path's last ping; a clear bit is a ping awaiting its answer.
  */
 static napi_value js_adopt(napi_env env, napi_callback_info info) {
-  size_t argc = 7;
-  napi_value argv[7];
+  size_t argc = 8;
+  napi_value argv[8];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (nworkers == 0) { napi_throw_error(env, NULL, "not started"); return NULL; }
   int32_t id, cfd, ufd, group;
@@ -1106,6 +1222,8 @@ static napi_value js_adopt(napi_env env, napi_callback_info info) {
   CHECK(napi_get_value_int32(env, argv[5], &group));
   bool own = false;
   if (argc >= 7) CHECK(napi_get_value_bool(env, argv[6], &own));
+  int32_t alive = 3;
+  if (argc >= 8) CHECK(napi_get_value_int32(env, argv[7], &alive));
   if (group < 0 || group >= MAX_GROUPS) { napi_throw_range_error(env, NULL, "group out of range"); return NULL; }
   if (own) {
     int c = fcntl(cfd, F_DUPFD_CLOEXEC, 0);
@@ -1133,6 +1251,8 @@ static napi_value js_adopt(napi_env env, napi_callback_info info) {
     s->send_bid[i] = -1;
   }
   s->d[0].p.masked = 1;
+  s->awaiting[0] = !(alive & 1);
+  s->awaiting[1] = !(alive & 2);
   worker_t *w = s->w;
   pthread_mutex_lock(&w->lock);
   s->next_new = w->incoming;
@@ -1144,18 +1264,32 @@ static napi_value js_adopt(napi_env env, napi_callback_info info) {
   return handle;
 }
 
-/* release(handle): hand the session back (an event of kind 5) unless it is leaving already. Only before its event. */
-static napi_value js_release(napi_env env, napi_callback_info info) {
+/* The session a call's first argument is the handle of; NULL after a thrown error. */
+static session_t *session_arg(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
   void *p;
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   CHECK(napi_get_value_external(env, argv[0], &p));
-  session_t *s = p;
-  if (atomic_exchange(&s->release_req, 1) == 0) {
-    atomic_fetch_add(&s->w->releases, 1);
-    wake(s->w);
-  }
+  return p;
+}
+
+/* Sets one of the session's request flags; the thread is woken by the first request since it last looked. */
+static void request(session_t *s, _Atomic int *flag) {
+  if (atomic_exchange(flag, 1) == 0 && atomic_fetch_add(&s->w->requests, 1) == 0) wake(s->w);
+}
+
+/* release(handle): hand the session back (an event of kind 5) unless it is leaving already. Only before its event. */
+static napi_value js_release(napi_env env, napi_callback_info info) {
+  session_t *s = session_arg(env, info);
+  if (s != NULL) request(s, &s->release_req);
+  return NULL;
+}
+
+/* heartbeat(handle): one heartbeat round for the session on its relay thread (judge, then ping). Only before its event. */
+static napi_value js_heartbeat(napi_env env, napi_callback_info info) {
+  session_t *s = session_arg(env, info);
+  if (s != NULL) request(s, &s->hb_req);
   return NULL;
 }
 
@@ -1218,6 +1352,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"start", NULL, js_start, NULL, NULL, NULL, napi_default, NULL},
       {"adopt", NULL, js_adopt, NULL, NULL, NULL, napi_default, NULL},
       {"release", NULL, js_release, NULL, NULL, NULL, napi_default, NULL},
+      {"heartbeat", NULL, js_heartbeat, NULL, NULL, NULL, napi_default, NULL},
       {"counts", NULL, js_counts, NULL, NULL, NULL, napi_default, NULL},
       {"bytesRead", NULL, js_bytes_read, NULL, NULL, NULL, napi_default, NULL},
       {"stats", NULL, js_stats, NULL, NULL, NULL, napi_default, NULL},

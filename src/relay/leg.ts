@@ -248,11 +248,12 @@ export class Leg extends FrameParser {
     return (this.socket as unknown as { _handle: { fd: number } })._handle.fd;
   }
 
-  /** Back from the native data path: its parser goes on from `state`, and a read there counts as life. */
-  returned(state: ParserState & { readonly read: number }): void {
+  /** Back from the native data path: its parser goes on from `state`, and its liveness is the relay thread's (it pinged and heard the leg). */
+  returned(state: ParserState & { readonly read: number; readonly alive: number }): void {
     this.restore(state);
     this.nativeBytesRead += state.read;
-    if (state.read !== 0) this.flags |= ALIVE;
+    if (state.alive !== 0) this.flags |= ALIVE;
+    else this.flags &= ~ALIVE;
   }
 
   /** Clears the alive flag and sends a ping; the next data or pong sets it again. */

@@ -3,11 +3,13 @@
  * of the addon (native/relay/relay.c) and a typed wrapper over it.
  *
  * An open session with nothing pending gives both sockets' descriptors to a relay
- * thread of the addon, which relays data frames below net.Socket and hands the
- * session back (a NativeHandBack) at everything else: a control frame, a fault,
- * EOF, an error, backpressure, or a `release` asked by JavaScript (heartbeat,
- * close, drain, route change, admin close). The session then carries on in its
- * legs and parsers as on the JS path (session.ts `nativeReturned`).
+ * thread of the addon, which relays data frames below net.Socket, runs the
+ * heartbeat rounds JavaScript asks for (it pings both legs and takes their pongs
+ * itself), and hands the session back (a NativeHandBack) at everything else: a
+ * control frame other than a whole pong, a fault, EOF, an error, backpressure, a
+ * leg that did not answer its ping, or a `release` asked by JavaScript (close,
+ * drain, route change, admin close). The session then carries on in its legs and
+ * parsers as on the JS path (session.ts `nativeReturned`).
  *
  * The addon is process-wide (its threads, its descriptors), so it is loaded and
  * started once per process (`loadNativeRelay`); each Gateway has a NativeDataPath
@@ -38,6 +40,8 @@ export const enum HandBack {
   Error = 4,
   Release = 5,
   Backpressure = 6,
+  /** A leg did not answer the relay thread's ping: `code` has bit 0 for the client, bit 1 for the upstream. */
+  PingTimeout = 7,
 }
 
 /** One direction of a session as the relay thread left it (0: client → upstream, 1: upstream → client). */
@@ -62,8 +66,10 @@ export interface NativeDirection {
   /** Messages and payload bytes relayed while the thread had the session. */
   readonly messages: number;
   readonly bytes: number;
-  /** Bytes read from this direction's source on the relay thread (liveness when > 0). */
+  /** Bytes read from this direction's source on the relay thread. */
   readonly read: number;
+  /** 1: the source answered the last ping (or was not pinged since it was last heard); 0: a ping awaits its answer. */
+  readonly alive: number;
 }
 
 export interface NativeHandBack {
@@ -94,8 +100,9 @@ export interface NativeTicket {
 
 interface RelayAddon {
   start(threads: number, onEvent: (e: NativeHandBack) => void, ioUring: boolean, maxBuffers: number): 'io_uring' | 'epoll';
-  adopt(id: number, clientFd: number, upstreamFd: number, maxMessageBytes: number, highWaterBytes: number, group: number, own: boolean): object;
+  adopt(id: number, clientFd: number, upstreamFd: number, maxMessageBytes: number, highWaterBytes: number, group: number, own: boolean, alive: number): object;
   release(handle: object): void;
+  heartbeat(handle: object): void;
   counts(group: number, out: Float64Array): void;
   bytesRead(handle: object, side: number): number;
   stats(): NativeRelayStats;
@@ -141,17 +148,25 @@ export class NativeRelay {
     return this.#nextGroup++;
   }
 
-  /** `own`: the thread relays over duplicates of the descriptors, handed to JS with the session's event. */
-  adopt(holder: NativeHolder, clientFd: number, upstreamFd: number, maxMessageBytes: number, highWaterBytes: number, group: number, own: boolean): NativeTicket {
+  /**
+   * `own`: the thread relays over duplicates of the descriptors, handed to JS with the session's event.
+   * `alive`: bit 0 (client), bit 1 (upstream) set when that leg is not awaiting the answer to a ping.
+   */
+  adopt(holder: NativeHolder, clientFd: number, upstreamFd: number, maxMessageBytes: number, highWaterBytes: number, group: number, own: boolean, alive: number): NativeTicket {
     const id = this.#nextId;
     this.#nextId = id >= 0x7fffffff ? 1 : id + 1;
-    const handle = this.#addon.adopt(id, clientFd, upstreamFd, maxMessageBytes, highWaterBytes, group, own);
+    const handle = this.#addon.adopt(id, clientFd, upstreamFd, maxMessageBytes, highWaterBytes, group, own, alive);
     this.#holders.set(id, holder);
     return { id, handle };
   }
 
   release(ticket: NativeTicket): void {
     this.#addon.release(ticket.handle);
+  }
+
+  /** One heartbeat round for a session on the relay thread: a leg that did not answer its last ping comes back as PingTimeout, the others are pinged. */
+  heartbeat(ticket: NativeTicket): void {
+    this.#addon.heartbeat(ticket.handle);
   }
 
   counts(group: number, out: Float64Array): void {
@@ -260,7 +275,7 @@ export class NativeDataPath {
   /** This gateway's sessions on the relay thread now. */
   held = 0;
   /** Hand-backs by HandBack kind (index), since the start. */
-  readonly handBacks = new Float64Array(7);
+  readonly handBacks = new Float64Array(8);
 
   constructor(relay: NativeRelay, registry: Registry | undefined) {
     this.relay = relay;
@@ -268,8 +283,8 @@ export class NativeDataPath {
     if (registry !== undefined) this.#register(registry);
   }
 
-  adopt(holder: NativeHolder, clientFd: number, upstreamFd: number, maxMessageBytes: number, highWaterBytes: number, own: boolean): NativeTicket {
-    const t = this.relay.adopt(holder, clientFd, upstreamFd, maxMessageBytes, highWaterBytes, this.group, own);
+  adopt(holder: NativeHolder, clientFd: number, upstreamFd: number, maxMessageBytes: number, highWaterBytes: number, own: boolean, alive: number): NativeTicket {
+    const t = this.relay.adopt(holder, clientFd, upstreamFd, maxMessageBytes, highWaterBytes, this.group, own, alive);
     this.held++;
     return t;
   }
@@ -332,7 +347,7 @@ export class NativeDataPath {
 }
 
 /** The reason label of each HandBack kind. */
-const HAND_BACK_LABELS = ['', 'control_frame', 'fault', 'eof', 'error', 'release', 'backpressure'] as const;
+const HAND_BACK_LABELS = ['', 'control_frame', 'fault', 'eof', 'error', 'release', 'backpressure', 'ping_timeout'] as const;
 
 /**
  * The data path relay.dataPath asks for: a NativeDataPath, or undefined for the JS

@@ -265,30 +265,36 @@ export class Session implements LegOwner, UpstreamConnectOwner, ConnectTimed, Ra
    */
   heartbeat(): void {
     if (this.#native !== null) {
-      this.#release(NATIVE_HEARTBEAT);
+      // The relay thread runs the round itself (the same rules); a session already asked back runs it on return.
+      if (this.#nativeWanted === 0) this.owner.native!.relay.heartbeat(this.#native);
+      else this.#nativeWanted |= NATIVE_HEARTBEAT;
       return;
     }
     if (this.state !== SessionState.Open && this.state !== SessionState.Connecting) return;
-    const m = this.owner.metrics;
     const c = this.client;
     const up = this.upstream;
     if (!(this.flags & CLIENT_HELD) && c.bufferedAmount === 0 && up?.midFrame !== true) {
       if (!c.alive) {
-        m.pingTimeouts.inc({ leg: 'client' });
-        c.terminate();
+        this.#pingTimedOut(c);
         return;
       }
       c.ping();
     }
     if (this.state === SessionState.Open && up !== null && !(this.flags & UPSTREAM_HELD) && up.bufferedAmount === 0 && !c.midFrame) {
       if (!up.alive) {
-        m.pingTimeouts.inc({ leg: 'upstream' });
-        this.upstreamFailure = upstreamError('LOST', 'upstream did not answer ping');
-        up.terminate();
+        this.#pingTimedOut(up);
         return;
       }
       up.ping();
     }
+  }
+
+  /** A leg did not answer its last ping (nor sent anything since): it is dropped, and counted. */
+  #pingTimedOut(leg: Leg): void {
+    const client = leg === this.client;
+    this.owner.metrics.pingTimeouts.inc({ leg: client ? 'client' : 'upstream' });
+    if (!client) this.upstreamFailure = upstreamError('LOST', 'upstream did not answer ping');
+    leg.terminate();
   }
 
   /** Closes the client with `info` and the upstream with 1001. */
@@ -605,7 +611,8 @@ export class Session implements LegOwner, UpstreamConnectOwner, ConnectTimed, Ra
     if (this.flags !== 0 || !this.client.lendable || !up.lendable) return false;
     const s = this.owner.settings;
     this.backlog0 = this.backlog1 = 0;
-    this.#native = native.adopt(this, this.client.lend(), up.lend(), s.maxMessageBytes, s.highWaterMarkBytes, true);
+    const alive = (this.client.alive ? 1 : 0) | (up.alive ? 2 : 0);
+    this.#native = native.adopt(this, this.client.lend(), up.lend(), s.maxMessageBytes, s.highWaterMarkBytes, true, alive);
     // The relay thread has duplicates of the descriptors: the socket objects go until the session comes back.
     this.client.stow();
     up.stow();
@@ -641,6 +648,11 @@ export class Session implements LegOwner, UpstreamConnectOwner, ConnectTimed, Ra
     if (!(this.flags & UPSTREAM_HELD)) up.resume();
     const wanted = this.#nativeWanted;
     this.#nativeWanted = 0;
+    if (e.kind === HandBack.PingTimeout) {
+      // As the JS round: the client is judged first.
+      this.#pingTimedOut(e.code & 1 ? c : up);
+      return;
+    }
     if (wanted & NATIVE_TERMINATE) this.terminate();
     else if (wanted & NATIVE_CLOSE) {
       const { info, reason } = this.#nativeClose!;

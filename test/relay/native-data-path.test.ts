@@ -27,8 +27,15 @@ import { readFileSync } from 'node:fs';
 import { runCli, startCli, writeTempConfig } from '../helpers/cli.js';
 import { scrapeSample } from '../helpers/raw-http.js';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
+import { startRawUpstream } from '../helpers/raw-upstream.js';
+import { wireConnect } from '../helpers/wire-client.js';
+import { C, OP } from '../helpers/ws-wire.js';
 
 const MAX = 1024 * 1024;
+
+function handBacksTotal(gw: Gateway): number {
+  return gw.native!.handBacks.reduce((a, b) => a + b, 0);
+}
 
 function socketOf(ws: WebSocket): Socket {
   return (ws as unknown as { _socket: Socket })._socket;
@@ -190,6 +197,72 @@ describe('native data path: heartbeat, drain, slow clients', () => {
       assert.deepEqual(await roundTrip(live, ['still here']), ['still here']);
       await until(() => relaySession(gw, 'hb-live').onNative, 'back on the native path after the pings');
     } finally {
+      await gw.close();
+    }
+  });
+
+  it('the relay thread pings both legs and takes their pongs itself: heartbeat rounds hand nothing back', async () => {
+    const gw = await startGateway({ gateway: { pingIntervalMs: 1_000 }, defaultRoute: { openclawGateway: upstream.url }, relay: { dataPath: 'native' } });
+    try {
+      const next = upstream.nextConnection();
+      const c = await openClient(gw.port, 'hb-thread');
+      const up = await next;
+      assert.deepEqual(await roundTrip(c, ['on']), ['on']);
+      await until(() => relaySession(gw, 'hb-thread').onNative, 'on the native path');
+      const backs = handBacksTotal(gw);
+      let clientPings = 0;
+      let upstreamPings = 0;
+      c.ws.on('ping', () => clientPings++);
+      up.on('ping', () => upstreamPings++);
+      await until(() => clientPings >= 3 && upstreamPings >= 3, 'three heartbeat rounds on both legs', 8_000);
+      assert.equal(handBacksTotal(gw), backs, 'no hand-back: the pings were sent and the pongs taken on the relay thread');
+      assert.ok(relaySession(gw, 'hb-thread').onNative, 'still on the native path');
+      assert.doesNotMatch(await gw.metrics.registry.getSingleMetricAsString('stratix_ping_timeouts_total'), /leg=/);
+      assert.deepEqual(await roundTrip(c, ['still here']), ['still here']);
+    } finally {
+      await gw.close();
+    }
+  });
+
+  it('an upstream that does not answer the relay thread\'s pings is dropped: 4520 to the client, counted as a ping timeout', async () => {
+    const raw = await startRawUpstream();
+    const gw = await startGateway({ gateway: { pingIntervalMs: 1_000 }, defaultRoute: { openclawGateway: raw.url }, relay: { dataPath: 'native' } });
+    try {
+      const c = await openClient(gw.port, 'hb-deaf-upstream');
+      await until(() => relaySession(gw, 'hb-deaf-upstream').onNative, 'on the native path');
+      assert.equal((await c.closed).code, 4520);
+      assert.match(await gw.metrics.registry.getSingleMetricAsString('stratix_ping_timeouts_total'), /leg="upstream"} 1/);
+      assert.equal(gw.native!.handBacks[7], 1, 'one ping_timeout hand-back');
+      assert.match(await gw.metrics.registry.getSingleMetricAsString('stratix_native_handbacks_total'), /reason="ping_timeout"} 1/);
+    } finally {
+      await gw.close();
+      await raw.close();
+    }
+  });
+
+  it('a pong between the fragments of a message is taken on the relay thread, and the message relayed whole', async () => {
+    const gw = await startGateway({ defaultRoute: { openclawGateway: upstream.url }, relay: { dataPath: 'native' } });
+    const w = await wireConnect(gw.port, 'pong-between');
+    try {
+      const echoed = (text: string): boolean => w.frames.some((f) => f.opcode === OP.TEXT && f.payload.toString() === text);
+      w.socket.write(C.text('first'));
+      await until(() => echoed('first'), 'the first echo');
+      await until(() => relaySession(gw, 'pong-between').onNative, 'on the native path');
+      const control = gw.native!.handBacks[1];
+      w.socket.write(Buffer.concat([C.text('one-', { fin: false }), C.pong('unasked'), C.cont('two')]));
+      await until(() => echoed('one-two'), 'the fragmented message echoed whole');
+      assert.equal(gw.native!.handBacks[1], control, 'no control-frame hand-back for the pong');
+      assert.ok(relaySession(gw, 'pong-between').onNative, 'still on the native path');
+      // A pong split over two reads (its header in one): the message still arrives whole.
+      const pong = C.pong('split');
+      w.socket.write(Buffer.concat([C.text('three-', { fin: false }), pong.subarray(0, 3)]));
+      await new Promise((r) => setTimeout(r, 100));
+      w.socket.write(Buffer.concat([pong.subarray(3), C.cont('four')]));
+      await until(() => echoed('three-four'), 'the message around the split pong echoed whole');
+      await until(() => relaySession(gw, 'pong-between').onNative, 'back on the native path');
+      assert.ok(!w.frames.some((f) => f.opcode === OP.CLOSE || f.opcode === OP.PONG), 'no close, and the pongs were not relayed');
+    } finally {
+      w.socket.destroy();
       await gw.close();
     }
   });
