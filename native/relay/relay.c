@@ -28,8 +28,9 @@
  * nothing since its last ping is timed out; a leg whose ping would wait behind
  * owed output or inside a frame being relayed to it is neither pinged nor judged),
  * writing the ping between frames. A valid pong that arrives whole in one read is
- * taken out of the stream on the thread (the JS path drops pongs too); any other
- * control frame, and a pong split over reads, goes to JavaScript as before.
+ * taken out of the stream on the thread (the JS path drops pongs too), and so is a
+ * valid ping whose pong can go out at once (answered with its payload); a close, and
+ * a ping or pong split over reads or whose pong would wait, go to JavaScript.
  * A session's struct is freed on the JS thread once its event was delivered, so
  * `release` on a session that has just left is harmless. The addon never closes a
  * descriptor: the JS sockets keep owning them.
@@ -74,8 +75,10 @@
 #define MAX_GROUPS 1024
 
 enum { EXC_CONTROL = 1, EXC_FAULT = 2, EXC_EOF = 3, EXC_ERROR = 4, EXC_RELEASE = 5, EXC_BACKPRESSURE = 6, EXC_PING_TIMEOUT = 7 };
-/* scan's verdict for a pong whole in the read: not an event, the bytes are skipped */
+/* scan's verdicts for a pong or a ping whole in the read: not events, the frame is taken out
+ * of the stream (a ping is answered on the thread when its pong can go out at once) */
 #define SKIP_PONG 100
+#define SKIP_PING 101
 
 /* The parser state of one direction (copied whole at each frame header: a fault rolls back to it). */
 typedef struct {
@@ -243,6 +246,7 @@ typedef struct {
   int kind, code;
   const char *reason;
   uint64_t messages, bytes;
+  size_t ping_hlen, ping_len; /* SKIP_PING: the ping's header and payload lengths (it starts at relay_end) */
 } scan_t;
 
 /* A fault: nothing from the start of its frame is relayed, and the parser goes back to that frame's start. */
@@ -303,10 +307,12 @@ static void scan(parser_t *d, int dir, const uint8_t *b, size_t n, uint64_t max_
     if (masked != (dir == 0)) { fault(d, &at_frame, r, pos, 1002, "masking"); return; }
     if (opcode >= 8) {
       r->relay_end = pos;
-      if (opcode == 0xA && fin && len7 <= 125 && avail >= hlen + len7) {
-        /* a valid pong, whole: taken out of the stream (the JS path drops pongs too) */
-        r->kind = SKIP_PONG;
+      if ((opcode == 0xA || opcode == 0x9) && fin && len7 <= 125 && avail >= hlen + len7) {
+        /* a valid pong (dropped, as the JS path does) or ping (answered), whole: taken out of the stream */
+        r->kind = opcode == 0xA ? SKIP_PONG : SKIP_PING;
         r->rest = pos + hlen + len7;
+        r->ping_hlen = hlen;
+        r->ping_len = len7;
         return;
       }
       /* other control frames are JavaScript's (and so are their faults) */
@@ -438,6 +444,12 @@ static session_t *take_incoming(worker_t *w) {
   return list;
 }
 
+/* Whether a control frame to `side` can go out now: the stream to it is between frames, nothing owed to it, no send to it in flight. */
+static int can_write_control(const session_t *s, int side, const uint8_t busy[2]) {
+  const dir_t *to = &s->d[1 - side];
+  return to->p.remaining == 0 && to->pend_len == to->pend_off && !busy[1 - side];
+}
+
 /* The heartbeat, as the JS path's (session.ts `heartbeat`): which sides are timed out
  * (bit i: side i read nothing since our last ping), and which can be pinged now (the
  * stream to it is between frames and nothing is owed to it; `busy`: a send to it is in
@@ -446,8 +458,7 @@ static int hb_judge(session_t *s, const uint8_t busy[2], int *ping) {
   int dead = 0;
   *ping = 0;
   for (int side = 0; side < 2; side++) {
-    const dir_t *to = &s->d[1 - side]; /* the direction that writes to `side` */
-    if (to->p.remaining > 0 || to->pend_len > to->pend_off || busy[1 - side]) continue;
+    if (!can_write_control(s, side, busy)) continue;
     if (s->awaiting[side]) dead |= 1 << side;
     else *ping |= 1 << side;
   }
@@ -469,6 +480,29 @@ static size_t ping_frame(worker_t *w, int side, uint8_t out[6]) {
   out[1] = 0x80;
   memcpy(out + 2, &x, 4);
   return 6;
+}
+
+/* The pong to the ping at `ping` (read from `side`: masked from the client), to that side:
+ * the same payload, masked with a fresh key to the upstream. */
+static size_t pong_frame(worker_t *w, int side, const uint8_t *ping, const scan_t *r, uint8_t out[6 + 125]) {
+  size_t len = r->ping_len;
+  const uint8_t *payload = ping + r->ping_hlen;
+  uint8_t key[4] = {0, 0, 0, 0};
+  if (side == 0) memcpy(key, payload - 4, 4);
+  uint8_t mask[4] = {0, 0, 0, 0};
+  size_t h = 2;
+  out[0] = 0x8A;
+  out[1] = (uint8_t)len;
+  if (side == 1) {
+    uint8_t f[6];
+    ping_frame(w, 1, f); /* a fresh key */
+    memcpy(mask, f + 2, 4);
+    out[1] |= 0x80;
+    memcpy(out + 2, mask, 4);
+    h = 6;
+  }
+  for (size_t i = 0; i < len; i++) out[h + i] = (uint8_t)(payload[i] ^ key[i & 3] ^ mask[i & 3]);
+  return h + len;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -532,14 +566,25 @@ static void on_readable(worker_t *w, session_t *s, int side) {
   d->held_len = 0;
   scan_t r;
   /* one scan per stretch between the pongs taken out */
+  static const uint8_t idle[2] = {0, 0};
   for (;;) {
     scan(&d->p, side, start, len, s->max_message, &r);
     count(s, side, &r);
+    if (r.kind == SKIP_PING && !can_write_control(s, side, idle)) {
+      r.kind = EXC_CONTROL; /* its pong would wait: the JS path holds it */
+      r.rest = r.relay_end;
+    }
     if (!relay_out(s, side, start, r.relay_end)) {
       eject(w, s, EXC_ERROR, side, errno, "write error", start + r.rest, len - r.rest);
       return;
     }
-    if (r.kind != SKIP_PONG) break;
+    if (r.kind == SKIP_PING) {
+      uint8_t pong[6 + 125];
+      if (!relay_out(s, 1 - side, pong, pong_frame(w, side, start + r.relay_end, &r, pong))) {
+        eject(w, s, EXC_ERROR, side, errno, "write error", start + r.rest, len - r.rest);
+        return;
+      }
+    } else if (r.kind != SKIP_PONG) break;
     start += r.rest;
     len -= r.rest;
   }
@@ -864,12 +909,19 @@ static void u_on_recv(worker_t *w, session_t *s, int side, int res, unsigned fla
   for (;;) {
     scan(&d->p, side, start, len, s->max_message, &r);
     count(s, side, &r);
+    if (r.kind == SKIP_PING && !can_write_control(s, side, s->sending)) {
+      r.kind = EXC_CONTROL; /* its pong would wait: the JS path holds it */
+      r.rest = r.relay_end;
+    }
     if (!r.kind && r.rest < len) {
       d->held_len = (uint8_t)(len - r.rest);
       memcpy(d->held, start + r.rest, d->held_len);
     }
     kept |= u_relay(w, s, side, start, r.relay_end, kept ? -1 : send_bid);
-    if (r.kind != SKIP_PONG) break;
+    if (r.kind == SKIP_PING) {
+      uint8_t pong[6 + 125];
+      u_relay(w, s, 1 - side, pong, pong_frame(w, side, start + r.relay_end, &r, pong), -1);
+    } else if (r.kind != SKIP_PONG) break;
     start += r.rest;
     len -= r.rest;
   }

@@ -593,9 +593,17 @@ export class Session implements LegOwner, UpstreamConnectOwner, ConnectTimed, Ra
 
   /** Bytes read from the client's socket so far, on either data path. */
   get clientBytesRead(): number {
-    const c = this.client;
-    const live = this.#native === null ? 0 : this.owner.native!.relay.bytesRead(this.#native, 0);
-    return c.socket.bytesRead + c.nativeBytesRead + live;
+    return this.#bytesRead(this.client, 0);
+  }
+
+  /** Bytes read from the upstream's socket so far, on either data path (0 before it opened). */
+  get upstreamBytesRead(): number {
+    return this.upstream === null ? 0 : this.#bytesRead(this.upstream, 1);
+  }
+
+  #bytesRead(leg: Leg, side: number): number {
+    const live = this.#native === null ? 0 : this.owner.native!.relay.bytesRead(this.#native, side);
+    return leg.socket.bytesRead + leg.nativeBytesRead + live;
   }
 
   /**

@@ -27,9 +27,9 @@ import { readFileSync } from 'node:fs';
 import { runCli, startCli, writeTempConfig } from '../helpers/cli.js';
 import { scrapeSample } from '../helpers/raw-http.js';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
-import { startRawUpstream } from '../helpers/raw-upstream.js';
+import { serverFrame, startRawUpstream, type RawUpstream, type RawUpstreamConnection } from '../helpers/raw-upstream.js';
 import { wireConnect } from '../helpers/wire-client.js';
-import { C, OP } from '../helpers/ws-wire.js';
+import { C, decodeFrames, OP, type WireFrame } from '../helpers/ws-wire.js';
 
 const MAX = 1024 * 1024;
 
@@ -102,17 +102,74 @@ describe('native data path', () => {
     assert.equal((await c.closed).code, 1005);
   });
 
-  it('hands a ping to the JS path, which answers it; the session goes back to the relay thread', async () => {
+  it('answers a client\'s ping on the relay thread: the pong carries its payload, nothing is handed back', async () => {
     const c = await nativeClient('n-ping');
-    const backs = gw.native!.handBacks[1]!;
+    const backs = handBacksTotal(gw);
     const pong = once(c.ws, 'pong');
     c.ws.ping('are you there');
     assert.equal(String((await pong)[0]), 'are you there');
-    assert.equal(gw.native!.handBacks[1], backs + 1, 'one control-frame hand-back');
     assert.deepEqual(await roundTrip(c, ['after the ping']), ['after the ping']);
-    await until(() => relaySession(gw, 'n-ping').onNative, 'back on the native path');
+    assert.equal(handBacksTotal(gw), backs, 'no hand-back');
+    assert.ok(relaySession(gw, 'n-ping').onNative, 'still on the native path');
     c.ws.close(4000, 'done');
     assert.deepEqual(await c.closed, { code: 4000, reason: 'done' });
+  });
+
+  /** A gateway of its own over a raw upstream, and a client whose session is on the relay thread (after one upstream message). */
+  async function overRawUpstream(id: string): Promise<{ gw2: Gateway; raw: RawUpstream; c: TestClient; up: RawUpstreamConnection }> {
+    const raw = await startRawUpstream();
+    const gw2 = await startGateway({ defaultRoute: { openclawGateway: raw.url }, relay: { dataPath: 'native' } });
+    const next = raw.nextConnection();
+    const c = await openClient(gw2.port, id);
+    const up = await next;
+    up.socket.write(serverFrame(1, Buffer.from('hello')));
+    await c.waitFor(1);
+    await until(() => relaySession(gw2, id).onNative, 'on the native path');
+    return { gw2, raw, c, up };
+  }
+
+  it('a ping whose pong would wait behind a frame in flight to its sender goes to the JS path, which answers it after that frame', async () => {
+    const { gw2, raw, c, up } = await overRawUpstream('n-ping-mid');
+    try {
+      const control = gw2.native!.handBacks[1]!;
+      // Half a text frame to the client, then the client's ping: its pong cannot go out before the frame ends.
+      const whole = serverFrame(1, Buffer.from('0123456789'));
+      const session = relaySession(gw2, 'n-ping-mid');
+      const read = session.upstreamBytesRead;
+      up.socket.write(whole.subarray(0, 6));
+      await until(() => session.upstreamBytesRead === read + 6, 'the half frame read on the relay thread');
+      assert.ok(session.onNative);
+      const events: string[] = [];
+      c.ws.on('pong', (d: Buffer) => events.push(`pong ${String(d)}`));
+      c.ws.on('message', (d: Buffer) => events.push(`message ${String(d)}`));
+      c.ws.ping('mid');
+      await until(() => gw2.native!.handBacks[1]! > control, 'a control-frame hand-back for the ping');
+      up.socket.write(whole.subarray(6));
+      await until(() => events.length === 2, 'the message and the pong');
+      assert.deepEqual(events, ['message 0123456789', 'pong mid']);
+    } finally {
+      await gw2.close();
+      await raw.close();
+    }
+  });
+
+  it('answers an upstream\'s ping on the relay thread with a masked pong carrying its payload', async () => {
+    const { gw2, raw, c, up } = await overRawUpstream('n-up-ping');
+    try {
+      const backs = handBacksTotal(gw2);
+      const from = up.received().length;
+      up.socket.write(serverFrame(9, Buffer.from('openclaw ping')));
+      const pongs = (): WireFrame[] => decodeFrames(up.received().subarray(from)).filter((f) => f.opcode === OP.PONG);
+      await until(() => pongs().length === 1, 'the pong at the upstream');
+      const [p] = pongs();
+      assert.equal(p!.masked, true, 'masked (a client frame)');
+      assert.equal(String(p!.payload), 'openclaw ping');
+      assert.equal(handBacksTotal(gw2), backs, 'no hand-back');
+      assert.deepEqual(await roundTrip(c, []), []);
+    } finally {
+      await gw2.close();
+      await raw.close();
+    }
   });
 
   it('fails the connection with the JS path codes: 1007, 1009, 1002', async () => {
