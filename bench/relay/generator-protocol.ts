@@ -32,6 +32,8 @@ export interface ConnectResult {
   reprobed: number;
   /** Of those, sessions whose re-sent probe was echoed first: the first message was lost (the relay keeps order), not late. */
   firstLost: number;
+  /** The clientIds of those (the first LOST_IDS_KEPT), to look them up in the proxy's own account. */
+  lostClientIds: string[];
   /**
    * Opened sessions that were first refused with a Retry-After (503 or 429: an admission
    * bound) and opened when retried after it, as a client of docs/protocol.md does.

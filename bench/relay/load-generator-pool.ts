@@ -142,6 +142,7 @@ export class LoadGeneratorPool {
       failed: sum(results.map((r) => r.failed)),
       reprobed: sum(results.map((r) => r.reprobed)),
       firstLost: sum(results.map((r) => r.firstLost)),
+      lostClientIds: results.flatMap((r) => r.lostClientIds),
       retried: sum(results.map((r) => r.retried)),
       failures,
       elapsedMs: Math.max(...results.map((r) => r.elapsedMs)),

@@ -185,6 +185,8 @@ async function waitUntil(done: () => boolean, timeoutMs: number): Promise<void> 
 
 /** Refusals (503, 429) a session is retried after, as a client honouring Retry-After does. */
 const MAX_REFUSALS = 3;
+/** ClientIds of sessions whose first message was lost, kept per connect request. */
+const LOST_IDS_KEPT = 20;
 /** The longest Retry-After waited for; a longer one fails the session. */
 const MAX_RETRY_AFTER_S = 30;
 
@@ -216,6 +218,7 @@ async function connect(request: ConnectRequest): Promise<ConnectResult> {
   let failed = 0;
   let reprobed = 0;
   let firstLost = 0;
+  const lostClientIds: string[] = [];
   let retried = 0;
   const separator = request.url.includes('?') ? '&' : '?';
   const worker = async (): Promise<void> => {
@@ -231,7 +234,7 @@ async function connect(request: ConnectRequest): Promise<ConnectResult> {
         sessions.push(socket);
         opened++;
         if (late) reprobed++;
-        if (lost) firstLost++;
+        if (lost && ++firstLost <= LOST_IDS_KEPT) lostClientIds.push(`${request.clientIdPrefix}${index}`);
       } else {
         failed++;
         failures[failure!] = (failures[failure!] ?? 0) + 1;
@@ -241,7 +244,7 @@ async function connect(request: ConnectRequest): Promise<ConnectResult> {
   await Promise.all(Array.from({ length: Math.max(1, request.concurrency) }, worker));
   failed += request.count - next; // never attempted: deadline passed
   if (request.count > next) failures['deadline'] = request.count - next;
-  return { opened, failed, reprobed, firstLost, retried, failures, elapsedMs: performance.now() - started };
+  return { opened, failed, reprobed, firstLost, lostClientIds, retried, failures, elapsedMs: performance.now() - started };
 }
 
 // ---- closed loop (throughput) ---------------------------------------------

@@ -13,6 +13,7 @@ import type { LoadGeneratorPool } from '../relay/load-generator-pool.js';
 import { descendantsOf, sampleTrees } from '../relay/process-tree.js';
 import { quantile } from '../relay/statistics.js';
 import { AcceptWatch, ownCpuSeconds, type AcceptWatchResult } from './accept-watch.js';
+import { closeAccount } from './gateway-account.js';
 import { growTo, SESSION_TIMEOUT_MS, type ScaleContext } from './scale-context.js';
 import type { ScaleProxy } from './scale-proxy.js';
 import type { UpstreamFleet } from './upstream-fleet.js';
@@ -126,18 +127,4 @@ export async function measureReconnect(
   ctx.log(`  the second instance's own account: ${await closeAccount(receiving.url)}`);
   await pool.close(60_000);
   return { ...result, verified };
-}
-
-/** Series of the receiving instance's /metrics that say why sessions ended: closes by code, ping timeouts, duplicate clientIds. */
-const ACCOUNT_SERIES = /^(stratix_client_closes_total|stratix_ping_timeouts_total|stratix_duplicate_client_ids_total|stratix_upstream_connect_failures_total)(\{[^}]*\})? (\S+)$/;
-
-async function closeAccount(wsUrl: string): Promise<string> {
-  const url = new URL(wsUrl);
-  try {
-    const res = await fetch(`http://${url.host}/metrics?format=prometheus`, { signal: AbortSignal.timeout(10_000) });
-    const lines = (await res.text()).split('\n').filter((l) => ACCOUNT_SERIES.test(l) && !l.endsWith(' 0'));
-    return lines.length === 0 ? 'no closes, ping timeouts or duplicates counted' : lines.join('; ');
-  } catch (err) {
-    return `metrics not read (${(err as Error).message})`;
-  }
 }

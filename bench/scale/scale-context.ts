@@ -8,6 +8,7 @@ import type { ConnectResult } from '../relay/generator-protocol.js';
 import type { LoadGeneratorPool } from '../relay/load-generator-pool.js';
 import { machineBusySeconds } from '../relay/machine.js';
 import { sampleTrees, ticksPerSecond } from '../relay/process-tree.js';
+import { messageAccount } from './gateway-account.js';
 import { waitForQuiet } from './quiet-machine.js';
 import type { ScaleOptions } from './scale-options.js';
 
@@ -69,5 +70,7 @@ export async function growTo(
   const ratePerSecond = result.opened / (result.elapsedMs / 1000);
   ctx.log(`  opened ${result.opened}/${add} sessions in ${(result.elapsedMs / 1000).toFixed(1)} s ` +
     `(${ratePerSecond.toFixed(0)}/s, proxy ${proxyCpuSeconds.toFixed(1)} CPU-s; the rest of the machine ${restCores.toFixed(2)} cores)` + connectNotes(result));
+  // A first message without its echo: where the proxy's own account (a Stratix /metrics) says its messages went.
+  if (result.reprobed > 0) ctx.log(`    the proxy's message account: ${await messageAccount(url)}`);
   return { ...result, held: held + result.opened, ratePerSecond, proxyCpuSeconds, restCores };
 }
