@@ -13,5 +13,6 @@ export function connectNotes(result: ConnectResult): string {
   return (result.failed > 0 ? `; failed: ${failureList(result)}` : '') +
     (result.retried > 0 ? `; ${result.retried} opened when retried after a refusal's Retry-After` : '') +
     (result.reprobed > 0 ? `; WARNING: ${result.reprobed} sessions relayed only a re-sent probe (${result.firstLost} first messages lost, the rest late)` : '') +
-    (result.lostClientIds.length > 0 ? ` (lost: ${result.lostClientIds.join(' ')})` : '');
+    (result.lostClientIds.length > 0 ? ` (lost: ${result.lostClientIds.join(' ')})` : '') +
+    (result.foreignEchoes.length > 0 ? `; WARNING: another session's echo came first: ${result.foreignEchoes.join('; ')}` : '');
 }

@@ -34,6 +34,8 @@ export interface ConnectResult {
   firstLost: number;
   /** The clientIds of those (the first LOST_IDS_KEPT), to look them up in the proxy's own account. */
   lostClientIds: string[];
+  /** Sessions whose first message was another session's (the first LOST_IDS_KEPT: clientId and what came). */
+  foreignEchoes: string[];
   /**
    * Opened sessions that were first refused with a Retry-After (503 or 429: an admission
    * bound) and opened when retried after it, as a client of docs/protocol.md does.

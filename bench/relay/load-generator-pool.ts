@@ -143,6 +143,7 @@ export class LoadGeneratorPool {
       reprobed: sum(results.map((r) => r.reprobed)),
       firstLost: sum(results.map((r) => r.firstLost)),
       lostClientIds: results.flatMap((r) => r.lostClientIds),
+      foreignEchoes: results.flatMap((r) => r.foreignEchoes),
       retried: sum(results.map((r) => r.retried)),
       failures,
       elapsedMs: Math.max(...results.map((r) => r.elapsedMs)),

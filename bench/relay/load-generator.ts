@@ -219,6 +219,7 @@ async function connect(request: ConnectRequest): Promise<ConnectResult> {
   let reprobed = 0;
   let firstLost = 0;
   const lostClientIds: string[] = [];
+  const foreignEchoes: string[] = [];
   let retried = 0;
   const separator = request.url.includes('?') ? '&' : '?';
   const worker = async (): Promise<void> => {
@@ -226,7 +227,8 @@ async function connect(request: ConnectRequest): Promise<ConnectResult> {
       const index = request.firstIndex + next++;
       const url = `${request.url}${separator}clientId=${request.clientIdPrefix}${index}`;
       const source = request.sourceAddresses[index % request.sourceAddresses.length]!;
-      const { session: { socket, failure, reprobed: late, firstLost: lost }, refusals } = await openHonouringRetryAfter(url, request, source, deadline);
+      const { session: { socket, failure, reprobed: late, firstLost: lost, foreign }, refusals } = await openHonouringRetryAfter(url, request, source, deadline);
+      if (foreign !== undefined && foreignEchoes.length < LOST_IDS_KEPT) foreignEchoes.push(`${request.clientIdPrefix}${index} got ${foreign}`);
       if (socket !== undefined && refusals > 0) retried++;
       if (socket !== undefined) {
         socket.on('close', onSessionClose);
@@ -244,7 +246,7 @@ async function connect(request: ConnectRequest): Promise<ConnectResult> {
   await Promise.all(Array.from({ length: Math.max(1, request.concurrency) }, worker));
   failed += request.count - next; // never attempted: deadline passed
   if (request.count > next) failures['deadline'] = request.count - next;
-  return { opened, failed, reprobed, firstLost, lostClientIds, retried, failures, elapsedMs: performance.now() - started };
+  return { opened, failed, reprobed, firstLost, lostClientIds, foreignEchoes, retried, failures, elapsedMs: performance.now() - started };
 }
 
 // ---- closed loop (throughput) ---------------------------------------------

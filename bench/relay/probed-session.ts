@@ -5,7 +5,9 @@
  * `reprobed` (its first message was lost or very late) rather than failed. The
  * second probe has other bytes, so the echo tells which came back first: the relay
  * keeps order, so the second one's echo first means the first probe was lost
- * (`firstLost`), the first one's means it was only late.
+ * (`firstLost`), the first one's means it was only late. Both probes name the
+ * session's clientId: a first message that is neither of them is another session's
+ * (a relay that crossed two sessions), and fails the session as `foreign echo`.
  *
  * With `protocol` "stratix.v1" the session is a reliable one (docs/protocol.md §3):
  * HELLO, then, once upstream_open has come, the probe as a DATA envelope; the echo
@@ -14,8 +16,12 @@
 import { WebSocket } from 'ws';
 
 export const PROBE = Buffer.from('{"probe":true}');
-/** The re-sent probe: other bytes than the first. */
-export const PROBE_AGAIN = Buffer.from('{"probe":2}');
+
+/** The probes of one session: its clientId in both, the re-sent one with other bytes than the first. */
+function probesOf(url: string): [Buffer, Buffer] {
+  const id = JSON.stringify(new URL(url).searchParams.get('clientId') ?? '');
+  return [Buffer.from(`{"probe":1,"clientId":${id}}`), Buffer.from(`{"probe":2,"clientId":${id}}`)];
+}
 const TEXT = { binary: false } as const;
 
 export interface ProbedSession {
@@ -27,6 +33,8 @@ export interface ProbedSession {
   reprobed: boolean;
   /** Reprobed, and the echo that came was the second probe's: the first message was lost, not late. */
   firstLost: boolean;
+  /** A first message that was neither of this session's probes (the start of it), or undefined. */
+  foreign: string | undefined;
   /** A refusal's Retry-After in seconds (a 503 or 429 that carried one). */
   retryAfterS: number | undefined;
 }
@@ -48,6 +56,7 @@ export function openProbedSession(url: string, timeoutMs: number, localAddress?:
     socket.on('error', ignore);
     let reprobed = false;
     let firstLost = false;
+    let foreign: string | undefined;
     let retryAfterS: number | undefined;
     let reprobe: NodeJS.Timeout | undefined;
     const settle = (failure: string | undefined): void => {
@@ -56,23 +65,29 @@ export function openProbedSession(url: string, timeoutMs: number, localAddress?:
       socket.removeAllListeners('open').removeAllListeners('message').removeAllListeners('close');
       socket.removeAllListeners('unexpected-response');
       if (failure !== undefined) socket.terminate();
-      resolve({ socket: failure === undefined ? socket : undefined, failure, reprobed, firstLost, retryAfterS });
+      resolve({ socket: failure === undefined ? socket : undefined, failure, reprobed, firstLost, foreign, retryAfterS });
     };
     const timer = setTimeout(
       () => settle(socket.readyState === WebSocket.OPEN ? 'no echo in time' : 'no handshake in time'),
       timeoutMs,
     );
     if (protocol === undefined) {
+      const [probe, again] = probesOf(url);
       socket.once('open', () => {
-        socket.send(PROBE, TEXT);
+        socket.send(probe, TEXT);
         reprobe = setTimeout(() => {
           reprobed = true;
-          socket.send(PROBE_AGAIN, TEXT);
+          socket.send(again, TEXT);
         }, timeoutMs / 2);
       });
       socket.once('message', (d: Buffer) => {
-        firstLost = reprobed && PROBE_AGAIN.equals(d);
-        settle(undefined);
+        firstLost = reprobed && again.equals(d);
+        if (probe.equals(d) || again.equals(d)) {
+          settle(undefined);
+          return;
+        }
+        foreign = d.toString('utf8', 0, 120);
+        settle('foreign echo');
       });
     } else {
       socket.once('open', () => socket.send('{"type":2}'));

@@ -71,6 +71,6 @@ export async function growTo(
   ctx.log(`  opened ${result.opened}/${add} sessions in ${(result.elapsedMs / 1000).toFixed(1)} s ` +
     `(${ratePerSecond.toFixed(0)}/s, proxy ${proxyCpuSeconds.toFixed(1)} CPU-s; the rest of the machine ${restCores.toFixed(2)} cores)` + connectNotes(result));
   // A first message without its echo: where the proxy's own account (a Stratix /metrics) says its messages went.
-  if (result.reprobed > 0) ctx.log(`    the proxy's message account: ${await messageAccount(url)}`);
+  if (result.reprobed > 0 || result.foreignEchoes.length > 0) ctx.log(`    the proxy's message account: ${await messageAccount(url)}`);
   return { ...result, held: held + result.opened, ratePerSecond, proxyCpuSeconds, restCores };
 }
