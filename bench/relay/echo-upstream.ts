@@ -26,7 +26,18 @@ function echo(this: WebSocket, data: RawData, isBinary: boolean): void {
 
 function ignore(): void {}
 
+/**
+ * The load generators' re-sent probe ({"probe":2,…}, bench/relay/probed-session.ts) as the
+ * first message on a connection means the first probe never reached this upstream: said on
+ * stderr, to place a lost first message on the proxy's way in, not on its way back.
+ */
+function onFirstMessage(data: RawData): void {
+  const text = (data as Buffer).toString('utf8', 0, 120);
+  if (text.startsWith('{"probe":2')) process.stderr.write(`echo upstream: the first message on a connection was a re-sent probe: ${text}\n`);
+}
+
 function onConnection(socket: WebSocket): void {
+  socket.once('message', onFirstMessage);
   socket.on('message', echo);
   socket.on('error', ignore);
 }

@@ -41,6 +41,24 @@ export interface ProbedSession {
 
 function ignore(): void {}
 
+/** How long a session whose first echo was the re-sent probe's is watched for the first one's. */
+const LATE_FIRST_WATCH_MS = 60_000;
+
+/**
+ * The re-sent probe's echo came first: if the first probe's echo still comes, the two were
+ * swapped on the way (not lost); said on stderr (the run's log) with how late it came.
+ */
+function watchForLateFirst(socket: WebSocket, probe: Buffer, since: number): void {
+  const onMessage = (d: Buffer): void => {
+    if (!probe.equals(d)) return;
+    clearTimeout(timer);
+    socket.off('message', onMessage);
+    process.stderr.write(`generator: ${probe.toString()} was echoed after the re-sent probe's echo (swapped, not lost), ${(performance.now() - since).toFixed(0)} ms later\n`);
+  };
+  const timer = setTimeout(() => socket.off('message', onMessage), LATE_FIRST_WATCH_MS).unref();
+  socket.on('message', onMessage);
+}
+
 /** A probe as a stratix.v1 DATA envelope. */
 export const PROBE_ENVELOPE = JSON.stringify({ type: 0, messageId: 'probe', data: PROBE.toString('base64') });
 
@@ -83,7 +101,8 @@ export function openProbedSession(url: string, timeoutMs: number, localAddress?:
       socket.once('message', (d: Buffer) => {
         firstLost = reprobed && again.equals(d);
         if (probe.equals(d) || again.equals(d)) {
-          settle(undefined);
+          settle(undefined); // (removes every 'message' listener: the watch comes after)
+          if (firstLost) watchForLateFirst(socket, probe, performance.now());
           return;
         }
         foreign = d.toString('utf8', 0, 120);
