@@ -22,6 +22,8 @@ export interface StartOptions {
   expectedPort?: number;
   /** Called when the expectedPort fallback should be probed; resolves true once the server answers. */
   probe?: () => Promise<boolean>;
+  /** Its stderr lines that start with this are also written to the runner's stderr (a diagnostic it reports). */
+  relayStderr?: string;
 }
 
 const TAIL_LINES = 20;
@@ -91,7 +93,11 @@ export class ListeningProcess {
         const listeningPort = parseListeningLine(line);
         if (listeningPort !== undefined) finish(undefined, listeningPort);
       });
-      createInterface({ input: child.stderr! }).on('line', keep);
+      const relay = options.relayStderr;
+      createInterface({ input: child.stderr! }).on('line', (line) => {
+        keep(line);
+        if (relay !== undefined && line.startsWith(relay)) process.stderr.write(`${line}\n`);
+      });
       child.once('error', (error) => finish(error));
       void exited.then((code) => finish(new Error(`${options.name} exited with ${code}\n${output.join('\n')}`)));
     });

@@ -95,6 +95,7 @@ export async function startEchoUpstream(echoWorkers: number): Promise<ListeningP
     name: 'echo upstream',
     args: [ECHO_UPSTREAM, String(echoWorkers)],
     timeoutMs: START_TIMEOUT_MS,
+    relayStderr: 'echo upstream:',
   });
 }
 

@@ -5,6 +5,13 @@
  * wanting (closed, or a first message without its echo) can be placed: did the
  * gateway receive the message, send it on, get its echo, send that back?
  */
+import { randomBytes } from 'node:crypto';
+
+/**
+ * The admin token of every Stratix instance the scale benchmark starts (scale-proxy.ts): the
+ * per-session counts of `GET /admin/sessions` place a lost message in one session.
+ */
+export const ADMIN_TOKEN = randomBytes(16).toString('hex');
 
 /** Series that say why sessions ended: closes by code, ping timeouts, duplicate clientIds, failed upstream connects. */
 const CLOSE_SERIES = /^(stratix_client_closes_total|stratix_ping_timeouts_total|stratix_duplicate_client_ids_total|stratix_upstream_connect_failures_total)(\{[^}]*\})? (\S+)$/;
@@ -28,4 +35,27 @@ export function closeAccount(wsUrl: string): Promise<string> {
 
 export function messageAccount(wsUrl: string): Promise<string> {
   return account(wsUrl, MESSAGE_SERIES, 'no messages counted');
+}
+
+/**
+ * The gateway's own counts for the sessions of these clientIds (admin API): messages each way,
+ * state, upstream. A native-path session's counts are those of its last hand-back.
+ */
+export async function sessionAccount(wsUrl: string, clientIds: readonly string[]): Promise<string> {
+  const url = new URL(wsUrl);
+  const parts: string[] = [];
+  for (const id of clientIds) {
+    try {
+      const res = await fetch(`http://${url.host}/admin/sessions?prefix=${encodeURIComponent(id)}&limit=5`, {
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+        signal: AbortSignal.timeout(10_000),
+      });
+      const body = (await res.json()) as { sessions?: { clientId: string; state: string; upstream: string; messages: unknown; worker: number }[] };
+      const own = (body.sessions ?? []).filter((s) => s.clientId === id);
+      parts.push(`${id}: ${own.length === 0 ? `no session (HTTP ${res.status})` : own.map((s) => `${s.state} worker ${s.worker} ${s.upstream} messages ${JSON.stringify(s.messages)}`).join(' | ')}`);
+    } catch (err) {
+      parts.push(`${id}: not read (${(err as Error).message})`);
+    }
+  }
+  return parts.join('; ');
 }

@@ -8,7 +8,7 @@ import type { ConnectResult } from '../relay/generator-protocol.js';
 import type { LoadGeneratorPool } from '../relay/load-generator-pool.js';
 import { machineBusySeconds } from '../relay/machine.js';
 import { sampleTrees, ticksPerSecond } from '../relay/process-tree.js';
-import { messageAccount } from './gateway-account.js';
+import { messageAccount, sessionAccount } from './gateway-account.js';
 import { waitForQuiet } from './quiet-machine.js';
 import type { ScaleOptions } from './scale-options.js';
 
@@ -72,5 +72,6 @@ export async function growTo(
     `(${ratePerSecond.toFixed(0)}/s, proxy ${proxyCpuSeconds.toFixed(1)} CPU-s; the rest of the machine ${restCores.toFixed(2)} cores)` + connectNotes(result));
   // A first message without its echo: where the proxy's own account (a Stratix /metrics) says its messages went.
   if (result.reprobed > 0 || result.foreignEchoes.length > 0) ctx.log(`    the proxy's message account: ${await messageAccount(url)}`);
+  if (result.lostClientIds.length > 0) ctx.log(`    the proxy's sessions of those: ${await sessionAccount(url, result.lostClientIds)}`);
   return { ...result, held: held + result.opened, ratePerSecond, proxyCpuSeconds, restCores };
 }

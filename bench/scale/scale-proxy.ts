@@ -16,6 +16,7 @@ import path from 'node:path';
 import { USABLE_DESCRIPTORS } from '../relay/descriptor-limit.js';
 import { ListeningProcess } from '../relay/listening-process.js';
 import { freePort, relayFailures, startReferenceProgram, stratixCommand } from '../relay/proxy-under-test.js';
+import { ADMIN_TOKEN } from './gateway-account.js';
 import type { UpstreamFleet } from './upstream-fleet.js';
 
 const START_TIMEOUT_MS = 60_000;
@@ -54,6 +55,8 @@ export function stratixConfig(port: number, fleet: UpstreamFleet, setup: Stratix
     routes: [],
     defaultRoute: { openclawGateways: fleet.urls },
     log: { level: 'warn' },
+    // For the per-session counts of a session the harness found wanting (gateway-account.ts).
+    admin: { token: ADMIN_TOKEN },
     // Each echo process stands for ~12k OpenClaw gateways' worth of clients; the
     // per-upstream pacing (made for a herd on one real upstream) is off, as in bench/relay.
     admission: { upstream: { maxConcurrentConnects: 0, connectsPerSecond: 0 } },
