@@ -7,6 +7,7 @@
  */
 import type { Socket } from 'node:net';
 import { handshakeError, type HandshakeError } from '../errors.js';
+import { stopReading } from './held-reads.js';
 
 const kHead = Symbol('stratix.requestHead');
 const CRLFCRLF = Buffer.from('\r\n\r\n');
@@ -54,21 +55,6 @@ function finish(socket: Tagged, result: RequestHead | HandshakeError | undefined
   }
   stopReading(socket);
   st.done(socket, result);
-}
-
-/**
- * Stops the kernel-level reads, not just the stream's flow: net.Socket#pause()
- * leaves the handle reading (only sockets created with `onread` stop), and bytes
- * the primary reads after the head would be lost when the handle moves to a
- * worker. `resume()` restarts reading, for the operations path.
- */
-export function stopReading(socket: Socket): void {
-  socket.pause();
-  const handle = (socket as unknown as { _handle?: { reading?: boolean; readStop?: () => number } })._handle;
-  if (handle?.reading === true) {
-    handle.reading = false;
-    handle.readStop?.();
-  }
 }
 
 function onData(this: Tagged, chunk: Buffer): void {

@@ -20,7 +20,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { stopReading } from './request-head.js';
+import { stopReading } from './held-reads.js';
 
 const TOKEN_BYTES = 16;
 /** A pipe end that does not identify itself within this time is dropped. */

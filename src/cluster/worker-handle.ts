@@ -23,6 +23,7 @@ import type { RouteChange } from '../sources/route-source.js';
 import type { AdminCloseOptions, PrefixCloseResult } from '../server/session-directory.js';
 import type { SessionReplica, WorkerProcessInfo } from '../server/session-replica.js';
 import type { SessionId, SessionInfo, SessionPage, SessionQuery } from '../server/session-view.js';
+import { holdReads, releaseReads } from './held-reads.js';
 import type { ToPrimary, ToWorker } from './messages.js';
 import type { RouteSetFiles } from './route-set-files.js';
 import { launchWorker } from './worker-launch.js';
@@ -227,10 +228,16 @@ export class WorkerHandle implements RouteReplica, SessionReplica {
     }
   }
 
-  /** Hands a client socket to the worker. False if the worker is not there. */
+  /**
+   * Hands a client socket to the worker. False if the worker is not there. Its reads are
+   * held from here (held-reads.ts): the channel may keep it queued in this process for a while.
+   */
   handOver(socket: Socket, head: Buffer, info: HandOverInfo = {}): boolean {
     if (!this.#ready) return false;
-    return this.#send({ t: 'conn', head, ...info }, socket);
+    holdReads(socket);
+    if (this.#send({ t: 'conn', head, ...info }, socket)) return true;
+    releaseReads(socket);
+    return false;
   }
 
   /** SIGHUP: the worker re-reads its auth key files. */
