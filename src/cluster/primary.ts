@@ -257,6 +257,12 @@ export class Primary {
       this.#refuse(socket, handshakeError('WORKER_UNAVAILABLE', undefined, { 'Retry-After': '1' }), head.headers);
       return;
     }
+    // gateway.maxConnections is the instance's: the primary counts every connection it handed over
+    // until its worker reports it ended (a worker's own share would refuse early when the clientIds' hash is uneven).
+    if (this.#sources.open >= this.config.gateway.maxConnections) {
+      this.#refuse(socket, handshakeError('OVER_CAPACITY', undefined, { 'Retry-After': '5' }), head.headers);
+      return;
+    }
     const source = this.#trusted.clientAddress(socket.remoteAddress ?? '', head.headers['x-forwarded-for']);
     const limited = this.#sources.check(source) ?? this.#queue.check(worker.index);
     if (limited !== undefined) {

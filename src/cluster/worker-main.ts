@@ -80,7 +80,9 @@ async function init(msg: Extract<ToWorker, { t: 'init' }>): Promise<void> {
   gateway = new Gateway(config, {
     logger,
     metrics,
-    maxConnections: Math.ceil(config.gateway.maxConnections / msg.workers),
+    // The primary holds the instance to gateway.maxConnections; a worker's own bound is the same
+    // number, a backstop (it also counts what the primary does not: detached reliable sessions).
+    maxConnections: config.gateway.maxConnections,
     workerIndex: msg.index,
     workers: msg.workers,
     deferRoutes: true,

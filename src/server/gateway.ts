@@ -74,7 +74,7 @@ export interface GatewayOptions {
   deferRoutes?: boolean;
   /** Worker processes of the instance (the migrate rate is split between them). Default 1. */
   workers?: number;
-  /** This process's share of gateway.maxConnections (workers split it). */
+  /** This process's bound on open sessions (default gateway.maxConnections; in a cluster the primary holds the instance to it). */
   maxConnections?: number;
   /** Worker index, sent in the X-Stratix-Worker header of the 101. */
   workerIndex?: number;

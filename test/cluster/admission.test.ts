@@ -178,3 +178,38 @@ describe('start-time checks', { timeout: 60_000 }, () => {
     }
   });
 });
+
+describe('gateway.maxConnections is the instance\'s, however the clientIds fall on the workers', { timeout: 90_000 }, () => {
+  let upstream: TestUpstream;
+  let cli: RunningCli;
+  before(async () => {
+    upstream = await startUpstream();
+    cli = await startCli({
+      gateway: { listen: '127.0.0.1:0', workers: 2, maxConnections: 3 },
+      defaultRoute: { openclawGateway: upstream.url },
+      admission: { clientId: { handshakesPerSecond: 0 } },
+    });
+  });
+  after(async () => {
+    await cli?.stop();
+    await upstream.close();
+  });
+
+  it('three sessions on one worker are let in; the fourth, on either worker, gets 503 STRATIX_ERR_OVER_CAPACITY; an ended one frees its place', async () => {
+    const onWorker0: string[] = [];
+    for (let i = 0; onWorker0.length < 4; i++) if (shardOf(`cap-${i}`, 2) === 0) onWorker0.push(`cap-${i}`);
+    const [w0, w1] = onEachWorker('cap-other-');
+    const open = [];
+    for (const id of onWorker0.slice(0, 3)) open.push(await openRelayed(url(cli.port, id)));
+    for (const id of [onWorker0[3]!, w1]) {
+      const r = await refusedStatus(url(cli.port, id));
+      assert.equal(r.status, 503, id);
+      assert.equal(r.code, 'STRATIX_ERR_OVER_CAPACITY', id);
+    }
+    open[0]!.ws.close();
+    await open[0]!.closed;
+    await untilAsync(async () => (await scrapeSample(cli.port, 'stratix_source_connections')) === 2, 'the release to reach the primary');
+    open[0] = await openRelayed(url(cli.port, w0));
+    await closeAll(open);
+  });
+});
