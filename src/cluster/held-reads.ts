@@ -43,7 +43,7 @@ function heldRead(): number {
  * the others, still readable, in the primary until the worker acknowledges the one
  * before. Bytes the primary read meanwhile are lost when the handle moves: a WebSocket
  * client's first message, sent as soon as the worker's 101 arrives (found by
- * bench/scale: about 1 session in 20,000 under load, on both data paths). So the
+ * bench/scale: about 1 session in 30,000 under load, on both data paths). So the
  * handle's readStart is held too (an own property over the native method).
  */
 export function holdReads(socket: Socket): void {

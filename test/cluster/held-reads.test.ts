@@ -15,8 +15,11 @@ import { holdReads, releaseReads } from '../../src/cluster/held-reads.js';
 
 const HEAD = 'GET /ws?clientId=a HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n\r\n';
 
-/** A loopback pair whose server end reads a request head; `onHead` runs in readRequestHead's callback, as the primary's does. */
-async function pair(onHead: (s: Socket) => void): Promise<{ server: Socket; client: Socket; head: Promise<void>; close(): void }> {
+/**
+ * A loopback pair whose server end has read the client's request head; `onHead` ran in
+ * readRequestHead's callback, as the primary's hand-over does.
+ */
+async function afterHead(onHead: (s: Socket) => void): Promise<{ server: Socket; client: Socket; close(): void }> {
   const srv = createServer();
   srv.listen(0, '127.0.0.1');
   await once(srv, 'listening');
@@ -30,7 +33,9 @@ async function pair(onHead: (s: Socket) => void): Promise<{ server: Socket; clie
       resolve();
     }),
   );
-  return { server, client, head, close: () => (client.destroy(), server.destroy(), srv.close()) };
+  client.write(HEAD);
+  await head;
+  return { server, client, close: () => (client.destroy(), server.destroy(), srv.close()) };
 }
 
 async function afterTurns(client: Socket, bytes: string): Promise<void> {
@@ -40,10 +45,8 @@ async function afterTurns(client: Socket, bytes: string): Promise<void> {
 }
 
 test('a socket held for its hand-over reads nothing past the head, however many turns it waits', async () => {
-  const p = await pair(holdReads);
+  const p = await afterHead(holdReads);
   try {
-    p.client.write(HEAD);
-    await p.head;
     await afterTurns(p.client, 'the first message, sent once the 101 came');
     assert.equal(p.server.bytesRead, Buffer.byteLength(HEAD), 'nothing read past the head');
     assert.equal(p.server.readableLength, 0, 'nothing buffered either');
@@ -53,10 +56,8 @@ test('a socket held for its hand-over reads nothing past the head, however many 
 });
 
 test('released (a hand-over that did not happen), the socket is read again', async () => {
-  const p = await pair(holdReads);
+  const p = await afterHead(holdReads);
   try {
-    p.client.write(HEAD);
-    await p.head;
     await afterTurns(p.client, 'more');
     const got: Buffer[] = [];
     p.server.on('data', (d: Buffer) => got.push(d));
@@ -70,10 +71,8 @@ test('released (a hand-over that did not happen), the socket is read again', asy
 });
 
 test('without the hold the stream reads ahead on the next tick (what the operations path and the TLS relay rely on)', async () => {
-  const p = await pair(() => {});
+  const p = await afterHead(() => {});
   try {
-    p.client.write(HEAD);
-    await p.head;
     await afterTurns(p.client, 'more');
     assert.equal(p.server.bytesRead, Buffer.byteLength(HEAD) + 4, 'read on after the head');
   } finally {
