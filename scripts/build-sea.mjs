@@ -7,7 +7,7 @@
  *      `bufferutil` becomes its pure-JavaScript fallback (a native addon cannot be loaded
  *      from inside the executable); the version and a "bundle" flag are written in.
  *   2. node --experimental-sea-config writes the blob: the script, the dashboard's files
- *      (as assets) and the primary's V8 flags (`execArgv`, read by Node >= 22.19 / 24.6;
+ *      and the native data path's addon (as assets; src/relay/embedded-addon.ts) and the primary's V8 flags (`execArgv`, read by Node >= 22.19 / 24.6;
  *      older Nodes ignore it and the primary re-launches itself with them, see
  *      src/cluster/primary-flags.ts).
  *   3. a copy of the node binary gets the blob injected with postject.
@@ -24,7 +24,7 @@
  * Prints the executable's path and size.
  */
 import { spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -54,6 +54,15 @@ const ASSETS = {
 const ETCD_PROTOS = ['rpc.proto', 'kv.proto', 'auth.proto'];
 const etcdProtoDir = join(dirname(require.resolve('etcd3/package.json')), 'proto');
 for (const f of ETCD_PROTOS) ASSETS[`etcd-proto/${f}`] = join(etcdProtoDir, f);
+
+/**
+ * The native data path's addon (src/relay/embedded-addon.ts): inside the executable, and
+ * beside the bundle in dist/sea/. Without it (not built: no gcc) the executable runs
+ * relay.dataPath "auto" on the JS path, and says so when it is built.
+ */
+const ADDON = join(root, 'native/relay/build/stratix_relay.node');
+if (existsSync(ADDON)) ASSETS['native/stratix_relay.node'] = ADDON;
+else console.warn(`build-sea: ${ADDON} is missing (node scripts/build-native.mjs builds it): the executable has no native data path`);
 
 /** Where etcd3's connection-pool.js loads rpc.proto from (see the header). */
 const ETCD_PROTO_DIR_FUNCTION = `function __stratixEtcdProtoDir() {
@@ -116,6 +125,7 @@ await build({
 });
 mkdirSync(join(work, 'etcd-proto'), { recursive: true });
 for (const f of ETCD_PROTOS) copyFileSync(join(etcdProtoDir, f), join(work, 'etcd-proto', f));
+if (existsSync(ADDON)) copyFileSync(ADDON, join(work, 'stratix_relay.node'));
 
 const blob = join(work, 'stratix-gateway.blob');
 const seaConfig = join(work, 'sea-config.json');

@@ -17,12 +17,16 @@
  *      (install-systemd-analyze.sh);
  *   4. the real-Chromium suites of the client SDK (*.chromium.test.js), one file at a
  *      time, after the others;
- *   5. the relay (with abuse), conformance and interop suites a second time with the
- *      native data path on (STRATIX_TEST_DATA_PATH=native; conformance on the relay
- *      thread's epoll mode, STRATIX_NATIVE_IO_URING=0, the others on io_uring), and
- *      the native data path's own suites (test/relay/native-data-path*) on epoll. The
- *      addon is built at step 0 (scripts/install-native-build.sh installs gcc and
- *      liburing, scripts/build-native.mjs --required builds it).
+ *   1-4 run on the native data path, the default (relay.dataPath "auto"): the suites'
+ *      own gateways with STRATIX_TEST_DATA_PATH=native (test/helpers/gateway.ts), so a
+ *      missing addon fails them rather than letting them pass on the JS path; the relay
+ *      thread on io_uring;
+ *   5. the relay (with abuse), conformance and interop suites a second time on the JS
+ *      data path (STRATIX_TEST_DATA_PATH=js), and the conformance suites and the native
+ *      data path's own suites (test/relay/native-data-path*) on the relay thread's epoll
+ *      mode (STRATIX_NATIVE_IO_URING=0). The addon is built at step 0
+ *      (scripts/install-native-build.sh installs gcc and liburing,
+ *      scripts/build-native.mjs --required builds it).
  *
  * Usage: npm test [-- <file filter substring>...]
  * Runs under whatever `node` is first on PATH (CI runs it under Node 20, then 24).
@@ -114,41 +118,47 @@ for (const [what, script, files] of installs) {
   }
 }
 
+// Steps 1-4 on the native data path: the suites' own gateways ask for "native" (a gateway
+// that cannot load the addon fails instead of passing on the JS path); the CLI's start on
+// its default, "auto".
+const native = { ...process.env, STRATIX_TEST_DATA_PATH: 'native' };
 let status = 0;
 if (main.length > 0) {
-  status |= nodeTest(2, 300_000, main);
+  status |= nodeTest(2, 300_000, main, native);
 }
 if (interop.length > 0) {
   if (run('bash', ['scripts/install-node24.sh']) !== 0 || run('bash', ['scripts/install-openclaw.sh']) !== 0) {
     console.error('# could not install the OpenClaw interop prerequisites');
     process.exit(1);
   }
-  status |= nodeTest(1, 600_000, interop);
+  status |= nodeTest(1, 600_000, interop, native);
 }
 if (chromium.length > 0) {
-  status |= nodeTest(1, 300_000, chromium);
+  status |= nodeTest(1, 300_000, chromium, native);
 }
-// Step 5: the same suites on the native data path.
-const onNative = (files, extra = {}) => nodeTest(2, 600_000, files, { ...process.env, STRATIX_TEST_DATA_PATH: 'native', ...extra });
-const nativeRelay = main.filter((f) => f.includes('/test/relay/') && !f.includes('native-data-path'));
-const nativeConformance = main.filter((f) => f.includes('/test/conformance/'));
-if (nativeRelay.length > 0) {
-  console.log('# again on the native data path (io_uring): relay and abuse suites');
-  status |= onNative(nativeRelay);
+// Step 5: the same suites on the JS data path, and the relay thread's epoll mode.
+const onPath = (path, files, extra = {}) => nodeTest(2, 600_000, files, { ...process.env, STRATIX_TEST_DATA_PATH: path, ...extra });
+const relaySuites = main.filter((f) => f.includes('/test/relay/') && !f.includes('native-data-path'));
+const conformance = main.filter((f) => f.includes('/test/conformance/'));
+if (relaySuites.length > 0) {
+  console.log('# again on the JS data path (relay.dataPath "js"): relay and abuse suites');
+  status |= onPath('js', relaySuites);
 }
-if (nativeConformance.length > 0) {
-  console.log('# again on the native data path (epoll): conformance suites');
-  status |= onNative(nativeConformance, { STRATIX_NATIVE_IO_URING: '0' });
+if (conformance.length > 0) {
+  console.log('# again on the JS data path: conformance suites');
+  status |= onPath('js', conformance);
+  console.log("# again on the relay thread's epoll mode: conformance suites");
+  status |= onPath('native', conformance, { STRATIX_NATIVE_IO_URING: '0' });
 }
 // The native data path's own suite ran in step 1 on io_uring; the relay thread's epoll mode has code of its own.
 const nativeOwn = main.filter((f) => f.includes('/test/relay/native-data-path'));
 if (nativeOwn.length > 0) {
   console.log("# again on the relay thread's epoll mode: the native data path's own suites");
-  status |= onNative(nativeOwn, { STRATIX_NATIVE_IO_URING: '0' });
+  status |= onPath('native', nativeOwn, { STRATIX_NATIVE_IO_URING: '0' });
 }
 if (interop.length > 0) {
-  console.log('# again on the native data path: interop suite');
-  status |= nodeTest(1, 600_000, interop, { ...process.env, STRATIX_TEST_DATA_PATH: 'native' });
+  console.log('# again on the JS data path: interop suite');
+  status |= nodeTest(1, 600_000, interop, { ...process.env, STRATIX_TEST_DATA_PATH: 'js' });
 }
 printFailures();
 process.exit(status === 0 ? 0 : 1);

@@ -99,7 +99,7 @@ typedef struct {
   /* output to the other side */
   uint8_t *pend;
   size_t pend_len, pend_off, pend_cap;
-  uint64_t messages, bytes; /* relayed by this session, this direction */
+  _Atomic uint64_t messages, bytes; /* relayed by this session, this direction (written by its thread only; read by JS at any time) */
   _Atomic uint64_t read;    /* bytes read from this direction's source (liveness; read by JS at any time) */
 } dir_t;
 
@@ -354,8 +354,8 @@ static void scan(parser_t *d, int dir, const uint8_t *b, size_t n, uint64_t max_
 static void count(session_t *s, int side, const scan_t *r) {
   if (r->messages == 0) return;
   dir_t *d = &s->d[side];
-  d->messages += r->messages;
-  d->bytes += r->bytes;
+  atomic_store_explicit(&d->messages, atomic_load_explicit(&d->messages, memory_order_relaxed) + r->messages, memory_order_relaxed);
+  atomic_store_explicit(&d->bytes, atomic_load_explicit(&d->bytes, memory_order_relaxed) + r->bytes, memory_order_relaxed);
   atomic_fetch_add_explicit(&group_counts[s->group][side], r->messages, memory_order_relaxed);
   atomic_fetch_add_explicit(&group_counts[s->group][2 + side], r->bytes, memory_order_relaxed);
 }
@@ -1143,8 +1143,8 @@ static void call_js(napi_env env, napi_value cb, void *ctx, void *data) {
       set_u(env, v, "messageOpcode", p->msg_op);
       set_u(env, v, "utf8", utf8_js_state(p));
       set_u(env, v, "key", (double)(int32_t)(((uint32_t)p->key[0] << 24) | ((uint32_t)p->key[1] << 16) | ((uint32_t)p->key[2] << 8) | p->key[3]));
-      set_u(env, v, "messages", (double)d->messages);
-      set_u(env, v, "bytes", (double)d->bytes);
+      set_u(env, v, "messages", (double)atomic_load(&d->messages));
+      set_u(env, v, "bytes", (double)atomic_load(&d->bytes));
       set_u(env, v, "read", (double)atomic_load(&d->read));
       set_u(env, v, "alive", s->awaiting[i] ? 0 : 1); /* i: the direction read from side i */
       napi_set_element(env, dirs, i, v);
@@ -1360,6 +1360,33 @@ static napi_value js_bytes_read(napi_env env, napi_callback_info info) {
   return v;
 }
 
+/* The Float64Array of at least 4 elements `v` is, or NULL after a thrown TypeError. */
+static double *float64x4_arg(napi_env env, napi_value v) {
+  napi_typedarray_type type;
+  size_t length;
+  void *data;
+  CHECK(napi_get_typedarray_info(env, v, &type, &length, &data, NULL, NULL));
+  if (type != napi_float64_array || length < 4) { napi_throw_type_error(env, NULL, "expected a Float64Array(4)"); return NULL; }
+  return data;
+}
+
+/* relayed(handle, out: Float64Array(4)): messages c2u, u2c, payload bytes c2u, u2c the session relayed on this loan so far (before its event only). */
+static napi_value js_relayed(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  void *p;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  CHECK(napi_get_value_external(env, argv[0], &p));
+  double *out = float64x4_arg(env, argv[1]);
+  if (out == NULL) return NULL;
+  session_t *s = p;
+  for (int side = 0; side < 2; side++) {
+    out[side] = (double)atomic_load_explicit(&s->d[side].messages, memory_order_relaxed);
+    out[2 + side] = (double)atomic_load_explicit(&s->d[side].bytes, memory_order_relaxed);
+  }
+  return NULL;
+}
+
 /* counts(group, out: Float64Array(4)): messages c2u, u2c, payload bytes c2u, u2c relayed by the thread for the group. */
 static napi_value js_counts(napi_env env, napi_callback_info info) {
   size_t argc = 2;
@@ -1368,12 +1395,8 @@ static napi_value js_counts(napi_env env, napi_callback_info info) {
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   CHECK(napi_get_value_int32(env, argv[0], &group));
   if (group < 0 || group >= MAX_GROUPS) { napi_throw_range_error(env, NULL, "group out of range"); return NULL; }
-  napi_typedarray_type type;
-  size_t length;
-  void *data;
-  CHECK(napi_get_typedarray_info(env, argv[1], &type, &length, &data, NULL, NULL));
-  if (type != napi_float64_array || length < 4) { napi_throw_type_error(env, NULL, "expected a Float64Array(4)"); return NULL; }
-  double *out = data;
+  double *out = float64x4_arg(env, argv[1]);
+  if (out == NULL) return NULL;
   for (int k = 0; k < 4; k++) out[k] = (double)atomic_load_explicit(&group_counts[group][k], memory_order_relaxed);
   return NULL;
 }
@@ -1407,6 +1430,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"heartbeat", NULL, js_heartbeat, NULL, NULL, NULL, napi_default, NULL},
       {"counts", NULL, js_counts, NULL, NULL, NULL, napi_default, NULL},
       {"bytesRead", NULL, js_bytes_read, NULL, NULL, NULL, napi_default, NULL},
+      {"relayed", NULL, js_relayed, NULL, NULL, NULL, napi_default, NULL},
       {"stats", NULL, js_stats, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);

@@ -122,7 +122,7 @@ export const DEFAULT_CONFIG_TEXT = `// Stratix Gateway configuration: every sett
   "relay": {
     // Where verbatim sessions' data frames are relayed (docs/native-data-path.md): "js",
     // "native" (a relay thread below net.Socket; no start without the addon) or "auto".
-    "dataPath": "js",
+    "dataPath": "auto",
     // The relay thread's io_uring receive pool grows to this many 4 KiB buffers (2-4096).
     "nativeReceiveBuffers": 4096
   },

@@ -276,7 +276,7 @@ export const relaySchema = z.strictObject({
    * (native when the addon loads, else js). Control frames, closes, faults and
    * backpressure go through the JS path either way (docs/native-data-path.md).
    */
-  dataPath: z.enum(['js', 'native', 'auto']).default('js'),
+  dataPath: z.enum(['js', 'native', 'auto']).default('auto'),
   /**
    * The bound of the relay thread's io_uring receive pool, in 4 KiB buffers (4096: 16 MiB
    * per worker process; the pool grows to it with the traffic in flight). The relay thread

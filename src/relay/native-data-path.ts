@@ -16,9 +16,9 @@
  * of its own: a group in the addon, so that the messages its sessions relay on
  * the relay thread are counted apart and summed into its metrics at scrape.
  *
- * Where the addon cannot be used (not built, another OS, the single executable
- * without the file beside it), relay.dataPath "auto" uses the JS path and "native"
- * refuses to start (NativeDataPathError).
+ * Where the addon cannot be used (not built, another OS, an executable built without
+ * it), relay.dataPath "auto" (the default) uses the JS path and "native" refuses to
+ * start (NativeDataPathError).
  */
 import { existsSync } from 'node:fs';
 import { constants } from 'node:os';
@@ -27,7 +27,8 @@ import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { NativeDataPathError } from '../errors.js';
-import { isBundle, isSingleExecutable } from '../executable.js';
+import { embeddedAsset, isBundle, isSingleExecutable } from '../executable.js';
+import { dlopenBytes, EMBEDDED_ADDON } from './embedded-addon.js';
 
 /** relay.dataPath. */
 export type DataPathSetting = 'js' | 'native' | 'auto';
@@ -105,6 +106,7 @@ interface RelayAddon {
   heartbeat(handle: object): void;
   counts(group: number, out: Float64Array): void;
   bytesRead(handle: object, side: number): number;
+  relayed(handle: object, out: Float64Array): void;
   stats(): NativeRelayStats;
 }
 
@@ -178,6 +180,14 @@ export class NativeRelay {
     return this.#addon.bytesRead(ticket.handle, side);
   }
 
+  /**
+   * What the relay thread relayed for a session it holds, on this loan so far: `out` gets
+   * messages client→upstream, upstream→client, payload bytes client→upstream, upstream→client.
+   */
+  relayed(ticket: NativeTicket, out: Float64Array): void {
+    this.#addon.relayed(ticket.handle, out);
+  }
+
   /** Sessions on the relay thread now (every gateway of the process). */
   get held(): number {
     return this.#holders.size;
@@ -210,12 +220,18 @@ let started: NativeRelay | Error | undefined;
 /** The addon's module, loaded once (dlopen), not started; an Error saying why it cannot be loaded. */
 function loadAddon(env: NodeJS.ProcessEnv): { addon: RelayAddon; file: string } | Error {
   if (addon !== undefined) return addon;
-  const file = addonFile(env);
+  let file = addonFile(env);
   try {
     if (process.platform !== 'linux') throw new Error(`the addon is Linux only (this is ${process.platform})`);
-    if (!existsSync(file)) throw new Error(`${file} is missing (\`npm run build\` builds it when gcc is installed: node scripts/build-native.mjs)`);
     const mod = { exports: {} as RelayAddon };
-    process.dlopen(mod, file, constants.dlopen.RTLD_NOW);
+    const embedded = existsSync(file) ? undefined : embeddedAsset(EMBEDDED_ADDON);
+    if (embedded !== undefined) {
+      dlopenBytes(mod, embedded, constants.dlopen.RTLD_NOW);
+      file = `${process.execPath}#${EMBEDDED_ADDON}`;
+    } else {
+      if (!existsSync(file)) throw new Error(`${file} is missing (\`npm run build\` builds it when gcc is installed: node scripts/build-native.mjs)`);
+      process.dlopen(mod, file, constants.dlopen.RTLD_NOW);
+    }
     addon = { addon: mod.exports, file };
   } catch (err) {
     addon = err instanceof Error ? err : new Error(String(err));
@@ -254,7 +270,11 @@ export function loadNativeRelay(receiveBuffers: number = DEFAULT_RECEIVE_BUFFERS
   return started;
 }
 
-/** Where the addon is: beside the executable or the bundle, else in the source tree's native/relay/build/. */
+/**
+ * Where the addon is: beside the executable or the bundle, else in the source tree's
+ * native/relay/build/. The executable without the file beside it loads the copy built into
+ * it (embedded-addon.ts).
+ */
 function addonFile(env: NodeJS.ProcessEnv): string {
   if (env.STRATIX_NATIVE_RELAY !== undefined && env.STRATIX_NATIVE_RELAY !== '') return env.STRATIX_NATIVE_RELAY;
   if (isSingleExecutable()) return join(dirname(process.execPath), 'stratix_relay.node');

@@ -99,6 +99,9 @@ const SAMPLE_MASK = 63;
 /** The reason of a 4307 close. */
 export const ROUTE_CHANGED_REASON = 'route changed, reconnect now';
 
+/** Scratch for `#liveRelayed` (the addon fills it; read at once). */
+const RELAYED = new Float64Array(4);
+
 const STATE_NAMES = ['connecting', 'open', 'closing', 'closed'] as const;
 
 // Flag bits.
@@ -149,10 +152,10 @@ export class Session implements LegOwner, UpstreamConnectOwner, ConnectTimed, Ra
    * per direction (0 client→upstream, 1 upstream→client), and the number and open time
    * the owner's session directory gives the session. Small integers only.
    */
-  messages0 = 0;
-  messages1 = 0;
-  bytes0 = 0;
-  bytes1 = 0;
+  #messages0 = 0;
+  #messages1 = 0;
+  #bytes0 = 0;
+  #bytes1 = 0;
   serial = 0;
   openedAt = 0;
   #connect: UpstreamConnect | null = null;
@@ -368,11 +371,11 @@ export class Session implements LegOwner, UpstreamConnectOwner, ConnectTimed, Ra
     const m = this.owner.metrics;
     const dir = leg === this.client ? Direction.ClientToUpstream : Direction.UpstreamToClient;
     if (dir === Direction.ClientToUpstream) {
-      this.messages0++;
-      this.bytes0 += bytes;
+      this.#messages0++;
+      this.#bytes0 += bytes;
     } else {
-      this.messages1++;
-      this.bytes1 += bytes;
+      this.#messages1++;
+      this.#bytes1 += bytes;
     }
     m.messagesReceived[dir]++;
     m.bytesReceived[dir] += bytes;
@@ -601,6 +604,29 @@ export class Session implements LegOwner, UpstreamConnectOwner, ConnectTimed, Ra
     return this.upstream === null ? 0 : this.#bytesRead(this.upstream, 1);
   }
 
+  get messages0(): number {
+    return this.#messages0 + this.#liveRelayed(0);
+  }
+
+  get messages1(): number {
+    return this.#messages1 + this.#liveRelayed(1);
+  }
+
+  get bytes0(): number {
+    return this.#bytes0 + this.#liveRelayed(2);
+  }
+
+  get bytes1(): number {
+    return this.#bytes1 + this.#liveRelayed(3);
+  }
+
+  /** What the relay thread relayed on the loan it holds now (native-data-path.ts `relayed`), or 0. */
+  #liveRelayed(k: number): number {
+    if (this.#native === null) return 0;
+    this.owner.native!.relay.relayed(this.#native, RELAYED);
+    return RELAYED[k]!;
+  }
+
   #bytesRead(leg: Leg, side: number): number {
     const live = this.#native === null ? 0 : this.owner.native!.relay.bytesRead(this.#native, side);
     return leg.socket.bytesRead + leg.nativeBytesRead + live;
@@ -642,10 +668,10 @@ export class Session implements LegOwner, UpstreamConnectOwner, ConnectTimed, Ra
     c.revive(e.clientFd);
     up.revive(e.upstreamFd);
     const [d0, d1] = e.dirs;
-    this.messages0 += d0.messages;
-    this.bytes0 += d0.bytes;
-    this.messages1 += d1.messages;
-    this.bytes1 += d1.bytes;
+    this.#messages0 += d0.messages;
+    this.#bytes0 += d0.bytes;
+    this.#messages1 += d1.messages;
+    this.#bytes1 += d1.bytes;
     c.returned(d0);
     up.returned(d1);
     if (d0.pending.length > 0) this.legData(c, d0.pending, 0, d0.pending.length);

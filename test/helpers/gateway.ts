@@ -13,8 +13,9 @@ import { join } from 'node:path';
 
 /**
  * relay.dataPath for the suites' gateways when their config does not set it:
- * STRATIX_TEST_DATA_PATH (scripts/test.mjs runs the relay, abuse, conformance and
- * interop suites a second time with "native").
+ * STRATIX_TEST_DATA_PATH (scripts/test.mjs runs every suite with "native", then the
+ * relay, abuse, conformance and interop suites a second time with "js"). Unset, the
+ * schema's default: "auto".
  */
 export function testDataPath(config: Record<string, unknown>): Record<string, unknown> {
   const path = process.env.STRATIX_TEST_DATA_PATH;

@@ -36,6 +36,7 @@ function nodeFlagsOf(pid: number): string {
 describe('the single executable', () => {
   const buildDir = mkdtempSync(join(tmpdir(), 'stratix-sea-build-'));
   const runDir = mkdtempSync(join(tmpdir(), 'stratix-sea-run-'));
+  const tmpDir = mkdtempSync(join(tmpdir(), 'stratix-sea-tmp-'));
   const exe = join(runDir, 'stratix-gateway');
   let up: TestUpstream;
   let config: ReturnType<typeof writeTempConfig>;
@@ -58,7 +59,7 @@ describe('the single executable', () => {
       admin: { token: TOKEN },
     });
     // A clean environment: nothing of this checkout on the PATH or in NODE_* variables.
-    const env = { PATH: '/usr/bin:/bin', HOME: runDir };
+    const env = { PATH: '/usr/bin:/bin', HOME: runDir, TMPDIR: tmpDir };
     proc = spawn(exe, ['--config', config.path], { cwd: runDir, env, stdio: ['ignore', 'pipe', 'pipe'] });
     proc.stderr!.on('data', (d: Buffer) => (logs += d.toString()));
     listening = await new Promise((resolve, reject) => {
@@ -89,6 +90,7 @@ describe('the single executable', () => {
     config?.cleanup();
     rmSync(buildDir, { recursive: true, force: true });
     rmSync(runDir, { recursive: true, force: true });
+    rmSync(tmpDir, { recursive: true, force: true });
   });
 
   it('is one file of a documented size', () => {
@@ -118,6 +120,24 @@ describe('the single executable', () => {
     assert.equal(c.messages[0]!.data.toString(), '{"type":0,"messageId":"msg-001","data":"Hello World"}');
     assert.equal(up.received.length, 1);
     c.ws.terminate();
+  });
+
+  it('relays on the native data path it carries inside itself (relay.dataPath "auto", the default), leaving no file behind', async () => {
+    const c = await openClient(listening.port, 'sea-client-native');
+    const deadline = Date.now() + 10_000;
+    let held = 0;
+    while (held < 1 && Date.now() < deadline) {
+      const text = await (await fetch(`http://127.0.0.1:${listening.port}/metrics?format=prometheus`)).text();
+      held = [...text.matchAll(/^stratix_native_sessions(?:\{[^}]*\})? (\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0);
+      if (held < 1) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(held, 1, 'the open session is on a worker\'s relay thread');
+    c.ws.send('{"type":0,"messageId":"msg-native","data":"on the relay thread"}');
+    await c.waitFor(1);
+    assert.equal(c.messages[0]!.data.toString(), '{"type":0,"messageId":"msg-native","data":"on the relay thread"}');
+    c.ws.terminate();
+    assert.deepEqual(readdirSync(runDir), ['stratix-gateway'], 'nothing written beside it');
+    assert.deepEqual(readdirSync(tmpDir).filter((f) => f.startsWith('stratix-relay-')), [], 'the extracted addon is removed once loaded');
   });
 
   it('serves the dashboard from inside itself', async () => {
@@ -169,7 +189,7 @@ describe('the single executable', () => {
     try {
       const rules = join(buildDir, 'rules.json');
       writeFileSync(rules, JSON.stringify({ routes: [{ clientIdPrefix: 'sea-', openclawGateway: 'ws://oc-1.internal:18789/ws' }] }));
-      const env = { PATH: '/usr/bin:/bin', HOME: runDir };
+      const env = { PATH: '/usr/bin:/bin', HOME: runDir, TMPDIR: tmpDir };
       const imported = spawnSync(exe, ['routes', 'import', rules, '--etcd', etcd.endpoint], { cwd: runDir, env, encoding: 'utf8' });
       assert.equal(imported.status, 0, imported.stderr);
       assert.match(imported.stdout, /^imported 1 routes into etcd .*: 1 added/);
