@@ -3,8 +3,10 @@
  * - `stratix`: the gateway CLI (dist/src/cli/main.js, or a snapshot's) started as
  *   production starts it (`node --max-semi-space-size=2 main.js`), with a temporary
  *   config whose default route is the echo upstream; measured over primary + workers;
+ *   and its default data path (relay.dataPath "auto": native where the addon loads);
  * - `stratix-native`: the same with `relay.dataPath: "native"` (the native data path,
- *   docs/native-data-path.md; `npm run build` builds the addon);
+ *   docs/native-data-path.md; `npm run build` builds the addon); `stratix-js`: with
+ *   `relay.dataPath: "js"` (the JS path, net.Socket);
  * - `stratix-tls`: the same with `tls.server` (wss:// on the listener: the primary terminates
  *   TLS and pipes to the workers), with a certificate made by openssl for the run;
  * - `stratix-reliable`: the same gateway, with clients that speak stratix.v1 (reliable
@@ -34,7 +36,7 @@ import { findExecutable, type ProgramSetup, type ProxyProgram } from './proxy-pr
 import { haproxy } from './reference-haproxy.js';
 import { nginx } from './reference-nginx.js';
 
-export const PROXY_KINDS = ['stratix', 'stratix-native', 'stratix-tls', 'stratix-reliable', 'ws-relay', 'raw-relay', 'native-relay', 'native-relay-2t', 'native-uring', 'nginx', 'haproxy', 'direct'] as const;
+export const PROXY_KINDS = ['stratix', 'stratix-native', 'stratix-js', 'stratix-tls', 'stratix-reliable', 'ws-relay', 'raw-relay', 'native-relay', 'native-relay-2t', 'native-uring', 'nginx', 'haproxy', 'direct'] as const;
 export type ProxyKind = (typeof PROXY_KINDS)[number];
 
 const START_TIMEOUT_MS = 30_000;
@@ -139,7 +141,7 @@ function makeBenchCertificate(dir: string): { certFile: string; keyFile: string 
 }
 
 /** `variant`: plain ws://, the native data path, wss:// on the listener, or stratix.v1 clients. */
-async function startStratix(echoPort: number, settings: ProxySettings, variant: 'plain' | 'native' | 'tls' | 'reliable' = 'plain'): Promise<ProxyUnderTest> {
+async function startStratix(echoPort: number, settings: ProxySettings, variant: 'plain' | 'native' | 'js' | 'tls' | 'reliable' = 'plain'): Promise<ProxyUnderTest> {
   const tls = variant === 'tls';
   const native = variant === 'native';
   const reliable = variant === 'reliable';
@@ -167,7 +169,7 @@ async function startStratix(echoPort: number, settings: ProxySettings, variant: 
       admission: { upstream: { maxConcurrentConnects: 0, connectsPerSecond: 0 } },
       // stratix-reliable: the log on, fsync every 10 ms (issue 7's benchmark setting; the default is 1,000 ms).
       reliable: { log: { dir: path.join(dir, 'reliable'), fsync: 'interval', fsyncIntervalMs: 10 } },
-      ...(native ? { relay: { dataPath: 'native' } } : {}),
+      ...(native || variant === 'js' ? { relay: { dataPath: variant } } : {}),
     }),
   );
   const url = `${tls ? 'wss' : 'ws'}://127.0.0.1:${port}/ws`;
@@ -188,7 +190,7 @@ async function startStratix(echoPort: number, settings: ProxySettings, variant: 
   }
   const workers = settings.workers === 'auto' ? os.availableParallelism() : settings.workers;
   const proxy: ProxyUnderTest = {
-    kind: tls ? 'stratix-tls' : reliable ? 'stratix-reliable' : native ? 'stratix-native' : 'stratix',
+    kind: tls ? 'stratix-tls' : reliable ? 'stratix-reliable' : native ? 'stratix-native' : variant === 'js' ? 'stratix-js' : 'stratix',
     url,
     ...(reliable ? { protocol: 'stratix.v1' as const } : {}),
     pids: [gateway.pid],
@@ -298,6 +300,8 @@ export async function startProxy(
       return startStratix(echo.port, settings);
     case 'stratix-native':
       return startStratix(echo.port, settings, 'native');
+    case 'stratix-js':
+      return startStratix(echo.port, settings, 'js');
     case 'stratix-tls':
       return startStratix(echo.port, settings, 'tls');
     case 'stratix-reliable':

@@ -72,7 +72,7 @@ export interface RelayOptions {
 const DEFAULT_STRATIX_NODE_ARGS = '--max-semi-space-size=2';
 
 const USAGE = `usage: node dist/bench/relay/run.js [options]
-  --proxy LIST              stratix | stratix-native | stratix-tls | stratix-reliable | ws-relay | raw-relay | native-relay | native-relay-2t |
+  --proxy LIST              stratix | stratix-native | stratix-js | stratix-tls | stratix-reliable | ws-relay | raw-relay | native-relay | native-relay-2t |
                             native-uring | nginx | haproxy | direct, comma-separated
                             (default stratix); nginx and haproxy are the installed programs
                             (scripts/install-bench-proxies.sh installs them)

@@ -36,9 +36,9 @@ function startProxy(o: ScaleOptions, fleet: UpstreamFleet, maxSessions: number):
   return startStratix(fleet, { workers: o.workers, stratixMain: o.stratixMain, stratixNodeArgs: o.stratixNodeArgs, maxConnections: maxSessions + 1_000, dataPath: dataPathOf(o) });
 }
 
-/** relay.dataPath of the Stratix instances: --proxy stratix-native, else the JS path (the reconnect phase too). */
-function dataPathOf(o: ScaleOptions): 'js' | 'native' {
-  return o.proxy === 'stratix-native' ? 'native' : 'js';
+/** relay.dataPath of the Stratix instances (the reconnect phase too): --proxy stratix-native or stratix-js, else the default ("auto"). */
+function dataPathOf(o: ScaleOptions): 'js' | 'native' | undefined {
+  return o.proxy === 'stratix-native' ? 'native' : o.proxy === 'stratix-js' ? 'js' : undefined;
 }
 
 /** Enough generators that none holds more than 15,000 sessions (one file each). */

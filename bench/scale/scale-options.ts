@@ -7,7 +7,7 @@ import { DEFAULT_STRATIX_MAIN } from '../relay/proxy-under-test.js';
 
 export const SCALE_PHASES = ['sessions', 'load', 'reconnect'] as const;
 export type ScalePhase = (typeof SCALE_PHASES)[number];
-export type ScaleProxy = 'stratix' | 'stratix-native' | 'nginx';
+export type ScaleProxy = 'stratix' | 'stratix-native' | 'stratix-js' | 'nginx';
 
 export interface ScaleOptions {
   phases: ScalePhase[];
@@ -52,9 +52,10 @@ export interface ScaleOptions {
 
 const HELP = `node dist/bench/scale/run.js [options]
   --phases LIST             sessions,load,reconnect (default sessions)
-  --proxy stratix|stratix-native|nginx
-                            proxy of the sessions and load phases (default stratix); stratix-native: relay.dataPath
-                            "native", also for both instances of the reconnect phase
+  --proxy stratix|stratix-native|stratix-js|nginx
+                            proxy of the sessions and load phases (default stratix: the default config,
+                            relay.dataPath "auto"); stratix-native / stratix-js: relay.dataPath "native" / "js",
+                            also for both instances of the reconnect phase
   --steps LIST              sessions: idle session counts (default 1000,15000,50000,100000,150000)
   --load-at LIST            load: client counts (default 1000,10000,100000)
   --rate LIST               load: open-loop messages/s in total, a latency window at each (default 10000)
@@ -120,7 +121,7 @@ export function parseScaleOptions(argv: string[]): ScaleOptions {
   }
   const phases = v.phases.split(',').filter(Boolean);
   for (const p of phases) if (!(SCALE_PHASES as readonly string[]).includes(p)) throw new Error(`--phases: unknown phase ${p}`);
-  if (v.proxy !== 'stratix' && v.proxy !== 'stratix-native' && v.proxy !== 'nginx') throw new Error(`--proxy: expected stratix, stratix-native or nginx, got ${v.proxy}`);
+  if (v.proxy !== 'stratix' && v.proxy !== 'stratix-native' && v.proxy !== 'stratix-js' && v.proxy !== 'nginx') throw new Error(`--proxy: expected stratix, stratix-native, stratix-js or nginx, got ${v.proxy}`);
   const [inFlight, payloadBytes, reconnectSessions, workers, nginxWorkers, upstreams, generators, sources, concurrency] = list(
     [v['in-flight'], v['payload-bytes'], v['reconnect-sessions'], v.workers, v['nginx-workers'], v.upstreams, v.generators,
       v['source-addresses'], v['connect-concurrency']].join(','),

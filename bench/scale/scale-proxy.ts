@@ -2,8 +2,9 @@
  * The proxies of the scale benchmark, started as their users start them, in front of
  * an upstream fleet:
  * - Stratix: `node --max-semi-space-size=2 dist/src/cli/main.js --config route.json`
- *   (the README's `npm start` command line), on the JS data path or (`stratix-native`)
- *   with `relay.dataPath: "native"` as bench/relay's stratix-native, `gateway.workers` workers so that no
+ *   (the README's `npm start` command line), on its default data path (`stratix`:
+ *   relay.dataPath "auto") or as bench/relay's `stratix-native` / `stratix-js` with
+ *   `relay.dataPath: "native"` / `"js"`, `gateway.workers` workers so that no
  *   worker passes 20,000 files (two sockets per session), and a `defaultRoute` pool
  *   over every upstream of the fleet (rendezvous hashing of the clientId spreads
  *   the sessions, so the gateway's own connections have many destinations);
@@ -22,7 +23,7 @@ import type { UpstreamFleet } from './upstream-fleet.js';
 const START_TIMEOUT_MS = 60_000;
 
 export interface ScaleProxy {
-  kind: 'stratix' | 'stratix-native' | 'nginx';
+  kind: 'stratix' | 'stratix-native' | 'stratix-js' | 'nginx';
   url: string;
   /** The root process (Stratix: the primary; nginx: the master). */
   pid: number;
@@ -38,7 +39,7 @@ export interface StratixSetup {
   stratixNodeArgs: string[];
   drainPeriodMs?: number;
   maxConnections: number;
-  /** relay.dataPath: "native" for the native data path (docs/native-data-path.md). */
+  /** relay.dataPath (docs/native-data-path.md); undefined: the default, "auto". */
   dataPath?: 'js' | 'native';
 }
 
@@ -62,7 +63,7 @@ export function stratixConfig(port: number, fleet: UpstreamFleet, setup: Stratix
     admission: { upstream: { maxConcurrentConnects: 0, connectsPerSecond: 0 } },
     // Each instance needs a log directory of its own (the reconnect phase runs two).
     reliable: { log: { dir: path.join(dir, 'reliable') } },
-    ...(setup.dataPath === 'native' ? { relay: { dataPath: 'native' } } : {}),
+    ...(setup.dataPath !== undefined ? { relay: { dataPath: setup.dataPath } } : {}),
   };
 }
 
@@ -88,7 +89,7 @@ export async function startStratix(fleet: UpstreamFleet, setup: StratixSetup): P
     throw error;
   }
   return {
-    kind: setup.dataPath === 'native' ? 'stratix-native' : 'stratix',
+    kind: setup.dataPath === 'native' ? 'stratix-native' : setup.dataPath === 'js' ? 'stratix-js' : 'stratix',
     url,
     pid: gateway.pid,
     maxSessions: Math.floor((USABLE_DESCRIPTORS / 2) * setup.workers * 0.95),
