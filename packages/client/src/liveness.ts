@@ -11,7 +11,8 @@
  * intervals (at least an interval plus the gateway's half second): more silence
  * than a healthy gateway leaves, so the gateway has probably dropped the
  * connection meanwhile, and a socket that slept rarely learns of it before it
- * sends. A page whose timers are throttled (a hidden tab) still gets its frames, so
+ * sends. A frame delivered on waking, before the late check has run, was queued
+ * before the sleep: the late check runs first (`traffic`). A page whose timers are throttled (a hidden tab) still gets its frames, so
  * a late check does not drop a live connection there; it only notices a dead one
  * as late as its timers run.
  *
@@ -53,9 +54,19 @@ export class Liveness {
     this.#schedule(this.#lastTraffic);
   }
 
-  /** A frame arrived. */
+  /**
+   * A frame arrived. One that comes while the check is overdue by more than an interval
+   * (the timers did not run: the machine slept, the process stopped) may have been queued
+   * before that, and says nothing of the connection now: the late check runs first, on
+   * the silence before the frame.
+   */
   traffic(): void {
-    this.#lastTraffic = this.#clock();
+    const now = this.#clock();
+    if (this.#timer !== undefined && now - this.#due > this.#heartbeatMs) {
+      this.#timers.clearTimeout(this.#timer);
+      if (!this.#check()) return;
+    }
+    this.#lastTraffic = now;
   }
 
   stop(): void {
@@ -65,10 +76,11 @@ export class Liveness {
 
   #schedule(now: number): void {
     this.#due = now + this.#intervalMs;
-    this.#timer = this.#timers.setTimeout(() => this.#check(), this.#intervalMs);
+    this.#timer = this.#timers.setTimeout(() => void this.#check(), this.#intervalMs);
   }
 
-  #check(): void {
+  /** Runs a check: false when it found the connection dead (then nothing is scheduled). */
+  #check(): boolean {
     this.#timer = undefined;
     const now = this.#clock();
     const hb = this.#heartbeatMs;
@@ -77,11 +89,14 @@ export class Liveness {
     const late = now - this.#due;
     if (silence > 2 * hb) {
       this.#onDead(`nothing from the gateway for ${silence} ms (heartbeat ${hb} ms)`);
-    } else if (late > hb && silence > lateSilenceMs(hb)) {
-      this.#onDead(`the liveness check ran ${late} ms late and nothing arrived for ${silence} ms (asleep?)`);
-    } else {
-      this.#schedule(now);
+      return false;
     }
+    if (late > hb && silence > lateSilenceMs(hb)) {
+      this.#onDead(`the liveness check ran ${late} ms late and nothing arrived for ${silence} ms (asleep?)`);
+      return false;
+    }
+    this.#schedule(now);
+    return true;
   }
 }
 

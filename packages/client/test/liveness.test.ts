@@ -86,13 +86,29 @@ test('a late check with traffic meanwhile (timers throttled, frames arriving) st
   const dead: string[] = [];
   const l = new Liveness(t.clock, (why) => dead.push(why), t);
   l.start(200); // checks every 100 ms
-  t.late(1_100); // the check due at 100 is late by 1 s ...
-  l.traffic(); // ... but a frame arrived just before it
-  t.run();
+  for (let i = 0; i < 11; i++) {
+    t.late(100); // the check due at 100 does not run (a throttled page) ...
+    l.traffic(); // ... but the gateway's frames arrive, one every 100 ms
+  }
+  t.run(); // the check runs 1 s late
+  assert.deepEqual(dead, []);
   assert.deepEqual(dead, []);
   assert.equal(t.pending, 1, 'the late check ran and scheduled the next one');
   l.stop();
   assert.equal(t.pending, 0);
+});
+
+test('a machine that wakes with a frame from before its sleep queued: the frame comes before the late check, and the connection is still dead at once', () => {
+  const t = new ManualTime();
+  const dead: string[] = [];
+  const l = new Liveness(t.clock, (why) => dead.push(why), t);
+  l.start(1_000); // the first check is due at 500
+  t.late(60_000); // asleep for a minute; on waking the socket hands over what it had queued ...
+  l.traffic(); // ... before the timers run
+  assert.deepEqual(dead, ['nothing from the gateway for 60000 ms (heartbeat 1000 ms)']);
+  assert.equal(t.pending, 0, 'a dead connection is not checked again');
+  t.run();
+  assert.equal(dead.length, 1);
 });
 
 test('a late check with no more silence than the gateway may keep (an interval plus half a second) stays alive', () => {
